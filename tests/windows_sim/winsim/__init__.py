@@ -1,0 +1,1 @@
+"""A simulated Windows host for testing this collection without Windows. See ../README.md."""

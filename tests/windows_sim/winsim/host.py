@@ -1,0 +1,92 @@
+"""One simulated Windows host: decode a pipelined module run, dispatch it, record it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import manifest, registry, state as state_file
+from .accounts import Directory
+
+
+class SimulatedConnectionFailure(Exception):
+    """An injected transport failure: the host never saw the command."""
+
+
+@dataclasses.dataclass
+class Host:
+    """What a model sees: the mutable state and the principals it can resolve."""
+
+    state: dict
+
+    @property
+    def directory(self) -> Directory:
+        # Rebuilt on each access because models may add accounts.
+        return Directory(self.state)
+
+    @property
+    def computer_name(self) -> str:
+        return self.state["host"]["computer_name"]
+
+
+def _call_facts(invocation: manifest.ModuleInvocation) -> dict:
+    """The keys fault matching and the log use to describe a call."""
+    facts = {"module": invocation.name, "check_mode": invocation.check_mode}
+    if invocation.name == "ansible.windows.win_powershell":
+        # pylint: disable-next=import-outside-toplevel
+        from .powershell import payload_tag
+
+        facts["payload"] = payload_tag(invocation.args.get("script") or "")
+        facts["mode"] = (invocation.args.get("parameters") or {}).get("Mode")
+    return facts
+
+
+def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
+    args = invocation.args
+    found = []
+    for parameter in args.get("sensitive_parameters") or []:
+        found += [parameter.get("value"), parameter.get("password")]
+    module = registry.STOCK_MODULES.get(invocation.name)
+    for option in module.secret_options if module else ():
+        found.append(args.get(option))
+    return [s for s in found if isinstance(s, str) and s]
+
+
+def execute(path: str, computer_name: str, in_data: bytes) -> dict:
+    """Run one exec_command's worth of work against the state file at path and return the module result."""
+    registry.load_all()
+    with state_file.locked(path, computer_name) as current:
+        sim = current["_sim"]
+        sim["round_trips"] += 1
+        invocation = manifest.decode(in_data)
+        facts = _call_facts(invocation)
+        secrets = _secrets(invocation)
+        entry = {"n": sim["round_trips"], **facts, "args": state_file.redact(invocation.public_args(), secrets)}
+        sim["log"].append(entry)
+
+        fault = state_file.take_fault(current, facts)
+        if fault and fault.get("kind", "error") == "connection":
+            entry["result"] = {"connection_failure": fault.get("error", "")}
+            raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure"))
+
+        host = Host(current)
+        if invocation.name == "ansible.windows.win_powershell":
+            # pylint: disable-next=import-outside-toplevel
+            from .win_powershell import run as run_win_powershell
+
+            result = run_win_powershell(host, invocation, fault)
+        elif fault:
+            result = {"failed": True, "changed": False, "msg": fault.get("error", "simulated failure")}
+        elif invocation.name in registry.STOCK_MODULES:
+            # pylint: disable-next=import-outside-toplevel
+            from .stock import run_stock
+
+            result = run_stock(host, registry.STOCK_MODULES[invocation.name], invocation)
+        else:
+            result = {
+                "failed": True,
+                "msg": f"windows_sim does not simulate the module {invocation.name}; add a stand-in "
+                "under tests/windows_sim/winsim/stock/ before using it in a simulated run",
+            }
+        entry["result"] = {k: result.get(k) for k in ("changed", "failed", "msg") if k in result}
+        return state_file.redact(result, secrets)
+

@@ -1,0 +1,162 @@
+"""The JSON state file of one simulated host: its Windows state and the ``_sim`` bookkeeping.
+
+The schema is documented in tests/windows_sim/README.md. A missing file, or a
+file that seeds only part of the state, is completed with the defaults of a
+freshly installed, domain-joined Windows Server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import json
+import os
+import tempfile
+
+from .accounts import BUILTIN_LOCAL_USERS, derived_sid
+
+REDACTED = "********"
+
+# Who holds which right on a fresh member server (Microsoft's documented
+# defaults), by SID. Rights absent here have no holders.
+_DEFAULT_RIGHTS = {
+    "SeAssignPrimaryTokenPrivilege": ["S-1-5-19", "S-1-5-20"],
+    "SeBackupPrivilege": ["S-1-5-32-544", "S-1-5-32-551"],
+    "SeBatchLogonRight": ["S-1-5-32-544", "S-1-5-32-551", "S-1-5-32-559"],
+    "SeChangeNotifyPrivilege": ["S-1-1-0", "S-1-5-19", "S-1-5-20", "S-1-5-32-544", "S-1-5-32-545", "S-1-5-32-551"],
+    "SeCreateGlobalPrivilege": ["S-1-5-19", "S-1-5-20", "S-1-5-32-544", "S-1-5-6"],
+    "SeDebugPrivilege": ["S-1-5-32-544"],
+    "SeImpersonatePrivilege": ["S-1-5-19", "S-1-5-20", "S-1-5-32-544", "S-1-5-6"],
+    "SeIncreaseQuotaPrivilege": ["S-1-5-19", "S-1-5-20", "S-1-5-32-544"],
+    "SeInteractiveLogonRight": ["S-1-5-32-544", "S-1-5-32-545", "S-1-5-32-551"],
+    "SeNetworkLogonRight": ["S-1-1-0", "S-1-5-11", "S-1-5-32-544", "S-1-5-32-545", "S-1-5-32-551"],
+    "SeRemoteInteractiveLogonRight": ["S-1-5-32-544", "S-1-5-32-555"],
+    "SeRestorePrivilege": ["S-1-5-32-544", "S-1-5-32-551"],
+    "SeSecurityPrivilege": ["S-1-5-32-544"],
+    "SeServiceLogonRight": ["S-1-5-80-0"],
+    "SeShutdownPrivilege": ["S-1-5-32-544", "S-1-5-32-551"],
+    "SeTakeOwnershipPrivilege": ["S-1-5-32-544"],
+}
+
+
+def computer_name_for(host: str) -> str:
+    """The NetBIOS name Windows would have for an inventory host name."""
+    return (host.split(".", 1)[0] or "WINSIM").upper()[:15]
+
+
+def _defaults(computer_name: str) -> dict:
+    machine_sid = derived_sid("machine:" + computer_name)
+    domain_sid = derived_sid("domain:CONTOSO")
+    return {
+        "host": {
+            "computer_name": computer_name,
+            "machine_sid": machine_sid,
+            "os_name": "Microsoft Windows Server 2022 Datacenter",
+            "os_version": "10.0.20348.0",
+            "powershell_version": "5.1.20348.2849",
+        },
+        "domain": {
+            "netbios_name": "CONTOSO",
+            "dns_name": "contoso.com",
+            "sid": domain_sid,
+            "accounts": [{"name": "Domain Admins", "type": "group", "sid": f"{domain_sid}-512"},
+                         {"name": "Domain Users", "type": "group", "sid": f"{domain_sid}-513"}],
+        },
+        "local_accounts": [
+            {"name": name, "sid": f"{machine_sid}-{rid}", "type": "user"} for name, rid in BUILTIN_LOCAL_USERS
+        ],
+        # Local group members by group SID.
+        "local_groups": {
+            "S-1-5-32-544": [f"{machine_sid}-500", f"{domain_sid}-512"],
+            "S-1-5-32-545": ["S-1-5-4", "S-1-5-11", f"{domain_sid}-513"],
+            "S-1-5-32-546": [f"{machine_sid}-501"],
+            "S-1-5-32-551": [],
+            "S-1-5-32-555": [],
+            "S-1-5-32-559": [],
+            "S-1-5-32-568": [],
+        },
+        "user_rights": copy.deepcopy(_DEFAULT_RIGHTS),
+        "features": {},
+        "paths": {},
+        "services": {},
+    }
+
+
+def complete(state: dict, computer_name: str) -> dict:
+    """Fill whatever the seed left out; give seeded domain accounts SIDs when they have none."""
+    defaults = _defaults(state.get("host", {}).get("computer_name", computer_name))
+    for key, value in defaults.items():
+        if key not in state:
+            state[key] = value
+        elif isinstance(value, dict) and key in ("host", "domain"):
+            for inner_key, inner_value in value.items():
+                state[key].setdefault(inner_key, inner_value)
+    state["host"]["computer_name"] = state["host"]["computer_name"].upper()
+    domain = state["domain"]
+    next_rid = 1100
+    for account in domain["accounts"]:
+        if "sid" not in account:
+            account["sid"] = f"{domain['sid']}-{next_rid}"
+            next_rid += 1
+    sim = state.setdefault("_sim", {})
+    sim.setdefault("round_trips", 0)
+    sim.setdefault("log", [])
+    sim.setdefault("faults", [])
+    return state
+
+
+@contextlib.contextmanager
+def locked(path: str, computer_name: str):
+    """Load, yield and atomically save the state, holding a lock so parallel forks never interleave."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path + ".lock", "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.path.exists(path) and os.path.getsize(path):
+                with open(path, encoding="utf-8") as handle:
+                    state = json.load(handle)
+            else:
+                state = {}
+            complete(state, computer_name)
+            yield state
+            fd, temp = tempfile.mkstemp(dir=directory, prefix=".winsim-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(state, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            os.replace(temp, path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def redact(value, secrets: list[str]):
+    """A deep copy of value with every secret string replaced, also inside longer strings."""
+    secrets = [s for s in secrets if s]
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, REDACTED)
+        return value
+    return value
+
+
+def take_fault(state: dict, facts: dict) -> dict | None:
+    """Count this call against every matching fault and return the one that fires now, if any.
+
+    A fault is ``{"match": {...}, "nth": N, "times": T, "kind": "error" | "connection",
+    "error": "message"}``: the Nth matching call and the T-1 after it fail.
+    """
+    fired = None
+    for fault in state["_sim"]["faults"]:
+        if any(facts.get(key) != expected for key, expected in fault.get("match", {}).items()):
+            continue
+        fault["seen"] = fault.get("seen", 0) + 1
+        first = fault.get("nth", 1)
+        if fired is None and first <= fault["seen"] < first + fault.get("times", 1):
+            fault["fired"] = fault.get("fired", 0) + 1
+            fired = fault
+    return fired

@@ -1,0 +1,198 @@
+"""Stand-in for ansible.windows.win_powershell that runs a Python model of our payloads.
+
+It keeps the module's observable contract:
+- in check mode a script without ``[CmdletBinding(SupportsShouldProcess)]`` is
+  skipped and reported as changed; one with it runs with ``-WhatIf``;
+- parameters bind by name, case-insensitively, and a name the script does not
+  declare fails as PowerShell fails;
+- ``sensitive_parameters`` arrive as SecureString or PSCredential, so the
+  parameter they bind to must be typed for that;
+- ``$Ansible.Result`` and ``$Ansible.Diff`` are flattened to ``depth`` as
+  win_powershell's Convert-OutputObject does;
+- a terminating error sets ``failed`` and lands in ``error`` with its
+  exception's type and message.
+The script's first line, ``# pkiops-payload: <tag>``, selects the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from . import powershell
+from .errors import HostError
+from .registry import PAYLOAD_MODELS
+
+_SECURE_TYPES = {"securestring", "system.security.securestring", "pscredential",
+                 "system.management.automation.pscredential"}
+
+
+class _InjectedFault(HostError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Credential:
+    """A PSCredential as the script receives it."""
+
+    username: str
+    password: str
+
+
+@dataclasses.dataclass
+class PayloadCall:
+    """One run of a payload script: its bound parameters and the $Ansible variable it may set."""
+
+    host: t.Any
+    parameters: dict[str, t.Any]  # by the name the script declares
+    check_mode: bool
+    result: dict = dataclasses.field(default_factory=dict)
+    diff: dict = dataclasses.field(default_factory=dict)
+    changed: bool = True  # win_powershell's default until the script says otherwise
+    warnings: list = dataclasses.field(default_factory=list)
+    fault: dict | None = None
+    operations_done: int = 0
+
+    @property
+    def mode(self) -> str | None:
+        return self.parameters.get("Mode")
+
+    def operation_done(self) -> None:
+        """Models call this after each change so an injected fault can land part way through an apply."""
+        self.operations_done += 1
+        if self.fault and self.operations_done >= self.fault.get("after_operations", 0):
+            raise _InjectedFault(self.fault.get("error", "simulated failure"),
+                                 self.fault.get("type", "System.ComponentModel.Win32Exception"))
+
+
+def to_output(value, depth: int):
+    """Convert-OutputObject: containers deeper than ``depth`` become their .NET string form."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Credential):
+        return {"UserName": value.username, "Password": "System.Security.SecureString"}
+    if depth < 0:
+        if isinstance(value, dict):
+            return "System.Collections.Hashtable"
+        return " ".join("System.Collections.Hashtable" if isinstance(v, dict) else str(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [to_output(v, depth - 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_output(v, depth - 1) for k, v in value.items()}
+    raise TypeError(f"models may only return JSON-like values, not {type(value).__name__}")
+
+
+def _error_record(message: str, type_name: str) -> dict:
+    return {
+        "output": message,
+        "error_details": None,
+        "exception": {"message": message, "type": type_name, "help_link": None, "source": None,
+                      "hresult": -2146233087, "inner_exception": None},
+        "target_object": None,
+        "category_info": {"category": "NotSpecified", "category_id": 0, "activity": "", "reason": type_name.rsplit(".", 1)[-1],
+                          "target_name": "", "target_type": ""},
+        "fully_qualified_error_id": type_name.rsplit(".", 1)[-1],
+        "script_stack_trace": "at <ScriptBlock>, <No file>",
+        "pipeline_iteration_info": [],
+    }
+
+
+def failure_result(message: str, type_name: str, changed: bool = True) -> dict:
+    """A script that threw: win_powershell still reports whatever $Ansible.Changed held, True by default."""
+    return _shape(changed=changed, failed=True, errors=[_error_record(message, type_name)])
+
+
+def _shape(*, changed: bool, failed: bool = False, result=None, errors=(), warnings=(), diff=None, msg=None) -> dict:
+    shaped = {
+        "changed": changed,
+        "result": {} if result is None else result,
+        "host_out": "",
+        "host_err": "",
+        "output": [],
+        "error": list(errors),
+        "warning": list(warnings),
+        "verbose": [],
+        "debug": [],
+        "information": [],
+    }
+    if failed:
+        shaped["failed"] = True
+    if diff:
+        shaped["diff"] = diff
+    if msg:
+        shaped["msg"] = msg
+    return shaped
+
+
+def _bind(script: str, args: dict) -> dict:
+    """Bind parameters and sensitive_parameters to the script's param() block as PowerShell would."""
+    declared = powershell.script_parameters(script)
+    bound: dict[str, t.Any] = {}
+    supplied = list((args.get("parameters") or {}).items())
+    for sensitive in args.get("sensitive_parameters") or []:
+        if sensitive.get("username") is not None:
+            value = Credential(sensitive["username"], sensitive.get("password") or "")
+        else:
+            value = sensitive.get("value") or ""
+        name = sensitive["name"]
+        parameter = declared.get(name.lower())
+        if parameter and parameter.type_name.lower() not in _SECURE_TYPES:
+            raise HostError(
+                f"Cannot bind sensitive parameter '{parameter.name}': it arrives as a SecureString or "
+                f"PSCredential but the script types it as [{parameter.type_name or 'object'}], which would "
+                "silently turn it into the text 'System.Security.SecureString'.",
+                "System.Management.Automation.ParameterBindingException",
+            )
+        supplied.append((name, value))
+    for name, value in supplied:
+        parameter = declared.get(name.lower())
+        if parameter is None:
+            raise HostError(f"A parameter cannot be found that matches parameter name '{name}'.",
+                            "System.Management.Automation.ParameterBindingException")
+        bound[parameter.name] = value
+    missing = [p.name for p in declared.values() if p.mandatory and p.name not in bound]
+    if missing:
+        raise HostError(
+            f"Cannot process command because of one or more missing mandatory parameters: {' '.join(missing)}.",
+            "System.Management.Automation.ParameterBindingException",
+        )
+    return bound
+
+
+def run(host, invocation, fault: dict | None = None) -> dict:
+    args = invocation.public_args()
+    script = args.get("script")
+    if not script:
+        return {"failed": True, "msg": "windows_sim runs win_powershell only with an inline script"}
+    problems = powershell.syntax_problems(script)
+    if problems:
+        return failure_result("The script does not parse: " + "; ".join(problems[:5]),
+                              "System.Management.Automation.ParseException")
+    tag = powershell.payload_tag(script)
+    model = PAYLOAD_MODELS.get(tag or "")
+    if model is None:
+        return {"failed": True, "msg": f"windows_sim has no model for this win_powershell script (tag {tag!r}); "
+                "only scripts that start with '# pkiops-payload: <tag>' and have a model can run"}
+    if invocation.check_mode and not powershell.supports_should_process(script):
+        return _shape(changed=True, msg="skipped, running in check mode")
+
+    depth = args.get("depth", 2)
+    try:
+        parameters = _bind(script, args)
+    except HostError as error:
+        return failure_result(error.message, error.type_name)
+    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode,
+                       fault=fault if fault and "after_operations" in fault else None)
+    try:
+        if fault and "after_operations" not in fault:
+            raise _InjectedFault(fault.get("error", "simulated failure"),
+                                 fault.get("type", "System.ComponentModel.Win32Exception"))
+        model(call)
+    except HostError as error:
+        return failure_result(error.message, error.type_name, changed=call.changed)
+    return _shape(
+        changed=call.changed,
+        result=to_output(call.result, depth),
+        warnings=call.warnings,
+        diff={k: to_output(v, depth) for k, v in call.diff.items()} if invocation.diff_mode else None,
+    )
