@@ -4,31 +4,6 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = """
-name: windows_sim
-short_description: Run Windows modules against a simulated Windows host
-description:
-  - A test double. It presents itself as a Windows host (PowerShell shell, C(.ps1) modules, pipelining),
-    decodes each module run from the exec-wrapper input, and answers it with a Python model that keeps the
-    host's state in a JSON file.
-  - Only modules and payloads the simulator models can run; anything else fails with a clear message.
-author: pkiops maintainers
-options:
-  remote_addr:
-    description: The host name; its first label becomes the simulated computer name.
-    type: str
-    default: inventory_hostname
-    vars:
-      - name: inventory_hostname
-      - name: ansible_host
-  state_file:
-    description: The JSON state file of this host. It is created on first use and seeds the host when it exists.
-    type: path
-    required: true
-    vars:
-      - name: windows_sim_state_file
-"""
-
 import json
 import os
 import sys
@@ -44,6 +19,31 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from winsim import host as simulated_host  # noqa: E402
 from winsim.manifest import ManifestError, check_core_version  # noqa: E402
 from winsim.state import computer_name_for  # noqa: E402
+
+DOCUMENTATION = """
+name: windows_sim
+short_description: Run Windows modules against a simulated Windows host
+description:
+  - A test double. It presents itself as a Windows host (PowerShell shell, C(.ps1) modules, pipelining),
+    decodes each module run from the exec-wrapper input, and answers it with a Python model that keeps the
+    host's state in a JSON file.
+  - Only modules and payloads the simulator models can run; anything else fails with a clear message.
+author: pkiops maintainers (@pkiops)
+options:
+  remote_addr:
+    description: The host name; its first label becomes the simulated computer name.
+    type: str
+    default: inventory_hostname
+    vars:
+      - name: inventory_hostname
+      - name: ansible_host
+  state_file:
+    description: The JSON state file of this host. It is created on first use and seeds the host when it exists.
+    type: path
+    required: true
+    vars:
+      - name: windows_sim_state_file
+"""
 
 display = Display()
 

@@ -38,7 +38,7 @@ WELL_KNOWN = (
     ("NT SERVICE", "ALL SERVICES", "S-1-5-80-0"),
 )
 # The groups among them; the rest are users or well-known identities.
-WELL_KNOWN_GROUPS = {sid for _, _, sid in WELL_KNOWN if sid.startswith("S-1-5-32-")} | {"S-1-1-0", "S-1-5-11"}
+WELL_KNOWN_GROUPS = {entry[2] for entry in WELL_KNOWN if entry[2].startswith("S-1-5-32-")} | {"S-1-1-0", "S-1-5-11"}
 
 # Built-in local accounts every Windows Server has, by relative ID.
 BUILTIN_LOCAL_USERS = (("Administrator", 500), ("Guest", 501), ("DefaultAccount", 503), ("WDAGUtilityAccount", 504))
@@ -107,7 +107,7 @@ class Directory:
         if reference.startswith(".\\"):
             reference = f"{self.computer_name}\\{reference[2:]}"
         if "@" in reference and "\\" not in reference:
-            user, _, dns = reference.partition("@")
+            user, dns = reference.split("@", 1)
             if self.domain_dns and dns.lower() == self.domain_dns:
                 reference = f"{self.domain_name}\\{user}"
         found = self._by_name.get(reference.lower())

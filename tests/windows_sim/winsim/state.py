@@ -45,60 +45,69 @@ def computer_name_for(host: str) -> str:
     return (host.split(".", 1)[0] or "WINSIM").upper()[:15]
 
 
-def _defaults(computer_name: str) -> dict:
-    machine_sid = derived_sid("machine:" + computer_name)
-    domain_sid = derived_sid("domain:CONTOSO")
+def _default_host(computer_name: str) -> dict:
     return {
-        "host": {
-            "computer_name": computer_name,
-            "machine_sid": machine_sid,
-            "os_name": "Microsoft Windows Server 2022 Datacenter",
-            "os_version": "10.0.20348.0",
-            "powershell_version": "5.1.20348.2849",
-        },
-        "domain": {
-            "netbios_name": "CONTOSO",
-            "dns_name": "contoso.com",
-            "sid": domain_sid,
-            "accounts": [{"name": "Domain Admins", "type": "group", "sid": f"{domain_sid}-512"},
-                         {"name": "Domain Users", "type": "group", "sid": f"{domain_sid}-513"}],
-        },
-        "local_accounts": [
-            {"name": name, "sid": f"{machine_sid}-{rid}", "type": "user"} for name, rid in BUILTIN_LOCAL_USERS
-        ],
-        # Local group members by group SID.
-        "local_groups": {
-            "S-1-5-32-544": [f"{machine_sid}-500", f"{domain_sid}-512"],
-            "S-1-5-32-545": ["S-1-5-4", "S-1-5-11", f"{domain_sid}-513"],
-            "S-1-5-32-546": [f"{machine_sid}-501"],
-            "S-1-5-32-551": [],
-            "S-1-5-32-555": [],
-            "S-1-5-32-559": [],
-            "S-1-5-32-568": [],
-        },
-        "user_rights": copy.deepcopy(_DEFAULT_RIGHTS),
-        "features": {},
-        "paths": {},
-        "services": {},
+        "computer_name": computer_name,
+        "machine_sid": derived_sid("machine:" + computer_name),
+        "os_name": "Microsoft Windows Server 2022 Datacenter",
+        "os_version": "10.0.20348.0",
+        "powershell_version": "5.1.20348.2849",
     }
 
 
+def _default_domain() -> dict:
+    return {
+        "netbios_name": "CONTOSO",
+        "dns_name": "contoso.com",
+        "sid": derived_sid("domain:CONTOSO"),
+        "accounts": [],
+    }
+
+
+# Groups every domain has, by relative ID.
+_DOMAIN_GROUPS = (("Domain Admins", 512), ("Domain Users", 513))
+
+
 def complete(state: dict, computer_name: str) -> dict:
-    """Fill whatever the seed left out; give seeded domain accounts SIDs when they have none."""
-    defaults = _defaults(state.get("host", {}).get("computer_name", computer_name))
-    for key, value in defaults.items():
-        if key not in state:
-            state[key] = value
-        elif isinstance(value, dict) and key in ("host", "domain"):
-            for inner_key, inner_value in value.items():
-                state[key].setdefault(inner_key, inner_value)
-    state["host"]["computer_name"] = state["host"]["computer_name"].upper()
-    domain = state["domain"]
+    """Fill whatever the seed left out: a freshly installed, domain-joined Windows Server.
+
+    Seeded domain accounts without a SID get one under the domain's SID.
+    """
+    host = state.setdefault("host", {})
+    for key, value in _default_host(host.get("computer_name", computer_name)).items():
+        host.setdefault(key, value)
+    host["computer_name"] = host["computer_name"].upper()
+    machine_sid = host["machine_sid"]
+
+    domain = state.setdefault("domain", {})
+    for key, value in _default_domain().items():
+        domain.setdefault(key, value)
+    seeded = {a["name"].lower() for a in domain["accounts"]}
+    domain["accounts"][:0] = [{"name": name, "type": "group", "sid": f"{domain['sid']}-{rid}"}
+                              for name, rid in _DOMAIN_GROUPS if name.lower() not in seeded]
     next_rid = 1100
     for account in domain["accounts"]:
         if "sid" not in account:
             account["sid"] = f"{domain['sid']}-{next_rid}"
             next_rid += 1
+
+    state.setdefault("local_accounts", [
+        {"name": name, "sid": f"{machine_sid}-{rid}", "type": "user"} for name, rid in BUILTIN_LOCAL_USERS
+    ])
+    # Local group members by group SID.
+    state.setdefault("local_groups", {
+        "S-1-5-32-544": [f"{machine_sid}-500", f"{domain['sid']}-512"],
+        "S-1-5-32-545": ["S-1-5-4", "S-1-5-11", f"{domain['sid']}-513"],
+        "S-1-5-32-546": [f"{machine_sid}-501"],
+        "S-1-5-32-551": [],
+        "S-1-5-32-555": [],
+        "S-1-5-32-559": [],
+        "S-1-5-32-568": [],
+    })
+    state.setdefault("user_rights", copy.deepcopy(_DEFAULT_RIGHTS))
+    for key in ("features", "paths", "services"):
+        state.setdefault(key, {})
+
     sim = state.setdefault("_sim", {})
     sim.setdefault("round_trips", 0)
     sim.setdefault("log", [])

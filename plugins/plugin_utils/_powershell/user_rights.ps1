@@ -1,0 +1,668 @@
+# pkiops-payload: user_rights
+#
+# Reads or changes which accounts hold a user right (for example
+# SeServiceLogonRight) or privilege (for example SeBackupPrivilege) in the
+# local security policy of this computer.
+#
+# probe: read only. Reports the direct holders of each right in -Rights and
+#        resolves each account reference in -Accounts to a SID. Safe under
+#        -WhatIf: nothing in this mode is gated by ShouldProcess or writes.
+# apply: performs exactly the operations in -Operations, in order, and
+#        nothing else. Deciding what to change is the controller's job.
+#
+# Windows API reference for every native call below: ntsecapi.h (advapi32.dll).
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [Parameter(Mandatory)]
+    [ValidateSet('probe', 'apply')]
+    [string]$Mode,
+
+    [string[]]$Rights = @(),
+
+    [string[]]$Accounts = @(),
+
+    [object[]]$Operations = @()
+)
+
+$ErrorActionPreference = 'Stop'
+
+# win_powershell starts every run with Changed = $true. Clear it before any
+# work so that a failure before the first mutation does not report a change.
+$Ansible.Changed = $false
+
+$lsaSource = @'
+using System;
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Security.Principal;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pkiops.KeyfactorCommand.UserRights
+{
+    // Access rights for LsaOpenPolicy (ntsecapi.h, "Policy Object Access Rights").
+    // Only the values this payload requests are listed.
+    [Flags]
+    public enum PolicyAccess : uint
+    {
+        POLICY_VIEW_LOCAL_INFORMATION = 0x00000001,
+        POLICY_CREATE_ACCOUNT = 0x00000010,
+        POLICY_LOOKUP_NAMES = 0x00000800,
+    }
+
+    internal static class NativeMethods
+    {
+        // LSA_UNICODE_STRING. Length and MaximumLength are byte counts, not
+        // character counts; Length excludes any terminating NUL.
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct LSA_UNICODE_STRING
+        {
+            public ushort Length;
+            public ushort MaximumLength;
+            [MarshalAs(UnmanagedType.LPWStr)]
+            public string Buffer;
+        }
+
+        // LSA_OBJECT_ATTRIBUTES. LsaOpenPolicy does not use the members; its
+        // documentation asks for them to be NULL or zero, Length included.
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct LSA_OBJECT_ATTRIBUTES
+        {
+            public uint Length;
+            public IntPtr RootDirectory;
+            public IntPtr ObjectName;
+            public uint Attributes;
+            public IntPtr SecurityDescriptor;
+            public IntPtr SecurityQualityOfService;
+        }
+
+        // LSA_ENUMERATION_INFORMATION: one PSID per account.
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct LSA_ENUMERATION_INFORMATION
+        {
+            public IntPtr Sid;
+        }
+
+        // NTSTATUS LsaOpenPolicy(PLSA_UNICODE_STRING SystemName,
+        //     PLSA_OBJECT_ATTRIBUTES ObjectAttributes, ACCESS_MASK DesiredAccess,
+        //     PLSA_HANDLE PolicyHandle);
+        // SystemName is passed as NULL, which means the local computer.
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaOpenPolicy(
+            IntPtr SystemName,
+            ref LSA_OBJECT_ATTRIBUTES ObjectAttributes,
+            uint DesiredAccess,
+            out SafeLsaPolicyHandle PolicyHandle);
+
+        // NTSTATUS LsaClose(LSA_HANDLE ObjectHandle);
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaClose(IntPtr ObjectHandle);
+
+        // NTSTATUS LsaFreeMemory(PVOID Buffer);
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaFreeMemory(IntPtr Buffer);
+
+        // ULONG LsaNtStatusToWinError(NTSTATUS Status);
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern uint LsaNtStatusToWinError(int Status);
+
+        // NTSTATUS LsaEnumerateAccountsWithUserRight(LSA_HANDLE PolicyHandle,
+        //     PLSA_UNICODE_STRING UserRight, PVOID *Buffer, PULONG CountReturned);
+        // ULONG is 32 bits on every Windows platform, hence uint.
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaEnumerateAccountsWithUserRight(
+            SafeLsaPolicyHandle PolicyHandle,
+            [In] ref LSA_UNICODE_STRING UserRight,
+            out IntPtr Buffer,
+            out uint CountReturned);
+
+        // NTSTATUS LsaAddAccountRights(LSA_HANDLE PolicyHandle, PSID AccountSid,
+        //     PLSA_UNICODE_STRING UserRights, ULONG CountOfRights);
+        // AccountSid is the SID in binary form; a byte[] is pinned and passed
+        // as a pointer to its first byte.
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaAddAccountRights(
+            SafeLsaPolicyHandle PolicyHandle,
+            byte[] AccountSid,
+            [In] LSA_UNICODE_STRING[] UserRights,
+            uint CountOfRights);
+
+        // NTSTATUS LsaRemoveAccountRights(LSA_HANDLE PolicyHandle, PSID AccountSid,
+        //     BOOLEAN AllRights, PLSA_UNICODE_STRING UserRights, ULONG CountOfRights);
+        // BOOLEAN is a one-byte type, unlike the four-byte BOOL that bool
+        // marshals to by default.
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        internal static extern int LsaRemoveAccountRights(
+            SafeLsaPolicyHandle PolicyHandle,
+            byte[] AccountSid,
+            [MarshalAs(UnmanagedType.U1)] bool AllRights,
+            [In] LSA_UNICODE_STRING[] UserRights,
+            uint CountOfRights);
+    }
+
+    // Closes the policy handle with LsaClose even if the caller forgets to
+    // dispose it or an exception interrupts the script.
+    internal sealed class SafeLsaPolicyHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public SafeLsaPolicyHandle() : base(true) { }
+
+        protected override bool ReleaseHandle()
+        {
+            return NativeMethods.LsaClose(handle) == 0;
+        }
+    }
+
+    public sealed class LsaPolicy : IDisposable
+    {
+        private const int STATUS_SUCCESS = 0;
+
+        // LsaEnumerateAccountsWithUserRight returns this when no account holds
+        // the right. It is a warning-class status (high bit set, not 0xC...)
+        // and an empty result, not a failure.
+        private const int STATUS_NO_MORE_ENTRIES = unchecked((int)0x8000001A);
+
+        private readonly SafeLsaPolicyHandle _handle;
+
+        private LsaPolicy(SafeLsaPolicyHandle handle)
+        {
+            _handle = handle;
+        }
+
+        public static LsaPolicy Open(PolicyAccess access)
+        {
+            NativeMethods.LSA_OBJECT_ATTRIBUTES attributes = new NativeMethods.LSA_OBJECT_ATTRIBUTES();
+
+            SafeLsaPolicyHandle handle;
+            int status = NativeMethods.LsaOpenPolicy(IntPtr.Zero, ref attributes, (uint)access, out handle);
+            if (status != STATUS_SUCCESS)
+            {
+                if (handle != null)
+                {
+                    handle.Dispose();
+                }
+                throw ErrorFromNtStatus(status);
+            }
+            return new LsaPolicy(handle);
+        }
+
+        // The SIDs (as S-1-... strings) of the accounts that hold the right
+        // directly. Holding it through group membership is not reported;
+        // that is how the LSA stores assignments.
+        public string[] GetAccountsWithRight(string right)
+        {
+            NativeMethods.LSA_UNICODE_STRING lsaRight = ToLsaString(right);
+            IntPtr buffer = IntPtr.Zero;
+            uint count = 0;
+
+            int status = NativeMethods.LsaEnumerateAccountsWithUserRight(_handle, ref lsaRight, out buffer, out count);
+            try
+            {
+                if (status == STATUS_NO_MORE_ENTRIES)
+                {
+                    return new string[0];
+                }
+                if (status != STATUS_SUCCESS)
+                {
+                    throw ErrorFromNtStatus(status);
+                }
+
+                int entrySize = Marshal.SizeOf(typeof(NativeMethods.LSA_ENUMERATION_INFORMATION));
+                string[] sids = new string[count];
+                for (int i = 0; i < sids.Length; i++)
+                {
+                    NativeMethods.LSA_ENUMERATION_INFORMATION entry =
+                        (NativeMethods.LSA_ENUMERATION_INFORMATION)Marshal.PtrToStructure(
+                            IntPtr.Add(buffer, i * entrySize),
+                            typeof(NativeMethods.LSA_ENUMERATION_INFORMATION));
+                    // The constructor copies the SID, so the string stays
+                    // valid after the buffer is freed below.
+                    sids[i] = new SecurityIdentifier(entry.Sid).Value;
+                }
+                return sids;
+            }
+            finally
+            {
+                // The buffer belongs to the LSA and must go back through
+                // LsaFreeMemory, not Marshal.FreeHGlobal.
+                if (buffer != IntPtr.Zero)
+                {
+                    NativeMethods.LsaFreeMemory(buffer);
+                }
+            }
+        }
+
+        public void AddAccountRight(SecurityIdentifier sid, string right)
+        {
+            NativeMethods.LSA_UNICODE_STRING[] rights = new NativeMethods.LSA_UNICODE_STRING[] { ToLsaString(right) };
+            int status = NativeMethods.LsaAddAccountRights(_handle, ToBinarySid(sid), rights, (uint)rights.Length);
+            if (status != STATUS_SUCCESS)
+            {
+                throw ErrorFromNtStatus(status);
+            }
+        }
+
+        public void RemoveAccountRight(SecurityIdentifier sid, string right)
+        {
+            NativeMethods.LSA_UNICODE_STRING[] rights = new NativeMethods.LSA_UNICODE_STRING[] { ToLsaString(right) };
+            // AllRights = false: remove only the named right. true would strip
+            // every right from the account and delete its LSA account object.
+            int status = NativeMethods.LsaRemoveAccountRights(_handle, ToBinarySid(sid), false, rights, (uint)rights.Length);
+            if (status != STATUS_SUCCESS)
+            {
+                throw ErrorFromNtStatus(status);
+            }
+        }
+
+        public void Dispose()
+        {
+            _handle.Dispose();
+        }
+
+        private static NativeMethods.LSA_UNICODE_STRING ToLsaString(string value)
+        {
+            if (value == null)
+            {
+                throw new ArgumentNullException("value");
+            }
+            // MaximumLength is a USHORT byte count that must also cover the
+            // NUL the marshaller appends, so at most 0x7FFE characters fit.
+            if (value.Length > 0x7FFE)
+            {
+                throw new ArgumentException("The string is too long for an LSA_UNICODE_STRING.", "value");
+            }
+
+            NativeMethods.LSA_UNICODE_STRING result = new NativeMethods.LSA_UNICODE_STRING();
+            result.Buffer = value;
+            result.Length = (ushort)(value.Length * sizeof(char));
+            result.MaximumLength = (ushort)(result.Length + sizeof(char));
+            return result;
+        }
+
+        private static byte[] ToBinarySid(SecurityIdentifier sid)
+        {
+            if (sid == null)
+            {
+                throw new ArgumentNullException("sid");
+            }
+            byte[] binary = new byte[sid.BinaryLength];
+            sid.GetBinaryForm(binary, 0);
+            return binary;
+        }
+
+        // LSA functions return NTSTATUS, not Win32 error codes; the message
+        // table Win32Exception reads is keyed by the Win32 code. The raw
+        // NTSTATUS is kept in the text because some statuses have no
+        // Win32 equivalent and would otherwise map to a generic message.
+        private static Win32Exception ErrorFromNtStatus(int status)
+        {
+            int win32Error = (int)NativeMethods.LsaNtStatusToWinError(status);
+            string message = string.Format("{0} (NTSTATUS 0x{1:X8})", new Win32Exception(win32Error).Message, status);
+            return new Win32Exception(win32Error, message);
+        }
+    }
+}
+'@
+
+# Add-Type cannot redefine a type that already exists in this process, so only
+# compile when the type is not loaded yet (for example a second payload run in
+# the same PowerShell host).
+if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.UserRights.LsaPolicy').Type) {
+    Add-Type -TypeDefinition $lsaSource
+}
+
+function Get-UnderlyingException {
+    # PowerShell wraps an exception thrown by a .NET method or constructor in
+    # a MethodInvocationException whose message adds 'Exception calling ...'.
+    # The caller wants Windows' own exception and message.
+    param(
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $exception = $ErrorRecord.Exception
+    while ($exception -is [System.Management.Automation.MethodException] -and $null -ne $exception.InnerException) {
+        $exception = $exception.InnerException
+    }
+    $exception
+}
+
+function New-ContextException {
+    # Prefixes the failing step to Windows' message. A Win32Exception stays a
+    # Win32Exception with the same NativeErrorCode so that the error code
+    # survives for the controller.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Context,
+
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
+    $message = '{0}: {1}' -f $Context, $cause.Message
+    if ($cause -is [System.ComponentModel.Win32Exception]) {
+        [System.ComponentModel.Win32Exception]::new($cause.NativeErrorCode, $message)
+    }
+    else {
+        [System.InvalidOperationException]::new($message, $cause)
+    }
+}
+
+function Open-LocalPolicy {
+    param(
+        [Parameter(Mandatory)]
+        [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]$Access
+    )
+
+    try {
+        [Pkiops.KeyfactorCommand.UserRights.LsaPolicy]::Open($Access)
+    }
+    catch {
+        throw (New-ContextException -Context "Cannot open the local security policy (LsaOpenPolicy, access $Access)" -ErrorRecord $_)
+    }
+}
+
+$script:SidNameCache = @{}
+
+function Get-SidDisplayName {
+    # The DOMAIN\name Windows gives for the SID, or the SID string itself.
+    # Names are for display only; every decision is made on the SID. A SID
+    # that no longer maps (deleted account, unreachable or untrusted domain)
+    # still holds its rights and must still be reported, so any translation
+    # failure falls back to the SID rather than failing the probe.
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.Principal.SecurityIdentifier]$Sid
+    )
+
+    $key = $Sid.Value
+    if (-not $script:SidNameCache.ContainsKey($key)) {
+        $name = $key
+        try {
+            $name = $Sid.Translate([System.Security.Principal.NTAccount]).Value
+        }
+        catch {
+            $name = $key
+        }
+        $script:SidNameCache[$key] = $name
+    }
+    $script:SidNameCache[$key]
+}
+
+function Test-SidString {
+    # SecurityIdentifier's string constructor also accepts SDDL aliases such
+    # as 'BA' or 'SY'. Requiring the S-1- prefix keeps a short account name
+    # from being silently read as an alias.
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Value
+    )
+
+    $Value -match '^S-1-'
+}
+
+function ConvertTo-AccountSid {
+    # Throws if Windows cannot map the reference; the caller records the
+    # message. UPNs (user@domain), DOMAIN\name, gMSA names ending in '$',
+    # NT AUTHORITY\..., NT SERVICE\... and bare names are all understood by
+    # the LSA lookup behind NTAccount.Translate and are passed unchanged.
+    param(
+        [AllowEmptyString()]
+        [string]$Reference
+    )
+
+    if (Test-SidString -Value $Reference) {
+        # A well-formed SID can be granted rights even if it maps to no
+        # account, so it is not looked up here.
+        return [System.Security.Principal.SecurityIdentifier]::new($Reference)
+    }
+
+    $domain = $null
+    $user = $Reference
+    $separator = $Reference.IndexOf('\')
+    if ($separator -ge 0) {
+        $domain = $Reference.Substring(0, $separator)
+        $user = $Reference.Substring($separator + 1)
+    }
+
+    # '.\name' is the usual shorthand for a local account (service logon
+    # accounts are often written that way), but the LSA name lookup has no
+    # such alias and would look for a domain called '.'. The local account
+    # domain is named after the computer's NetBIOS name, which is what
+    # COMPUTERNAME holds.
+    if ($domain -eq '.') {
+        $domain = $env:COMPUTERNAME
+    }
+
+    $lookupName = if ($null -eq $domain) { $user } else { '{0}\{1}' -f $domain, $user }
+    $firstError = $null
+    try {
+        return ([System.Security.Principal.NTAccount]::new($lookupName)).Translate([System.Security.Principal.SecurityIdentifier])
+    }
+    catch {
+        $notMapped = (Get-UnderlyingException -ErrorRecord $_) -is [System.Security.Principal.IdentityNotMappedException]
+        if (-not ($notMapped -and $null -ne $domain -and $domain -eq $env:COMPUTERNAME)) {
+            throw
+        }
+        $firstError = $_
+    }
+
+    # Built-in local groups (Administrators, Users, IIS_IUSRS, Remote Desktop
+    # Users, ...) live in the BUILTIN domain, not in the computer's account
+    # domain, so COMPUTERNAME\Administrators does not map even though people
+    # write it (or .\Administrators) to mean "the local group". Retry in
+    # BUILTIN only; a name that exists in neither keeps the original error.
+    try {
+        return ([System.Security.Principal.NTAccount]::new('BUILTIN', $user)).Translate([System.Security.Principal.SecurityIdentifier])
+    }
+    catch {
+        throw $firstError
+    }
+}
+
+function Resolve-AccountReference {
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Reference
+    )
+
+    $entry = @{
+        input = $Reference
+        sid = $null
+        name = $null
+        error = $null
+    }
+    try {
+        $sid = ConvertTo-AccountSid -Reference $Reference
+        $entry['sid'] = $sid.Value
+        $entry['name'] = Get-SidDisplayName -Sid $sid
+    }
+    catch {
+        # One bad reference must not hide the results for the others; the
+        # controller decides whether an unresolved account is fatal.
+        $entry['sid'] = $null
+        $entry['name'] = $null
+        $entry['error'] = (Get-UnderlyingException -ErrorRecord $_).Message
+    }
+    $entry
+}
+
+function Invoke-Probe {
+    param(
+        [AllowEmptyCollection()]
+        [string[]]$RightNames,
+
+        [AllowEmptyCollection()]
+        [string[]]$AccountReferences
+    )
+
+    $holders = @{}
+    if ($RightNames.Count -gt 0) {
+        # LsaEnumerateAccountsWithUserRight requires POLICY_LOOKUP_NAMES and
+        # POLICY_VIEW_LOCAL_INFORMATION; nothing more is requested so that
+        # the probe cannot modify the policy through this handle.
+        $access = [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_LOOKUP_NAMES -bor [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_VIEW_LOCAL_INFORMATION
+        $policy = Open-LocalPolicy -Access $access
+        try {
+            foreach ($right in $RightNames) {
+                $sids = $null
+                try {
+                    $sids = $policy.GetAccountsWithRight($right)
+                }
+                catch {
+                    throw (New-ContextException -Context "Cannot list the holders of '$right' (LsaEnumerateAccountsWithUserRight)" -ErrorRecord $_)
+                }
+
+                # A List keeps zero and one holder as a list in the result
+                # instead of being unrolled to nothing or to a single object.
+                $entries = [System.Collections.Generic.List[object]]::new()
+                foreach ($sidValue in $sids) {
+                    $sid = [System.Security.Principal.SecurityIdentifier]::new($sidValue)
+                    $entries.Add(@{
+                            sid = $sid.Value
+                            name = Get-SidDisplayName -Sid $sid
+                        })
+                }
+                $holders[$right] = $entries
+            }
+        }
+        finally {
+            $policy.Dispose()
+        }
+    }
+
+    $resolved = [System.Collections.Generic.List[object]]::new()
+    foreach ($reference in $AccountReferences) {
+        $resolved.Add((Resolve-AccountReference -Reference $reference))
+    }
+
+    $Ansible.Changed = $false
+    $Ansible.Result = @{
+        holders = $holders
+        accounts = $resolved
+    }
+}
+
+function Get-OperationPlan {
+    # Validates every operation before the first change, so malformed input
+    # cannot leave the policy half-updated.
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$OperationList
+    )
+
+    $plan = [System.Collections.Generic.List[object]]::new()
+    $index = 0
+    foreach ($op in $OperationList) {
+        if ($op -isnot [System.Collections.IDictionary]) {
+            throw "Operation #$index is not a dictionary with the keys right, action and sid."
+        }
+        $right = [string]$op['right']
+        $action = [string]$op['action']
+        $sidText = [string]$op['sid']
+        $label = "operation #$index (right '$right', action '$action', sid '$sidText')"
+
+        if ([string]::IsNullOrEmpty($right)) {
+            throw "Invalid ${label}: right is empty."
+        }
+        if ($action -cne 'add' -and $action -cne 'remove') {
+            throw "Invalid ${label}: action must be 'add' or 'remove'."
+        }
+        if (-not (Test-SidString -Value $sidText)) {
+            throw "Invalid ${label}: sid must be a SID string such as S-1-5-20."
+        }
+        $sid = $null
+        try {
+            $sid = [System.Security.Principal.SecurityIdentifier]::new($sidText)
+        }
+        catch {
+            throw (New-ContextException -Context "Invalid $label" -ErrorRecord $_)
+        }
+
+        $plan.Add([pscustomobject]@{
+                Right = $right
+                Action = $action
+                SidText = $sidText
+                Sid = $sid
+                Label = $label
+            })
+        $index++
+    }
+    , $plan
+}
+
+function Invoke-Apply {
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$OperationList,
+
+        # The script's own PSCmdlet, so that ShouldProcess honours the
+        # -WhatIf and -Confirm values the script was invoked with.
+        [Parameter(Mandatory)]
+        [System.Management.Automation.PSCmdlet]$Cmdlet
+    )
+
+    $applied = [System.Collections.Generic.List[object]]::new()
+    # Published before any change, and filled in as operations succeed, so
+    # that if one fails the result still shows exactly what was done.
+    $Ansible.Changed = $false
+    $Ansible.Result = @{
+        applied = $applied
+    }
+
+    $plan = Get-OperationPlan -OperationList $OperationList
+
+    # LsaAddAccountRights needs POLICY_LOOKUP_NAMES, plus POLICY_CREATE_ACCOUNT
+    # when the LSA has no account object for the SID yet (typically because
+    # nothing is assigned to it). LsaRemoveAccountRights needs
+    # POLICY_LOOKUP_NAMES.
+    $access = [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_LOOKUP_NAMES -bor [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_CREATE_ACCOUNT
+    $policy = $null
+    try {
+        foreach ($step in $plan) {
+            $verb = if ($step.Action -ceq 'add') { "Grant $($step.Right)" } else { "Revoke $($step.Right)" }
+            if (-not $Cmdlet.ShouldProcess($step.SidText, $verb)) {
+                continue
+            }
+
+            # Opened only once something will really change, so -WhatIf needs
+            # no write access to the policy.
+            if ($null -eq $policy) {
+                $policy = Open-LocalPolicy -Access $access
+            }
+
+            try {
+                if ($step.Action -ceq 'add') {
+                    $policy.AddAccountRight($step.Sid, $step.Right)
+                }
+                else {
+                    $policy.RemoveAccountRight($step.Sid, $step.Right)
+                }
+            }
+            catch {
+                $api = if ($step.Action -ceq 'add') { 'LsaAddAccountRights' } else { 'LsaRemoveAccountRights' }
+                throw (New-ContextException -Context "Failed $($step.Label) ($api)" -ErrorRecord $_)
+            }
+
+            $applied.Add(@{
+                    right = $step.Right
+                    action = $step.Action
+                    sid = $step.SidText
+                })
+            $Ansible.Changed = $true
+        }
+    }
+    finally {
+        if ($null -ne $policy) {
+            $policy.Dispose()
+        }
+    }
+}
+
+if ($Mode -eq 'probe') {
+    Invoke-Probe -RightNames $Rights -AccountReferences $Accounts
+}
+else {
+    Invoke-Apply -OperationList $Operations -Cmdlet $PSCmdlet
+}

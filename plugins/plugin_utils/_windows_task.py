@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base class every module of this collection is built on.
+
+A task runs in four steps:
+
+1. validate: the options against the module's argument spec, then the
+   module's own controller-side checks. Nothing has touched the host yet.
+2. probe: the module's PowerShell payload runs in probe mode and returns the
+   current state. It only reads.
+3. plan: Python compares desired with current and produces the operations,
+   the diff and the documented return values.
+4. apply: only when there are operations and this is not check mode, the
+   payload runs again in apply mode with exactly those operations.
+
+How a payload reaches the host lives in one method, ``_execute_payload``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action import ActionBase
+
+COLLECTION = "pkiops.keyfactor_command"
+PAYLOAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_powershell")
+
+
+class TaskInputError(Exception):
+    """The task's options are wrong in a way the controller can tell before touching the host."""
+
+
+class PayloadError(Exception):
+    """The payload failed on the host during ``step`` (probe or apply)."""
+
+    def __init__(self, message: str, step: str):
+        super().__init__(message)
+        self.step = step
+
+
+@dataclasses.dataclass
+class Plan:
+    """What the module intends to do: operations for the apply step, and what the user sees."""
+
+    operations: list = dataclasses.field(default_factory=list)
+    before: dict = dataclasses.field(default_factory=dict)
+    after: dict = dataclasses.field(default_factory=dict)
+    result: dict = dataclasses.field(default_factory=dict)
+    warnings: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Secret:
+    """A value that reaches the host only as a SecureString (value) or PSCredential (username and password)."""
+
+    value: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def as_sensitive_parameter(self, name: str) -> dict:
+        if self.username is not None:
+            return {"name": name, "username": self.username, "password": self.password or ""}
+        return {"name": name, "value": self.value or ""}
+
+
+@functools.lru_cache(maxsize=None)
+def payload_source(name: str) -> str:
+    with open(os.path.join(PAYLOAD_DIR, f"{name}.ps1"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def windows_message(module_result: dict) -> str:
+    """The most specific error text a failed win_powershell run carries: Windows' own, when there is one."""
+    for record in module_result.get("error") or []:
+        exception = record.get("exception") or {}
+        if exception.get("message"):
+            return exception["message"]
+        if record.get("output"):
+            return str(record["output"]).strip()
+    for key in ("msg", "module_stderr", "module_stdout"):
+        if module_result.get(key):
+            return str(module_result[key]).strip()
+    return "the host reported a failure without a message"
+
+
+class WindowsTaskAction(ActionBase):
+    """Subclass this, set the class attributes and implement ``plan``."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+    _supports_check_mode = True
+    _supports_async = False
+
+    module_name: str = ""
+    argument_spec: dict = {}
+    spec_rules: dict = {}
+    # win_powershell flattens $Ansible.Result below this depth into strings.
+    result_depth = 8
+    probe_attempts = 3
+    probe_retry_delay = 2.0
+
+    # --- hooks for subclasses --------------------------------------------------------------
+
+    def check_params(self, params: dict) -> dict:
+        """Controller-side checks beyond the spec; raise TaskInputError. May return normalised params."""
+        return params
+
+    def probe_parameters(self, params: dict) -> dict:
+        """Parameters of the probe run."""
+        return {}
+
+    def secrets(self, params: dict) -> dict[str, Secret]:
+        """Values that go to the host as sensitive_parameters, by payload parameter name."""
+        return {}
+
+    def plan(self, params: dict, current: dict) -> Plan:
+        raise NotImplementedError
+
+    def apply_parameters(self, params: dict, plan: Plan) -> dict:
+        """Parameters of the apply run; by default just the planned operations."""
+        return {"Operations": plan.operations}
+
+    # --- the task ------------------------------------------------------------------------------
+
+    @property
+    def fqcn(self) -> str:
+        return f"{COLLECTION}.{self.module_name}"
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        self._task_vars = task_vars or {}
+        self._host_warnings: list[str] = []
+        self._no_log_values: set = set()
+        try:
+            result.update(self._converge())
+        except TaskInputError as error:
+            result.update(failed=True, changed=False, msg=f"{self.fqcn}: {error}")
+        except PayloadError as error:
+            # An apply that failed part way may have changed some things already.
+            result.update(failed=True, changed=error.step == "apply", msg=str(error))
+        if self._host_warnings:
+            result.setdefault("warnings", []).extend(self._host_warnings)
+        return remove_values(result, self._no_log_values)
+
+    def _converge(self) -> dict:
+        params = self.check_params(self._validate())
+        current = self._execute_payload("probe", self.probe_parameters(params), self.secrets(params))
+        plan = self.plan(params, current)
+        if plan.operations and not self._play_context.check_mode:
+            self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params))
+        outcome = dict(plan.result, changed=bool(plan.operations))
+        if plan.warnings:
+            outcome["warnings"] = list(plan.warnings)
+        if self._play_context.diff:
+            outcome["diff"] = {"before": plan.before, "after": plan.after}
+        return outcome
+
+    def _validate(self) -> dict:
+        try:
+            validation, params = self.validate_argument_spec(argument_spec=self.argument_spec, **self.spec_rules)
+        except AnsibleActionFail as error:
+            raise TaskInputError(error.message) from None
+        # pylint: disable-next=protected-access
+        self._no_log_values = set(validation._no_log_values)
+        return params
+
+    def _execute_payload(self, step: str, parameters: dict, secrets: dict[str, Secret]) -> dict:
+        """Run the payload once on the host and return its ``$Ansible.Result``.
+
+        This is the only place that knows how a payload travels: as the script of
+        ansible.windows.win_powershell, with secrets as sensitive_parameters so they
+        reach the script as SecureString or PSCredential and never appear in its text.
+        """
+        module_args = {
+            "script": payload_source(self.module_name),
+            "parameters": {"Mode": step, **parameters},
+            "depth": self.result_depth,
+            "error_action": "stop",
+        }
+        if secrets:
+            module_args["sensitive_parameters"] = [s.as_sensitive_parameter(n) for n, s in secrets.items()]
+
+        attempts = self.probe_attempts if step == "probe" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                module_result = self._execute_module(
+                    module_name="ansible.windows.win_powershell",
+                    module_args=module_args,
+                    task_vars=self._task_vars,
+                )
+                break
+            except AnsibleConnectionFailure:
+                # A probe only reads, so repeating it is safe. An apply is not
+                # repeated: a re-run of the task converges instead.
+                if attempt == attempts:
+                    raise
+                self._display.vvv(f"{self.fqcn}: probe attempt {attempt} lost the connection; retrying")
+                time.sleep(self.probe_retry_delay * attempt)
+                self._connection.reset()
+
+        if module_result.get("failed") or module_result.get("unreachable"):
+            raise PayloadError(f"{self.fqcn}: {step} failed on the host: {windows_message(module_result)}", step)
+        self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
+        payload_result = module_result.get("result")
+        return payload_result if isinstance(payload_result, dict) else {}

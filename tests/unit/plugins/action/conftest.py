@@ -1,0 +1,115 @@
+"""Build action plugins the way the task executor does, with win_powershell replaced by a recorder."""
+
+from __future__ import annotations
+
+import copy
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+
+
+class WinPowerShellReplay:
+    """Stands in for ActionBase._execute_module: records each call, answers with the next queued reply.
+
+    A reply is a win_powershell result dict, or an exception instance to raise.
+    """
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.replies: list = []
+
+    def queue(self, *replies) -> None:
+        self.replies.extend(replies)
+
+    def __call__(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        self.calls.append({"module_name": module_name, "module_args": copy.deepcopy(module_args), "task_vars": task_vars, **kwargs})
+        if not self.replies:
+            raise AssertionError(f"unexpected call #{len(self.calls)} of {module_name}")
+        reply = self.replies.pop(0)
+        if isinstance(reply, BaseException):
+            raise reply
+        return copy.deepcopy(reply)
+
+    @property
+    def modes(self) -> list[str]:
+        return [call["module_args"]["parameters"]["Mode"] for call in self.calls]
+
+
+def win_powershell_ok(result: dict, *, changed: bool = False, warnings: tuple = ()) -> dict:
+    """What ansible.windows.win_powershell returns when the script ran to the end."""
+    return {
+        "changed": changed,
+        "result": result,
+        "host_out": "",
+        "host_err": "",
+        "output": [],
+        "error": [],
+        "warning": list(warnings),
+        "verbose": [],
+        "debug": [],
+        "information": [],
+    }
+
+
+def win_powershell_failed(message: str, *, type_name: str = "System.ComponentModel.Win32Exception", changed: bool = True) -> dict:
+    """What ansible.windows.win_powershell returns when the script threw a terminating error."""
+    shaped = win_powershell_ok({}, changed=changed)
+    shaped["failed"] = True
+    shaped["error"] = [{
+        "output": f"{message}\r\nAt line:1 char:1",
+        "error_details": None,
+        "exception": {"message": message, "type": type_name, "help_link": None, "source": None, "hresult": -2147467259,
+                      "inner_exception": None},
+        "target_object": None,
+        "category_info": {"category": "NotSpecified", "category_id": 0, "activity": "", "reason": type_name.rsplit(".", 1)[-1],
+                          "target_name": "", "target_type": ""},
+        "fully_qualified_error_id": type_name.rsplit(".", 1)[-1],
+        "script_stack_trace": "at <ScriptBlock>, <No file>: line 1",
+        "pipeline_iteration_info": [],
+    }]
+    return shaped
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list:
+    """Every delay the retry loop asks for, without waiting."""
+    delays: list = []
+    monkeypatch.setattr(_windows_task.time, "sleep", delays.append)
+    return delays
+
+
+@pytest.fixture
+def make_action(monkeypatch, sleeps):
+    """make_action(cls, args, check_mode=..., diff=...) -> (action, replay)."""
+
+    def factory(cls, args: dict, *, check_mode: bool = False, diff: bool = False):
+        task = MagicMock()
+        task.args = args
+        task.async_val = 0
+        task.check_mode = check_mode
+        task.diff = diff
+        task.action = cls.module_name
+        connection = MagicMock()
+        connection._shell.tmpdir = None  # pylint: disable=protected-access
+        play_context = MagicMock()
+        play_context.check_mode = check_mode
+        play_context.diff = diff
+        action = cls(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
+        action._load_name = f"{_windows_task.COLLECTION}.{cls.module_name}"  # pylint: disable=protected-access
+        replay = WinPowerShellReplay()
+        monkeypatch.setattr(action, "_execute_module", replay)
+        return action, replay
+
+    return factory
+
+
+@pytest.fixture(name="ps_ok")
+def fixture_ps_ok():
+    return win_powershell_ok
+
+
+@pytest.fixture(name="ps_failed")
+def fixture_ps_failed():
+    return win_powershell_failed

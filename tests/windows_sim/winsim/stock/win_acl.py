@@ -1,0 +1,158 @@
+"""Stand-in for ansible.windows.win_acl on file-system paths.
+
+It keeps the real module's rules, quirks included, because roles are judged by them:
+- ``rights`` is parsed as PowerShell casts text to [FileSystemRights]: names
+  separated by commas, case-insensitive, aliases with the same bit value
+  (``WriteData`` and ``CreateFiles``) interchangeable;
+- FileSystemAccessRule adds ``Synchronize`` to every allow rule and strips it from
+  deny rules other than FullControl, so ``Read`` and ``Read, Synchronize`` are
+  the same allow rule;
+- ``inherit`` defaults to ``ContainerInherit, ObjectInherit`` on a directory and is
+  forced to ``None`` on a file;
+- a rule is already present only when an *explicit* ACE has exactly the same
+  SID, type, rights, inheritance and propagation. Inherited ACEs never count,
+  and an explicit ACE that grants more does not count either;
+- adding merges into an explicit ACE of the same SID, type and flags (as
+  ObjectSecurity.AddAccessRule does), so asking for a subset of what an ACE
+  already grants reports a change on every run, as on Windows;
+- propagation flags mean nothing without inheritance flags and are stored as
+  ``None``, yet the comparison uses the requested value, so such a rule never
+  matches either.
+
+Registry and certificate paths and ``IIS APPPOOL\\`` identities are not
+modelled and fail with a message saying so; the model has no links, so
+``follow`` changes nothing.
+"""
+
+from __future__ import annotations
+
+from ..errors import HostError
+from ..registry import stock_module
+from . import win_file
+from .win_group_membership import convert_to_sid
+
+# [System.Security.AccessControl.FileSystemRights], in the order PowerShell lists them.
+FILE_SYSTEM_RIGHTS = {
+    "ListDirectory": 0x1,
+    "ReadData": 0x1,
+    "WriteData": 0x2,
+    "CreateFiles": 0x2,
+    "CreateDirectories": 0x4,
+    "AppendData": 0x4,
+    "ReadExtendedAttributes": 0x8,
+    "WriteExtendedAttributes": 0x10,
+    "Traverse": 0x20,
+    "ExecuteFile": 0x20,
+    "DeleteSubdirectoriesAndFiles": 0x40,
+    "ReadAttributes": 0x80,
+    "WriteAttributes": 0x100,
+    "Write": 0x116,
+    "Delete": 0x10000,
+    "ReadPermissions": 0x20000,
+    "Read": 0x20089,
+    "ReadAndExecute": 0x200A9,
+    "Modify": 0x301BF,
+    "ChangePermissions": 0x40000,
+    "TakeOwnership": 0x80000,
+    "Synchronize": 0x100000,
+    "FullControl": 0x1F01FF,
+}
+_BY_LOWER_NAME = {name.lower(): value for name, value in FILE_SYSTEM_RIGHTS.items()}
+SYNCHRONIZE = FILE_SYSTEM_RIGHTS["Synchronize"]
+FULL_CONTROL = FILE_SYSTEM_RIGHTS["FullControl"]
+DELETE_SUBDIRECTORIES_AND_FILES = FILE_SYSTEM_RIGHTS["DeleteSubdirectoriesAndFiles"]
+
+
+def parse_rights(text: str) -> int:
+    """[FileSystemRights]$text, raising the error PowerShell's cast raises for a name it does not know."""
+    mask = 0
+    names = text.split(",")
+    for name in names:
+        value = _BY_LOWER_NAME.get(name.strip().lower())
+        if value is None:
+            raise HostError(
+                f'Cannot convert value "{text}" to type "System.Security.AccessControl.FileSystemRights". '
+                f'Error: "Unable to match the identifier name {text} to a valid enumerator name. Specify one of the '
+                f'following enumerator names and try again:\r\n{", ".join(FILE_SYSTEM_RIGHTS)}"',
+                "System.Management.Automation.PSInvalidCastException",
+            )
+        mask |= value
+    return mask
+
+
+def access_mask(rights: int, ace_type: str) -> int:
+    """FileSystemAccessRule.AccessMaskFromRights: what the rule really stores for these rights."""
+    if ace_type == "allow":
+        return rights | SYNCHRONIZE
+    if rights not in (FULL_CONTROL, FULL_CONTROL & ~DELETE_SUBDIRECTORIES_AND_FILES):
+        return rights & ~SYNCHRONIZE
+    return rights
+
+
+def _resolve_user(host, user: str) -> str:
+    if user.split("\\", 1)[0].upper() == "IIS APPPOOL" and "\\" in user:
+        raise HostError(f"windows_sim does not model IIS application pool identities such as '{user}'")
+    return convert_to_sid(host.directory, user)
+
+
+@stock_module("ansible.windows.win_acl")
+def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
+    state = host.state
+    path, user, rights, state_wanted = params["path"], params["user"], params["rights"], params["state"]
+    if path.split(":", 1)[0].upper() in ("HKLM", "HKCU", "HKCR", "HKU", "HKCC", "CERT") and ":" in path:
+        raise HostError(f"windows_sim models win_acl on file-system paths only, not '{path}'")
+    # The model has no links, so follow=true always lands on path itself, as it does on Windows for a plain item.
+    win_file.require_absolute(path)
+
+    kind = win_file.item_type(state, path)
+    if kind is None:
+        raise HostError(f"{path} file or directory does not exist on the host")
+    sid = _resolve_user(host, user)
+
+    inherit = "None" if kind == "file" else (params["inherit"] or "ContainerInherit, ObjectInherit")
+    try:
+        mask = access_mask(parse_rights(rights), params["type"])
+    except HostError as error:
+        raise HostError(f"an error occurred when attempting to {state_wanted} {rights} permission(s) on {path} "
+                        f"for {user} - {error.message}", error.type_name) from error
+    inherit_names = win_file.flag_names(inherit)
+    requested_propagation = win_file.flag_names(params["propagation"])
+    # What the ACE really carries: AceFlags drop propagation when nothing is inherited.
+    stored_propagation = requested_propagation if inherit_names else set()
+
+    acl = win_file.acl_of(state, path)
+    match = next((ace for ace in acl if not ace.get("inherited")
+                  and ace["sid"].upper() == sid.upper()
+                  and ace["type"] == params["type"]
+                  and ace["rights"] == mask
+                  and win_file.flag_names(ace["inherit"]) == inherit_names
+                  and win_file.flag_names(ace["propagation"]) == requested_propagation), None)
+
+    result = {"changed": False}
+    if state_wanted == "present" and match is None:
+        _add_access_rule(acl, {
+            "sid": sid, "type": params["type"], "rights": mask,
+            "inherit": win_file.flag_text(inherit_names, ("ContainerInherit", "ObjectInherit")),
+            "propagation": win_file.flag_text(stored_propagation, ("NoPropagateInherit", "InheritOnly")),
+            "inherited": False,
+        })
+        result["changed"] = True
+    elif state_wanted == "absent" and match is not None:
+        acl.remove(match)
+        result["changed"] = True
+    else:
+        result["msg"] = "the specified rule already exists" if match is not None else "the specified rule does not exist"
+    if result["changed"] and not check_mode:
+        win_file.set_acl(state, path, acl)
+    return result
+
+
+def _add_access_rule(acl: list[dict], new: dict) -> None:
+    """ObjectSecurity.AddAccessRule: widen an explicit ACE with the same SID, type and flags, or add one."""
+    for ace in acl:
+        if (not ace.get("inherited") and ace["sid"].upper() == new["sid"].upper() and ace["type"] == new["type"]
+                and win_file.flag_names(ace["inherit"]) == win_file.flag_names(new["inherit"])
+                and win_file.flag_names(ace["propagation"]) == win_file.flag_names(new["propagation"])):
+            ace["rights"] |= new["rights"]
+            return
+    acl.append(new)

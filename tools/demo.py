@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""`make demo`: converge playbooks/site.yml on simulated Windows hosts, run it again, and summarise.
+
+The second run must report changed=0 on every host; the demo fails otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DEMO = REPO / "tests" / "windows_sim" / "demo"
+STATE_DIR = REPO / ".cache" / "demo"
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+def hosts() -> list[str]:
+    inventory = (DEMO / "inventory.yml").read_text()
+    return re.findall(r"^\s+(kf-[\w.-]+):\s*$", inventory, re.MULTILINE)
+
+
+def round_trips() -> dict[str, int]:
+    return {h: json.loads((STATE_DIR / f"{h}.json").read_text())["_sim"]["round_trips"] for h in hosts()}
+
+
+def converge(label: str) -> dict[str, tuple[int, int]]:
+    print(f"\n===== {label}: ansible-playbook playbooks/site.yml =====", flush=True)
+    env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(STATE_DIR), ANSIBLE_NOCOLOR="1")
+    completed = subprocess.run(
+        [str(REPO / "tests" / "windows_sim" / "sim-playbook"), "-i", str(DEMO / "inventory.yml"), str(REPO / "playbooks" / "site.yml")],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    print(completed.stdout, end="")
+    print(completed.stderr, end="", file=sys.stderr)
+    recap = {m[0]: (int(m[2]), int(m[3]) + int(m[4])) for m in RECAP.findall(completed.stdout)}
+    if completed.returncode != 0 or set(recap) != set(hosts()):
+        sys.exit(f"demo: {label} failed (exit {completed.returncode})")
+    return recap
+
+
+def main() -> None:
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
+    STATE_DIR.mkdir(parents=True)
+    for host in hosts():
+        shutil.copy(DEMO / "seed.json", STATE_DIR / f"{host}.json")
+
+    first = converge("first run")
+    trips_after_first = round_trips()
+    second = converge("second run")
+    trips_second = {h: n - trips_after_first[h] for h, n in round_trips().items()}
+
+    print("\n===== summary =====")
+    print(f"{'host':<28}{'changed (1st run)':>19}{'changed (2nd run)':>19}{'round trips (2nd run)':>23}")
+    for host in hosts():
+        print(f"{host:<28}{first[host][0]:>19}{second[host][0]:>19}{trips_second[host]:>23}")
+    total_second = sum(changed for changed, _ in second.values())
+    print(f"\nsecond run: changed={total_second} across {len(second)} hosts; simulated state in {STATE_DIR.relative_to(REPO)}/")
+    if total_second:
+        sys.exit("demo: the second run changed something; the collection is not idempotent")
+
+
+if __name__ == "__main__":
+    main()
