@@ -48,7 +48,9 @@ class PlaybookRun:
         return [(r["task"], r["result"]) for r in self.report["results"] if r["host"] == host]
 
     def failure_messages(self, host: str) -> list[str]:
-        return [r.get("msg", "") for _, r in self.task_results(host) if r.get("failed")]
+        """The msg of every failed or unreachable task on host."""
+        return [r["result"].get("msg", "") for r in self.report["results"]
+                if r["host"] == host and r["status"] in ("failed", "unreachable")]
 
 
 class SimLab:

@@ -129,12 +129,16 @@ def locked(path: str, computer_name: str):
             else:
                 state = {}
             complete(state, computer_name)
-            yield state
-            fd, temp = tempfile.mkstemp(dir=directory, prefix=".winsim-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(state, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.replace(temp, path)
+            try:
+                yield state
+            finally:
+                # Saved even when the call fails: the round trip happened, a
+                # fault fired, and a model may have changed something first.
+                fd, temp = tempfile.mkstemp(dir=directory, prefix=".winsim-", suffix=".json")
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(state, handle, indent=2, sort_keys=True)
+                    handle.write("\n")
+                os.replace(temp, path)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -100,6 +100,7 @@ def _env(computer_name: str) -> dict:
 
 @stock_module("ansible.windows.setup")
 def setup(host, params: dict, _check_mode: bool, _diff_mode: bool) -> dict:
+    """The facts of the selected subsets; fact gathering never changes anything."""
     machine, domain = host.state["host"], host.state.get("domain") or {}
     computer_name = host.computer_name
     dns_domain = domain.get("dns_name") or ""

@@ -95,10 +95,37 @@ def _resolve_user(host, user: str) -> str:
     return convert_to_sid(host.directory, user)
 
 
+def _requested_rule(params: dict, sid: str, kind: str) -> tuple[dict, set[str]]:
+    """The ACE the FileSystemAccessRule would store, and the propagation flags the rule itself reports."""
+    inherit = "None" if kind == "file" else (params["inherit"] or "ContainerInherit, ObjectInherit")
+    try:
+        mask = access_mask(parse_rights(params["rights"]), params["type"])
+    except HostError as error:
+        raise HostError(f"an error occurred when attempting to {params['state']} {params['rights']} permission(s) on "
+                        f"{params['path']} for {params['user']} - {error.message}", error.type_name) from error
+    inherit_names = win_file.flag_names(inherit)
+    requested_propagation = win_file.flag_names(params["propagation"])
+    # AceFlags drop propagation flags when nothing is inherited; the rule object keeps them.
+    stored_propagation = requested_propagation if inherit_names else set()
+    rule = {
+        "sid": sid, "type": params["type"], "rights": mask,
+        "inherit": win_file.flag_text(inherit_names, win_file.INHERIT_ORDER),
+        "propagation": win_file.flag_text(stored_propagation, win_file.PROPAGATION_ORDER),
+        "inherited": False,
+    }
+    return rule, requested_propagation
+
+
+def _same_principal_and_flags(ace: dict, rule: dict, propagation: set[str]) -> bool:
+    return (not ace.get("inherited") and ace["sid"].upper() == rule["sid"].upper() and ace["type"] == rule["type"]
+            and win_file.flag_names(ace["inherit"]) == win_file.flag_names(rule["inherit"])
+            and win_file.flag_names(ace["propagation"]) == propagation)
+
+
 @stock_module("ansible.windows.win_acl")
 def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
-    state = host.state
-    path, user, rights, state_wanted = params["path"], params["user"], params["rights"], params["state"]
+    """Follows win_acl.ps1: path, then principal, then rights; then add or remove the one matching rule."""
+    state, path = host.state, params["path"]
     if path.split(":", 1)[0].upper() in ("HKLM", "HKCU", "HKCR", "HKU", "HKCC", "CERT") and ":" in path:
         raise HostError(f"windows_sim models win_acl on file-system paths only, not '{path}'")
     # The model has no links, so follow=true always lands on path itself, as it does on Windows for a plain item.
@@ -107,37 +134,16 @@ def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
     kind = win_file.item_type(state, path)
     if kind is None:
         raise HostError(f"{path} file or directory does not exist on the host")
-    sid = _resolve_user(host, user)
-
-    inherit = "None" if kind == "file" else (params["inherit"] or "ContainerInherit, ObjectInherit")
-    try:
-        mask = access_mask(parse_rights(rights), params["type"])
-    except HostError as error:
-        raise HostError(f"an error occurred when attempting to {state_wanted} {rights} permission(s) on {path} "
-                        f"for {user} - {error.message}", error.type_name) from error
-    inherit_names = win_file.flag_names(inherit)
-    requested_propagation = win_file.flag_names(params["propagation"])
-    # What the ACE really carries: AceFlags drop propagation when nothing is inherited.
-    stored_propagation = requested_propagation if inherit_names else set()
+    rule, requested_propagation = _requested_rule(params, _resolve_user(host, params["user"]), kind)
 
     acl = win_file.acl_of(state, path)
-    match = next((ace for ace in acl if not ace.get("inherited")
-                  and ace["sid"].upper() == sid.upper()
-                  and ace["type"] == params["type"]
-                  and ace["rights"] == mask
-                  and win_file.flag_names(ace["inherit"]) == inherit_names
-                  and win_file.flag_names(ace["propagation"]) == requested_propagation), None)
-
+    match = next((ace for ace in acl if ace["rights"] == rule["rights"]
+                  and _same_principal_and_flags(ace, rule, requested_propagation)), None)
     result = {"changed": False}
-    if state_wanted == "present" and match is None:
-        _add_access_rule(acl, {
-            "sid": sid, "type": params["type"], "rights": mask,
-            "inherit": win_file.flag_text(inherit_names, ("ContainerInherit", "ObjectInherit")),
-            "propagation": win_file.flag_text(stored_propagation, ("NoPropagateInherit", "InheritOnly")),
-            "inherited": False,
-        })
+    if params["state"] == "present" and match is None:
+        _add_access_rule(acl, rule)
         result["changed"] = True
-    elif state_wanted == "absent" and match is not None:
+    elif params["state"] == "absent" and match is not None:
         acl.remove(match)
         result["changed"] = True
     else:
@@ -150,9 +156,7 @@ def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
 def _add_access_rule(acl: list[dict], new: dict) -> None:
     """ObjectSecurity.AddAccessRule: widen an explicit ACE with the same SID, type and flags, or add one."""
     for ace in acl:
-        if (not ace.get("inherited") and ace["sid"].upper() == new["sid"].upper() and ace["type"] == new["type"]
-                and win_file.flag_names(ace["inherit"]) == win_file.flag_names(new["inherit"])
-                and win_file.flag_names(ace["propagation"]) == win_file.flag_names(new["propagation"])):
+        if _same_principal_and_flags(ace, new, win_file.flag_names(new["propagation"])):
             ace["rights"] |= new["rights"]
             return
     acl.append(new)

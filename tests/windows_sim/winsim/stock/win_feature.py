@@ -35,6 +35,8 @@ _IIS_RIGHTS = ("SeBatchLogonRight", "SeImpersonatePrivilege")
 
 @dataclasses.dataclass(frozen=True)
 class Feature:
+    """One entry of Get-WindowsFeature: a role, role service or feature."""
+
     name: str
     display_name: str
     parent: str | None = None
@@ -223,6 +225,7 @@ def _grant_iis_rights(state: dict) -> None:
 
 @stock_module("ansible.windows.win_feature")
 def win_feature(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
+    """Follows win_feature.ps1: one Install- or Uninstall-WindowsFeature call for all the names."""
     state = host.state
     installing = params["state"] == "present"
     verb = "install" if installing else "uninstall"

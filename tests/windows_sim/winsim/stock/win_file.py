@@ -37,8 +37,9 @@ _READ_AND_EXECUTE = 0x200A9
 _WRITE_DATA = 0x2
 _APPEND_DATA = 0x4
 
-_INHERIT_ORDER = ("ContainerInherit", "ObjectInherit")
-_PROPAGATION_ORDER = ("NoPropagateInherit", "InheritOnly")
+# Flag members in value order, which is the order .NET writes them in.
+INHERIT_ORDER = ("ContainerInherit", "ObjectInherit")
+PROPAGATION_ORDER = ("NoPropagateInherit", "InheritOnly")
 
 
 def _ace(sid: str, rights: int, inherit: str, propagation: str = "None", inherited: bool = False) -> dict:
@@ -96,6 +97,7 @@ def normalize(path: str) -> str:
 
 
 def is_absolute(path: str) -> bool:
+    """A drive path or a UNC path: the only kinds the simulated host can resolve."""
     path = normalize(path)
     return bool(_DRIVE.match(path)) or path.startswith("\\\\")
 
@@ -106,6 +108,7 @@ def fold(path: str) -> str:
 
 
 def is_root(path: str) -> bool:
+    """Whether path is a drive root such as C:\\."""
     return bool(re.match(r"^[A-Za-z]:\\$", normalize(path)))
 
 

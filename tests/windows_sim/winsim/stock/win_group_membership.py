@@ -35,6 +35,7 @@ def local_group_sids(state: dict) -> list[str]:
 
 
 def bare_name(qualified: str) -> str:
+    """NAME from AUTHORITY\\NAME: how WinNT:// names a local group."""
     return qualified.rsplit("\\", 1)[-1]
 
 
@@ -81,36 +82,45 @@ def convert_from_sid(directory, sid: str) -> str:
     return principal.name
 
 
+def _input_members(directory, members: list[str]) -> list[tuple[str, str]]:
+    """Get-InputMember: (SID, account name) for each distinct member, failing on the first unknown one."""
+    targets: list[tuple[str, str]] = []
+    for member in members:
+        sid = convert_to_sid(directory, member)
+        if all(sid.upper() != known.upper() for known, _ in targets):
+            targets.append((sid, convert_from_sid(directory, sid)))
+    return targets
+
+
+def _plan(directory, current: list[str], targets: list[tuple[str, str]], wanted: str) -> tuple[list[str], list[str], list[str]]:
+    """The members after the change, and the names added and removed."""
+    final = list(current)
+    added, removed = [], []
+    for sid, account_name in targets:
+        present = any(s.upper() == sid.upper() for s in final)
+        if wanted in ("present", "pure") and not present:
+            final.append(sid)
+            added.append(account_name)
+        elif wanted == "absent" and present:
+            final = [s for s in final if s.upper() != sid.upper()]
+            removed.append(account_name)
+    if wanted == "pure":
+        keep = {sid.upper() for sid, _ in targets}
+        removed += [directory.name_of(s) for s in final if s.upper() not in keep]
+        final = [s for s in final if s.upper() in keep]
+    return final, added, removed
+
+
 @stock_module("ansible.windows.win_group_membership")
 def win_group_membership(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
+    """Follows win_group_membership.ps1: find the group, resolve every member, then add or remove."""
     state, directory = host.state, host.directory
     name, wanted = params["name"], params["state"]
     group_sid = find_local_group(host, name)
     if group_sid is None:
         raise HostError(f"Could not find local group {name}")
-
-    targets: list[tuple[str, str]] = []
-    for member in params["members"]:
-        sid = convert_to_sid(directory, member)
-        if all(sid.upper() != known.upper() for known, _ in targets):
-            targets.append((sid, convert_from_sid(directory, sid)))
-
-    current = list(state["local_groups"].get(group_sid, []))
-    current_upper = {sid.upper() for sid in current}
-    added, removed = [], []
-    final = list(current)
-    for sid, account_name in targets:
-        if wanted in ("present", "pure") and sid.upper() not in current_upper:
-            final.append(sid)
-            added.append(account_name)
-        elif wanted == "absent" and sid.upper() in current_upper:
-            final = [s for s in final if s.upper() != sid.upper()]
-            removed.append(account_name)
-    if wanted == "pure":
-        keep = {sid.upper() for sid, _ in targets}
-        for sid in [s for s in final if s.upper() not in keep]:
-            final.remove(sid)
-            removed.append(directory.name_of(sid))
+    targets = _input_members(directory, params["members"])
+    final, added, removed = _plan(directory, state["local_groups"].get(group_sid, []), targets, wanted)
 
     changed = bool(added or removed)
     if changed and not check_mode:

@@ -117,6 +117,7 @@ def describe(services: dict, name: str) -> dict:
 
 @stock_module("ansible.windows.win_service_info")
 def win_service_info(host, params: dict, _check_mode: bool, _diff_mode: bool) -> dict:
+    """Read-only: the services name selects, described."""
     services = host.state.get("services", {})
     found = [describe(services, name) for name in find_services(services, params["name"])]
     return {"changed": False, "exists": bool(found), "services": found}

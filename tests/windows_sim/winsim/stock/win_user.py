@@ -66,11 +66,13 @@ _CASE_SENSITIVE = {"fullname", "description"}
 
 
 def hash_password(password: str) -> str:
+    """A salted digest to store instead of the password."""
     salt = secrets.token_hex(16)
     return f"{salt}${hashlib.sha256((salt + password).encode('utf-8')).hexdigest()}"
 
 
 def password_matches(stored: str | None, password: str) -> bool:
+    """Whether logging on with password would succeed against the stored digest."""
     if not stored or "$" not in stored:
         return False
     salt, digest = stored.split("$", 1)
@@ -284,6 +286,7 @@ def _result_details(host, account: dict) -> dict:
 
 @stock_module("ansible.windows.win_user", secret_options=("password",))
 def win_user(host, params: dict, check_mode: bool, diff_mode: bool) -> dict:
+    """Follows win_user.ps1: present, absent or query, then the details of the user as it now is."""
     state, name, wanted = host.state, params["name"], params["state"]
     if params["account_locked"] is True:
         raise HostError("account_locked must be set to 'no' if provided")

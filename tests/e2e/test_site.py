@@ -1,0 +1,124 @@
+"""playbooks/site.yml with the common role, end to end on simulated hosts."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import PLAYBOOKS
+
+SITE = PLAYBOOKS / "site.yml"
+HOST = "kf-app01.contoso.com"
+SEED = {"domain": {"accounts": [{"name": "kf_installer", "type": "user"}, {"name": "svc_keyfactor", "type": "user"}]}}
+INSTALLER = "CONTOSO\\kf_installer"
+LOG_DIR = "C:\\Keyfactor\\logs"
+# FileSystemRights: WriteData (Create files) | AppendData (Create folders)
+CREATE_FILES_AND_FOLDERS = 0x2 | 0x4
+
+
+def _installer_sid(lab):
+    return next(a["sid"] for a in lab.state(HOST)["domain"]["accounts"] if a["name"] == "kf_installer")
+
+
+def _log_dir(state):
+    return next((v for k, v in state["paths"].items() if k.lower() == LOG_DIR.lower()), None)
+
+
+def _explicit_grants(entry, sid):
+    return [ace for ace in entry["acl"] if ace["sid"] == sid and not ace.get("inherited") and ace["type"] == "allow"]
+
+
+def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing(lab):
+    lab.add_host(HOST, seed=SEED, common_installer_account=INSTALLER)
+    before = lab.windows_state(HOST)
+    run = lab.run(SITE, check=True, diff=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.changed(HOST) >= 3
+    assert lab.windows_state(HOST) == before
+
+
+def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_nothing(lab):
+    lab.add_host(HOST, seed=SEED, common_installer_account=INSTALLER)
+    first = lab.run(SITE)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.changed(HOST) == 4
+
+    state = lab.state(HOST)
+    installer = _installer_sid(lab)
+    assert installer in state["local_groups"]["S-1-5-32-544"]
+    assert installer in state["user_rights"]["SeBackupPrivilege"]
+    assert installer in state["user_rights"]["SeRestorePrivilege"]
+    log_dir = _log_dir(state)
+    assert log_dir and log_dir["type"] == "directory"
+    (grant,) = _explicit_grants(log_dir, "S-1-5-32-545")
+    assert grant["rights"] & CREATE_FILES_AND_FOLDERS == CREATE_FILES_AND_FOLDERS
+    assert grant["inherit"].replace(" ", "") == "ContainerInherit,ObjectInherit"
+
+    trips = lab.round_trips(HOST)
+    second = lab.run(SITE)
+    assert second.returncode == 0
+    assert second.changed(HOST) == 0
+    # service info, group membership, user_rights, win_file, one win_acl per writer
+    assert lab.round_trips(HOST) - trips == 5
+
+
+def test_log_writers_are_configurable(lab):
+    lab.add_host(HOST, seed=SEED, common_installer_account=INSTALLER,
+                 common_log_directory="C:\\ProgramData\\Keyfactor\\logs", common_log_directory_writers=["CONTOSO\\svc_keyfactor"])
+    run = lab.run(SITE)
+    assert run.returncode == 0, run.stdout
+    state = lab.state(HOST)
+    entry = next(v for k, v in state["paths"].items() if k.lower() == "c:\\programdata\\keyfactor\\logs")
+    svc = next(a["sid"] for a in state["domain"]["accounts"] if a["name"] == "svc_keyfactor")
+    assert _explicit_grants(entry, svc)
+    assert not _explicit_grants(entry, "S-1-5-32-545")
+
+
+def test_a_certificate_authority_is_refused_before_anything_changes(lab):
+    seed = dict(SEED, services={"CertSvc": {"display_name": "Active Directory Certificate Services", "state": "running"}})
+    lab.add_host(HOST, seed=seed, common_installer_account=INSTALLER)
+    before = lab.windows_state(HOST)
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    (message,) = run.failure_messages(HOST)
+    assert "CertSvc" in message and "common_allow_ca_or_sql_server" in message
+    assert lab.windows_state(HOST) == before
+
+
+def test_a_sql_server_named_instance_is_refused_unless_allowed(lab):
+    seed = dict(SEED, services={"MSSQL$KEYFACTOR": {"display_name": "SQL Server (KEYFACTOR)", "state": "running"}})
+    lab.add_host(HOST, seed=seed, common_installer_account=INSTALLER)
+    refused = lab.run(SITE)
+    assert "MSSQL$KEYFACTOR" in refused.failure_messages(HOST)[0]
+    allowed = lab.run(SITE, extra_vars={"common_allow_ca_or_sql_server": True})
+    assert allowed.returncode == 0 and allowed.changed(HOST) == 4
+
+
+def test_a_missing_installer_account_variable_fails_naming_it(lab):
+    lab.add_host(HOST, seed=SEED)
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    assert any("common_installer_account" in m for m in run.failure_messages(HOST))
+    assert lab.round_trips(HOST) == 0
+
+
+def test_an_installer_account_unknown_to_the_host_fails_and_changes_nothing(lab):
+    lab.add_host(HOST, seed=SEED, common_installer_account="CONTOSO\\nobody")
+    before = lab.windows_state(HOST)
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    assert lab.windows_state(HOST) == before
+
+
+def test_no_secret_reaches_verbose_output_results_or_the_simulator(lab):
+    password = "Kf-Inst4ller!Pa55w0rd#2026"
+    state_path = lab.add_host(HOST, seed=SEED, common_installer_account=".\\kf_local_installer",
+                              common_installer_account_create=True, common_installer_account_password=password)
+    run = lab.run(SITE, "-vvvv", diff=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    state = lab.state(HOST)
+    local = next(a for a in state["local_accounts"] if a["name"].lower() == "kf_local_installer")
+    assert local["sid"] in state["local_groups"]["S-1-5-32-544"]
+    assert local["sid"] in state["user_rights"]["SeBackupPrivilege"]
+    for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.report)),
+                        ("state file", state_path.read_text())):
+        assert password not in text, f"the password leaked into {where}"
