@@ -614,14 +614,21 @@ def test_an_injected_connection_fault_raises_simulated_connection_failure(state_
     assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0"]
 
 
-@pytest.mark.xfail(strict=True, reason="host.execute raises SimulatedConnectionFailure inside state.locked, so the state is never saved: "
-                                      "the fault's seen/fired counts, round_trips and the log entry are lost and a times=1 fault fires forever")
 def test_a_connection_fault_that_fires_once_lets_the_next_call_through(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "probe"}, "kind": "connection"})
     with pytest.raises(simulated_host.SimulatedConnectionFailure):
         simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
     assert not simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE)).get("failed")
     assert saved(state_path)["_sim"]["round_trips"] == 2
+
+
+def test_a_connection_fault_is_counted_and_logged_in_the_state_file(state_path):
+    seed(state_path, {"match": {"payload": "user_rights"}, "kind": "connection", "error": "connection reset by peer"})
+    with pytest.raises(simulated_host.SimulatedConnectionFailure, match="connection reset by peer"):
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    sim = saved(state_path)["_sim"]
+    assert (sim["faults"][0]["seen"], sim["faults"][0]["fired"]) == (1, 1)
+    assert sim["log"][0]["result"] == {"connection_failure": "connection reset by peer"}
 
 
 def test_a_fault_after_one_operation_applies_exactly_one_and_fails(state_path):
