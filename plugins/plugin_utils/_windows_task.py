@@ -24,7 +24,8 @@ import functools
 import os
 import time
 
-from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
@@ -163,13 +164,13 @@ class WindowsTaskAction(ActionBase):
         return outcome
 
     def _validate(self) -> dict:
-        try:
-            validation, params = self.validate_argument_spec(argument_spec=self.argument_spec, **self.spec_rules)
-        except AnsibleActionFail as error:
-            raise TaskInputError(error.message) from None
+        validation = ArgumentSpecValidator(self.argument_spec, **self.spec_rules).validate(self._task.args)
+        # Collected before any error is raised: a message about a bad value may quote a secret.
         # pylint: disable-next=protected-access
         self._no_log_values = set(validation._no_log_values)
-        return params
+        if validation.error_messages:
+            raise TaskInputError("; ".join(validation.error_messages))
+        return validation.validated_parameters
 
     def _execute_payload(self, step: str, parameters: dict, secrets: dict[str, Secret]) -> dict:
         """Run the payload once on the host and return its ``$Ansible.Result``.

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
 from winsim import manifest, registry, state as state_file
 from winsim.host import Host
 from winsim.stock import run_stock
@@ -21,20 +19,24 @@ FULL_CONTROL, SYNCHRONIZE = FILE_SYSTEM_RIGHTS["FullControl"], FILE_SYSTEM_RIGHT
 
 
 def new_host(seed: dict | None = None) -> Host:
+    """A fresh domain-joined KF01, completed from seed."""
     return Host(state_file.complete(copy.deepcopy(seed or {}), COMPUTER))
 
 
 def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, **args) -> dict:
+    """Run a stand-in as the connection plugin does, with ansible-core's check and diff flags."""
     invocation = manifest.ModuleInvocation(
         name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script="", become=False)
     return run_stock(host, registry.STOCK_MODULES[fqcn], invocation)
 
 
 def snapshot(host: Host) -> str:
+    """The whole host state, for proving a call changed nothing."""
     return json.dumps(host.state, sort_keys=True)
 
 
 def assert_failed(result: dict, message: str) -> None:
+    """The call failed with exactly message and reported no change."""
     assert result.get("failed") is True, result
     assert result["changed"] is False
     assert result["msg"] == message
@@ -46,6 +48,8 @@ def test_every_stand_in_is_registered():
 
 
 class TestSetup:
+    """ansible.windows.setup"""
+
     def test_facts_come_from_the_host_and_domain_state(self):
         host = new_host()
         result = run(host, "ansible.windows.setup")
@@ -89,8 +93,11 @@ class TestSetup:
 
 
 class TestWinFeature:
+    """ansible.windows.win_feature"""
+
     @staticmethod
     def installed(host: Host) -> set[str]:
+        """The names the state records as installed."""
         return {name for name, entry in host.state["features"].items() if entry["installed"]}
 
     def test_install_then_nothing_to_do(self):
@@ -176,6 +183,8 @@ class TestWinFeature:
 
 
 class TestWinFile:
+    """ansible.windows.win_file"""
+
     def test_directory_with_parents_then_unchanged_in_any_spelling(self):
         host = new_host()
         assert run(host, "ansible.windows.win_file", path="C:\\ProgramData\\Keyfactor\\Logs", state="directory")["changed"]
@@ -241,15 +250,19 @@ class TestWinFile:
 
 
 class TestWinAcl:
+    """ansible.windows.win_acl"""
+
     PATH = "C:\\ProgramData\\Keyfactor"
 
     def host_with_service_account(self) -> tuple[Host, str]:
+        """A host with a local svc account and C:\\ProgramData\\Keyfactor\\Logs."""
         host = new_host()
         sid = host.directory.add_local(host.state, "svc", "user").sid
         run(host, "ansible.windows.win_file", path=self.PATH + "\\Logs", state="directory")
         return host, sid
 
     def acl(self, host: Host, path: str | None = None) -> list[dict]:
+        """The stored ACL of path, PATH by default."""
         return host.state["paths"][path or self.PATH]["acl"]
 
     def test_add_then_unchanged_for_every_spelling_of_the_same_rule(self):
@@ -341,7 +354,10 @@ class TestWinAcl:
 
 
 class TestWinGroupMembership:
+    """ansible.windows.win_group_membership"""
+
     def host_with_service_account(self) -> tuple[Host, str]:
+        """A host with a local svc account, and its SID."""
         host = new_host()
         return host, host.directory.add_local(host.state, "svc", "user").sid
 
@@ -401,6 +417,8 @@ class TestWinGroupMembership:
 
 
 class TestWinUser:
+    """ansible.windows.win_user"""
+
     def test_create_then_unchanged(self):
         host = new_host()
         first = run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, fullname="Keyfactor service",
@@ -480,6 +498,16 @@ class TestWinUser:
         result = run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, groups=["Userz"])
         assert_failed(result, "group 'Userz' not found")
 
+    def test_a_built_in_group_is_not_found_under_the_computer_name(self):
+        host = new_host()
+        for spelling in ("KF01\\Administrators", ".\\Administrators"):
+            assert_failed(run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, groups=[spelling]),
+                          f"group '{spelling}' not found")
+        # As on Windows, the account is created before the groups are looked up.
+        assert run(host, "ansible.windows.win_user", name="svc", state="query")["state"] == "present"
+        assert run(host, "ansible.windows.win_user", name="svc", groups=["BUILTIN\\Administrators"])["changed"] is True
+        assert run(host, "ansible.windows.win_user", name="svc", groups=["Administrators"])["changed"] is False
+
     def test_absent_and_query(self):
         host = new_host()
         sid = run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, groups=["Users"])["sid"]
@@ -495,6 +523,17 @@ class TestWinUser:
         assert_failed(run(new_host(), "ansible.windows.win_user", name="svc", account_locked=True),
                       "account_locked must be set to 'no' if provided")
 
+    def test_account_expires_in_either_format_then_never(self):
+        host = new_host()
+        run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, account_expires="2030-01-02")
+        assert run(host, "ansible.windows.win_user", name="svc", account_expires="2030-01-02T00:00:00Z")["changed"] is False
+        assert run(host, "ansible.windows.win_user", name="svc", account_expires="2030-01-02T01:00:00+0100")["changed"] is False
+        assert run(host, "ansible.windows.win_user", name="svc", account_expires="never")["changed"] is True
+        assert run(host, "ansible.windows.win_user", name="svc", account_expires="never")["changed"] is False
+        assert_failed(run(host, "ansible.windows.win_user", name="svc", account_expires="02/01/2030"),
+                      "Failed to parse account_expires as datetime string. Expecting datetime in yyyy-MM-dd or "
+                      "yyyy-MM-ddTHH:mm:ss.FFFFFFFK format.")
+
     def test_fullname_compares_case_sensitively(self):
         host = new_host()
         run(host, "ansible.windows.win_user", name="svc", password=PASSWORD, fullname="Keyfactor service")
@@ -502,6 +541,8 @@ class TestWinUser:
 
 
 class TestWinServiceInfo:
+    """ansible.windows.win_service_info"""
+
     SEED = {"services": {
         "WinRM": {"display_name": "Windows Remote Management (WS-Management)", "state": "running", "start_mode": "auto",
                   "path": "C:\\Windows\\System32\\svchost.exe -k NetworkService -p", "username": "NT AUTHORITY\\NetworkService",

@@ -15,13 +15,6 @@ import tree_sitter
 import tree_sitter_powershell
 
 PAYLOAD_TAG = re.compile(r"\A# pkiops-payload: ([a-z][a-z0-9_]*)\r?\n")
-# The fallback test win_powershell applies when it cannot use the PowerShell AST.
-_SUPPORTS_SHOULD_PROCESS = re.compile(
-    r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]",
-    re.IGNORECASE,
-)
-
-
 @dataclasses.dataclass(frozen=True)
 class Parameter:
     name: str
@@ -60,7 +53,21 @@ def payload_tag(source: str) -> str | None:
 
 
 def supports_should_process(source: str) -> bool:
-    return bool(_SUPPORTS_SHOULD_PROCESS.search(source))
+    """What win_powershell reads from the script's AST: ``[CmdletBinding(SupportsShouldProcess[ = $true])]`` on param()."""
+    root = parse(source).root_node
+    block = next((c for c in root.children if c.type == "param_block"), None)
+    attributes = next((c for c in block.children if c.type == "attribute_list"), None) if block else None
+    for attribute in attributes.children if attributes else []:
+        name = next((c for c in attribute.children if c.type == "attribute_name"), None)
+        if name is None or name.text.decode().lower() != "cmdletbinding":
+            continue
+        arguments = next((c for c in attribute.children if c.type == "attribute_arguments"), None)
+        for argument in arguments.children if arguments else []:
+            if argument.type != "attribute_argument" or argument.children[0].text.decode().lower() != "supportsshouldprocess":
+                continue
+            value = argument.children[-1].text.decode().lower() if len(argument.children) > 1 else "$true"
+            return value == "$true"
+    return False
 
 
 def _attribute_type(attribute: tree_sitter.Node) -> str | None:

@@ -85,7 +85,9 @@ def complete(state: dict, computer_name: str) -> dict:
     seeded = {a["name"].lower() for a in domain["accounts"]}
     domain["accounts"][:0] = [{"name": name, "type": "group", "sid": f"{domain['sid']}-{rid}"}
                               for name, rid in _DOMAIN_GROUPS if name.lower() not in seeded]
-    next_rid = 1100
+    prefix = domain["sid"] + "-"
+    next_rid = max([1099] + [int(a["sid"][len(prefix):]) for a in domain["accounts"]
+                             if a.get("sid", "").startswith(prefix) and a["sid"][len(prefix):].isdigit()]) + 1
     for account in domain["accounts"]:
         if "sid" not in account:
             account["sid"] = f"{domain['sid']}-{next_rid}"

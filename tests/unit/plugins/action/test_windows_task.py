@@ -300,8 +300,6 @@ def test_a_secret_in_a_windows_warning_is_scrubbed(secret_action, ps_ok):
     assert PASSWORD not in json.dumps(result)
 
 
-@pytest.mark.xfail(strict=True, reason="_windows_task._validate raises before it records the no_log values, so a no_log value that fails "
-                                      "argument-spec validation is echoed unscrubbed in msg")
 def test_a_secret_that_fails_validation_is_scrubbed_from_the_message(make_action):
     action, replay = make_action(SecretAction, {"password": "irrelevant", "pin": PASSWORD})
     result = action.run(task_vars={})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import ALL_RIGHTS
 
-from ..errors import HostError
+from ..errors import HostError, IdentityNotMapped
 from ..registry import payload_model
 
 _KNOWN_RIGHTS = {r.lower(): r for r in ALL_RIGHTS}
@@ -21,6 +21,20 @@ def _lsa_right(name: str) -> str:
     return right
 
 
+def _resolve(directory, reference: str):
+    """As the payload resolves: Windows' lookup, then COMPUTER\\name retried in BUILTIN for the built-in groups."""
+    try:
+        return directory.resolve(reference)
+    except IdentityNotMapped as not_mapped:
+        authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
+        if authority != "." and authority.upper() != directory.computer_name:
+            raise
+        try:
+            return directory.resolve(f"BUILTIN\\{name}")
+        except IdentityNotMapped:
+            raise not_mapped from None
+
+
 def _probe(call) -> None:
     directory = call.host.directory
     policy = call.host.state["user_rights"]
@@ -31,7 +45,7 @@ def _probe(call) -> None:
     accounts = []
     for reference in call.parameters.get("Accounts") or []:
         try:
-            principal = directory.resolve(reference)
+            principal = _resolve(directory, reference)
             accounts.append({"input": reference, "sid": principal.sid, "name": principal.name, "error": None})
         except HostError as error:
             accounts.append({"input": reference, "sid": None, "name": None, "error": error.message})
@@ -53,13 +67,15 @@ def _apply(call) -> None:
         elif operation["action"] == "remove" and sid in holders:
             holders.remove(sid)
         applied.append({"right": right, "action": operation["action"], "sid": sid})
+        call.changed = True
+        call.result = {"applied": applied}
         call.operation_done()
-    call.changed = bool(applied)
     call.result = {"applied": applied}
 
 
 @payload_model("user_rights")
 def user_rights(call) -> None:
+    call.changed = False  # the payload clears it before any work
     if call.mode == "probe":
         _probe(call)
     elif call.mode == "apply":

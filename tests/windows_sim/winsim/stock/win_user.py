@@ -58,9 +58,8 @@ _USER_DEFAULTS = {
     "password_never_expires": False, "user_cannot_change_password": False,
 }
 # Options that map one to one onto a stored attribute, in the order win_user.ps1 applies them.
-_FLAG_OPTIONS = ("account_disabled", "account_locked")
-_TEXT_OPTIONS = ("fullname", "description", "home_directory", "login_script")
-_LATE_OPTIONS = ("password_expired", "password_never_expires", "profile", "user_cannot_change_password")
+_ATTRIBUTE_OPTIONS = ("account_disabled", "account_expires", "account_locked", "fullname", "description", "home_directory",
+                      "login_script", "password_expired", "password_never_expires", "profile", "user_cannot_change_password")
 # FullName and Description compare case-sensitively (-cne); the rest with PowerShell's -ne.
 _CASE_SENSITIVE = {"fullname", "description"}
 
@@ -108,6 +107,8 @@ def _parse_expiry(raw: str | None) -> str | None:
     if raw == "never":
         return "never"
     text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", raw)
+    # .NET reads up to seven fractional digits, strptime six; the seventh is below a microsecond.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     formats = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f")
     for fmt in formats:
         try:
@@ -175,6 +176,11 @@ def _desired_groups(host, groups: list[str]) -> list[str]:
             sid = entry.upper() if SID_PATTERN.match(entry) else host.directory.resolve(entry).sid
         except HostError as error:
             raise HostError(f"group '{entry}' not found") from error
+        authority = entry.rpartition("\\")[0].upper()
+        if authority in (".", host.computer_name) and sid.upper().startswith("S-1-5-32-"):
+            # win_user calls NTAccount.Translate itself, which finds built-in groups
+            # under BUILTIN only, not under the computer's name.
+            raise HostError(f"group '{entry}' not found")
         if sid.upper() not in local:
             raise HostError(f"group '{entry}' not found")
         if local[sid.upper()] not in desired:
@@ -187,19 +193,18 @@ def _apply_attributes(params: dict, account: dict, after: dict) -> bool:
     changed = False
     view = _view(account)
     expires = _parse_expiry(params["account_expires"])
-    for option in (*_FLAG_OPTIONS, "account_expires", *_TEXT_OPTIONS, *_LATE_OPTIONS):
+    for option in _ATTRIBUTE_OPTIONS:
         wanted = expires if option == "account_expires" else params[option]
         if wanted is None:
             continue
-        current = view[option]
-        if option == "account_expires":
-            current = current or "never"
+        current = (view[option] or "never") if option == "account_expires" else view[option]
         if option in _CASE_SENSITIVE or not isinstance(wanted, str) or not isinstance(current, str):
             differs = wanted != current
         else:
             differs = wanted.lower() != current.lower()
         if differs:
-            account[option] = None if wanted == "never" else wanted
+            # An account that never expires has no expiry date at all.
+            account[option] = None if option == "account_expires" and wanted == "never" else wanted
             after[option] = wanted
             changed = True
     return changed
