@@ -49,7 +49,7 @@ seealso:
     description: Manages one right per task, comparing accounts the same way.
   - name: User Rights Assignment
     description: Microsoft's reference for each right and its default holders.
-    link: https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-10/security/threat-protection/security-policy-settings/user-rights-assignment
+    link: https://learn.microsoft.com/windows/security/threat-protection/security-policy-settings/user-rights-assignment
 author:
   - pkiops maintainers (@pkiops)
 """

@@ -52,7 +52,8 @@ def test_spelling_and_case_of_an_account_never_cause_a_change(lab):
 def test_set_removes_every_other_holder_and_reports_names_and_sids(lab):
     lab.add_host(HOST, seed=SEED)
     run = lab.run(PLAYBOOK, diff=True, extra_vars={"test_rights": {"SeServiceLogonRight": ["CONTOSO\\svc_keyfactor"]}, "test_action": "set"})
-    (_, result), = run.task_results(HOST)
+    ((task_name, result),) = run.task_results(HOST)
+    assert task_name == "Apply the requested user rights"
     changes = result["changes"]["SeServiceLogonRight"]
     assert changes["added"] == [{"name": "CONTOSO\\svc_keyfactor", "sid": _sid(lab, "svc_keyfactor")}]
     assert changes["removed"] == [{"name": "NT SERVICE\\ALL SERVICES", "sid": "S-1-5-80-0"}]

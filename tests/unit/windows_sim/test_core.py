@@ -405,7 +405,7 @@ def fault_state(*faults: dict) -> dict:
 
 
 def fired(state: dict, facts: dict, calls: int) -> list[bool]:
-    return [take_fault(state, facts) is not None for _ in range(calls)]
+    return [take_fault(state, facts) is not None for _call in range(calls)]
 
 
 def test_take_fault_fires_on_the_first_matching_call_only_by_default():
@@ -568,8 +568,8 @@ def test_execute_runs_the_probe_and_returns_its_result(state_path):
     result = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
     assert not result.get("failed")
     assert result["result"]["holders"] == {"SeServiceLogonRight": [{"sid": "S-1-5-80-0", "name": "NT SERVICE\\ALL SERVICES"}]}
-    assert [(a["input"], a["sid"]) for a in result["result"]["accounts"]] == [("NT AUTHORITY\\NETWORK SERVICE", "S-1-5-20"),
-                                                                             ("CONTOSO\\nobody", None)]
+    resolved = [(a["input"], a["sid"]) for a in result["result"]["accounts"]]
+    assert resolved == [("NT AUTHORITY\\NETWORK SERVICE", "S-1-5-20"), ("CONTOSO\\nobody", None)]
 
 
 def test_execute_writes_the_state_file(state_path):

@@ -277,8 +277,15 @@ class TestWinAcl:
             again = run(host, "ansible.windows.win_acl", path=path, user=user, rights=rights, type="allow")
             assert again == {"changed": False, "msg": "the specified rule already exists"}, (user, rights, path)
 
+    def test_inherit_takes_a_combination_of_flags_as_the_real_module_does(self):
+        host, sid = self.host_with_service_account()
+        result = run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Read", type="allow",
+                     inherit="ContainerInherit, ObjectInherit")
+        assert result == {"changed": True}
+        assert [ace["inherit"] for ace in self.acl(host) if ace["sid"] == sid] == ["ContainerInherit, ObjectInherit"]
+
     def test_rights_aliases_are_the_same_rule(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         assert run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="CreateFiles,AppendData", type="allow")["changed"]
         again = run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="WriteData, CreateDirectories", type="allow")
         assert again["changed"] is False
@@ -293,21 +300,21 @@ class TestWinAcl:
         assert sid not in {ace["sid"] for ace in self.acl(host, self.PATH + "\\Logs")}
 
     def test_check_mode_changes_nothing(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         before = snapshot(host)
         result = run(host, "ansible.windows.win_acl", check=True, path=self.PATH, user="svc", rights="FullControl", type="allow")
         assert result["changed"] is True
         assert snapshot(host) == before
 
     def test_an_inherited_ace_does_not_satisfy_the_rule(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         # Users already inherit ReadAndExecute from C:\, but win_acl only looks at explicit rules.
         assert run(host, "ansible.windows.win_acl", path=self.PATH, user="Users", rights="ReadAndExecute", type="allow")["changed"]
 
     def test_a_narrower_request_than_an_explicit_ace_changes_every_time(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="FullControl", type="allow")
-        for _ in range(2):
+        for _attempt in range(2):
             assert run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow")["changed"]
         assert [ace["rights"] for ace in self.acl(host) if not ace["inherited"]] == [FULL_CONTROL]
 
@@ -327,25 +334,25 @@ class TestWinAcl:
         assert (first["sid"], first["type"], first["rights"]) == (sid, "deny", FILE_SYSTEM_RIGHTS["Delete"])
 
     def test_absent(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow")
         assert run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow", state="absent")["changed"]
         again = run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow", state="absent")
         assert again == {"changed": False, "msg": "the specified rule does not exist"}
 
     def test_an_unknown_principal_fails(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         result = run(host, "ansible.windows.win_acl", path=self.PATH, user="CONTOSO\\nobody", rights="Read", type="allow")
         assert_failed(result, "account_name CONTOSO\\nobody is not a valid account, cannot get SID: Some or all identity "
                               "references could not be translated.")
 
     def test_a_missing_path_fails(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         result = run(host, "ansible.windows.win_acl", path="C:\\Nope", user="svc", rights="Read", type="allow")
         assert_failed(result, "C:\\Nope file or directory does not exist on the host")
 
     def test_an_unknown_right_fails_as_the_cast_does(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         result = run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Read,Wrtie", type="allow")
         assert result["failed"] is True
         assert result["msg"].startswith(f"an error occurred when attempting to present Read,Wrtie permission(s) on {self.PATH} "
@@ -374,7 +381,7 @@ class TestWinGroupMembership:
             assert again["changed"] is False and again["added"] == [], spelling
 
     def test_check_mode_shows_the_result_without_changing_it(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         before = snapshot(host)
         result = run(host, "ansible.windows.win_group_membership", check=True, name="Administrators", members=["svc"])
         assert result["changed"] is True and "KF01\\svc" in result["members"]
@@ -392,7 +399,7 @@ class TestWinGroupMembership:
         assert host.state["local_groups"][ADMINISTRATORS] == [f"{host.state['host']['machine_sid']}-500", sid]
 
     def test_an_unknown_member_fails_and_changes_nothing(self):
-        host, _ = self.host_with_service_account()
+        host = self.host_with_service_account()[0]
         before = snapshot(host)
         result = run(host, "ansible.windows.win_group_membership", name="Administrators", members=["svc", "CONTOSO\\ghost"])
         assert_failed(result, "account_name CONTOSO\\ghost is not a valid account, cannot get SID: Some or all identity "

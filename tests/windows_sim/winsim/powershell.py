@@ -15,6 +15,8 @@ import tree_sitter
 import tree_sitter_powershell
 
 PAYLOAD_TAG = re.compile(r"\A# pkiops-payload: ([a-z][a-z0-9_]*)\r?\n")
+
+
 @dataclasses.dataclass(frozen=True)
 class Parameter:
     name: str

@@ -20,11 +20,13 @@ class StockModule:
     run: t.Callable
     # Options whose values are secrets: the log redacts them.
     secret_options: tuple[str, ...] = ()
+    # Where the real module accepts more than its documentation says, by option.
+    spec_overrides: dict = dataclasses.field(default_factory=dict)
 
 
-def stock_module(fqcn: str, secret_options: tuple[str, ...] = ()):
+def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides: dict | None = None):
     def register(function):
-        STOCK_MODULES[fqcn] = StockModule(fqcn, function, secret_options)
+        STOCK_MODULES[fqcn] = StockModule(fqcn, function, secret_options, spec_overrides or {})
         return function
 
     return register

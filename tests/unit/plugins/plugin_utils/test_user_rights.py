@@ -319,8 +319,8 @@ def test_plan_diff_sorts_names_without_regard_to_case():
 
 
 def test_plan_result_changes_shape():
-    current = probe_result({"SeBackupPrivilege": [ADMINISTRATORS, LOCAL_SERVICE]}, [resolved("Administrators", ADMINISTRATORS),
-                                                                                   resolved("svc", SVC_KEYFACTOR)])
+    accounts = [resolved("Administrators", ADMINISTRATORS), resolved("svc", SVC_KEYFACTOR)]
+    current = probe_result({"SeBackupPrivilege": [ADMINISTRATORS, LOCAL_SERVICE]}, accounts)
     plan = _user_rights.plan({"SeBackupPrivilege": ["Administrators", "svc"]}, "set", current)
     assert plan.result["changes"] == {
         "SeBackupPrivilege": {"added": [principal(SVC_KEYFACTOR)], "removed": [principal(LOCAL_SERVICE)]},
@@ -328,8 +328,8 @@ def test_plan_result_changes_shape():
 
 
 def test_plan_result_holders_are_the_final_holders_sorted_by_name():
-    current = probe_result({"SeBackupPrivilege": [LOCAL_SERVICE, ADMINISTRATORS]}, [resolved("Administrators", ADMINISTRATORS),
-                                                                                   resolved("svc", SVC_KEYFACTOR)])
+    accounts = [resolved("Administrators", ADMINISTRATORS), resolved("svc", SVC_KEYFACTOR)]
+    current = probe_result({"SeBackupPrivilege": [LOCAL_SERVICE, ADMINISTRATORS]}, accounts)
     plan = _user_rights.plan({"SeBackupPrivilege": ["svc", "Administrators"]}, "set", current)
     assert plan.result["holders"] == {"SeBackupPrivilege": [principal(ADMINISTRATORS), principal(SVC_KEYFACTOR)]}
     assert set(plan.result) == {"changes", "holders"}

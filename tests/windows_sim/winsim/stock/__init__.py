@@ -18,22 +18,27 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ..errors import HostError, ModuleArgumentError
 
-_DOC_TYPES = {"str", "list", "dict", "bool", "int", "float", "path", "raw", "sid"}
+_DOC_TYPES = {"str", "list", "dict", "bool", "int", "float", "raw"}
+# Windows modules expand %VARIABLES% in a path, not $HOME or ~ as the controller's 'path' type does.
+_AS_STR = {"path", "sid"}
+
+
+def _option_type(documented: str | None) -> str:
+    documented = documented or "str"
+    if documented in _AS_STR:
+        return "str"
+    return documented if documented in _DOC_TYPES else "raw"
 
 
 def _spec_from_options(options: dict) -> dict:
     spec = {}
     for name, doc in (options or {}).items():
-        entry = {"type": doc.get("type", "str")}
-        if entry["type"] not in _DOC_TYPES:
-            entry["type"] = "raw"
-        if entry["type"] == "sid":
-            entry["type"] = "str"
-        for key in ("choices", "default", "elements", "aliases", "required", "no_log"):
+        entry = {"type": _option_type(doc.get("type"))}
+        for key in ("choices", "default", "aliases", "required", "no_log"):
             if key in doc:
                 entry[key] = doc[key]
-        if entry.get("elements") == "sid":
-            entry["elements"] = "str"
+        if "elements" in doc:
+            entry["elements"] = _option_type(doc["elements"])
         if "suboptions" in doc:
             entry["options"] = _spec_from_options(doc["suboptions"])
         spec[name] = entry
@@ -41,7 +46,7 @@ def _spec_from_options(options: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def documented_spec(fqcn: str) -> dict:
+def _documented_spec(fqcn: str) -> dict:
     """The argument spec the real module documents, from its .py or .yml documentation."""
     namespace, collection, module = fqcn.split(".")
     package = f"ansible_collections.{namespace}.{collection}.plugins.modules"
@@ -52,9 +57,16 @@ def documented_spec(fqcn: str) -> dict:
     return _spec_from_options(document.get("options"))
 
 
-def validate(fqcn: str, args: dict) -> dict:
-    validator = ArgumentSpecValidator(documented_spec(fqcn))
-    result = validator.validate(args)
+def module_spec(module) -> dict:
+    """The documented spec, with the stand-in's corrections where the real module accepts more."""
+    spec = dict(_documented_spec(module.fqcn))
+    for option, override in module.spec_overrides.items():
+        spec[option] = override
+    return spec
+
+
+def validate(module, args: dict) -> dict:
+    result = ArgumentSpecValidator(module_spec(module)).validate(args)
     if result.error_messages:
         raise ModuleArgumentError("; ".join(result.error_messages))
     return result.validated_parameters
@@ -62,7 +74,7 @@ def validate(fqcn: str, args: dict) -> dict:
 
 def run_stock(host, module, invocation) -> dict:
     try:
-        params = validate(module.fqcn, invocation.public_args())
+        params = validate(module, invocation.public_args())
     except ModuleArgumentError as error:
         return {"failed": True, "changed": False, "msg": str(error)}
     try:

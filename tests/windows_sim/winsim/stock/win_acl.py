@@ -122,7 +122,9 @@ def _same_principal_and_flags(ace: dict, rule: dict, propagation: set[str]) -> b
             and win_file.flag_names(ace["propagation"]) == propagation)
 
 
-@stock_module("ansible.windows.win_acl")
+# The documentation lists each inheritance flag as a choice, but the module
+# takes any comma-separated combination, such as its own default.
+@stock_module("ansible.windows.win_acl", spec_overrides={"inherit": {"type": "str"}})
 def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
     """Follows win_acl.ps1: path, then principal, then rights; then add or remove the one matching rule."""
     state, path = host.state, params["path"]

@@ -55,7 +55,7 @@ def convert_to_sid(directory, account_name: str) -> str:
         return account_name.strip().upper()
     reference = account_name
     if "\\" in account_name:
-        domain, _, user = account_name.partition("\\")
+        domain, _separator, user = account_name.partition("\\")
         if domain == "." or domain.upper() == directory.computer_name:
             domain = directory.computer_name
             # A local group is looked up by its bare name: local groups named with
@@ -87,7 +87,7 @@ def _input_members(directory, members: list[str]) -> list[tuple[str, str]]:
     targets: list[tuple[str, str]] = []
     for member in members:
         sid = convert_to_sid(directory, member)
-        if all(sid.upper() != known.upper() for known, _ in targets):
+        if all(sid.upper() != known.upper() for known, _name in targets):
             targets.append((sid, convert_from_sid(directory, sid)))
     return targets
 
@@ -105,7 +105,7 @@ def _plan(directory, current: list[str], targets: list[tuple[str, str]], wanted:
             final = [s for s in final if s.upper() != sid.upper()]
             removed.append(account_name)
     if wanted == "pure":
-        keep = {sid.upper() for sid, _ in targets}
+        keep = {sid.upper() for sid, _name in targets}
         removed += [directory.name_of(s) for s in final if s.upper() not in keep]
         final = [s for s in final if s.upper() in keep]
     return final, added, removed
