@@ -99,10 +99,11 @@ def _error_record(message: str, type_name: str) -> dict:
 
 def failure_result(message: str, type_name: str, changed: bool = True) -> dict:
     """A script that threw: win_powershell still reports whatever $Ansible.Changed held, True by default."""
-    return _shape(changed=changed, failed=True, errors=[_error_record(message, type_name)])
+    return result_shape(changed=changed, failed=True, errors=[_error_record(message, type_name)])
 
 
-def _shape(*, changed: bool, failed: bool = False, result=None, errors=(), warnings=(), diff=None, msg=None) -> dict:
+def result_shape(*, changed: bool, failed: bool = False, result=None, errors=(), warnings=(), diff=None, msg=None) -> dict:
+    """The keys win_powershell always returns, and the ones it returns only sometimes."""
     shaped = {
         "changed": changed,
         "result": {} if result is None else result,
@@ -174,7 +175,7 @@ def run(host, invocation, fault: dict | None = None) -> dict:
         return {"failed": True, "msg": f"windows_sim has no model for this win_powershell script (tag {tag!r}); "
                 "only scripts that start with '# pkiops-payload: <tag>' and have a model can run"}
     if invocation.check_mode and not powershell.supports_should_process(script):
-        return _shape(changed=True, msg="skipped, running in check mode")
+        return result_shape(changed=True, msg="skipped, running in check mode")
 
     depth = args.get("depth", 2)
     try:
@@ -190,7 +191,7 @@ def run(host, invocation, fault: dict | None = None) -> dict:
         model(call)
     except HostError as error:
         return failure_result(error.message, error.type_name, changed=call.changed)
-    return _shape(
+    return result_shape(
         changed=call.changed,
         result=to_output(call.result, depth),
         warnings=call.warnings,

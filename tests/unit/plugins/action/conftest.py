@@ -8,6 +8,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+from winsim.win_powershell import failure_result, result_shape
 
 
 class WinPowerShellReplay:
@@ -39,37 +40,12 @@ class WinPowerShellReplay:
 
 def win_powershell_ok(result: dict, *, changed: bool = False, warnings: tuple = ()) -> dict:
     """What ansible.windows.win_powershell returns when the script ran to the end."""
-    return {
-        "changed": changed,
-        "result": result,
-        "host_out": "",
-        "host_err": "",
-        "output": [],
-        "error": [],
-        "warning": list(warnings),
-        "verbose": [],
-        "debug": [],
-        "information": [],
-    }
+    return result_shape(changed=changed, result=result, warnings=warnings)
 
 
 def win_powershell_failed(message: str, *, type_name: str = "System.ComponentModel.Win32Exception", changed: bool = True) -> dict:
     """What ansible.windows.win_powershell returns when the script threw a terminating error."""
-    shaped = win_powershell_ok({}, changed=changed)
-    shaped["failed"] = True
-    shaped["error"] = [{
-        "output": f"{message}\r\nAt line:1 char:1",
-        "error_details": None,
-        "exception": {"message": message, "type": type_name, "help_link": None, "source": None, "hresult": -2147467259,
-                      "inner_exception": None},
-        "target_object": None,
-        "category_info": {"category": "NotSpecified", "category_id": 0, "activity": "", "reason": type_name.rsplit(".", 1)[-1],
-                          "target_name": "", "target_type": ""},
-        "fully_qualified_error_id": type_name.rsplit(".", 1)[-1],
-        "script_stack_trace": "at <ScriptBlock>, <No file>: line 1",
-        "pipeline_iteration_info": [],
-    }]
-    return shaped
+    return failure_result(message, type_name, changed=changed)
 
 
 @pytest.fixture
