@@ -29,6 +29,9 @@ attributes:
 notes:
   - Needs the C(ansible.windows) collection on the controller, version 2.4.0 or later.
   - A task that changes nothing costs one PowerShell execution on the host; a task that changes something costs two.
-  - A read of the host that fails with a connection error is retried up to three times. A change is never retried;
-    running the task again converges instead.
+  - A read of the host that fails with a connection error is tried up to three times in all. A change is never
+    retried; running the task again converges instead.
+  - The PowerShell payloads compile a little C# with C(Add-Type) or call .NET constructors, which Constrained Language
+    Mode forbids. On a host whose Windows Defender Application Control policy puts unsigned scripts in that mode, the
+    modules fail unless the collection's payloads are signed and trusted by the policy.
 """

@@ -8,11 +8,18 @@ from __future__ import annotations
 import difflib
 import re
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Plan, TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    Plan,
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+)
 
 # Every privilege constant in winnt.h and every account right constant in
 # ntsecapi.h ("Privilege Constants" and "Account Rights Constants" in
-# Microsoft's documentation). LSA accepts nothing else.
+# Microsoft's documentation) that LSA can assign. SeUnsolicitedInputPrivilege
+# is defined too, but Microsoft lists it as not applicable and LSA knows no
+# such privilege, so it is left out.
 PRIVILEGES = (
     "SeAssignPrimaryTokenPrivilege",
     "SeAuditPrivilege",
@@ -49,7 +56,6 @@ PRIVILEGES = (
     "SeTimeZonePrivilege",
     "SeTrustedCredManAccessPrivilege",
     "SeUndockPrivilege",
-    "SeUnsolicitedInputPrivilege",
 )
 LOGON_RIGHTS = (
     "SeBatchLogonRight",
@@ -108,25 +114,46 @@ def accounts_to_resolve(rights: dict[str, list[str]]) -> list[str]:
     return list(dict.fromkeys(a for accounts in rights.values() for a in accounts))
 
 
+def _is_principal_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(p, dict) and isinstance(p.get("sid"), str) for p in value)
+
+
+def check_probe(rights: dict[str, list[str]], current: dict) -> None:
+    """The probe must report every right asked for and every account, as the payload promises."""
+    holders = current.get("holders")
+    if not isinstance(holders, dict):
+        raise UnexpectedProbeResult("no 'holders' mapping")
+    for right in rights:
+        if not _is_principal_list(holders.get(right)):
+            raise UnexpectedProbeResult(f"the holders of {right} are missing or not a list of SIDs")
+    accounts = current.get("accounts")
+    if not isinstance(accounts, list) or not all(isinstance(a, dict) for a in accounts):
+        raise UnexpectedProbeResult("no 'accounts' list")
+    missing = set(accounts_to_resolve(rights)) - {a.get("input") for a in accounts}
+    if missing:
+        raise UnexpectedProbeResult(f"no resolution for {', '.join(sorted(missing))}")
+
+
 def _principal(sid: str, name: str | None) -> dict:
     return {"name": name or sid, "sid": sid}
 
 
 def plan(rights: dict[str, list[str]], action: str, current: dict) -> Plan:
     """Compare the wanted holders of each right with the host's, by SID, and plan the LSA calls."""
+    check_probe(rights, current)
     resolved: dict[str, dict] = {}
     failures = []
-    for entry in current.get("accounts") or []:
+    for entry in current["accounts"]:
         if entry.get("sid"):
             resolved[entry["input"]] = entry
         else:
             failures.append(f"{entry.get('input')!r} ({entry.get('error') or 'not found'})")
     if failures:
-        raise TaskInputError(
+        raise PlanError(
             "rights: these accounts could not be resolved to a SID on the host: " + ", ".join(failures)
         )
 
-    holders = current.get("holders") or {}
+    holders = current["holders"]
     operations: list[dict] = []
     changes: dict[str, dict] = {}
     before: dict[str, list[str]] = {}

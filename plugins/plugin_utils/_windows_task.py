@@ -37,12 +37,29 @@ class TaskInputError(Exception):
     """The task's options are wrong in a way the controller can tell before touching the host."""
 
 
-class PayloadError(Exception):
-    """The payload failed on the host during ``step`` (probe or apply)."""
+class PlanError(Exception):
+    """The host's current state makes the task impossible as written; nothing was changed."""
 
-    def __init__(self, message: str, step: str):
+
+class PayloadError(Exception):
+    """The payload failed on the host during ``step`` (probe or apply), or returned something unexpected.
+
+    ``changed`` is what the payload reported before it failed, and ``partial``
+    whatever result it had published by then (an apply lists what it did).
+    """
+
+    def __init__(self, message: str, step: str, changed: bool = False, partial: dict | None = None):
         super().__init__(message)
         self.step = step
+        self.changed = changed
+        self.partial = partial or {}
+
+
+class UnexpectedProbeResult(PayloadError):
+    """The probe answered, but not in the shape its payload promises; planning on it would be guesswork."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"probe returned an unexpected result: {detail}", "probe")
 
 
 @dataclasses.dataclass
@@ -141,11 +158,13 @@ class WindowsTaskAction(ActionBase):
         self._no_log_values: set = set()
         try:
             result.update(self._converge())
-        except TaskInputError as error:
+        except (TaskInputError, PlanError) as error:
             result.update(failed=True, changed=False, msg=f"{self.fqcn}: {error}")
         except PayloadError as error:
-            # An apply that failed part way may have changed some things already.
-            result.update(failed=True, changed=error.step == "apply", msg=str(error))
+            # An apply that failed part way has changed what it reports in ``applied``.
+            result.update(failed=True, changed=error.changed, msg=f"{self.fqcn}: {error}")
+            if error.step == "apply" and "applied" in error.partial:
+                result["applied"] = error.partial["applied"]
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
         return remove_values(result, self._no_log_values)
@@ -187,6 +206,9 @@ class WindowsTaskAction(ActionBase):
         }
         if secrets:
             module_args["sensitive_parameters"] = [s.as_sensitive_parameter(n) for n, s in secrets.items()]
+            # Whatever went to the host as a secret is scrubbed from the result,
+            # even when it is derived from an option rather than an option itself.
+            self._no_log_values.update(v for s in secrets.values() for v in (s.value, s.password) if v)
 
         attempts = self.probe_attempts if step == "probe" else 1
         for attempt in range(1, attempts + 1):
@@ -206,8 +228,10 @@ class WindowsTaskAction(ActionBase):
                 time.sleep(self.probe_retry_delay * attempt)
                 self._connection.reset()
 
-        if module_result.get("failed") or module_result.get("unreachable"):
-            raise PayloadError(f"{self.fqcn}: {step} failed on the host: {windows_message(module_result)}", step)
-        self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
         payload_result = module_result.get("result")
-        return payload_result if isinstance(payload_result, dict) else {}
+        payload_result = payload_result if isinstance(payload_result, dict) else {}
+        if module_result.get("failed") or module_result.get("unreachable"):
+            raise PayloadError(f"{step} failed on the host: {windows_message(module_result)}", step,
+                               changed=bool(module_result.get("changed")), partial=payload_result)
+        self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
+        return payload_result

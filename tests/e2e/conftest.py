@@ -104,7 +104,11 @@ class SimLab:
         if diff:
             command.append("--diff")
         if extra_vars:
-            command += ["--extra-vars", json.dumps(extra_vars)]
+            # From a file: ansible-playbook -vvvv echoes its command line, secrets included.
+            self.runs += 1
+            vars_file = self.root / f"extra-vars-{self.runs}.json"
+            vars_file.write_text(json.dumps(extra_vars))
+            command += ["--extra-vars", f"@{vars_file}"]
         command += list(args)
         self.runs += 1
         record = self.root / f"run-{self.runs}.json"

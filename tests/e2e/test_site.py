@@ -32,8 +32,33 @@ def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing(lab):
     before = lab.windows_state(HOST)
     run = lab.run(SITE, check=True, diff=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.changed(HOST) >= 3
+    changed = [name for name, result in run.task_results(HOST) if result.get("changed")]
+    assert changed == [
+        "Put the installer account in the local Administrators group",
+        "Grant the installer account the backup and restore privileges",
+        "Create the log directory",
+    ], changed
     assert lab.windows_state(HOST) == before
+
+
+def test_check_mode_with_an_installer_account_still_to_create_predicts_and_changes_nothing(lab):
+    lab.add_host(HOST, seed=SEED, common_installer_account=".\\kf_local_installer", common_installer_account_create=True,
+                 common_installer_account_password="Kf-Inst4ller!Pa55w0rd#2026")
+    before = lab.windows_state(HOST)
+    run = lab.run(SITE, check=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.changed(HOST) == 2  # the account and the log directory; the rest waits for them
+    assert lab.windows_state(HOST) == before
+
+
+def test_creating_an_installer_account_needs_a_local_name_and_a_password(lab):
+    for account, password in (("CONTOSO\\kf_installer", "Kf-Inst4ller!Pa55w0rd#2026"), (".\\kf_local_installer", "")):
+        lab.add_host(HOST, seed=SEED, common_installer_account=account, common_installer_account_create=True,
+                     common_installer_account_password=password)
+        run = lab.run(SITE)
+        (message,) = run.failure_messages(HOST)
+        assert "common_installer_account_create needs common_installer_account to name a local account" in message
+        assert lab.round_trips(HOST) == 1  # only the read of the services
 
 
 def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_nothing(lab):
@@ -84,6 +109,13 @@ def test_a_certificate_authority_is_refused_before_anything_changes(lab):
     assert lab.windows_state(HOST) == before
 
 
+def test_the_windows_internal_database_is_not_a_sql_server(lab):
+    seed = dict(SEED, services={"MSSQL$MICROSOFT##WID": {"display_name": "Windows Internal Database", "state": "running"}})
+    lab.add_host(HOST, seed=seed, common_installer_account=INSTALLER)
+    run = lab.run(SITE)
+    assert run.returncode == 0, run.stdout
+
+
 def test_a_sql_server_named_instance_is_refused_unless_allowed(lab):
     seed = dict(SEED, services={"MSSQL$KEYFACTOR": {"display_name": "SQL Server (KEYFACTOR)", "state": "running"}})
     lab.add_host(HOST, seed=seed, common_installer_account=INSTALLER)
@@ -97,7 +129,8 @@ def test_a_missing_installer_account_variable_fails_naming_it(lab):
     lab.add_host(HOST, seed=SEED)
     run = lab.run(SITE)
     assert run.returncode != 0
-    assert any("common_installer_account" in m for m in run.failure_messages(HOST))
+    (message,) = run.failure_messages(HOST)
+    assert "missing required arguments: common_installer_account" in message
     assert lab.round_trips(HOST) == 0
 
 

@@ -482,10 +482,16 @@ def directory() -> Directory:
     return Directory(complete({"domain": {"accounts": [{"name": "svc_keyfactor", "type": "user"}]}}, "KF01"))
 
 
-def test_local_administrator_resolves_from_every_spelling(directory):
+def test_local_administrator_resolves_from_every_spelling_windows_knows(directory):
     by_sid = directory.resolve(f"{directory.machine_sid}-500")
-    assert directory.resolve(".\\Administrator") == directory.resolve("KF01\\administrator") == by_sid
+    assert directory.resolve("KF01\\administrator") == directory.resolve("Administrator") == by_sid
     assert by_sid.name == "KF01\\Administrator"
+
+
+def test_dot_backslash_is_not_a_domain_windows_knows(directory):
+    # NTAccount.Translate has no '.' shorthand; the payloads and modules expand it themselves.
+    with pytest.raises(IdentityNotMapped):
+        directory.resolve(".\\Administrator")
 
 
 def test_network_service_resolves_from_every_spelling(directory):

@@ -12,6 +12,7 @@ import hashlib
 import re
 
 from .errors import HostError, IdentityNotMapped
+from .iis import app_pool_identity_sid
 
 SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 
@@ -78,6 +79,9 @@ class Directory:
             self._add(Principal(account["sid"], f"{self.computer_name}\\{account['name']}", account.get("type", "user")))
         for account in domain.get("accounts", []):
             self._add(Principal(account["sid"], f"{self.domain_name}\\{account['name']}", account.get("type", "user")))
+        # Each application pool has a virtual account, IIS APPPOOL\<pool>, while the pool exists.
+        for pool in (state.get("iis") or {}).get("app_pools", {}).values():
+            self._add(Principal(app_pool_identity_sid(pool["name"]), f"IIS APPPOOL\\{pool['name']}", "well_known"))
 
     def _add(self, principal: Principal) -> None:
         self._by_sid[principal.sid.upper()] = principal
@@ -105,7 +109,8 @@ class Directory:
                 'Value was invalid.\r\nParameter name: sddlForm', "System.ArgumentException"
             )
         if reference.startswith(".\\"):
-            reference = f"{self.computer_name}\\{reference[2:]}"
+            # LookupAccountName knows no '.' domain; callers that accept .\name expand it first, as our payloads do.
+            raise IdentityNotMapped()
         if "@" in reference and "\\" not in reference:
             user, dns = reference.split("@", 1)
             if self.domain_dns and dns.lower() == self.domain_dns:

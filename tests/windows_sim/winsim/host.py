@@ -41,6 +41,7 @@ def _call_facts(invocation: manifest.ModuleInvocation) -> dict:
 
 
 def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
+    """Values the log must not keep: sensitive parameters, a stand-in's secret options, and any *password* option."""
     args = invocation.args
     found = []
     for parameter in args.get("sensitive_parameters") or []:
@@ -48,7 +49,19 @@ def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
     module = registry.STOCK_MODULES.get(invocation.name)
     for option in module.secret_options if module else ():
         found.append(args.get(option))
+    found += [value for option, value in args.items() if "password" in option.lower()]
     return [s for s in found if isinstance(s, str) and s]
+
+
+def _logged_args(invocation: manifest.ModuleInvocation, secrets: list[str]):
+    if invocation.args.get("_ansible_no_log"):
+        # A no_log task may carry secrets in any option: keep only their names.
+        return sorted(invocation.public_args())
+    logged = invocation.public_args()
+    if isinstance(logged.get("script"), str):
+        # The payload is in the repository; its size is what is worth keeping here.
+        logged["script"] = f"<{len(logged['script'])} characters>"
+    return state_file.redact(logged, secrets)
 
 
 def execute(path: str, computer_name: str, in_data: bytes) -> dict:
@@ -60,11 +73,7 @@ def execute(path: str, computer_name: str, in_data: bytes) -> dict:
         invocation = manifest.decode(in_data)
         facts = _call_facts(invocation)
         secrets = _secrets(invocation)
-        logged_args = invocation.public_args()
-        if isinstance(logged_args.get("script"), str):
-            # The payload is in the repository; its size is what is worth keeping here.
-            logged_args["script"] = f"<{len(logged_args['script'])} characters>"
-        entry = {"n": sim["round_trips"], **facts, "args": state_file.redact(logged_args, secrets)}
+        entry = {"n": sim["round_trips"], **facts, "args": _logged_args(invocation, secrets)}
         sim["log"].append(entry)
 
         fault = state_file.take_fault(current, facts)
@@ -91,5 +100,6 @@ def execute(path: str, computer_name: str, in_data: bytes) -> dict:
                 "msg": f"windows_sim does not simulate the module {invocation.name}; add a stand-in "
                 "under tests/windows_sim/winsim/stock/ before using it in a simulated run",
             }
+        result = state_file.redact(result, secrets)
         entry["result"] = {k: result.get(k) for k in ("changed", "failed", "msg") if k in result}
-        return state_file.redact(result, secrets)
+        return result

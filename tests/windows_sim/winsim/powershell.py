@@ -29,7 +29,9 @@ def _parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 
 
+@functools.lru_cache(maxsize=16)
 def parse(source: str) -> tree_sitter.Tree:
+    """Parsed once per script text: each call checks syntax, ShouldProcess and parameters on the same tree."""
     return _parser().parse(source.encode("utf-8"))
 
 

@@ -20,8 +20,9 @@ import dataclasses
 import typing as t
 
 from . import powershell
-from .errors import HostError
-from .registry import PAYLOAD_MODELS
+from .errors import HostError, ModuleArgumentError
+from .registry import PAYLOAD_MODELS, StockModule
+from .stock import validate
 
 _SECURE_TYPES = {"securestring", "system.security.securestring", "pscredential",
                  "system.management.automation.pscredential"}
@@ -50,7 +51,7 @@ class PayloadCall:
     diff: dict = dataclasses.field(default_factory=dict)
     changed: bool = True  # win_powershell's default until the script says otherwise
     warnings: list = dataclasses.field(default_factory=list)
-    fault: dict | None = None
+    fault: dict | None = None  # an injected fault with after_operations >= 1
     operations_done: int = 0
 
     @property
@@ -60,7 +61,7 @@ class PayloadCall:
     def operation_done(self) -> None:
         """Models call this after each change so an injected fault can land part way through an apply."""
         self.operations_done += 1
-        if self.fault and self.operations_done >= self.fault.get("after_operations", 0):
+        if self.fault and self.operations_done >= self.fault["after_operations"]:
             raise _InjectedFault(self.fault.get("error", "simulated failure"),
                                  self.fault.get("type", "System.ComponentModel.Win32Exception"))
 
@@ -97,9 +98,9 @@ def _error_record(message: str, type_name: str) -> dict:
     }
 
 
-def failure_result(message: str, type_name: str, changed: bool = True) -> dict:
-    """A script that threw: win_powershell still reports whatever $Ansible.Changed held, True by default."""
-    return result_shape(changed=changed, failed=True, errors=[_error_record(message, type_name)])
+def failure_result(message: str, type_name: str, changed: bool = True, result=None) -> dict:
+    """A script that threw: win_powershell still reports whatever $Ansible.Changed and $Ansible.Result held."""
+    return result_shape(changed=changed, failed=True, result=result, errors=[_error_record(message, type_name)])
 
 
 def result_shape(*, changed: bool, failed: bool = False, result=None, errors=(), warnings=(), diff=None, msg=None) -> dict:
@@ -160,8 +161,16 @@ def _bind(script: str, args: dict) -> dict:
     return bound
 
 
+# win_powershell is dispatched here rather than through the stock stand-ins, but
+# its arguments are checked against its documented options all the same.
+_MODULE = StockModule("ansible.windows.win_powershell", run=None)
+
+
 def run(host, invocation, fault: dict | None = None) -> dict:
-    args = invocation.public_args()
+    try:
+        args = validate(_MODULE, invocation.public_args())
+    except ModuleArgumentError as error:
+        return {"failed": True, "changed": False, "msg": str(error)}
     script = args.get("script")
     if not script:
         return {"failed": True, "msg": "windows_sim runs win_powershell only with an inline script"}
@@ -177,20 +186,20 @@ def run(host, invocation, fault: dict | None = None) -> dict:
     if invocation.check_mode and not powershell.supports_should_process(script):
         return result_shape(changed=True, msg="skipped, running in check mode")
 
-    depth = args.get("depth", 2)
+    depth = args["depth"]
     try:
         parameters = _bind(script, args)
     except HostError as error:
         return failure_result(error.message, error.type_name)
-    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode,
-                       fault=fault if fault and "after_operations" in fault else None)
+    if fault and not fault.get("after_operations"):
+        # Lands inside the payload before its first change, after it cleared $Ansible.Changed.
+        return failure_result(fault.get("error", "simulated failure"),
+                              fault.get("type", "System.ComponentModel.Win32Exception"), changed=False)
+    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode, fault=fault)
     try:
-        if fault and "after_operations" not in fault:
-            raise _InjectedFault(fault.get("error", "simulated failure"),
-                                 fault.get("type", "System.ComponentModel.Win32Exception"))
         model(call)
     except HostError as error:
-        return failure_result(error.message, error.type_name, changed=call.changed)
+        return failure_result(error.message, error.type_name, changed=call.changed, result=to_output(call.result, depth))
     return result_shape(
         changed=call.changed,
         result=to_output(call.result, depth),

@@ -13,7 +13,11 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rig
     canonical_right,
     normalise_rights,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+)
 
 NETWORK_SERVICE = {"sid": "S-1-5-20", "name": "NT AUTHORITY\\NETWORK SERVICE"}
 LOCAL_SERVICE = {"sid": "S-1-5-19", "name": "NT AUTHORITY\\LOCAL SERVICE"}
@@ -60,14 +64,19 @@ def principal(p: dict) -> dict:
 # --- the constants ---------------------------------------------------------------------------
 
 
-def test_all_rights_has_46_unique_entries():
-    assert len(ALL_RIGHTS) == 46
-    assert len(set(ALL_RIGHTS)) == 46
+def test_all_rights_has_45_unique_entries():
+    assert len(ALL_RIGHTS) == 45
+    assert len(set(ALL_RIGHTS)) == 45
 
 
-def test_privileges_are_the_36_documented_privilege_constants():
-    assert len(PRIVILEGES) == 36
-    assert set(PRIVILEGES) == DOCUMENTED_PRIVILEGES
+def test_privileges_are_the_35_assignable_documented_privilege_constants():
+    assert len(PRIVILEGES) == 35
+    assert set(PRIVILEGES) == DOCUMENTED_PRIVILEGES - {"SeUnsolicitedInputPrivilege"}
+
+
+def test_the_unassignable_unsolicited_input_privilege_is_refused_on_the_controller():
+    with pytest.raises(TaskInputError, match="'SeUnsolicitedInputPrivilege' is not a Windows logon right or privilege constant"):
+        _user_rights.canonical_right("SeUnsolicitedInputPrivilege")
 
 
 def test_logon_rights_are_the_10_documented_account_rights_constants():
@@ -285,7 +294,7 @@ def test_plan_rejects_unresolved_accounts_listing_each_input_and_windows_error()
         resolved("S-1-5-20", NETWORK_SERVICE),
         unresolved("ghost@contoso.com", "The trust relationship between this workstation and the primary domain failed."),
     ])
-    with pytest.raises(TaskInputError) as raised:
+    with pytest.raises(PlanError) as raised:
         _user_rights.plan({"SeServiceLogonRight": ["CONTOSO\\nobody", "S-1-5-20", "ghost@contoso.com"]}, "add", current)
     message = str(raised.value)
     assert "could not be resolved to a SID" in message
@@ -295,8 +304,8 @@ def test_plan_rejects_unresolved_accounts_listing_each_input_and_windows_error()
 
 
 def test_plan_reports_an_unresolved_account_without_an_error_text_as_not_found():
-    current = probe_result({}, [{"input": "nobody", "sid": None, "name": None, "error": None}])
-    with pytest.raises(TaskInputError, match=r"'nobody' \(not found\)"):
+    current = probe_result({"SeServiceLogonRight": []}, [{"input": "nobody", "sid": None, "name": None, "error": None}])
+    with pytest.raises(PlanError, match=r"'nobody' \(not found\)"):
         _user_rights.plan({"SeServiceLogonRight": ["nobody"]}, "add", current)
 
 
@@ -377,8 +386,20 @@ def test_plan_plans_each_listed_right_independently():
     assert plan.result["changes"]["SeBatchLogonRight"] == {"added": [], "removed": []}
 
 
-def test_plan_treats_a_right_missing_from_the_probe_as_having_no_holders():
+def test_plan_refuses_a_probe_that_left_out_a_right():
     current = probe_result({}, [resolved("S-1-5-20", NETWORK_SERVICE)])
-    plan = _user_rights.plan({"SeServiceLogonRight": ["S-1-5-20"]}, "add", current)
-    assert plan.before == {"SeServiceLogonRight": []}
-    assert plan.operations == [{"right": "SeServiceLogonRight", "action": "add", "sid": "S-1-5-20"}]
+    with pytest.raises(UnexpectedProbeResult, match="the holders of SeServiceLogonRight are missing"):
+        _user_rights.plan({"SeServiceLogonRight": ["S-1-5-20"]}, "add", current)
+
+
+def test_plan_refuses_holders_flattened_to_text_by_win_powershell_depth():
+    current = probe_result({}, [resolved("S-1-5-20", NETWORK_SERVICE)])
+    current["holders"]["SeServiceLogonRight"] = "System.Collections.Hashtable"
+    with pytest.raises(UnexpectedProbeResult, match="not a list of SIDs"):
+        _user_rights.plan({"SeServiceLogonRight": ["S-1-5-20"]}, "add", current)
+
+
+def test_plan_refuses_a_probe_that_did_not_resolve_every_account():
+    current = probe_result({"SeServiceLogonRight": []}, [])
+    with pytest.raises(UnexpectedProbeResult, match="no resolution for S-1-5-20"):
+        _user_rights.plan({"SeServiceLogonRight": ["S-1-5-20"]}, "add", current)

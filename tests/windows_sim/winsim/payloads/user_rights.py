@@ -5,12 +5,25 @@ State: ``user_rights`` maps a right constant to the SIDs that hold it.
 
 from __future__ import annotations
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import ALL_RIGHTS
-
 from ..errors import HostError, IdentityNotMapped
 from ..registry import payload_model
 
-_KNOWN_RIGHTS = {r.lower(): r for r in ALL_RIGHTS}
+# The rights LSA can assign, kept apart from the collection's own list on
+# purpose: the model must be able to disagree with the controller.
+_LSA_RIGHTS = """
+SeAssignPrimaryTokenPrivilege SeAuditPrivilege SeBackupPrivilege SeChangeNotifyPrivilege SeCreateGlobalPrivilege
+SeCreatePagefilePrivilege SeCreatePermanentPrivilege SeCreateSymbolicLinkPrivilege SeCreateTokenPrivilege
+SeDebugPrivilege SeDelegateSessionUserImpersonatePrivilege SeEnableDelegationPrivilege SeImpersonatePrivilege
+SeIncreaseBasePriorityPrivilege SeIncreaseQuotaPrivilege SeIncreaseWorkingSetPrivilege SeLoadDriverPrivilege
+SeLockMemoryPrivilege SeMachineAccountPrivilege SeManageVolumePrivilege SeProfileSingleProcessPrivilege
+SeRelabelPrivilege SeRemoteShutdownPrivilege SeRestorePrivilege SeSecurityPrivilege SeShutdownPrivilege
+SeSyncAgentPrivilege SeSystemEnvironmentPrivilege SeSystemProfilePrivilege SeSystemtimePrivilege
+SeTakeOwnershipPrivilege SeTcbPrivilege SeTimeZonePrivilege SeTrustedCredManAccessPrivilege SeUndockPrivilege
+SeBatchLogonRight SeDenyBatchLogonRight SeDenyInteractiveLogonRight SeDenyNetworkLogonRight
+SeDenyRemoteInteractiveLogonRight SeDenyServiceLogonRight SeInteractiveLogonRight SeNetworkLogonRight
+SeRemoteInteractiveLogonRight SeServiceLogonRight
+""".split()
+_KNOWN_RIGHTS = {r.lower(): r for r in _LSA_RIGHTS}
 
 
 def _lsa_right(name: str) -> str:
@@ -22,12 +35,15 @@ def _lsa_right(name: str) -> str:
 
 
 def _resolve(directory, reference: str):
-    """As the payload resolves: Windows' lookup, then COMPUTER\\name retried in BUILTIN for the built-in groups."""
+    """As the payload resolves: .\\name is this computer's, and COMPUTER\\name is retried in BUILTIN for the built-in groups."""
+    authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
+    if authority == ".":
+        authority = directory.computer_name
+        reference = f"{authority}\\{name}"
     try:
         return directory.resolve(reference)
     except IdentityNotMapped as not_mapped:
-        authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
-        if authority != "." and authority.upper() != directory.computer_name:
+        if authority.upper() != directory.computer_name:
             raise
         try:
             return directory.resolve(f"BUILTIN\\{name}")

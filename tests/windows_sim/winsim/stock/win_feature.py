@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .. import iis
 from ..errors import HostError
 from ..registry import stock_module
 from . import win_file
@@ -249,6 +250,8 @@ def win_feature(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
             _record(state, name, installing)
         if installing and "Web-Server" in changes:
             _grant_iis_rights(state)
+        for name in changes if installing else ():
+            iis.feature_installed(state, name)
 
     return {
         "changed": bool(changes),

@@ -26,13 +26,11 @@ Deleting a user also drops it from local groups, as SAM does.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 import re
-import secrets
 
 from ..accounts import SID_PATTERN
 from ..errors import HostError
+from ..passwords import hash_password, password_matches
 from ..registry import stock_module
 from .win_group_membership import bare_name, local_group_sids
 
@@ -62,20 +60,6 @@ _ATTRIBUTE_OPTIONS = ("account_disabled", "account_expires", "account_locked", "
                       "login_script", "password_expired", "password_never_expires", "profile", "user_cannot_change_password")
 # FullName and Description compare case-sensitively (-cne); the rest with PowerShell's -ne.
 _CASE_SENSITIVE = {"fullname", "description"}
-
-
-def hash_password(password: str) -> str:
-    """A salted digest to store instead of the password."""
-    salt = secrets.token_hex(16)
-    return f"{salt}${hashlib.sha256((salt + password).encode('utf-8')).hexdigest()}"
-
-
-def password_matches(stored: str | None, password: str) -> bool:
-    """Whether logging on with password would succeed against the stored digest."""
-    if not stored or "$" not in stored:
-        return False
-    salt, digest = stored.split("$", 1)
-    return hmac.compare_digest(hashlib.sha256((salt + password).encode("utf-8")).hexdigest(), digest)
 
 
 def _meets_policy(password: str, account_name: str) -> bool:

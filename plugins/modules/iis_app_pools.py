@@ -1,0 +1,199 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: iis_app_pools
+short_description: Manage IIS application pools, their identity and their settings
+version_added: 0.1.0
+description:
+  - Creates, configures and removes IIS application pools. One task manages a whole list of pools, so a
+    Keyfactor Command server's pools (Management Portal, Logi Analytics, Keyfactor API, Orchestrators API, ...)
+    cost one PowerShell execution on the host when nothing needs changing.
+  - A pool runs as a built-in identity or as a specific account, which may be a domain account, a local account or a
+    group managed service account (gMSA, C(DOMAIN\name$), which has no password).
+  - The host compares a pool's configured password with the desired one and reports only whether they match, so a
+    changed password is detected without the password ever leaving the host. The diff shows a marker, never the value.
+  - When the identity or password of a running pool changes, the pool is recycled so that its worker process runs
+    under the new identity.
+  - Uses C(Microsoft.Web.Administration.ServerManager) and commits all configuration changes of a task at once.
+    Start, stop and recycle happen after that commit.
+options:
+  pools:
+    description:
+      - The application pools to manage. Pools not listed are never touched.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - The pool's name. IIS compares pool names without regard to case.
+        type: str
+        required: true
+      state:
+        description:
+          - C(present) creates the pool if needed and sets every option given; C(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      started:
+        description:
+          - Whether the pool should be running.
+        type: bool
+        default: true
+      identity_type:
+        description:
+          - The account the pool's worker process runs as.
+          - C(SpecificUser) needs O(pools[].username).
+        type: str
+        choices: [ApplicationPoolIdentity, NetworkService, LocalService, LocalSystem, SpecificUser]
+        default: ApplicationPoolIdentity
+      username:
+        description:
+          - The account for C(SpecificUser), for example C(CONTOSO\svc_keyfactor), C(.\svc_keyfactor) or the gMSA
+            C(CONTOSO\gmsa_keyfactor$).
+          - Only valid with O(pools[].identity_type=SpecificUser).
+        type: str
+      password:
+        description:
+          - The account's password. Needed to create a pool with, or switch a pool to, an account that is not a gMSA.
+            When omitted for an existing pool, its configured password is left as it is.
+          - Must not be given for a gMSA or a built-in identity; the task fails before touching the host if it is.
+          - Reaches the host only as a SecureString and never appears in output.
+        type: str
+      managed_runtime_version:
+        description:
+          - The .NET CLR version, or C(no_managed_code).
+        type: str
+        choices: [v4.0, v2.0, no_managed_code]
+        default: v4.0
+      pipeline_mode:
+        description:
+          - The managed pipeline mode.
+        type: str
+        choices: [Integrated, Classic]
+        default: Integrated
+      load_user_profile:
+        description:
+          - Whether IIS loads the pool identity's user profile. Keyfactor Command's pools need it, for example to use
+            the identity's certificate store and temporary directory.
+        type: bool
+        default: true
+      start_mode:
+        description:
+          - C(AlwaysRunning) starts the worker process when IIS starts rather than at the first request.
+        type: str
+        choices: [OnDemand, AlwaysRunning]
+        default: OnDemand
+      auto_start:
+        description:
+          - Whether IIS starts the pool when the World Wide Web Publishing Service starts.
+        type: bool
+        default: true
+      enable_32bit:
+        description:
+          - Whether the pool runs 32-bit applications on 64-bit Windows.
+        type: bool
+        default: false
+      idle_timeout_minutes:
+        description:
+          - Minutes of inactivity after which the worker process shuts down; C(0) never. Left as it is when omitted.
+        type: int
+      periodic_restart_minutes:
+        description:
+          - Minutes after which the pool is recycled regardless of load; C(0) never. Left as it is when omitted.
+        type: int
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - pkiops.keyfactor_command.windows_task
+notes:
+  - IIS (the C(Web-Server) feature) must be installed. In check mode on a host where IIS is not installed yet, every
+    pool is reported as to be created, with a warning.
+seealso:
+  - module: ansible.windows.win_feature
+    description: Installs IIS.
+author:
+  - pkiops maintainers (@pkiops)
+"""
+
+EXAMPLES = r"""
+- name: Create the Keyfactor Command pools on a Management Portal server, sharing one service account
+  pkiops.keyfactor_command.iis_app_pools:
+    pools:
+      - name: KeyfactorPortal
+        identity_type: SpecificUser
+        username: CONTOSO\svc_keyfactor
+        password: "{{ vault_svc_keyfactor_password }}"
+      - name: KeyfactorLogi
+        identity_type: SpecificUser
+        username: CONTOSO\svc_keyfactor
+        password: "{{ vault_svc_keyfactor_password }}"
+      - name: KeyfactorApi
+        identity_type: SpecificUser
+        username: CONTOSO\svc_keyfactor
+        password: "{{ vault_svc_keyfactor_password }}"
+
+- name: Run the Orchestrators API pool as a group managed service account
+  pkiops.keyfactor_command.iis_app_pools:
+    pools:
+      - name: KeyfactorOrchestratorsApi
+        identity_type: SpecificUser
+        username: CONTOSO\gmsa_keyfactor$
+        start_mode: AlwaysRunning
+
+- name: Remove IIS's default pools
+  pkiops.keyfactor_command.iis_app_pools:
+    pools:
+      - name: DefaultAppPool
+        state: absent
+      - name: .NET v4.5
+        state: absent
+"""
+
+RETURN = r"""
+pools:
+  description:
+    - Each present pool after the task (in check mode, as it would be), by name. Passwords are never returned.
+  returned: success
+  type: dict
+  sample:
+    KeyfactorPortal:
+      state: started
+      identity_type: SpecificUser
+      username: CONTOSO\svc_keyfactor
+      managed_runtime_version: v4.0
+      pipeline_mode: Integrated
+      load_user_profile: true
+      start_mode: OnDemand
+      auto_start: true
+      enable_32bit: false
+changes:
+  description:
+    - For each pool the task changed (or, in check mode, would change), what changed. C(created) and C(removed) stand
+      for the whole pool; otherwise the option names, C(identity), C(password), C(started), C(stopped) and C(recycled).
+  returned: success
+  type: dict
+  sample:
+    KeyfactorPortal: [password, recycled]
+    KeyfactorLogi: [created]
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import (  # noqa: E402  pylint: disable=wrong-import-position
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SPEC_RULES)
+    module.fail_json(msg="pkiops.keyfactor_command.iis_app_pools runs through its action plugin; this file holds its documentation")
+
+
+if __name__ == "__main__":
+    main()

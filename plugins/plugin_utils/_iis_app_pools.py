@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation and planning for pkiops.keyfactor_command.iis_app_pools, free of Ansible so it can be unit-tested."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    Plan,
+    PlanError,
+    Secret,
+    TaskInputError,
+)
+
+# What the diff shows for a password: whether it changes, never its value.
+PASSWORD_KEPT = "(hidden, unchanged)"
+PASSWORD_CHANGED = "(hidden, changed)"
+PASSWORD_NONE = "(none)"
+
+# Option name -> how IIS reports it in the probe. Options left unset (None) are not managed.
+_SETTINGS = (
+    "managed_runtime_version",
+    "pipeline_mode",
+    "load_user_profile",
+    "start_mode",
+    "auto_start",
+    "enable_32bit",
+    "idle_timeout_minutes",
+    "periodic_restart_minutes",
+)
+# IIS stores "no managed code" as an empty managedRuntimeVersion.
+_RUNTIME_TO_IIS = {"v4.0": "v4.0", "v2.0": "v2.0", "no_managed_code": ""}
+_RUNTIME_FROM_IIS = {v: k for k, v in _RUNTIME_TO_IIS.items()}
+
+
+def is_gmsa(username: str | None) -> bool:
+    """A group managed service account: a domain computer-style account name ending in '$'."""
+    return bool(username) and username.rstrip().endswith("$")
+
+
+def _label(index: int, pool: dict) -> str:
+    return f"pools[{index}] ({pool['name']!r})"
+
+
+def normalise_pools(pools: list[dict]) -> list[dict]:
+    """Controller-side checks the argument spec cannot express; returns the pools unchanged when they pass."""
+    seen: dict[str, int] = {}
+    for index, pool in enumerate(pools):
+        label = _label(index, pool)
+        name = pool["name"]
+        if not name or name != name.strip() or any(ord(c) < 32 for c in name):
+            raise TaskInputError(f"{label}: name must be non-empty, without leading or trailing spaces or control characters")
+        if name.lower() in seen:
+            raise TaskInputError(f"{label}: the pool is also listed as pools[{seen[name.lower()]}] (IIS pool names are not case-sensitive)")
+        seen[name.lower()] = index
+        if pool["state"] == "absent":
+            continue
+        specific = pool["identity_type"] == "SpecificUser"
+        if not specific and pool.get("username"):
+            raise TaskInputError(f"{label}: username is only used with identity_type SpecificUser, not {pool['identity_type']}")
+        if not specific and pool.get("password") is not None:
+            raise TaskInputError(f"{label}: password is only used with identity_type SpecificUser, not {pool['identity_type']}")
+        if specific and is_gmsa(pool["username"]) and pool.get("password") is not None:
+            raise TaskInputError(
+                f"{label}: {pool['username']} is a group managed service account, which has no password; remove password"
+            )
+        for option in ("idle_timeout_minutes", "periodic_restart_minutes"):
+            if pool.get(option) is not None and pool[option] < 0:
+                raise TaskInputError(f"{label}: {option} must be 0 or more minutes (0 turns it off)")
+    return pools
+
+
+def passwords_secret(pools: list[dict]) -> dict[str, Secret]:
+    """The desired passwords, as one sensitive parameter: a JSON map of pool name to password."""
+    passwords = {p["name"]: p["password"] for p in pools if p["state"] == "present" and p.get("password") is not None}
+    return {"Passwords": Secret(value=json.dumps(passwords))} if passwords else {}
+
+
+def _desired_settings(pool: dict) -> dict:
+    settings = {key: pool.get(key) for key in _SETTINGS if pool.get(key) is not None}
+    settings["managed_runtime_version"] = _RUNTIME_TO_IIS[pool["managed_runtime_version"]]
+    return settings
+
+
+def _view(info: dict, password: str | None) -> dict:
+    """A pool as the user sees it in the diff and the result."""
+    view = {
+        "state": str(info.get("state", "")).lower(),
+        "identity_type": info.get("identity_type"),
+        "managed_runtime_version": _RUNTIME_FROM_IIS.get(info.get("managed_runtime_version"), info.get("managed_runtime_version")),
+    }
+    if info.get("identity_type") == "SpecificUser":
+        view["username"] = info.get("username")
+    for key in _SETTINGS[1:]:
+        if key in info:
+            view[key] = info[key]
+    if password is not None:
+        view["password"] = password
+    return view
+
+
+def _identity_operation(index: int, pool: dict, info: dict | None) -> tuple[dict | None, bool, bool]:
+    """The identity operation for one pool, whether the account changes, and whether its password changes."""
+    wanted_type = pool["identity_type"]
+    username = pool.get("username") or ""
+    current_type = info.get("identity_type") if info else None
+    current_user = (info or {}).get("username") or ""
+    identity_changes = wanted_type != current_type or (
+        wanted_type == "SpecificUser" and username.lower() != current_user.lower()
+    )
+
+    password = "keep"
+    if wanted_type == "SpecificUser":
+        if pool.get("password") is not None:
+            if identity_changes or not info or info.get("password_matches") is False:
+                password = "set"
+        elif is_gmsa(username):
+            if not info or info.get("password_set"):
+                password = "clear"
+        elif identity_changes:
+            verb = "create the pool" if not info else f"change its identity to {username}"
+            raise PlanError(f"{_label(index, pool)}: a password is needed to {verb} with a user account (not a gMSA)")
+
+    if not identity_changes and password == "keep":
+        return None, False, False
+    operation = {"type": wanted_type, "username": username if wanted_type == "SpecificUser" else None, "password": password}
+    return operation, identity_changes, password == "set"
+
+
+def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
+    """Compare each pool with IIS's configuration and plan one create, update or remove per pool."""
+    warnings = []
+    found = current.get("pools") or {}
+    if not current.get("iis_installed"):
+        reason = current.get("error") or "Microsoft.Web.Administration could not be loaded"
+        if not check_mode:
+            raise PlanError(f"IIS is not installed on the host; install the Web-Server feature first ({reason})")
+        # In check mode IIS may be about to be installed by an earlier task that did not run.
+        warnings.append("IIS is not installed yet; in check mode every pool is reported as to be created")
+        found = {}
+
+    operations, before, after, changes, result_pools = [], {}, {}, {}, {}
+    for index, pool in enumerate(pools):
+        name = pool["name"]
+        info = found.get(name) or {}
+        exists = bool(info.get("exists"))
+        managed_password = pool["state"] == "present" and pool.get("password") is not None
+        if exists:
+            before[name] = _view(info, PASSWORD_KEPT if managed_password else None)
+
+        if pool["state"] == "absent":
+            if exists:
+                operations.append({"pool": name, "action": "remove"})
+                changes[name] = ["removed"]
+            continue
+
+        desired = _desired_settings(pool)
+        settings = desired if not exists else {k: v for k, v in desired.items() if info.get(k) != v}
+        identity, account_changes, password_changes = _identity_operation(index, pool, info if exists else None)
+        state = info.get("state") if exists else None
+        run_state = None
+        if pool["started"] and state != "Started":
+            run_state = "start"
+        elif not pool["started"] and state != "Stopped":
+            run_state = "stop"
+        recycle = bool(exists and identity and state == "Started" and pool["started"])
+
+        pool_changes = ["created"] if not exists else sorted(settings)
+        if exists and account_changes:
+            pool_changes.append("identity")
+        if exists and password_changes:
+            pool_changes.append("password")
+        if run_state:
+            pool_changes.append("started" if run_state == "start" else "stopped")
+        if recycle:
+            pool_changes.append("recycled")
+
+        if not exists or settings or identity or run_state or recycle:
+            operation = {"pool": name, "action": "update" if exists else "create", "settings": settings,
+                         "identity": identity, "run_state": run_state, "recycle": recycle}
+            operations.append(operation)
+            changes[name] = pool_changes
+
+        final = dict(info, exists=True, **desired)
+        final["state"] = "Started" if pool["started"] else "Stopped"
+        final["identity_type"] = pool["identity_type"]
+        final["username"] = pool.get("username") or ""
+        after[name] = _view(final, (PASSWORD_CHANGED if password_changes else PASSWORD_KEPT) if managed_password else None)
+        result_pools[name] = {k: v for k, v in after[name].items() if k != "password"}
+
+    return Plan(operations=operations, before=before, after=after, warnings=warnings,
+                result={"pools": result_pools, "changes": changes})
