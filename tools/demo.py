@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 
+import yaml
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "windows_sim" / "demo"
 STATE_DIR = REPO / ".cache" / "demo"
@@ -21,8 +23,9 @@ RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 
 def hosts() -> list[str]:
-    inventory = (DEMO / "inventory.yml").read_text()
-    return re.findall(r"^\s+(kf-[\w.-]+):\s*$", inventory, re.MULTILINE)
+    """Every host of the demo inventory, once, in the order it first appears."""
+    groups = yaml.safe_load((DEMO / "inventory.yml").read_text())["all"]["children"]
+    return list(dict.fromkeys(host for group in groups.values() for host in group["hosts"]))
 
 
 def round_trips() -> dict[str, int]:

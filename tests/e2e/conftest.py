@@ -47,6 +47,10 @@ class PlaybookRun:
         """(task name, result) of every task that ran on host, in order, skipped ones included."""
         return [(r["task"], r["result"]) for r in self.report["results"] if r["host"] == host]
 
+    def ran(self, host: str) -> list[str]:
+        """The names of the tasks that ran on host, skipped ones left out."""
+        return [r["task"] for r in self.report["results"] if r["host"] == host and r["status"] != "skipped"]
+
     def failure_messages(self, host: str) -> list[str]:
         """The msg of every failed or unreachable task on host."""
         return [r["result"].get("msg", "") for r in self.report["results"]

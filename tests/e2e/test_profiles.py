@@ -1,0 +1,144 @@
+"""The Keyfactor Command server profiles through playbooks/site.yml, alone and all on one server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import PLAYBOOKS
+
+SITE = PLAYBOOKS / "site.yml"
+PASSWORD = "Svc!Keyfactor-Profile-1"
+NEW_PASSWORD = "Svc!Keyfactor-Profile-2"
+SEED = {"domain": {"accounts": [{"name": "kf_installer", "type": "user"}, {"name": "svc_keyfactor", "type": "user"},
+                                {"name": "gmsa_keyfactor$", "type": "user"}]}}
+ACCOUNT = "CONTOSO\\svc_keyfactor"
+# S-1-5-32-568: BUILTIN\IIS_IUSRS
+IIS_IUSRS = "S-1-5-32-568"
+
+PROFILE_VARS = {
+    "keyfactor_portal": {"portal_app_pool_account": ACCOUNT, "portal_app_pool_password": PASSWORD},
+    "keyfactor_services": {"services_account": ACCOUNT},
+    "keyfactor_web_api": {"web_api_app_pool_account": ACCOUNT, "web_api_app_pool_password": PASSWORD},
+    "keyfactor_orchestrator_api": {"orchestrator_api_app_pool_account": "CONTOSO\\gmsa_keyfactor$"},
+    "keyfactor_ca_connector": {"ca_connector_app_pool_account": ACCOUNT, "ca_connector_app_pool_password": PASSWORD,
+                               "ca_connector_oauth_authority": "https://idp.contoso.com/realms/Keyfactor"},
+}
+PROFILE_POOLS = {
+    "keyfactor_portal": {"KeyfactorManagementPortal", "KeyfactorLogiAnalytics", "KeyfactorAPI"},
+    "keyfactor_services": set(),
+    "keyfactor_web_api": {"KeyfactorAPI"},
+    "keyfactor_orchestrator_api": {"KeyfactorOrchestratorsAPI"},
+    "keyfactor_ca_connector": {"KeyfactorCAConnectorAPI"},
+}
+COMMON_VARS = {"common_installer_account": "CONTOSO\\kf_installer"}
+
+
+def _all_vars():
+    merged = dict(COMMON_VARS)
+    for profile_vars in PROFILE_VARS.values():
+        merged.update(profile_vars)
+    return merged
+
+
+def _pools(lab, host):
+    return (lab.state(host).get("iis") or {}).get("app_pools") or {}
+
+
+def _sid(lab, host, name):
+    return next(a["sid"] for a in lab.state(host)["domain"]["accounts"] if a["name"] == name)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILE_VARS))
+def test_each_profile_alone_checks_converges_and_settles(lab, profile):
+    host = "kf-one01.contoso.com"
+    lab.add_host(host, groups=(profile,), seed=SEED, **COMMON_VARS, **PROFILE_VARS[profile])
+    before = lab.windows_state(host)
+    check = lab.run(SITE, check=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert check.changed(host) > 0
+    assert lab.windows_state(host) == before
+
+    converge = lab.run(SITE)
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    assert set(_pools(lab, host)) - {"DefaultAppPool", ".NET v4.5", ".NET v4.5 Classic"} == PROFILE_POOLS[profile]
+    state = lab.state(host)
+    installer = _sid(lab, host, "kf_installer")
+    assert installer in state["local_groups"]["S-1-5-32-544"] and installer in state["user_rights"]["SeBackupPrivilege"]
+    if profile == "keyfactor_services":
+        assert _sid(lab, host, "svc_keyfactor") in state["user_rights"]["SeServiceLogonRight"]
+        assert not state["features"].get("Web-Server", {}).get("installed"), "a services-only server needs no IIS"
+    else:
+        assert IIS_IUSRS in state["user_rights"]["SeBatchLogonRight"] and IIS_IUSRS in state["user_rights"]["SeImpersonatePrivilege"]
+
+    again = lab.run(SITE)
+    assert again.returncode == 0 and again.changed(host) == 0
+
+
+def test_the_all_in_one_server_converges_without_conflicts_or_repeated_work(lab):
+    host = "kf-aio01.contoso.com"
+    lab.add_host(host, groups=tuple(PROFILE_VARS), seed=SEED, **_all_vars())
+    check = lab.run(SITE, check=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+
+    converge = lab.run(SITE)
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    names = converge.ran(host)
+    assert names.count("Read the installed services, to spot a certificate authority or SQL Server") == 1, "common runs once"
+    assert names.count("Install the IIS features") == 1, "the IIS features are installed once"
+    expected = set().union(*PROFILE_POOLS.values())
+    assert expected <= set(_pools(lab, host))
+    assert _pools(lab, host)["KeyfactorOrchestratorsAPI"]["username"] == "CONTOSO\\gmsa_keyfactor$"
+
+    trips = lab.round_trips(host)
+    again = lab.run(SITE)
+    assert again.changed(host) == 0
+    # common 5, IIS features 1, rights for IIS_IUSRS once, one pool task per IIS profile (the portal covers the
+    # Keyfactor API, so web_api does not run), and the service logon right.
+    assert lab.round_trips(host) - trips == 5 + 1 + 1 + 3 + 1
+
+
+def test_a_changed_pool_password_is_detected_then_settles_without_leaking(lab):
+    host = "kf-portal01.contoso.com"
+    state_path = lab.add_host(host, groups=("keyfactor_portal",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_portal"])
+    lab.run(SITE)
+    changed = lab.run(SITE, "-vvvv", diff=True, extra_vars={"portal_app_pool_password": NEW_PASSWORD})
+    assert changed.returncode == 0
+    assert changed.changed(host) == 1
+    (result,) = [r for name, r in changed.task_results(host) if name == "Create and configure the application pools"]
+    assert all(changes == ["password", "recycled"] for changes in result["changes"].values())
+    settled = lab.run(SITE, extra_vars={"portal_app_pool_password": NEW_PASSWORD})
+    assert settled.changed(host) == 0
+    for where, text in (("stdout", changed.stdout), ("stderr", changed.stderr), ("results", json.dumps(changed.report)),
+                        ("state file and simulator log", state_path.read_text())):
+        assert PASSWORD not in text and NEW_PASSWORD not in text, f"a password leaked into {where}"
+
+
+@pytest.mark.parametrize("profile, overrides, expected", [
+    ("keyfactor_ca_connector", {"ca_connector_oauth_authority": "http://idp.contoso.com"}, "must be the https:// URL"),
+    ("keyfactor_portal", {"portal_app_pool_account": ".\\svc_local"}, "must run as an Active Directory account"),
+    ("keyfactor_services", {"common_log_directory_writers": ["CONTOSO\\svc_keyfactor"]}, "does not include BUILTIN\\Users"),
+    ("keyfactor_portal", {"portal_identity_provider": "saml"}, "portal_identity_provider"),
+    ("keyfactor_web_api", {"web_api_app_pool_account": None}, "web_api_app_pool_account"),
+])
+def test_bad_profile_input_fails_clearly_and_changes_nothing(lab, profile, overrides, expected):
+    host = "kf-bad01.contoso.com"
+    host_vars = {**COMMON_VARS, **PROFILE_VARS[profile], **overrides}
+    lab.add_host(host, groups=(profile,), seed=SEED, **{k: v for k, v in host_vars.items() if v is not None})
+    before = lab.windows_state(host)
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    (message,) = run.failure_messages(host)
+    assert expected in message, message
+    # Profile checks run after common; common's changes are allowed, the profile's are not.
+    assert not _pools(lab, host) or set(_pools(lab, host)) == set(before.get("iis", {}).get("app_pools", {}))
+
+
+def test_the_orchestrators_api_pool_must_not_be_a_portal_pool(lab):
+    host = "kf-aio02.contoso.com"
+    host_vars = dict(_all_vars(), orchestrator_api_app_pool="KeyfactorManagementPortal")
+    lab.add_host(host, groups=("keyfactor_portal", "keyfactor_orchestrator_api"), seed=SEED, **host_vars)
+    run = lab.run(SITE)
+    (message,) = run.failure_messages(host)
+    assert "the Orchestrators API needs an application pool of its own" in message
