@@ -12,9 +12,10 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     PlanError,
     Secret,
     TaskInputError,
+    UnexpectedProbeResult,
 )
 
-# What the diff shows for a password: whether it changes, never its value.
+# What the diff shows for a password: whether there is one and whether it changes, never its value.
 PASSWORD_KEPT = "(hidden, unchanged)"
 PASSWORD_CHANGED = "(hidden, changed)"
 PASSWORD_NONE = "(none)"
@@ -101,39 +102,67 @@ def _view(info: dict, password: str | None) -> dict:
     return view
 
 
-def _identity_operation(index: int, pool: dict, info: dict | None) -> tuple[dict | None, bool, bool]:
-    """The identity operation for one pool, whether the account changes, and whether its password changes."""
+def _identity_operation(index: int, pool: dict, info: dict | None) -> tuple[dict | None, bool, str]:
+    """The identity operation for one pool, whether its account changes, and what happens to its password.
+
+    The password action is ``keep``, ``set`` (the desired one) or ``clear`` (a gMSA has none).
+    """
     wanted_type = pool["identity_type"]
     username = pool.get("username") or ""
     current_type = info.get("identity_type") if info else None
     current_user = (info or {}).get("username") or ""
-    identity_changes = wanted_type != current_type or (
+    account_changes = wanted_type != current_type or (
         wanted_type == "SpecificUser" and username.lower() != current_user.lower()
     )
 
     password = "keep"
     if wanted_type == "SpecificUser":
         if pool.get("password") is not None:
-            if identity_changes or not info or info.get("password_matches") is False:
+            if account_changes or not info or info.get("password_matches") is False:
                 password = "set"
         elif is_gmsa(username):
             if not info or info.get("password_set"):
                 password = "clear"
-        elif identity_changes:
+        elif account_changes:
             verb = "create the pool" if not info else f"change its identity to {username}"
             raise PlanError(f"{_label(index, pool)}: a password is needed to {verb} with a user account (not a gMSA)")
 
-    if not identity_changes and password == "keep":
-        return None, False, False
+    if not account_changes and password == "keep":
+        return None, False, password
     operation = {"type": wanted_type, "username": username if wanted_type == "SpecificUser" else None, "password": password}
-    return operation, identity_changes, password == "set"
+    return operation, account_changes, password
+
+
+def check_probe(pools: list[dict], current: dict) -> None:
+    """The probe must say whether IIS is installed and, when it is, report every pool asked for."""
+    if not isinstance(current.get("iis_installed"), bool):
+        raise UnexpectedProbeResult("no 'iis_installed' flag")
+    if not current["iis_installed"]:
+        return
+    found = current.get("pools")
+    if not isinstance(found, dict):
+        raise UnexpectedProbeResult("no 'pools' mapping")
+    for pool in pools:
+        info = found.get(pool["name"])
+        if not isinstance(info, dict) or not isinstance(info.get("exists"), bool):
+            raise UnexpectedProbeResult(f"no report for the pool {pool['name']!r}")
+
+
+def _password_markers(info: dict, exists: bool, managed: bool, action: str) -> tuple[str | None, str | None]:
+    """What the diff shows for a pool's password before and after: markers, never the value."""
+    if not managed and action != "clear":
+        return None, None
+    before = PASSWORD_KEPT if exists and info.get("password_set") else PASSWORD_NONE
+    after = {"set": PASSWORD_CHANGED, "clear": PASSWORD_NONE}.get(action, before)
+    return before, after
 
 
 def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
     """Compare each pool with IIS's configuration and plan one create, update or remove per pool."""
+    check_probe(pools, current)
     warnings = []
     found = current.get("pools") or {}
-    if not current.get("iis_installed"):
+    if not current["iis_installed"]:
         reason = current.get("error") or "Microsoft.Web.Administration could not be loaded"
         if not check_mode:
             raise PlanError(f"IIS is not installed on the host; install the Web-Server feature first ({reason})")
@@ -146,19 +175,19 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
         name = pool["name"]
         info = found.get(name) or {}
         exists = bool(info.get("exists"))
-        managed_password = pool["state"] == "present" and pool.get("password") is not None
-        if exists:
-            before[name] = _view(info, PASSWORD_KEPT if managed_password else None)
-
         if pool["state"] == "absent":
             if exists:
+                before[name] = _view(info, None)
                 operations.append({"pool": name, "action": "remove"})
                 changes[name] = ["removed"]
             continue
 
         desired = _desired_settings(pool)
         settings = desired if not exists else {k: v for k, v in desired.items() if info.get(k) != v}
-        identity, account_changes, password_changes = _identity_operation(index, pool, info if exists else None)
+        identity, account_changes, password = _identity_operation(index, pool, info if exists else None)
+        password_before, password_after = _password_markers(info, exists, pool.get("password") is not None, password)
+        if exists:
+            before[name] = _view(info, password_before)
         state = info.get("state") if exists else None
         run_state = None
         if pool["started"] and state != "Started":
@@ -167,27 +196,22 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
             run_state = "stop"
         recycle = bool(exists and identity and state == "Started" and pool["started"])
 
-        pool_changes = ["created"] if not exists else sorted(settings)
-        if exists and account_changes:
-            pool_changes.append("identity")
-        if exists and password_changes:
-            pool_changes.append("password")
-        if run_state:
-            pool_changes.append("started" if run_state == "start" else "stopped")
-        if recycle:
-            pool_changes.append("recycled")
-
-        if not exists or settings or identity or run_state or recycle:
-            operation = {"pool": name, "action": "update" if exists else "create", "settings": settings,
-                         "identity": identity, "run_state": run_state, "recycle": recycle}
-            operations.append(operation)
+        if exists:
+            pool_changes = sorted(settings) + [label for label, happened in (
+                ("identity", account_changes), ("password", password != "keep"), ("started", run_state == "start"),
+                ("stopped", run_state == "stop"), ("recycled", recycle)) if happened]
+        else:
+            pool_changes = ["created"]  # stands for the whole pool, its start included
+        if not exists or pool_changes:
+            operations.append({"pool": name, "action": "update" if exists else "create", "settings": settings,
+                               "identity": identity, "run_state": run_state, "recycle": recycle})
             changes[name] = pool_changes
 
         final = dict(info, exists=True, **desired)
         final["state"] = "Started" if pool["started"] else "Stopped"
         final["identity_type"] = pool["identity_type"]
         final["username"] = pool.get("username") or ""
-        after[name] = _view(final, (PASSWORD_CHANGED if password_changes else PASSWORD_KEPT) if managed_password else None)
+        after[name] = _view(final, password_after)
         result_pools[name] = {k: v for k, v in after[name].items() if k != "password"}
 
     return Plan(operations=operations, before=before, after=after, warnings=warnings,

@@ -57,7 +57,7 @@ def test_creating_an_installer_account_needs_a_local_name_and_a_password(lab):
                      common_installer_account_password=password)
         run = lab.run(SITE)
         (message,) = run.failure_messages(HOST)
-        assert "common_installer_account_create needs common_installer_account to name a local account" in message
+        assert message.startswith("Creating common_installer_account needs it to name a local account")
         assert lab.round_trips(HOST) == 1  # only the read of the services
 
 

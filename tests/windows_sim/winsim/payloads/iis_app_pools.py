@@ -133,9 +133,11 @@ def _apply(call) -> None:
         call.host.state["iis"] = committed
         raise
     call.changed = bool(operations)
-    for operation in operations:
-        runtime = _run(call, operation) if operation["action"] != "remove" else []
-        applied.append({"pool": operation["pool"], "action": operation["action"], "runtime": runtime})
+    # Every committed pool is listed right after the commit; runtime actions are added as they happen.
+    applied.extend({"pool": op["pool"], "action": op["action"], "runtime": []} for op in operations)
+    for operation, entry in zip(operations, applied):
+        if operation["action"] != "remove":
+            entry["runtime"] = _run(call, operation)
         call.operation_done()
 
 
