@@ -6,8 +6,6 @@ import copy
 import json
 import pathlib
 
-import pytest
-
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret
 from winsim import iis, registry, win_powershell
 from winsim.host import Host
