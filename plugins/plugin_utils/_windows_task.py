@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import time
 
 from ansible.errors import AnsibleConnectionFailure
@@ -87,10 +88,20 @@ class Secret:
         return {"name": name, "value": self.value or ""}
 
 
+# A payload line "# pkiops-include: _fragment.ps1" is replaced by that file, so
+# that two payloads share one copy of code such as the private key ACL helpers.
+_INCLUDE = re.compile(r"^# pkiops-include: (_[a-z0-9_]+\.ps1)[ \t]*\r?$", re.MULTILINE)
+
+
+def _read_payload_file(file_name: str) -> str:
+    with open(os.path.join(PAYLOAD_DIR, file_name), encoding="utf-8") as handle:
+        return handle.read()
+
+
 @functools.lru_cache(maxsize=None)
 def payload_source(name: str) -> str:
-    with open(os.path.join(PAYLOAD_DIR, f"{name}.ps1"), encoding="utf-8") as handle:
-        return handle.read()
+    """The script that runs on the host for a module: its payload with every included fragment inlined."""
+    return _INCLUDE.sub(lambda match: _read_payload_file(match.group(1)).rstrip("\n"), _read_payload_file(f"{name}.ps1"))
 
 
 def windows_message(module_result: dict) -> str:

@@ -8,9 +8,19 @@ import pytest
 
 from winsim import powershell, registry
 
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-PAYLOADS = sorted((REPO / "plugins").rglob("*.ps1"))
+ALL_PS1 = sorted((REPO / "plugins").rglob("*.ps1"))
+# Files named _*.ps1 are fragments that payloads include; the rest are payloads.
+PAYLOADS = [p for p in ALL_PS1 if not p.name.startswith("_")]
+FRAGMENTS = [p for p in ALL_PS1 if p.name.startswith("_")]
 ACTION_PLUGINS = sorted((REPO / "plugins" / "action").glob("*.py"))
+
+
+def _source(path: pathlib.Path) -> str:
+    """What reaches the host: the payload with its fragments inlined."""
+    return payload_source(path.stem)
 
 
 def _ids(paths):
@@ -23,28 +33,38 @@ def test_there_are_payloads_to_check():
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=_ids(PAYLOADS))
 def test_payload_parses_without_error_or_missing_nodes(path):
+    assert powershell.syntax_problems(_source(path)) == []
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=_ids(FRAGMENTS))
+def test_fragment_parses_on_its_own(path):
     assert powershell.syntax_problems(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=_ids(FRAGMENTS))
+def test_every_fragment_is_included_somewhere(path):
+    assert any(f"# pkiops-include: {path.name}" in p.read_text(encoding="utf-8") for p in PAYLOADS)
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=_ids(PAYLOADS))
 def test_payload_starts_with_the_tag_of_its_file_name(path):
-    assert powershell.payload_tag(path.read_text(encoding="utf-8")) == path.stem
+    assert powershell.payload_tag(_source(path)) == path.stem
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=_ids(PAYLOADS))
 def test_payload_supports_should_process_so_it_probes_in_check_mode(path):
-    assert powershell.supports_should_process(path.read_text(encoding="utf-8"))
+    assert powershell.supports_should_process(_source(path))
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=_ids(PAYLOADS))
 def test_payload_takes_a_mandatory_mode(path):
-    mode = powershell.script_parameters(path.read_text(encoding="utf-8")).get("mode")
+    mode = powershell.script_parameters(_source(path)).get("mode")
     assert mode is not None and mode.mandatory and mode.type_name == "string"
 
 
 @pytest.mark.parametrize("path", PAYLOADS, ids=_ids(PAYLOADS))
 def test_payload_stops_on_the_first_error(path):
-    tree = powershell.parse(path.read_text(encoding="utf-8"))
+    tree = powershell.parse(_source(path))
     statements = next(c for c in tree.root_node.children if c.type == "statement_list")
     first = statements.named_children[0].text.decode()
     assert first.replace(" ", "") == "$ErrorActionPreference='Stop'"

@@ -8,6 +8,7 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights import ActionModule
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PAYLOAD_DIR,
     Plan,
@@ -338,3 +339,18 @@ def test_windows_message_falls_back_to_msg_then_module_stderr():
 
 def test_windows_message_without_any_text_says_so():
     assert windows_message({"failed": True}) == "the host reported a failure without a message"
+
+
+def test_payload_source_inlines_included_fragments(monkeypatch):
+    files = {
+        "demo.ps1": "# pkiops-payload: demo\nparam()\n$ErrorActionPreference = 'Stop'\n# pkiops-include: _shared.ps1\nInvoke-Main\n",
+        "_shared.ps1": "function Invoke-Main { 'shared' }\n",
+    }
+    monkeypatch.setattr(_windows_task, "_read_payload_file", files.__getitem__)
+    _windows_task.payload_source.cache_clear()
+    try:
+        assert _windows_task.payload_source("demo") == (
+            "# pkiops-payload: demo\nparam()\n$ErrorActionPreference = 'Stop'\nfunction Invoke-Main { 'shared' }\nInvoke-Main\n"
+        )
+    finally:
+        _windows_task.payload_source.cache_clear()
