@@ -29,7 +29,7 @@ test: bootstrap
 	$(MAKE) --no-print-directory unit e2e molecule lint changelog sanity
 
 unit: bootstrap
-	$(BIN)/python -m pytest -q tests/unit tests/payloads
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/payloads
 
 e2e: bootstrap
 	$(BIN)/python -m pytest -q -n 2 tests/e2e

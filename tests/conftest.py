@@ -9,6 +9,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 COLLECTIONS = REPO / ".cache" / "collections"
 
 sys.path.insert(0, str(REPO / "tests" / "windows_sim"))
+sys.path.insert(0, str(REPO / "tests"))
 
 if not (COLLECTIONS / "ansible_collections" / "ansible" / "windows").is_dir():
     raise RuntimeError(f"{COLLECTIONS} is missing ansible.windows; run tools/bootstrap (make test does)")

@@ -22,7 +22,7 @@ class ActionModule(WindowsTaskAction):
     def probe_parameters(self, params):
         return {"Names": [pool["name"] for pool in params["pools"]]}
 
-    def secrets(self, params):
+    def secrets(self, params, step):
         return _iis_app_pools.passwords_secret(params["pools"])
 
     def plan(self, params, current):

@@ -144,8 +144,8 @@ class WindowsTaskAction(ActionBase):
         """Parameters of the probe run."""
         return {}
 
-    def secrets(self, params: dict) -> dict[str, Secret]:
-        """Values that go to the host as sensitive_parameters, by payload parameter name."""
+    def secrets(self, params: dict, step: str) -> dict[str, Secret]:
+        """Values that go to the host as sensitive_parameters for a step (probe or apply), by payload parameter name."""
         return {}
 
     def plan(self, params: dict, current: dict) -> Plan:
@@ -182,10 +182,10 @@ class WindowsTaskAction(ActionBase):
 
     def _converge(self) -> dict:
         params = self.check_params(self._validate())
-        current = self._execute_payload("probe", self.probe_parameters(params), self.secrets(params))
+        current = self._execute_payload("probe", self.probe_parameters(params), self.secrets(params, "probe"))
         plan = self.plan(params, current)
         if plan.operations and not self._play_context.check_mode:
-            self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params))
+            self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
         outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)

@@ -135,3 +135,32 @@ class Directory:
         principal = Principal(account["sid"], f"{self.computer_name}\\{name}", kind)
         self._add(principal)
         return principal
+
+
+def resolve_as_payload(directory: Directory, reference: str) -> Principal:
+    """As our payloads resolve: .\\name is this computer's, and COMPUTER\\name is retried in BUILTIN for the built-in groups."""
+    authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
+    if authority == ".":
+        authority = directory.computer_name
+        reference = f"{authority}\\{name}"
+    try:
+        return directory.resolve(reference)
+    except IdentityNotMapped as not_mapped:
+        if authority.upper() != directory.computer_name:
+            raise
+        try:
+            return directory.resolve(f"BUILTIN\\{name}")
+        except IdentityNotMapped:
+            raise not_mapped from None
+
+
+def resolution_report(directory: Directory, references: list[str]) -> list[dict]:
+    """Our payloads' report on names to resolve: one entry each, never failing for one bad name."""
+    report = []
+    for reference in references:
+        try:
+            principal = resolve_as_payload(directory, reference)
+            report.append({"input": reference, "sid": principal.sid, "name": principal.name, "error": None})
+        except HostError as error:
+            report.append({"input": reference, "sid": None, "name": None, "error": error.message})
+    return report

@@ -244,7 +244,7 @@ class SecretAction(WindowsTaskAction):
         "pin": {"type": "int", "no_log": True},
     }
 
-    def secrets(self, params):
+    def secrets(self, params, step):
         return {"Password": Secret(value=params["password"])}
 
     def plan(self, params, current):

@@ -5,7 +5,8 @@ State: ``user_rights`` maps a right constant to the SIDs that hold it.
 
 from __future__ import annotations
 
-from ..errors import HostError, IdentityNotMapped
+from ..accounts import resolution_report
+from ..errors import HostError
 from ..registry import payload_model
 
 # The rights LSA can assign, kept apart from the collection's own list on
@@ -34,23 +35,6 @@ def _lsa_right(name: str) -> str:
     return right
 
 
-def _resolve(directory, reference: str):
-    """As the payload resolves: .\\name is this computer's, and COMPUTER\\name is retried in BUILTIN for the built-in groups."""
-    authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
-    if authority == ".":
-        authority = directory.computer_name
-        reference = f"{authority}\\{name}"
-    try:
-        return directory.resolve(reference)
-    except IdentityNotMapped as not_mapped:
-        if authority.upper() != directory.computer_name:
-            raise
-        try:
-            return directory.resolve(f"BUILTIN\\{name}")
-        except IdentityNotMapped:
-            raise not_mapped from None
-
-
 def _probe(call) -> None:
     directory = call.host.directory
     policy = call.host.state["user_rights"]
@@ -58,13 +42,7 @@ def _probe(call) -> None:
     for name in call.parameters.get("Rights") or []:
         right = _lsa_right(name)
         holders[name] = [{"sid": sid, "name": directory.name_of(sid)} for sid in policy.get(right, [])]
-    accounts = []
-    for reference in call.parameters.get("Accounts") or []:
-        try:
-            principal = _resolve(directory, reference)
-            accounts.append({"input": reference, "sid": principal.sid, "name": principal.name, "error": None})
-        except HostError as error:
-            accounts.append({"input": reference, "sid": None, "name": None, "error": error.message})
+    accounts = resolution_report(directory, call.parameters.get("Accounts") or [])
     call.changed = False
     call.result = {"holders": holders, "accounts": accounts}
 

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cert_serial_registry_spec import ARGUMENT_SPEC, SPEC_RULES
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    Plan,
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+    WindowsTaskAction,
+)
+
+# The ways people write HKEY_LOCAL_MACHINE in front of a key path.
+_LOCAL_MACHINE = re.compile(r"^(?:Registry::)?(?:HKLM:?|HKEY_LOCAL_MACHINE)\\+", re.IGNORECASE)
+_OTHER_HIVE = re.compile(r"^(?:Registry::)?(?:HK[A-Z_]+:?)\\", re.IGNORECASE)
+
+
+def local_machine_subkey(key: str) -> str:
+    """The path below HKEY_LOCAL_MACHINE, from HKLM:\\..., HKLM\\..., HKEY_LOCAL_MACHINE\\... or a bare path."""
+    subkey = _LOCAL_MACHINE.sub("", key.strip())
+    if _OTHER_HIVE.match(subkey):
+        raise TaskInputError(f"key: {key!r} is not under HKEY_LOCAL_MACHINE, the only hive a service's settings live in here")
+    subkey = subkey.strip("\\")
+    if not subkey or "\\\\" in subkey:
+        raise TaskInputError(f"key: {key!r} is not a registry key path such as HKLM:\\SOFTWARE\\Vendor\\Product")
+    return subkey
+
+
+class ActionModule(WindowsTaskAction):
+    """Write the serial number of a certificate in a LocalMachine store to a registry value."""
+
+    module_name = "cert_serial_registry"
+    argument_spec = ARGUMENT_SPEC
+    spec_rules = SPEC_RULES
+
+    def check_params(self, params):
+        if not params["value_name"]:
+            raise TaskInputError("value_name: give the name of the registry value; the default value of a key is not supported")
+        return dict(params, thumbprint=normalise_thumbprint(params["thumbprint"]), key=local_machine_subkey(params["key"]))
+
+    def probe_parameters(self, params):
+        return {"StoreName": params["store_name"], "Thumbprint": params["thumbprint"], "Key": params["key"],
+                "ValueName": params["value_name"]}
+
+    def plan(self, params, current):
+        certificate, registry = current.get("certificate"), current.get("registry")
+        if not isinstance(certificate, dict) or not isinstance(registry, dict):
+            raise UnexpectedProbeResult("no 'certificate' and 'registry' reports")
+        where = f"LocalMachine\\{params['store_name']}"
+        if not certificate.get("found"):
+            raise PlanError(f"the certificate {params['thumbprint']} is not in {where}; import it first")
+        if not certificate.get("has_private_key"):
+            raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key, so the service could not "
+                            "decrypt with it; import it with its key")
+        serial = certificate.get("serial_number")
+        if not isinstance(serial, str) or not serial:
+            raise UnexpectedProbeResult("no serial number for the certificate")
+        current_value = registry.get("value") if registry.get("value_exists") else None
+        up_to_date = registry.get("value_kind") == "String" and current_value == serial
+        path = f"HKLM:\\{params['key']}"
+        return Plan(
+            operations=[] if up_to_date else [{"serial": serial}],
+            before={"key": path, "value_name": params["value_name"], "value": current_value,
+                    "value_kind": registry.get("value_kind") if registry.get("value_exists") else None},
+            after={"key": path, "value_name": params["value_name"], "value": serial, "value_kind": "String"},
+            result={"serial_number": serial, "previous_value": current_value, "key": path, "value_name": params["value_name"]},
+        )
+
+    def apply_parameters(self, params, plan):
+        return dict(self.probe_parameters(params), Serial=plan.operations[0]["serial"])

@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ansible.errors import AnsibleError
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._pfx_import_spec import ARGUMENT_SPEC, SPEC_RULES
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _certificates, _private_keys
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    Plan,
+    Secret,
+    TaskInputError,
+    UnexpectedProbeResult,
+    WindowsTaskAction,
+)
+
+
+class ActionModule(WindowsTaskAction):
+    """Import a PFX into a LocalMachine store, optionally its chain, and grant access to its private key."""
+
+    module_name = "pfx_import"
+    argument_spec = ARGUMENT_SPEC
+    spec_rules = SPEC_RULES
+    _requirement_warnings: list = []
+    _imports = False
+
+    def _pfx_bytes(self, params) -> bytes:
+        if params.get("content"):
+            try:
+                return base64.b64decode(params["content"], validate=True)
+            except (binascii.Error, ValueError):
+                raise TaskInputError("content: is not base64; give the PFX file's bytes encoded as base64") from None
+        try:
+            path = self._find_needle("files", params["src"])
+        except AnsibleError as error:
+            raise TaskInputError(f"src: {error.message}") from None
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def check_params(self, params):
+        data = self._pfx_bytes(params)
+        pfx = _certificates.load_pfx(data, params["password"])
+        self._requirement_warnings = _certificates.check_requirements(
+            pfx, require_rsa=params["require_rsa"], require_encipherment=params["require_encipherment"],
+            allow_expired=params["allow_expired"], expiry_warning_days=params["expiry_warning_days"])
+        return dict(params, key_access=_private_keys.check_grants(params["key_access"]), pfx=pfx,
+                    pfx_base64=base64.b64encode(data).decode("ascii"))
+
+    def _chain(self, params) -> list[dict]:
+        if params["chain"] != "install":
+            return []
+        return [{"thumbprint": c["thumbprint"], "store": c["store"]} for c in params["pfx"].chain]
+
+    def probe_parameters(self, params):
+        return {"StoreName": params["store_name"], "Thumbprint": params["pfx"].thumbprint, "Chain": self._chain(params),
+                "Principals": _private_keys.principals_to_resolve(params["key_access"])}
+
+    def secrets(self, params, step):
+        # The probe looks the certificate up by thumbprint, and an apply that only
+        # changes key access needs no PFX: key material leaves the controller only
+        # to be imported.
+        if step != "apply" or not self._imports:
+            return {}
+        secrets = {"Pfx": Secret(value=params["pfx_base64"])}
+        if params["password"]:
+            secrets["PfxPassword"] = Secret(value=params["password"])
+        return secrets
+
+    def plan(self, params, current):
+        pfx = params["pfx"]
+        report = current.get("certificate")
+        _private_keys.check_key_report(report, "certificate")
+        chain_report = current.get("chain")
+        if not isinstance(chain_report, list):
+            raise UnexpectedProbeResult("no 'chain' list")
+        present_chain = {c.get("thumbprint") for c in chain_report if isinstance(c, dict) and c.get("present")}
+
+        import_leaf = not (report["found"] and report.get("has_private_key"))
+        install_chain = [c["thumbprint"] for c in self._chain(params) if c["thumbprint"] not in present_chain]
+        # A key imported now has only Windows' default entries, none of which key_access manages.
+        acl = [] if import_leaf else report["acl"]
+        acl_operations, access_before, access_after, access_changes = (
+            _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals")) if params["key_access"] else ([], {}, {}, {}))
+
+        operations = []
+        self._imports = import_leaf or bool(install_chain)
+        if self._imports:
+            operations.append({"import_leaf": import_leaf, "install_chain": install_chain})
+        operations += acl_operations
+        store = f"LocalMachine\\{params['store_name']}"
+        return Plan(
+            operations=operations,
+            before={"certificate": f"{pfx.thumbprint} in {store}" if not import_leaf else None,
+                    "chain": sorted(present_chain), "key_access": access_before},
+            after={"certificate": f"{pfx.thumbprint} in {store}",
+                   "chain": sorted(present_chain | set(install_chain)), "key_access": access_after},
+            warnings=list(self._requirement_warnings),
+            result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=install_chain,
+                        key_access=access_after, key_access_changes=access_changes),
+        )
+
+    def apply_parameters(self, params, plan):
+        imports = plan.operations[0] if plan.operations and "import_leaf" in plan.operations[0] else {}
+        return {
+            "StoreName": params["store_name"],
+            "Thumbprint": params["pfx"].thumbprint,
+            "Chain": self._chain(params),
+            "Exportable": params["exportable"],
+            "ImportLeaf": imports.get("import_leaf", False),
+            "InstallChain": imports.get("install_chain", []),
+            "Operations": [op for op in plan.operations if "sid" in op],
+        }

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Certificates on the controller: PFX parsing and validation, thumbprints and serial numbers as Windows shows them."""
+
+from __future__ import annotations
+
+import binascii
+import dataclasses
+import datetime
+import hashlib
+import re
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+except ImportError:  # pragma: no cover - reported when a task needs it
+    x509 = None
+
+_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+
+
+def require_cryptography() -> None:
+    if x509 is None:
+        raise TaskInputError("the Python package 'cryptography' is needed on the controller to read PFX files; install it "
+                             "in the environment that runs ansible-playbook (pip install cryptography)")
+
+
+def normalise_thumbprint(value: str, option: str = "thumbprint") -> str:
+    """A thumbprint as Windows stores it: 40 uppercase hex digits.
+
+    Certificate dialogs copy it with spaces and, often, an invisible left-to-right mark in front.
+    """
+    cleaned = re.sub(r"[\s\u200e\u200f:]", "", value or "").upper()
+    if not _THUMBPRINT.match(cleaned):
+        raise TaskInputError(f"{option}: {value!r} is not a certificate thumbprint (40 hexadecimal digits, the SHA-1 of the certificate)")
+    return cleaned
+
+
+def thumbprint(der: bytes) -> str:
+    """X509Certificate2.Thumbprint: the SHA-1 of the DER certificate, uppercase hex."""
+    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - SHA-1 is what Windows names certificates by
+
+
+def _der_length(data: bytes, offset: int) -> tuple[int, int]:
+    """The length of the DER element whose length octets start at offset, and where its content starts."""
+    first = data[offset]
+    if first < 0x80:
+        return first, offset + 1
+    octets = first & 0x7F
+    return int.from_bytes(data[offset + 1:offset + 1 + octets], "big"), offset + 1 + octets
+
+
+def _der_enter(data: bytes, offset: int, tag: int) -> int:
+    """The offset of the content of the element at offset, which must have the given tag."""
+    if data[offset] != tag:
+        raise ValueError(f"expected DER tag 0x{tag:02X} at offset {offset}, found 0x{data[offset]:02X}")
+    return _der_length(data, offset + 1)[1]
+
+
+def serial_number(der: bytes) -> str:
+    """X509Certificate2.SerialNumber: the serial's DER integer content bytes, big-endian, uppercase hex.
+
+    Read from the encoding itself rather than from the integer value, because .NET
+    shows the bytes as they are: a leading zero byte stays, a negative serial stays
+    in two's complement.
+    """
+    tbs = _der_enter(der, _der_enter(der, 0, 0x30), 0x30)
+    if der[tbs] == 0xA0:  # explicit [0] version
+        length, content = _der_length(der, tbs + 1)
+        tbs = content + length
+    if der[tbs] != 0x02:
+        raise ValueError("the certificate has no serialNumber INTEGER where RFC 5280 puts it")
+    length, content = _der_length(der, tbs + 1)
+    return binascii.hexlify(der[content:content + length]).decode().upper()
+
+
+def _name(name) -> str:
+    return name.rfc4514_string()
+
+
+@dataclasses.dataclass(frozen=True)
+class Pfx:
+    """What the controller learns from a PFX before anything touches a host. Holds no key material."""
+
+    thumbprint: str
+    serial_number: str
+    subject: str
+    issuer: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    key_algorithm: str
+    key_size: int | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    chain: tuple[dict, ...]  # {thumbprint, subject, store: CA or Root}
+    certificate_der: bytes = dataclasses.field(repr=False, default=b"")
+
+    def summary(self) -> dict:
+        return {
+            "thumbprint": self.thumbprint,
+            "serial_number": self.serial_number,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "key_algorithm": self.key_algorithm,
+            "key_size": self.key_size,
+            "key_usage": list(self.key_usage),
+        }
+
+
+def _key_description(key) -> tuple[str, int | None]:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return f"EC ({key.curve.name})", key.curve.key_size
+    if isinstance(key, dsa.DSAPrivateKey):
+        return "DSA", key.key_size
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return type(key).__name__.replace("PrivateKey", ""), None
+    return type(key).__name__, None
+
+
+def _key_usage(cert) -> tuple[str, ...]:
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return ()
+    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+             "key_cert_sign", "crl_sign")
+    found = [name for name in names if getattr(usage, name)]
+    if usage.key_agreement:
+        found += [name for name in ("encipher_only", "decipher_only") if getattr(usage, name)]
+    return tuple(found)
+
+
+def _extended_key_usage(cert) -> tuple[str, ...]:
+    try:
+        return tuple(oid.dotted_string for oid in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return ()
+
+
+def _is_self_signed(cert) -> bool:
+    return cert.subject == cert.issuer
+
+
+def load_pfx(data: bytes, password: str) -> Pfx:
+    """Parse a PFX with its password; fail with a clear message for a wrong password, a corrupt file or no private key."""
+    require_cryptography()
+    try:
+        key, cert, additional = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
+    except ValueError:
+        raise TaskInputError("the PFX could not be opened: the password is wrong or the file is not a valid PKCS#12 "
+                             "(PFX) archive") from None
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        # Unusual archives raise other exceptions from cryptography's parser; the
+        # message names the kind of problem only, never any content.
+        raise TaskInputError(f"the PFX could not be read ({type(error).__name__}); it may use an encryption this "
+                             "controller's cryptography library does not support") from None
+    if cert is None:
+        raise TaskInputError("the PFX holds no certificate with a private key")
+    if key is None:
+        raise TaskInputError("the PFX holds a certificate but not its private key; export it again with the private key")
+    der = cert.public_bytes(Encoding.DER)
+    algorithm, size = _key_description(key)
+    chain = tuple(
+        {
+            "thumbprint": thumbprint(extra.public_bytes(Encoding.DER)),
+            "subject": _name(extra.subject),
+            "store": "Root" if _is_self_signed(extra) else "CA",
+        }
+        for extra in additional
+    )
+    return Pfx(
+        thumbprint=thumbprint(der),
+        serial_number=serial_number(der),
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key_algorithm=algorithm,
+        key_size=size,
+        key_usage=_key_usage(cert),
+        extended_key_usage=_extended_key_usage(cert),
+        chain=chain,
+        certificate_der=der,
+    )
+
+
+def check_requirements(pfx: Pfx, *, require_rsa: bool, require_encipherment: bool, allow_expired: bool,
+                       expiry_warning_days: int, now: datetime.datetime | None = None) -> list[str]:
+    """Fail for what the certificate must have; return warnings for what it should."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if require_rsa and pfx.key_algorithm != "RSA":
+        raise TaskInputError(f"require_rsa: the certificate {pfx.thumbprint} has a {pfx.key_algorithm} key, not RSA")
+    if require_encipherment and not {"key_encipherment", "data_encipherment"} & set(pfx.key_usage):
+        shown = ", ".join(pfx.key_usage) or "no key usage extension"
+        raise TaskInputError(f"require_encipherment: the certificate {pfx.thumbprint} allows {shown}; it needs key "
+                             "encipherment or data encipherment")
+    if pfx.not_after <= now and not allow_expired:
+        raise TaskInputError(f"the certificate {pfx.thumbprint} expired on {pfx.not_after.isoformat()}; set allow_expired "
+                             "to import it anyway")
+    warnings = []
+    if pfx.not_before > now:
+        warnings.append(f"the certificate {pfx.thumbprint} is not valid before {pfx.not_before.isoformat()}")
+    remaining = pfx.not_after - now
+    if datetime.timedelta(0) < remaining <= datetime.timedelta(days=expiry_warning_days):
+        warnings.append(f"the certificate {pfx.thumbprint} expires in {remaining.days} days, on {pfx.not_after.isoformat()}")
+    return warnings

@@ -1,0 +1,1177 @@
+# Shared fragment: who may use the private key of a certificate in a
+# LocalMachine store. Inlined by the controller where a payload has the line
+# "# pkiops-include: _private_key_acl.ps1" (private_key_acl, pfx_import).
+#
+# Only definitions: one guarded Add-Type and functions. Nothing here runs on
+# its own, so the including payload decides what happens and in what order.
+#
+# Functions a payload may call:
+#   Get-UnderlyingException, New-ContextException   error handling
+#   Assert-Thumbprint, Assert-StoreName              input checks
+#   Find-LocalMachineCertificate                     read-only store lookup
+#   Resolve-PrincipalList                            the 'principals' report
+#   Get-CertificateKeyReport                         the key report
+#   Get-KeyAclPlan, Set-CertificateKeyAcl            key ACL operations
+#
+# A certificate's private key is kept either by a CNG key storage provider
+# (KSP) or by a legacy CryptoAPI cryptographic service provider (CSP). Each
+# has its own call to read and replace the key's security descriptor: CNG's
+# NCryptGetProperty/NCryptSetProperty with the "Security Descr" property,
+# CryptoAPI's CryptGetProvParam/CryptSetProvParam with PP_KEYSET_SEC_DESCR.
+# CryptAcquireCertificatePrivateKey opens the key whichever kind it is.
+#
+# API references: wincrypt.h (crypt32.dll, advapi32.dll), ncrypt.h
+# (ncrypt.dll), and the .NET types X509Store, X509Certificate2,
+# RawSecurityDescriptor, RawAcl, CommonAce and SecurityIdentifier.
+
+# Add-Type cannot redefine a type that already exists in this process, so only
+# compile when the type is not loaded yet (for example a second payload run in
+# the same PowerShell host). The source is passed inline rather than through
+# a variable so that this fragment performs no other top-level statement.
+if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey').Type) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pkiops.KeyfactorCommand.Certificates
+{
+    internal static class NativeMethods
+    {
+        // CryptAcquireCertificatePrivateKey dwFlags (wincrypt.h).
+        // SILENT: never show UI; this runs in a non-interactive session.
+        // ALLOW_NCRYPT_KEY: return a CNG key handle for a CNG key instead of
+        // failing; without it only CryptoAPI keys can be opened.
+        internal const uint CRYPT_ACQUIRE_SILENT_FLAG = 0x00000040;
+        internal const uint CRYPT_ACQUIRE_ALLOW_NCRYPT_KEY_FLAG = 0x00010000;
+
+        // The *pdwKeySpec value that says the handle is an NCRYPT_KEY_HANDLE;
+        // AT_KEYEXCHANGE (1) or AT_SIGNATURE (2) mean an HCRYPTPROV.
+        internal const uint CERT_NCRYPT_KEY_SPEC = 0xFFFFFFFF;
+
+        // SECURITY_INFORMATION (winnt.h): only the DACL is read and written,
+        // so the owner, group and SACL of the key are never touched.
+        internal const uint DACL_SECURITY_INFORMATION = 0x00000004;
+
+        // ncrypt.h
+        internal const uint NCRYPT_SILENT_FLAG = 0x00000040;
+        internal const string NCRYPT_SECURITY_DESCR_PROPERTY = "Security Descr";
+        internal const string NCRYPT_PROVIDER_HANDLE_PROPERTY = "Provider Handle";
+        internal const string NCRYPT_NAME_PROPERTY = "Name";
+        internal const string NCRYPT_UNIQUE_NAME_PROPERTY = "Unique Name";
+        internal const string NCRYPT_EXPORT_POLICY_PROPERTY = "Export Policy";
+        internal const uint NCRYPT_ALLOW_EXPORT_FLAG = 0x00000001;
+        internal const uint NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG = 0x00000002;
+        internal const int NTE_BUFFER_TOO_SMALL = unchecked((int)0x80090028);
+        internal const int NTE_NOT_SUPPORTED = unchecked((int)0x80090029);
+
+        // CryptGetProvParam / CryptSetProvParam dwParam (wincrypt.h).
+        internal const uint PP_NAME = 4;
+        internal const uint PP_KEYSET_SEC_DESCR = 8;
+        internal const uint PP_UNIQUE_CONTAINER = 36;
+
+        // CryptGetKeyParam dwParam and the permission bit it reports.
+        internal const uint KP_PERMISSIONS = 6;
+        internal const uint CRYPT_EXPORT = 0x00000004;
+
+        internal const int ERROR_MORE_DATA = 234;
+
+        // BOOL CryptAcquireCertificatePrivateKey(PCCERT_CONTEXT pCert,
+        //     DWORD dwFlags, void *pvParameters,
+        //     HCRYPTPROV_OR_NCRYPT_KEY_HANDLE *phCryptProvOrNCryptKey,
+        //     DWORD *pdwKeySpec, BOOL *pfCallerFreeProvOrNCryptKey);
+        // The handle type is a ULONG_PTR, hence IntPtr; it is wrapped in a
+        // SafeHandle as soon as it is known who must free it.
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptAcquireCertificatePrivateKey(
+            IntPtr pCert,
+            uint dwFlags,
+            IntPtr pvParameters,
+            out IntPtr phCryptProvOrNCryptKey,
+            out uint pdwKeySpec,
+            [MarshalAs(UnmanagedType.Bool)] out bool pfCallerFreeProvOrNCryptKey);
+
+        // SECURITY_STATUS NCryptGetProperty(NCRYPT_HANDLE hObject,
+        //     LPCWSTR pszProperty, PBYTE pbOutput, DWORD cbOutput,
+        //     DWORD *pcbResult, DWORD dwFlags);
+        // A null byte[] is passed as NULL, which asks for the size only.
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode, ExactSpelling = true)]
+        internal static extern int NCryptGetProperty(
+            SafeHandle hObject,
+            string pszProperty,
+            [Out] byte[] pbOutput,
+            uint cbOutput,
+            out uint pcbResult,
+            uint dwFlags);
+
+        // SECURITY_STATUS NCryptSetProperty(NCRYPT_HANDLE hObject,
+        //     LPCWSTR pszProperty, PBYTE pbInput, DWORD cbInput, DWORD dwFlags);
+        [DllImport("ncrypt.dll", CharSet = CharSet.Unicode, ExactSpelling = true)]
+        internal static extern int NCryptSetProperty(
+            SafeHandle hObject,
+            string pszProperty,
+            [In] byte[] pbInput,
+            uint cbInput,
+            uint dwFlags);
+
+        // SECURITY_STATUS NCryptFreeObject(NCRYPT_HANDLE hObject);
+        [DllImport("ncrypt.dll", ExactSpelling = true)]
+        internal static extern int NCryptFreeObject(IntPtr hObject);
+
+        // BOOL CryptGetProvParam(HCRYPTPROV hProv, DWORD dwParam, BYTE *pbData,
+        //     DWORD *pdwDataLen, DWORD dwFlags);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptGetProvParam(
+            SafeHandle hProv,
+            uint dwParam,
+            [Out] byte[] pbData,
+            ref uint pdwDataLen,
+            uint dwFlags);
+
+        // BOOL CryptSetProvParam(HCRYPTPROV hProv, DWORD dwParam,
+        //     const BYTE *pbData, DWORD dwFlags);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptSetProvParam(
+            SafeHandle hProv,
+            uint dwParam,
+            [In] byte[] pbData,
+            uint dwFlags);
+
+        // BOOL CryptReleaseContext(HCRYPTPROV hProv, DWORD dwFlags);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptReleaseContext(IntPtr hProv, uint dwFlags);
+
+        // BOOL CryptGetUserKey(HCRYPTPROV hProv, DWORD dwKeySpec,
+        //     HCRYPTKEY *phUserKey);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptGetUserKey(SafeHandle hProv, uint dwKeySpec, out IntPtr phUserKey);
+
+        // BOOL CryptGetKeyParam(HCRYPTKEY hKey, DWORD dwParam, BYTE *pbData,
+        //     DWORD *pdwDataLen, DWORD dwFlags);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptGetKeyParam(
+            SafeHandle hKey,
+            uint dwParam,
+            [Out] byte[] pbData,
+            ref uint pdwDataLen,
+            uint dwFlags);
+
+        // BOOL CryptDestroyKey(HCRYPTKEY hKey);
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CryptDestroyKey(IntPtr hKey);
+    }
+
+    // An NCRYPT_KEY_HANDLE or NCRYPT_PROV_HANDLE. ownsHandle is false when
+    // the handle belongs to someone else (CryptAcquireCertificatePrivateKey
+    // said the caller must not free it); SafeHandle then never calls
+    // ReleaseHandle, so NCryptFreeObject runs only on handles we own.
+    internal sealed class NCryptObjectHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        internal NCryptObjectHandle(IntPtr existing, bool ownsHandle)
+            : base(ownsHandle)
+        {
+            SetHandle(existing);
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            return NativeMethods.NCryptFreeObject(handle) == 0;
+        }
+    }
+
+    // An HCRYPTPROV, released with CryptReleaseContext only when owned (see
+    // NCryptObjectHandle).
+    internal sealed class CapiProviderHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        internal CapiProviderHandle(IntPtr existing, bool ownsHandle)
+            : base(ownsHandle)
+        {
+            SetHandle(existing);
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            return NativeMethods.CryptReleaseContext(handle, 0);
+        }
+    }
+
+    // An HCRYPTKEY from CryptGetUserKey, which the caller always destroys.
+    internal sealed class CapiKeyHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        internal CapiKeyHandle(IntPtr existing)
+            : base(true)
+        {
+            SetHandle(existing);
+        }
+
+        protected override bool ReleaseHandle()
+        {
+            return NativeMethods.CryptDestroyKey(handle);
+        }
+    }
+
+    internal static class Errors
+    {
+        // Win32Exception(int) reads the system message table, which also
+        // holds the NTE_* HRESULTs that CNG and CryptoAPI return. The code is
+        // kept in hex in the text, and as NativeErrorCode, because the
+        // message alone does not always identify it.
+        internal static Win32Exception FromCode(string function, int code)
+        {
+            string message = string.Format("{0} failed: {1} (0x{2:X8})", function, new Win32Exception(code).Message, code);
+            return new Win32Exception(code, message);
+        }
+    }
+
+    // The private key of one certificate, opened for reading its properties
+    // and reading or replacing its DACL. Never reads or exports key material.
+    public sealed class CertificatePrivateKey : IDisposable
+    {
+        // Held so that the certificate context outlives the key handle: when
+        // CryptAcquireCertificatePrivateKey does not hand ownership to the
+        // caller, the handle belongs to that context.
+        private readonly X509Certificate2 _certificate;
+        private readonly SafeHandle _handle;
+        private readonly bool _isCng;
+        private readonly uint _keySpec;
+
+        private CertificatePrivateKey(X509Certificate2 certificate, SafeHandle handle, bool isCng, uint keySpec)
+        {
+            _certificate = certificate;
+            _handle = handle;
+            _isCng = isCng;
+            _keySpec = keySpec;
+        }
+
+        public static CertificatePrivateKey Open(X509Certificate2 certificate)
+        {
+            if (certificate == null)
+            {
+                throw new ArgumentNullException("certificate");
+            }
+
+            IntPtr raw;
+            uint keySpec;
+            bool callerFree;
+            // X509Certificate.Handle is the certificate's PCCERT_CONTEXT.
+            bool ok = NativeMethods.CryptAcquireCertificatePrivateKey(
+                certificate.Handle,
+                NativeMethods.CRYPT_ACQUIRE_SILENT_FLAG | NativeMethods.CRYPT_ACQUIRE_ALLOW_NCRYPT_KEY_FLAG,
+                IntPtr.Zero,
+                out raw,
+                out keySpec,
+                out callerFree);
+            int error = Marshal.GetLastWin32Error();
+            GC.KeepAlive(certificate);
+            if (!ok)
+            {
+                throw Errors.FromCode("CryptAcquireCertificatePrivateKey", error);
+            }
+
+            bool isCng = keySpec == NativeMethods.CERT_NCRYPT_KEY_SPEC;
+            SafeHandle handle;
+            if (isCng)
+            {
+                handle = new NCryptObjectHandle(raw, callerFree);
+            }
+            else
+            {
+                handle = new CapiProviderHandle(raw, callerFree);
+            }
+            return new CertificatePrivateKey(certificate, handle, isCng, keySpec);
+        }
+
+        public bool IsCng
+        {
+            get { return _isCng; }
+        }
+
+        public string GetProviderName()
+        {
+            if (!_isCng)
+            {
+                return AnsiString(GetProvParam(_handle, NativeMethods.PP_NAME, 0, "CryptGetProvParam(PP_NAME)"));
+            }
+
+            // A key handle does not name its provider; the provider handle
+            // does. That handle is a new reference the caller must free with
+            // NCryptFreeObject, hence ownsHandle = true.
+            byte[] value = GetNCryptProperty(_handle, NativeMethods.NCRYPT_PROVIDER_HANDLE_PROPERTY, NativeMethods.NCRYPT_SILENT_FLAG);
+            if (value.Length < IntPtr.Size)
+            {
+                throw new InvalidOperationException(string.Format(
+                    "NCryptGetProperty({0}) returned {1} bytes, which is not a handle.", NativeMethods.NCRYPT_PROVIDER_HANDLE_PROPERTY, value.Length));
+            }
+            IntPtr raw = IntPtr.Size == 8 ? new IntPtr(BitConverter.ToInt64(value, 0)) : new IntPtr(BitConverter.ToInt32(value, 0));
+            using (NCryptObjectHandle provider = new NCryptObjectHandle(raw, true))
+            {
+                return UnicodeString(GetNCryptProperty(provider, NativeMethods.NCRYPT_NAME_PROPERTY, NativeMethods.NCRYPT_SILENT_FLAG));
+            }
+        }
+
+        // The name that identifies the key in its provider's storage: for the
+        // Microsoft software providers, the name of the key file under
+        // ProgramData\Microsoft\Crypto.
+        public string GetContainerName()
+        {
+            if (!_isCng)
+            {
+                return AnsiString(GetProvParam(_handle, NativeMethods.PP_UNIQUE_CONTAINER, 0, "CryptGetProvParam(PP_UNIQUE_CONTAINER)"));
+            }
+
+            byte[] value;
+            int status = TryGetNCryptProperty(_handle, NativeMethods.NCRYPT_UNIQUE_NAME_PROPERTY, NativeMethods.NCRYPT_SILENT_FLAG, out value);
+            if (status == 0)
+            {
+                return UnicodeString(value);
+            }
+            // The unique name is optional for a KSP; the key name is then the
+            // only identifier there is.
+            if (status != NativeMethods.NTE_NOT_SUPPORTED)
+            {
+                throw Errors.FromCode("NCryptGetProperty(" + NativeMethods.NCRYPT_UNIQUE_NAME_PROPERTY + ")", status);
+            }
+            return UnicodeString(GetNCryptProperty(_handle, NativeMethods.NCRYPT_NAME_PROPERTY, NativeMethods.NCRYPT_SILENT_FLAG));
+        }
+
+        // Whether the key may leave its provider (for example in a PFX
+        // export), or null when the provider does not say (smart card and
+        // TPM providers need not support the query).
+        public bool? GetExportable()
+        {
+            if (_isCng)
+            {
+                byte[] value;
+                int status = TryGetNCryptProperty(_handle, NativeMethods.NCRYPT_EXPORT_POLICY_PROPERTY, NativeMethods.NCRYPT_SILENT_FLAG, out value);
+                if (status != 0 || value.Length < 4)
+                {
+                    return null;
+                }
+                uint policy = BitConverter.ToUInt32(value, 0);
+                return (policy & (NativeMethods.NCRYPT_ALLOW_EXPORT_FLAG | NativeMethods.NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG)) != 0;
+            }
+
+            // CryptoAPI keeps the permission on the key, not on the container.
+            IntPtr rawKey;
+            if (!NativeMethods.CryptGetUserKey(_handle, _keySpec, out rawKey))
+            {
+                return null;
+            }
+            using (CapiKeyHandle key = new CapiKeyHandle(rawKey))
+            {
+                byte[] permissions = new byte[4];
+                uint length = (uint)permissions.Length;
+                if (!NativeMethods.CryptGetKeyParam(key, NativeMethods.KP_PERMISSIONS, permissions, ref length, 0) || length < 4)
+                {
+                    return null;
+                }
+                return (BitConverter.ToUInt32(permissions, 0) & NativeMethods.CRYPT_EXPORT) != 0;
+            }
+        }
+
+        // The key's security descriptor in self-relative binary form, with
+        // the DACL only.
+        public byte[] GetSecurityDescriptor()
+        {
+            if (_isCng)
+            {
+                return GetNCryptProperty(
+                    _handle,
+                    NativeMethods.NCRYPT_SECURITY_DESCR_PROPERTY,
+                    NativeMethods.DACL_SECURITY_INFORMATION | NativeMethods.NCRYPT_SILENT_FLAG);
+            }
+            return GetProvParam(
+                _handle,
+                NativeMethods.PP_KEYSET_SEC_DESCR,
+                NativeMethods.DACL_SECURITY_INFORMATION,
+                "CryptGetProvParam(PP_KEYSET_SEC_DESCR)");
+        }
+
+        // Replaces the key's DACL with the one in the self-relative
+        // descriptor; DACL_SECURITY_INFORMATION makes the provider ignore any
+        // owner, group or SACL in it.
+        public void SetSecurityDescriptor(byte[] descriptor)
+        {
+            if (descriptor == null)
+            {
+                throw new ArgumentNullException("descriptor");
+            }
+
+            if (_isCng)
+            {
+                int status = NativeMethods.NCryptSetProperty(
+                    _handle,
+                    NativeMethods.NCRYPT_SECURITY_DESCR_PROPERTY,
+                    descriptor,
+                    (uint)descriptor.Length,
+                    NativeMethods.DACL_SECURITY_INFORMATION | NativeMethods.NCRYPT_SILENT_FLAG);
+                if (status != 0)
+                {
+                    throw Errors.FromCode("NCryptSetProperty(" + NativeMethods.NCRYPT_SECURITY_DESCR_PROPERTY + ")", status);
+                }
+                return;
+            }
+
+            if (!NativeMethods.CryptSetProvParam(_handle, NativeMethods.PP_KEYSET_SEC_DESCR, descriptor, NativeMethods.DACL_SECURITY_INFORMATION))
+            {
+                throw Errors.FromCode("CryptSetProvParam(PP_KEYSET_SEC_DESCR)", Marshal.GetLastWin32Error());
+            }
+        }
+
+        public void Dispose()
+        {
+            _handle.Dispose();
+            GC.KeepAlive(_certificate);
+        }
+
+        // Both providers follow the documented two-call pattern: a NULL
+        // buffer returns the size, a second call fills the buffer. A value
+        // (the security descriptor) may grow between the two calls when
+        // another process changes it, so a too-small buffer is retried.
+        private static int TryGetNCryptProperty(SafeHandle obj, string property, uint flags, out byte[] value)
+        {
+            value = null;
+            for (int attempt = 0; ; attempt++)
+            {
+                uint size;
+                int status = NativeMethods.NCryptGetProperty(obj, property, null, 0, out size, flags);
+                if (status != 0)
+                {
+                    return status;
+                }
+                byte[] buffer = new byte[size];
+                status = NativeMethods.NCryptGetProperty(obj, property, buffer, size, out size, flags);
+                if (status == NativeMethods.NTE_BUFFER_TOO_SMALL && attempt < 2)
+                {
+                    continue;
+                }
+                if (status != 0)
+                {
+                    return status;
+                }
+                // pcbResult is the number of bytes actually copied.
+                if (size < buffer.Length)
+                {
+                    Array.Resize(ref buffer, (int)size);
+                }
+                value = buffer;
+                return 0;
+            }
+        }
+
+        private static byte[] GetNCryptProperty(SafeHandle obj, string property, uint flags)
+        {
+            byte[] value;
+            int status = TryGetNCryptProperty(obj, property, flags, out value);
+            if (status != 0)
+            {
+                throw Errors.FromCode("NCryptGetProperty(" + property + ")", status);
+            }
+            return value;
+        }
+
+        private static byte[] GetProvParam(SafeHandle provider, uint param, uint flags, string description)
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                uint size = 0;
+                if (!NativeMethods.CryptGetProvParam(provider, param, null, ref size, flags))
+                {
+                    throw Errors.FromCode(description, Marshal.GetLastWin32Error());
+                }
+                byte[] buffer = new byte[size];
+                if (!NativeMethods.CryptGetProvParam(provider, param, buffer, ref size, flags))
+                {
+                    int error = Marshal.GetLastWin32Error();
+                    if (error == NativeMethods.ERROR_MORE_DATA && attempt < 2)
+                    {
+                        continue;
+                    }
+                    throw Errors.FromCode(description, error);
+                }
+                if (size < buffer.Length)
+                {
+                    Array.Resize(ref buffer, (int)size);
+                }
+                return buffer;
+            }
+        }
+
+        // CNG string properties are null-terminated UTF-16 (LPCWSTR).
+        private static string UnicodeString(byte[] value)
+        {
+            return CutAtNul(Encoding.Unicode.GetString(value));
+        }
+
+        // PP_NAME and PP_UNIQUE_CONTAINER are null-terminated CHAR strings,
+        // in the system's ANSI code page, which is what Encoding.Default is
+        // on the .NET Framework.
+        private static string AnsiString(byte[] value)
+        {
+            return CutAtNul(Encoding.Default.GetString(value));
+        }
+
+        private static string CutAtNul(string text)
+        {
+            int end = text.IndexOf('\0');
+            return end < 0 ? text : text.Substring(0, end);
+        }
+    }
+}
+'@
+}
+
+function Get-UnderlyingException {
+    # PowerShell wraps an exception thrown by a .NET method or constructor in
+    # a MethodInvocationException ('Exception calling ...'), and one thrown by
+    # a property getter or setter in a GetValueInvocationException or
+    # SetValueInvocationException. The caller wants Windows' own exception
+    # and message.
+    param(
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception.InnerException -and (
+            $exception -is [System.Management.Automation.MethodException] -or
+            $exception -is [System.Management.Automation.GetValueInvocationException] -or
+            $exception -is [System.Management.Automation.SetValueInvocationException])) {
+        $exception = $exception.InnerException
+    }
+    $exception
+}
+
+function New-ContextException {
+    # Prefixes the failing step to Windows' message. A Win32Exception stays a
+    # Win32Exception with the same NativeErrorCode so that the error code
+    # survives for the controller; anything else keeps Windows' exception as
+    # the inner exception. Never use this where the cause could quote a
+    # secret: win_powershell reports inner exceptions as well.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Context,
+
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
+    $message = '{0}: {1}' -f $Context, $cause.Message
+    if ($cause -is [System.ComponentModel.Win32Exception]) {
+        [System.ComponentModel.Win32Exception]::new($cause.NativeErrorCode, $message)
+    }
+    else {
+        [System.InvalidOperationException]::new($message, $cause)
+    }
+}
+
+function Assert-Thumbprint {
+    # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
+    # uppercase hex digits, normalised by the controller). Anything else is a
+    # controller bug, and would otherwise just be reported as "not found".
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Value,
+
+        [Parameter(Mandatory)]
+        [string]$Name
+    )
+
+    if ($Value -cnotmatch '^[0-9A-F]{40}$') {
+        throw "Invalid ${Name} '$Value': a certificate thumbprint is 40 uppercase hexadecimal digits."
+    }
+}
+
+function Assert-StoreName {
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Value
+    )
+
+    if ([string]::IsNullOrWhiteSpace($Value)) {
+        throw 'Invalid StoreName: give the name of a LocalMachine certificate store such as My.'
+    }
+}
+
+function Find-LocalMachineCertificate {
+    # The certificate with this thumbprint in LocalMachine\<StoreName>, or
+    # $null when the store or the certificate is not there. The caller owns
+    # the object it gets and must release it with Reset().
+    #
+    # Reset() rather than Dispose() throughout: X509Certificate.Dispose and
+    # X509Store.Dispose exist only from .NET Framework 4.6, and Windows
+    # PowerShell 5.1 also runs on 4.5.2. Reset() and Close() exist in every
+    # version and release the same native handles.
+    param(
+        [Parameter(Mandatory)]
+        [string]$StoreName,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
+        $StoreName, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    try {
+        try {
+            # OpenExistingOnly: without it, opening a store name that does not
+            # exist creates that store, and a read must change nothing.
+            $store.Open([System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor
+                [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly)
+        }
+        catch {
+            # ERROR_FILE_NOT_FOUND: the store does not exist, so neither does
+            # the certificate. .NET reports the Win32 code either as is or as
+            # the HRESULT 0x80070002, depending on the version.
+            $cause = Get-UnderlyingException -ErrorRecord $_
+            if ($cause.HResult -eq 2 -or $cause.HResult -eq -2147024894) {
+                return $null
+            }
+            throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$StoreName" -ErrorRecord $_)
+        }
+
+        # Every read of X509Store.Certificates creates a new object for each
+        # certificate in the store; all but the match are released here.
+        $found = $null
+        foreach ($candidate in $store.Certificates) {
+            if ($null -eq $found -and [string]::Equals($candidate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+                $found = $candidate
+            }
+            else {
+                $candidate.Reset()
+            }
+        }
+        $found
+    }
+    finally {
+        $store.Close()
+    }
+}
+
+function Get-SidDisplayName {
+    # The DOMAIN\name Windows gives for the SID, or the SID string itself.
+    # Names are for display only; every decision is made on the SID. A SID
+    # that no longer maps (deleted account, unreachable or untrusted domain)
+    # can still be on a key's ACL and must still be reported, so any
+    # translation failure falls back to the SID.
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.Principal.SecurityIdentifier]$Sid
+    )
+
+    # Created on first use, so that this fragment runs nothing at top level.
+    if ($null -eq $script:PkiopsSidNameCache) {
+        $script:PkiopsSidNameCache = @{}
+    }
+    $key = $Sid.Value
+    if (-not $script:PkiopsSidNameCache.ContainsKey($key)) {
+        $name = $key
+        try {
+            $name = $Sid.Translate([System.Security.Principal.NTAccount]).Value
+        }
+        catch {
+            $name = $key
+        }
+        $script:PkiopsSidNameCache[$key] = $name
+    }
+    $script:PkiopsSidNameCache[$key]
+}
+
+function Test-SidString {
+    # SecurityIdentifier's string constructor also accepts SDDL aliases such
+    # as 'BA' or 'SY'. Requiring the S-1- prefix keeps a short account name
+    # from being silently read as an alias.
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Value
+    )
+
+    $Value -match '^S-1-'
+}
+
+function ConvertTo-PrincipalSid {
+    # Throws if Windows cannot map the reference; the caller records the
+    # message. UPNs (user@domain), DOMAIN\name, gMSA names ending in '$',
+    # NT AUTHORITY\..., NT SERVICE\..., IIS APPPOOL\... and bare names are
+    # all understood by the LSA lookup behind NTAccount.Translate and are
+    # passed unchanged.
+    param(
+        [AllowEmptyString()]
+        [string]$Reference
+    )
+
+    if (Test-SidString -Value $Reference) {
+        # A well-formed SID can be put on an ACL even if it maps to no
+        # account, so it is not looked up here.
+        return [System.Security.Principal.SecurityIdentifier]::new($Reference)
+    }
+
+    $domain = $null
+    $user = $Reference
+    $separator = $Reference.IndexOf('\')
+    if ($separator -ge 0) {
+        $domain = $Reference.Substring(0, $separator)
+        $user = $Reference.Substring($separator + 1)
+    }
+
+    # '.\name' is the usual shorthand for a local account, but the LSA name
+    # lookup has no such alias and would look for a domain called '.'. The
+    # local account domain is named after the computer's NetBIOS name, which
+    # is what COMPUTERNAME holds.
+    if ($domain -eq '.') {
+        $domain = $env:COMPUTERNAME
+    }
+
+    $lookupName = if ($null -eq $domain) { $user } else { '{0}\{1}' -f $domain, $user }
+    $firstError = $null
+    try {
+        return ([System.Security.Principal.NTAccount]::new($lookupName)).Translate([System.Security.Principal.SecurityIdentifier])
+    }
+    catch {
+        $notMapped = (Get-UnderlyingException -ErrorRecord $_) -is [System.Security.Principal.IdentityNotMappedException]
+        if (-not ($notMapped -and $null -ne $domain -and $domain -eq $env:COMPUTERNAME)) {
+            throw
+        }
+        $firstError = $_
+    }
+
+    # Built-in local groups (Administrators, Users, IIS_IUSRS, ...) live in
+    # the BUILTIN domain, not in the computer's account domain, so
+    # COMPUTERNAME\Administrators does not map even though people write it
+    # (or .\Administrators) to mean "the local group". Retry in BUILTIN only;
+    # a name that exists in neither keeps the original error.
+    try {
+        return ([System.Security.Principal.NTAccount]::new('BUILTIN', $user)).Translate([System.Security.Principal.SecurityIdentifier])
+    }
+    catch {
+        throw $firstError
+    }
+}
+
+function Resolve-PrincipalReference {
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Reference
+    )
+
+    $entry = @{
+        input = $Reference
+        sid = $null
+        name = $null
+        error = $null
+    }
+    try {
+        $sid = ConvertTo-PrincipalSid -Reference $Reference
+        $entry['sid'] = $sid.Value
+        $entry['name'] = Get-SidDisplayName -Sid $sid
+    }
+    catch {
+        # One bad reference must not hide the results for the others; the
+        # controller decides whether an unresolved principal is fatal.
+        $entry['sid'] = $null
+        $entry['name'] = $null
+        $entry['error'] = (Get-UnderlyingException -ErrorRecord $_).Message
+    }
+    $entry
+}
+
+function Resolve-PrincipalList {
+    # One entry per reference, in order: input, sid, name, error.
+    param(
+        [AllowEmptyCollection()]
+        [string[]]$References
+    )
+
+    # A List keeps zero and one entry as a list in the result instead of
+    # being unrolled to nothing or to a single object.
+    $resolved = [System.Collections.Generic.List[object]]::new()
+    foreach ($reference in $References) {
+        $resolved.Add((Resolve-PrincipalReference -Reference $reference))
+    }
+    , $resolved
+}
+
+function Get-KeyDescription {
+    # How messages and ShouldProcess name the key.
+    param(
+        [Parameter(Mandatory)]
+        [string]$StoreName,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    "the private key of certificate $Thumbprint in LocalMachine\$StoreName"
+}
+
+function Open-CertificatePrivateKey {
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate,
+
+        [Parameter(Mandatory)]
+        [string]$What
+    )
+
+    try {
+        [Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::Open($Certificate)
+    }
+    catch {
+        throw (New-ContextException -Context "Cannot open $What" -ErrorRecord $_)
+    }
+}
+
+function ConvertTo-KeySecurityDescriptor {
+    # RawSecurityDescriptor keeps every ACE exactly as stored: its order, its
+    # flags and its access mask bit for bit. The alternatives change what
+    # they read or write: CommonSecurityDescriptor reorders and merges ACEs,
+    # and the CryptoKeyAccessRule and FileSystemAccessRule constructors add
+    # SYNCHRONIZE to allow masks (and the latter rejects the generic bits
+    # that the MMC writes).
+    param(
+        [Parameter(Mandatory)]
+        [byte[]]$Binary,
+
+        [Parameter(Mandatory)]
+        [string]$What
+    )
+
+    $descriptor = [System.Security.AccessControl.RawSecurityDescriptor]::new($Binary, 0)
+    # No DACL, or a NULL DACL, grants everyone full access. That cannot be
+    # reported as a list of entries, and adding one entry would take access
+    # away from everyone else, so it is left to a person to look at.
+    if ($null -eq $descriptor.DiscretionaryAcl) {
+        throw "$What has no DACL (a NULL DACL), which gives everyone full access; this module does not manage such a key."
+    }
+    $descriptor
+}
+
+function Get-KeyAclEntries {
+    # The DACL as the contract's list of allow and deny entries.
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.AccessControl.RawSecurityDescriptor]$Descriptor
+    )
+
+    $entries = [System.Collections.Generic.List[object]]::new()
+    foreach ($ace in $Descriptor.DiscretionaryAcl) {
+        # QualifiedAce covers the ACEs that allow or deny one SID (CommonAce,
+        # ObjectAce). CompoundAce and CustomAce name no single SID with an
+        # allow or deny meaning, and none of the key providers writes them.
+        if ($ace -isnot [System.Security.AccessControl.QualifiedAce]) {
+            continue
+        }
+        if ($ace.AceQualifier -eq [System.Security.AccessControl.AceQualifier]::AccessAllowed) {
+            $type = 'allow'
+        }
+        elseif ($ace.AceQualifier -eq [System.Security.AccessControl.AceQualifier]::AccessDenied) {
+            $type = 'deny'
+        }
+        else {
+            # Audit and alarm ACEs belong in a SACL; a DACL should not hold any.
+            continue
+        }
+        $entries.Add(@{
+                sid = $ace.SecurityIdentifier.Value
+                name = Get-SidDisplayName -Sid $ace.SecurityIdentifier
+                type = $type
+                # KnownAce.AccessMask is the mask as a signed Int32, exactly
+                # as stored: 0xD01F01FF reads as -803274241.
+                rights = $ace.AccessMask
+                inherited = $ace.IsInherited
+            })
+    }
+    , $entries
+}
+
+function Get-CertificateKeyReport {
+    # The contract's key report: found, has_private_key, key, acl. Opens the
+    # key only to read its properties and its DACL.
+    param(
+        [Parameter(Mandatory)]
+        [string]$StoreName,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $report = @{
+        found = $false
+        has_private_key = $false
+        key = $null
+        acl = [System.Collections.Generic.List[object]]::new()
+    }
+
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    if ($null -eq $certificate) {
+        return $report
+    }
+    try {
+        $report['found'] = $true
+        # HasPrivateKey says the certificate refers to a private key; whether
+        # that key can be opened is only known once it is opened below.
+        $report['has_private_key'] = $certificate.HasPrivateKey
+        if (-not $certificate.HasPrivateKey) {
+            return $report
+        }
+
+        $what = Get-KeyDescription -StoreName $StoreName -Thumbprint $Thumbprint
+        $key = Open-CertificatePrivateKey -Certificate $certificate -What $what
+        try {
+            $binary = $null
+            try {
+                $report['key'] = @{
+                    provider = if ($key.IsCng) { 'cng' } else { 'capi' }
+                    provider_name = $key.GetProviderName()
+                    container = $key.GetContainerName()
+                    exportable = $key.GetExportable()
+                }
+                $binary = $key.GetSecurityDescriptor()
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot read $what" -ErrorRecord $_)
+            }
+            $descriptor = ConvertTo-KeySecurityDescriptor -Binary $binary -What $what
+            $report['acl'] = Get-KeyAclEntries -Descriptor $descriptor
+        }
+        finally {
+            # The key handle before the certificate: when the handle is not
+            # ours to free, it lives in the certificate's context.
+            $key.Dispose()
+        }
+    }
+    finally {
+        $certificate.Reset()
+    }
+    $report
+}
+
+function Get-KeyAclPlan {
+    # Validates every key ACL operation before anything is read or written,
+    # so malformed input cannot leave a half-applied ACL.
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$OperationList
+    )
+
+    $plan = [System.Collections.Generic.List[object]]::new()
+    $index = 0
+    foreach ($op in $OperationList) {
+        if ($op -isnot [System.Collections.IDictionary]) {
+            throw "Key ACL operation #$index is not a dictionary with the keys sid, action and rights."
+        }
+        $sidText = $op['sid']
+        $action = $op['action']
+        $rights = $op['rights']
+        $label = "key ACL operation #$index (sid '$sidText', action '$action')"
+
+        if ($sidText -isnot [string] -or -not (Test-SidString -Value $sidText)) {
+            throw "Invalid ${label}: sid must be a SID string such as S-1-5-20."
+        }
+        $sid = $null
+        try {
+            $sid = [System.Security.Principal.SecurityIdentifier]::new($sidText)
+        }
+        catch {
+            throw (New-ContextException -Context "Invalid $label" -ErrorRecord $_)
+        }
+        if ($action -isnot [string] -or @('set', 'remove') -cnotcontains $action) {
+            throw "Invalid ${label}: action must be 'set' or 'remove'."
+        }
+        if ($action -ceq 'set') {
+            # JSON numbers reach the script as Int32 or Int64. The mask must
+            # be the signed 32-bit form the probe reports; strings, doubles
+            # and the unsigned spelling are refused rather than converted,
+            # so that a controller bug cannot become a different ACE. Zero
+            # would be an entry that grants nothing.
+            $validMask = ($rights -is [int] -or $rights -is [long]) -and
+                $rights -ge [int]::MinValue -and $rights -le [int]::MaxValue -and $rights -ne 0
+            if (-not $validMask) {
+                throw "Invalid ${label}: rights must be a non-zero access mask as a signed 32-bit integer (for example -803274241 for 0xD01F01FF)."
+            }
+            $rights = [int]$rights
+        }
+        elseif ($null -ne $rights) {
+            throw "Invalid ${label}: a remove takes no rights."
+        }
+
+        $plan.Add([pscustomobject]@{
+                Sid = $sid
+                SidText = $sid.Value
+                Action = $action
+                Rights = $rights
+                Label = $label
+            })
+        $index++
+    }
+    , $plan
+}
+
+function Edit-KeyDacl {
+    # Applies one planned operation to the in-memory DACL. Explicit allow
+    # ACEs of the SID go; for 'set' exactly one comes back with the mask.
+    # Deny ACEs and inherited ACEs are never touched.
+    param(
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Security.AccessControl.RawAcl]$Acl,
+
+        [Parameter(Mandatory)]
+        [pscustomobject]$Step
+    )
+
+    # Backwards, so that RemoveAce does not shift the entries still to visit.
+    for ($i = $Acl.Count - 1; $i -ge 0; $i--) {
+        $ace = $Acl[$i]
+        if ($ace -is [System.Security.AccessControl.QualifiedAce] -and
+            $ace.AceQualifier -eq [System.Security.AccessControl.AceQualifier]::AccessAllowed -and
+            -not $ace.IsInherited -and
+            $ace.SecurityIdentifier -eq $Step.Sid) {
+            $Acl.RemoveAce($i)
+        }
+    }
+
+    if ($Step.Action -ceq 'set') {
+        # Windows evaluates ACEs in order, and the canonical order is
+        # explicit deny, explicit allow, inherited. Inserting before the
+        # first inherited ACE keeps a canonical DACL canonical; a key's DACL
+        # normally has no inherited ACEs, and the entry then goes last.
+        $position = $Acl.Count
+        for ($i = 0; $i -lt $Acl.Count; $i++) {
+            if ($Acl[$i].IsInherited) {
+                $position = $i
+                break
+            }
+        }
+        # AceFlags.None: a key is not a container, so nothing inherits it.
+        $ace = [System.Security.AccessControl.CommonAce]::new(
+            [System.Security.AccessControl.AceFlags]::None,
+            [System.Security.AccessControl.AceQualifier]::AccessAllowed,
+            $Step.Rights,
+            $Step.Sid,
+            $false,
+            $null)
+        $Acl.InsertAce($position, $ace)
+    }
+}
+
+function Set-CertificateKeyAcl {
+    # Applies the planned operations to the certificate's key: read the
+    # DACL once, change it in memory, write it back once. One write means
+    # the key never has an intermediate ACL (for example a principal removed
+    # before its replacement entry is added) and one failure changes nothing.
+    # Each operation ShouldProcess approves is added to $Applied once the
+    # write has succeeded.
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Plan,
+
+        # How messages and ShouldProcess name the key (Get-KeyDescription).
+        [Parameter(Mandatory)]
+        [string]$What,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Applied,
+
+        # The script's own PSCmdlet, so that ShouldProcess honours the
+        # -WhatIf and -Confirm values the script was invoked with.
+        [Parameter(Mandatory)]
+        [System.Management.Automation.PSCmdlet]$Cmdlet
+    )
+
+    if ($Plan.Count -eq 0) {
+        return
+    }
+
+    $key = Open-CertificatePrivateKey -Certificate $Certificate -What $What
+    try {
+        $binary = $null
+        try {
+            $binary = $key.GetSecurityDescriptor()
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot read the ACL of $What" -ErrorRecord $_)
+        }
+        $descriptor = ConvertTo-KeySecurityDescriptor -Binary $binary -What $What
+
+        # The re-serialised original, not the bytes read: only a difference
+        # made by the operations below may count as a change.
+        $before = [byte[]]::new($descriptor.BinaryLength)
+        $descriptor.GetBinaryForm($before, 0)
+
+        $approved = [System.Collections.Generic.List[object]]::new()
+        foreach ($step in $Plan) {
+            $principal = Get-SidDisplayName -Sid $step.Sid
+            if ($step.Action -ceq 'set') {
+                # Formatted on its own: an account name with braces in it
+                # would break a -f format string that also held the name.
+                $mask = '0x{0:X8}' -f $step.Rights
+                $verb = "Allow $principal ($($step.SidText)) access mask $mask, replacing its explicit allow entries"
+            }
+            else {
+                $verb = "Remove the explicit allow entries of $principal ($($step.SidText))"
+            }
+            if (-not $Cmdlet.ShouldProcess($What, $verb)) {
+                continue
+            }
+            Edit-KeyDacl -Acl $descriptor.DiscretionaryAcl -Step $step
+            $approved.Add($step)
+        }
+        if ($approved.Count -eq 0) {
+            return
+        }
+
+        $after = [byte[]]::new($descriptor.BinaryLength)
+        $descriptor.GetBinaryForm($after, 0)
+        # Operations the key already satisfies (a set to the one entry it
+        # has) leave the bytes unchanged; nothing is then written.
+        if ([System.Convert]::ToBase64String($before) -cne [System.Convert]::ToBase64String($after)) {
+            try {
+                $key.SetSecurityDescriptor($after)
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot write the ACL of $What" -ErrorRecord $_)
+            }
+            $Ansible.Changed = $true
+        }
+
+        foreach ($step in $approved) {
+            if ($step.Action -ceq 'set') {
+                $Applied.Add(@{
+                        sid = $step.SidText
+                        action = $step.Action
+                        rights = $step.Rights
+                    })
+            }
+            else {
+                $Applied.Add(@{
+                        sid = $step.SidText
+                        action = $step.Action
+                    })
+            }
+        }
+    }
+    finally {
+        $key.Dispose()
+    }
+}

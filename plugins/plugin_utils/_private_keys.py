@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who may use a certificate's private key: the planning shared by private_key_acl and pfx_import."""
+
+from __future__ import annotations
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+)
+
+# The masks the certificates MMC's "Manage Private Keys" dialog writes, for CNG and CAPI keys alike.
+READ = 0x80120089  # GENERIC_READ | FILE_GENERIC_READ
+FULL_CONTROL = 0xD01F01FF  # GENERIC_ALL | GENERIC_READ | GENERIC_WRITE | FILE_ALL_ACCESS
+_GENERIC_READ = 0x80000000
+_GENERIC_ALL = 0x10000000
+_FILE_GENERIC_READ = 0x00120089
+_FILE_ALL_ACCESS = 0x001F01FF
+MASKS = {"read": READ, "full_control": FULL_CONTROL}
+
+
+def signed(mask: int) -> int:
+    """The mask as .NET reports it, a signed 32-bit integer, which is how the payload expects it."""
+    mask &= 0xFFFFFFFF
+    return mask - (1 << 32) if mask & 0x80000000 else mask
+
+
+def access_level(mask: int) -> str | None:
+    """full_control, read, other or None, whichever spelling of the rights set the mask (MMC, icacls, a script)."""
+    mask &= 0xFFFFFFFF
+    if not mask:
+        return None
+    if mask & _GENERIC_ALL or mask & _FILE_ALL_ACCESS == _FILE_ALL_ACCESS:
+        return "full_control"
+    if mask & _GENERIC_READ or mask & _FILE_GENERIC_READ == _FILE_GENERIC_READ:
+        return "read"
+    return "other"
+
+
+def principals_to_resolve(grants: list[dict]) -> list[str]:
+    return list(dict.fromkeys(g["principal"] for g in grants))
+
+
+def check_key_report(report, what: str) -> None:
+    if not isinstance(report, dict) or not isinstance(report.get("found"), bool):
+        raise UnexpectedProbeResult(f"no report on the {what}")
+    if report["found"] and report.get("has_private_key"):
+        if not isinstance(report.get("key"), dict) or not isinstance(report.get("acl"), list):
+            raise UnexpectedProbeResult(f"no key or ACL in the report on the {what}")
+
+
+def _resolve(grants: list[dict], principals) -> dict[str, dict]:
+    if not isinstance(principals, list):
+        raise UnexpectedProbeResult("no 'principals' list")
+    by_input = {p.get("input"): p for p in principals if isinstance(p, dict)}
+    missing = [g["principal"] for g in grants if g["principal"] not in by_input]
+    if missing:
+        raise UnexpectedProbeResult(f"no resolution for {', '.join(missing)}")
+    failures = [f"{p['input']!r} ({p.get('error') or 'not found'})" for p in by_input.values() if not p.get("sid")]
+    if failures:
+        raise PlanError("key_access: these principals could not be resolved to a SID on the host: " + ", ".join(failures))
+    return by_input
+
+
+def plan_key_acl(grants: list[dict], acl: list[dict], principals) -> tuple[list[dict], dict, dict, dict]:
+    """Operations that give each principal exactly the access asked for, and the before/after/changes for the user.
+
+    Only explicit allow entries count and change; deny and inherited entries are Windows' business. A principal
+    with more than asked for is brought down: Read means read, never full control.
+    """
+    resolved = _resolve(grants, principals)
+    explicit: dict[str, int] = {}
+    for ace in acl:
+        if ace.get("type") == "allow" and not ace.get("inherited"):
+            sid = ace["sid"].upper()
+            explicit[sid] = explicit.get(sid, 0) | (ace["rights"] & 0xFFFFFFFF)
+
+    wanted: dict[str, tuple[str, dict]] = {}
+    for grant in grants:
+        principal = resolved[grant["principal"]]
+        sid = principal["sid"].upper()
+        want = grant["access"] if grant["state"] == "present" else None
+        if sid in wanted and wanted[sid][0] != want:
+            raise PlanError(f"key_access: {grant['principal']} and another entry name the same account {principal.get('name') or sid} "
+                            "with different access")
+        wanted[sid] = (want, principal)
+
+    operations, before, after, changes = [], {}, {}, {}
+    for sid, (want, principal) in wanted.items():
+        name = principal.get("name") or sid
+        current = access_level(explicit.get(sid, 0))
+        before[name] = current or "none"
+        if want is None:
+            if current:
+                operations.append({"sid": sid, "action": "remove"})
+                changes[name] = "removed"
+            after[name] = "none"
+        else:
+            if current != want:
+                operations.append({"sid": sid, "action": "set", "rights": signed(MASKS[want])})
+                changes[name] = f"{current or 'none'} -> {want}"
+            after[name] = want
+    return operations, before, after, changes
+
+
+def check_grants(grants: list[dict]) -> list[dict]:
+    for index, grant in enumerate(grants):
+        if not grant["principal"].strip():
+            raise TaskInputError(f"key_access[{index}]: principal is empty")
+    return grants

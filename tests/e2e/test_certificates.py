@@ -1,0 +1,191 @@
+"""pfx_import, private_key_acl and cert_serial_registry end to end, with PFX files made for each test."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+
+import pytest
+
+import pki_fixtures as pki
+from conftest import TEST_PLAYBOOKS
+
+PLAYBOOK = TEST_PLAYBOOKS / "certificates.yml"
+HOST = "kf-gw01.contoso.com"
+PASSWORD = "Pfx!Passw0rd-For-Tests"
+NETWORK_SERVICE = "S-1-5-20"
+READ, FULL_CONTROL = 0x80120089 - (1 << 32), 0xD01F01FF - (1 << 32)
+GATEWAY_KEY = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return pki.chain()
+
+
+@pytest.fixture(scope="module")
+def gateway_cert(ca):
+    return pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
+
+
+def _write_pfx(lab, issued, *, extra=(), legacy=False, name="gateway.pfx"):
+    path = lab.root / name
+    path.write_bytes(pki.pfx(issued, PASSWORD, extra=extra, legacy=legacy))
+    return path
+
+
+def _my_store(lab):
+    return lab.state(HOST).get("certificates", {}).get("My", {})
+
+
+def _thumbprint(issued):
+    from cryptography.hazmat.primitives.hashes import SHA1  # pylint: disable=import-outside-toplevel
+    return issued.cert.fingerprint(SHA1()).hex().upper()
+
+
+def _result(run, task):
+    return next(result for name, result in run.task_results(HOST) if name == task)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["aes", "legacy-3des-rc2"])
+def test_check_import_then_steady_state(lab, gateway_cert, ca, legacy):
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, gateway_cert, extra=ca, legacy=legacy)
+    wanted = {"test_pfx": {"src": str(path), "password": PASSWORD, "require_rsa": True, "require_encipherment": True,
+                           "chain": "install", "key_access": [{"principal": "NT AUTHORITY\\NETWORK SERVICE"}]}}
+    before = lab.windows_state(HOST)
+    check = lab.run(PLAYBOOK, check=True, diff=True, extra_vars=wanted)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert check.changed(HOST) == 1
+    assert lab.windows_state(HOST) == before
+
+    run = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert run.returncode == 0, run.stdout[-3000:]
+    result = _result(run, "Import the PFX")
+    thumbprint = _thumbprint(gateway_cert)
+    assert (result["imported"], result["thumbprint"]) == (True, thumbprint)
+    assert sorted(result["chain_installed"]) == sorted(_thumbprint(c) for c in ca)
+    key = _my_store(lab)[thumbprint]["private_key"]
+    assert key["exportable"] is False
+    assert {"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False} in key["acl"]
+    state = lab.state(HOST)["certificates"]
+    assert _thumbprint(ca[0]) in state["Root"] and _thumbprint(ca[1]) in state["CA"]
+
+    trips = lab.round_trips(HOST)
+    again = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert again.changed(HOST) == 0
+    assert lab.round_trips(HOST) - trips == 1, "a steady-state import costs one round trip"
+
+
+def test_read_is_read_equivalent_grants_are_recognised_and_full_control_is_brought_down(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, gateway_cert)
+    lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(path), "password": PASSWORD}})
+    thumbprint = _thumbprint(gateway_cert)
+    state = lab.state(HOST)
+    acl = state["certificates"]["My"][thumbprint]["private_key"]["acl"]
+    # As icacls would leave it: FILE_GENERIC_READ only, a different mask for the same access.
+    acl.append({"sid": NETWORK_SERVICE, "type": "allow", "rights": 0x120089, "inherited": False})
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    grant = {"test_acl": {"thumbprint": thumbprint, "key_access": [{"principal": "NETWORK SERVICE", "access": "read"}]}}
+    assert lab.run(PLAYBOOK, extra_vars=grant).changed(HOST) == 0
+
+    acl = state["certificates"]["My"][thumbprint]["private_key"]["acl"]
+    acl[-1]["rights"] = FULL_CONTROL
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    run = lab.run(PLAYBOOK, diff=True, extra_vars=grant)
+    result = _result(run, "Set access to the private key")
+    assert result["changes"] == {"NT AUTHORITY\\NETWORK SERVICE": "full_control -> read"}
+    entries = [a for a in _my_store(lab)[thumbprint]["private_key"]["acl"] if a["sid"] == NETWORK_SERVICE]
+    assert entries == [{"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False}]
+
+
+def test_cng_keys_are_managed_too_and_absent_removes_access(lab, ca):
+    issued = pki.issue("cng.contoso.com", issuer=ca[1], key=pki.new_key("ec"))
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, issued)
+    run = lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(path), "password": PASSWORD,
+                                                     "key_access": [{"principal": "NT AUTHORITY\\NETWORK SERVICE"}]}})
+    thumbprint = _thumbprint(issued)
+    assert _my_store(lab)[thumbprint]["private_key"]["provider"] == "cng"
+    assert run.changed(HOST) == 1
+    removed = lab.run(PLAYBOOK, extra_vars={"test_acl": {"thumbprint": thumbprint,
+                                                         "key_access": [{"principal": "S-1-5-20", "state": "absent"}]}})
+    assert removed.changed(HOST) == 1
+    assert all(a["sid"] != NETWORK_SERVICE for a in _my_store(lab)[thumbprint]["private_key"]["acl"])
+
+
+def test_the_serial_is_written_in_windows_format_and_settles(lab, ca):
+    issued = pki.issue("serial.contoso.com", issuer=ca[1], serial=0x00C0FFEE12)  # high bit set: a leading zero byte
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, issued)
+    thumbprint = _thumbprint(issued)
+    wanted = {"test_pfx": {"src": str(path), "password": PASSWORD}, "test_serial": {"thumbprint": thumbprint}}
+    run = lab.run(PLAYBOOK, diff=True, extra_vars=wanted)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert _result(run, "Import the PFX")["serial_number"] == "00C0FFEE12"
+    registry = lab.state(HOST)["registry"][GATEWAY_KEY]
+    assert registry == {"EncryptSerialNumber": {"kind": "String", "data": "00C0FFEE12"}}
+    serial = _result(run, "Write the serial number to the registry")
+    assert serial["diff"]["before"]["value"] is None and serial["diff"]["after"]["value"] == "00C0FFEE12"
+    assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
+
+
+def test_serial_of_a_missing_certificate_fails_and_writes_nothing(lab):
+    lab.add_host(HOST, groups=("gateway",))
+    run = lab.run(PLAYBOOK, extra_vars={"test_serial": {"thumbprint": "AB" * 20}})
+    (message,) = run.failure_messages(HOST)
+    assert "is not in LocalMachine\\My; import it first" in message
+    assert "registry" not in lab.windows_state(HOST) or not lab.state(HOST)["registry"]
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("wrong_password", "the password is wrong"),
+    ("ec_key_with_require_rsa", "has a EC (secp256r1) key, not RSA"),
+    ("no_encipherment", "it needs key encipherment or data encipherment"),
+    ("expired", "expired on"),
+    ("no_private_key", "holds no certificate with a private key"),
+    ("not_a_pfx", "not a valid PKCS#12"),
+])
+def test_bad_pfx_input_fails_with_zero_round_trips(lab, ca, case, expected):
+    lab.add_host(HOST, groups=("gateway",))
+    issuer = ca[1]
+    password = PASSWORD
+    if case == "ec_key_with_require_rsa":
+        data = pki.pfx(pki.issue("ec", issuer=issuer, key=pki.new_key("ec")), PASSWORD)
+    elif case == "no_encipherment":
+        data = pki.pfx(pki.issue("sign-only", issuer=issuer, key_usage={"key_encipherment": False}), PASSWORD)
+    elif case == "expired":
+        data = pki.pfx(pki.issue("old", issuer=issuer, not_before=pki.NOW - datetime.timedelta(days=400),
+                                 not_after=pki.NOW - datetime.timedelta(days=1)), PASSWORD)
+    elif case == "no_private_key":
+        data = pki.pfx(pki.issue("nokey", issuer=issuer), PASSWORD, with_key=False)
+    elif case == "not_a_pfx":
+        data = b"-----BEGIN CERTIFICATE-----\nnot a pfx\n-----END CERTIFICATE-----\n"
+    else:
+        data, password = pki.pfx(pki.issue("pw", issuer=issuer), PASSWORD), "Not-The-Password"
+    path = lab.root / "bad.pfx"
+    path.write_bytes(data)
+    run = lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(path), "password": password, "require_rsa": True,
+                                                     "require_encipherment": True}})
+    (message,) = run.failure_messages(HOST)
+    assert message.startswith("pkiops.keyfactor_command.pfx_import: ") and expected in message, message
+    assert lab.round_trips(HOST) == 0
+
+
+def test_no_password_or_pfx_bytes_reach_output_results_or_the_simulator(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    data = pki.pfx(gateway_cert, PASSWORD)
+    encoded = base64.b64encode(data).decode()
+    state_path = lab.root / f"{HOST}.json"
+    runs = [lab.run(PLAYBOOK, "-vvvv", diff=check, check=check, extra_vars={"test_pfx": {
+        "content": encoded, "password": PASSWORD, "key_access": [{"principal": "NETWORK SERVICE"}]}}) for check in (True, False)]
+    wrong = lab.run(PLAYBOOK, "-vvvv", extra_vars={"test_pfx": {"content": encoded, "password": PASSWORD + "x"}})
+    assert runs[1].returncode == 0, runs[1].stdout[-3000:]
+    assert wrong.returncode != 0
+    for run in [*runs, wrong]:
+        for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.report)),
+                            ("simulator", state_path.read_text())):
+            assert PASSWORD not in text, f"the PFX password leaked into {where}"
+            assert encoded[:64] not in text and encoded[-64:] not in text, f"PFX bytes leaked into {where}"

@@ -1,0 +1,101 @@
+"""LocalMachine certificate stores and the registry of a simulated host.
+
+``state["certificates"][<store>][<THUMBPRINT>]`` is a certificate::
+
+    {"subject", "issuer", "serial_number", "not_after", "der" (base64),
+     "private_key": null or {"provider": "cng" | "capi", "provider_name", "container",
+                             "exportable": bool,
+                             "acl": [{"sid", "type": "allow" | "deny", "rights": <signed int>, "inherited": bool}]}}
+
+``state["registry"][<path below HKLM>]`` is a key: ``{<value name>: {"kind": "String" | "DWord" | ..., "data": ...}}``.
+Store names, thumbprints and registry paths compare without regard to case, as on Windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+# The entries Windows gives a machine key it creates: SYSTEM and Administrators, full control.
+_FULL_CONTROL = 0xD01F01FF - (1 << 32)
+DEFAULT_KEY_ACL = (
+    {"sid": "S-1-5-18", "type": "allow", "rights": _FULL_CONTROL, "inherited": False},
+    {"sid": "S-1-5-32-544", "type": "allow", "rights": _FULL_CONTROL, "inherited": False},
+)
+# What .NET Framework's PFX import picks when the PFX names no provider: the legacy CSP for RSA, CNG otherwise.
+_RSA_PROVIDER = ("capi", "Microsoft Enhanced RSA and AES Cryptographic Provider")
+_CNG_PROVIDER = ("cng", "Microsoft Software Key Storage Provider")
+
+
+def _find(mapping: dict, key: str):
+    return next((k for k in mapping if k.lower() == key.lower()), None)
+
+
+def store(state: dict, name: str) -> dict:
+    """A LocalMachine store; Windows creates a missing one when it is opened for writing."""
+    stores = state.setdefault("certificates", {})
+    return stores.setdefault(_find(stores, name) or name, {})
+
+
+def find_certificate(state: dict, store_name: str, thumbprint: str) -> dict | None:
+    """Only reads."""
+    stores = state.get("certificates") or {}
+    found_store = _find(stores, store_name)
+    if found_store is None:
+        return None
+    key = _find(stores[found_store], thumbprint)
+    return stores[found_store][key] if key else None
+
+
+def serial_as_windows_shows_it(cert: x509.Certificate) -> str:
+    """X509Certificate2.SerialNumber: the DER INTEGER's two's-complement bytes, uppercase hex."""
+    number = cert.serial_number
+    length = max(1, (number.bit_length() + 8) // 8) if number >= 0 else ((-number - 1).bit_length() + 8) // 8
+    return number.to_bytes(length, "big", signed=True).hex().upper()
+
+
+def certificate_entry(cert: x509.Certificate, private_key=None, exportable: bool = False) -> tuple[str, dict]:
+    """The thumbprint and store entry of a certificate, with its key as a fresh machine key when there is one."""
+    der = cert.public_bytes(Encoding.DER)
+    entry = {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial_number": serial_as_windows_shows_it(cert),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "der": base64.b64encode(der).decode("ascii"),
+        "private_key": None,
+    }
+    if private_key is not None:
+        provider, provider_name = _RSA_PROVIDER if isinstance(private_key, rsa.RSAPrivateKey) else _CNG_PROVIDER
+        if not isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            provider, provider_name = _CNG_PROVIDER
+        entry["private_key"] = {
+            "provider": provider,
+            "provider_name": provider_name,
+            "container": str(uuid.uuid4()),
+            "exportable": exportable,
+            "acl": [dict(ace) for ace in DEFAULT_KEY_ACL],
+        }
+    return hashlib.sha1(der).hexdigest().upper(), entry  # noqa: S324 - Windows names certificates by SHA-1
+
+
+def registry_key(state: dict, path: str) -> dict | None:
+    keys = state.get("registry") or {}
+    found = _find(keys, path)
+    return keys[found] if found else None
+
+
+def create_registry_key(state: dict, path: str) -> dict:
+    """RegistryKey.CreateSubKey: creates the key and every missing parent."""
+    keys = state.setdefault("registry", {})
+    parts = path.split("\\")
+    for depth in range(1, len(parts) + 1):
+        prefix = "\\".join(parts[:depth])
+        if _find(keys, prefix) is None:
+            keys[prefix] = {}
+    return keys[_find(keys, path)]

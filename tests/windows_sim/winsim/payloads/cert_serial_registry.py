@@ -1,0 +1,40 @@
+"""Model of plugins/plugin_utils/_powershell/cert_serial_registry.ps1 (see ../certificates.py)."""
+
+from __future__ import annotations
+
+from ..certificates import create_registry_key, find_certificate, registry_key
+from ..registry import payload_model
+
+
+@payload_model("cert_serial_registry")
+def cert_serial_registry(call) -> None:
+    call.changed = False
+    parameters = call.parameters
+    if call.mode == "probe":
+        certificate = find_certificate(call.host.state, parameters.get("StoreName") or "My", parameters.get("Thumbprint") or "")
+        key = registry_key(call.host.state, parameters["Key"])
+        value = (key or {}).get(next((n for n in (key or {}) if n.lower() == parameters["ValueName"].lower()), ""))
+        call.result = {
+            "certificate": {
+                "found": certificate is not None,
+                "has_private_key": bool(certificate and certificate.get("private_key")),
+                "serial_number": certificate["serial_number"] if certificate else None,
+            },
+            "registry": {
+                "key_exists": key is not None,
+                "value_exists": value is not None,
+                "value_kind": value["kind"] if value else None,
+                "value": value["data"] if value and value["kind"] in ("String", "ExpandString") else None,
+            },
+        }
+        return
+    if call.check_mode:
+        call.result = {"written": False}
+        return
+    key = create_registry_key(call.host.state, parameters["Key"])
+    for existing in [n for n in key if n.lower() == parameters["ValueName"].lower()]:
+        del key[existing]
+    key[parameters["ValueName"]] = {"kind": "String", "data": parameters["Serial"]}
+    call.changed = True
+    call.result = {"written": True}
+    call.operation_done()
