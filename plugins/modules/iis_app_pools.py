@@ -36,7 +36,8 @@ options:
         required: true
       state:
         description:
-          - C(present) creates the pool if needed and sets every option given; C(absent) removes it.
+          - C(present) creates the pool if needed and sets every option given; options left out keep an existing
+            pool's value, and a new pool gets the default each option documents. C(absent) removes the pool.
         type: str
         choices: [present, absent]
         default: present
@@ -47,11 +48,11 @@ options:
         default: true
       identity_type:
         description:
-          - The account the pool's worker process runs as.
+          - The account the pool's worker process runs as. A new pool gets C(ApplicationPoolIdentity) when this is left
+            out.
           - C(SpecificUser) needs O(pools[].username).
         type: str
         choices: [ApplicationPoolIdentity, NetworkService, LocalService, LocalSystem, SpecificUser]
-        default: ApplicationPoolIdentity
       username:
         description:
           - The account for C(SpecificUser), for example C(CONTOSO\svc_keyfactor), C(.\svc_keyfactor) or the gMSA
@@ -62,50 +63,49 @@ options:
         description:
           - The account's password. Needed to create a pool with, or switch a pool to, an account that is not a gMSA.
             When omitted for an existing pool, its configured password is left as it is.
-          - Must not be given for a gMSA or a built-in identity; the task fails before touching the host if it is.
+          - Must not be given for a gMSA or a built-in identity, and must not be empty; the task fails before touching
+            the host if it is.
           - Reaches the host only as a SecureString and never appears in output.
         type: str
       managed_runtime_version:
         description:
-          - The .NET CLR version, or C(no_managed_code).
+          - The .NET CLR version, or C(no_managed_code). A new pool gets C(v4.0) when this is left out.
         type: str
         choices: [v4.0, v2.0, no_managed_code]
-        default: v4.0
       pipeline_mode:
         description:
-          - The managed pipeline mode.
+          - The managed pipeline mode. A new pool gets C(Integrated) when this is left out.
         type: str
         choices: [Integrated, Classic]
-        default: Integrated
       load_user_profile:
         description:
           - Whether IIS loads the pool identity's user profile. Keyfactor Command's pools need it, for example to use
-            the identity's certificate store and temporary directory.
+            the identity's certificate store and temporary directory. A new pool gets C(true) when this is left out.
         type: bool
-        default: true
       start_mode:
         description:
-          - C(AlwaysRunning) starts the worker process when IIS starts rather than at the first request.
+          - C(AlwaysRunning) starts the worker process when IIS starts rather than at the first request. A new pool gets
+            C(OnDemand) when this is left out.
         type: str
         choices: [OnDemand, AlwaysRunning]
-        default: OnDemand
       auto_start:
         description:
-          - Whether IIS starts the pool when the World Wide Web Publishing Service starts.
+          - Whether IIS starts the pool when the World Wide Web Publishing Service starts. A new pool gets C(true) when
+            this is left out.
         type: bool
-        default: true
       enable_32bit:
         description:
-          - Whether the pool runs 32-bit applications on 64-bit Windows.
+          - Whether the pool runs 32-bit applications on 64-bit Windows. A new pool gets C(false) when this is left out.
         type: bool
-        default: false
       idle_timeout_minutes:
         description:
-          - Minutes of inactivity after which the worker process shuts down; C(0) never. Left as it is when omitted.
+          - Minutes of inactivity after which the worker process shuts down, at most 43200 (30 days); C(0) never. IIS
+            gives a new pool 20 when this is left out.
         type: int
       periodic_restart_minutes:
         description:
-          - Minutes after which the pool is recycled regardless of load; C(0) never. Left as it is when omitted.
+          - Minutes after which the pool is recycled regardless of load; C(0) never. IIS gives a new pool 1740 (29 hours)
+            when this is left out.
         type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -172,6 +172,8 @@ pools:
       start_mode: OnDemand
       auto_start: true
       enable_32bit: false
+      idle_timeout_minutes: 20
+      periodic_restart_minutes: 1740
 changes:
   description:
     - For each pool the task changed (or, in check mode, would change), what changed. C(created) and C(removed) stand
@@ -181,6 +183,17 @@ changes:
   sample:
     KeyfactorPortal: [password, recycled]
     KeyfactorLogi: [created]
+applied:
+  description:
+    - When the change failed part way, what had been done by then on the host - each pool whose configuration was
+      committed, and the start, stop and recycle actions performed.
+  returned: failure after some changes
+  type: list
+  elements: dict
+  sample:
+    - pool: KeyfactorPortal
+      action: update
+      runtime: [recycle]
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

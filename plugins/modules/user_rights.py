@@ -115,6 +115,16 @@ holders:
         sid: S-1-5-21-1004336348-1177238915-682003330-1105
       - name: NT SERVICE\ALL SERVICES
         sid: S-1-5-80-0
+applied:
+  description:
+    - When the change failed part way, the grants and revocations made on the host before the failure.
+  returned: failure after some changes
+  type: list
+  elements: dict
+  sample:
+    - right: SeServiceLogonRight
+      action: add
+      sid: S-1-5-21-1004336348-1177238915-682003330-1105
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

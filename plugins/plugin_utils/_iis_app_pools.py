@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import CREATE_DEFAULTS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
     PlanError,
@@ -31,14 +32,17 @@ _SETTINGS = (
     "idle_timeout_minutes",
     "periodic_restart_minutes",
 )
+# The most IIS accepts: an idle timeout of 30 days (IIS Manager's limit); a
+# restart interval as long as a 32-bit count of minutes, which IIS stores as a time span.
+_MINUTES_RANGE = {"idle_timeout_minutes": 43200, "periodic_restart_minutes": 2**31 - 1}
 # IIS stores "no managed code" as an empty managedRuntimeVersion.
 _RUNTIME_TO_IIS = {"v4.0": "v4.0", "v2.0": "v2.0", "no_managed_code": ""}
 _RUNTIME_FROM_IIS = {v: k for k, v in _RUNTIME_TO_IIS.items()}
 
 
 def is_gmsa(username: str | None) -> bool:
-    """A group managed service account: a domain computer-style account name ending in '$'."""
-    return bool(username) and username.rstrip().endswith("$")
+    """A group managed service account: DOMAIN\\name$ or name$@domain."""
+    return bool(username) and username.strip().split("@", 1)[0].endswith("$")
 
 
 def _label(index: int, pool: dict) -> str:
@@ -59,17 +63,21 @@ def normalise_pools(pools: list[dict]) -> list[dict]:
         if pool["state"] == "absent":
             continue
         specific = pool["identity_type"] == "SpecificUser"
+        identity = pool["identity_type"] or "left out"
         if not specific and pool.get("username"):
-            raise TaskInputError(f"{label}: username is only used with identity_type SpecificUser, not {pool['identity_type']}")
+            raise TaskInputError(f"{label}: username is only used with identity_type SpecificUser, not {identity}")
         if not specific and pool.get("password") is not None:
-            raise TaskInputError(f"{label}: password is only used with identity_type SpecificUser, not {pool['identity_type']}")
+            raise TaskInputError(f"{label}: password is only used with identity_type SpecificUser, not {identity}")
         if specific and is_gmsa(pool["username"]) and pool.get("password") is not None:
             raise TaskInputError(
                 f"{label}: {pool['username']} is a group managed service account, which has no password; remove password"
             )
-        for option in ("idle_timeout_minutes", "periodic_restart_minutes"):
-            if pool.get(option) is not None and pool[option] < 0:
-                raise TaskInputError(f"{label}: {option} must be 0 or more minutes (0 turns it off)")
+        if specific and pool.get("password") == "":
+            raise TaskInputError(f"{label}: password is empty; give the account's password, or leave password out to keep "
+                                 "the one the pool has")
+        for option, most in _MINUTES_RANGE.items():
+            if pool.get(option) is not None and not 0 <= pool[option] <= most:
+                raise TaskInputError(f"{label}: {option} must be between 0 (off) and {most} minutes, not {pool[option]}")
     return pools
 
 
@@ -79,10 +87,14 @@ def passwords_secret(pools: list[dict]) -> dict[str, Secret]:
     return {"Passwords": Secret(value=json.dumps(passwords))} if passwords else {}
 
 
-def _desired_settings(pool: dict) -> dict:
-    settings = {key: pool.get(key) for key in _SETTINGS if pool.get(key) is not None}
-    settings["managed_runtime_version"] = _RUNTIME_TO_IIS[pool["managed_runtime_version"]]
-    return settings
+def _desired_settings(pool: dict, creating: bool) -> dict:
+    """The settings to enforce, in IIS's terms: those the task gives, and for a new pool the documented defaults too."""
+    given = {key: pool.get(key) for key in _SETTINGS if pool.get(key) is not None}
+    if creating:
+        given = dict({k: v for k, v in CREATE_DEFAULTS.items() if k in _SETTINGS}, **given)
+    if "managed_runtime_version" in given:
+        given["managed_runtime_version"] = _RUNTIME_TO_IIS[given["managed_runtime_version"]]
+    return given
 
 
 def _view(info: dict, password: str | None) -> dict:
@@ -107,10 +119,11 @@ def _identity_operation(index: int, pool: dict, info: dict | None) -> tuple[dict
 
     The password action is ``keep``, ``set`` (the desired one) or ``clear`` (a gMSA has none).
     """
-    wanted_type = pool["identity_type"]
-    username = pool.get("username") or ""
     current_type = info.get("identity_type") if info else None
     current_user = (info or {}).get("username") or ""
+    wanted_type = pool["identity_type"] or current_type or CREATE_DEFAULTS["identity_type"]
+    # An omitted identity keeps the pool's account as it is.
+    username = pool.get("username") or (current_user if pool["identity_type"] is None else "")
     account_changes = wanted_type != current_type or (
         wanted_type == "SpecificUser" and username.lower() != current_user.lower()
     )
@@ -182,7 +195,7 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
                 changes[name] = ["removed"]
             continue
 
-        desired = _desired_settings(pool)
+        desired = _desired_settings(pool, creating=not exists)
         settings = desired if not exists else {k: v for k, v in desired.items() if info.get(k) != v}
         identity, account_changes, password = _identity_operation(index, pool, info if exists else None)
         password_before, password_after = _password_markers(info, exists, pool.get("password") is not None, password)
@@ -209,8 +222,9 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
 
         final = dict(info, exists=True, **desired)
         final["state"] = "Started" if pool["started"] else "Stopped"
-        final["identity_type"] = pool["identity_type"]
-        final["username"] = pool.get("username") or ""
+        if identity:
+            final["identity_type"] = identity["type"]
+            final["username"] = identity["username"] or ""
         after[name] = _view(final, password_after)
         result_pools[name] = {k: v for k, v in after[name].items() if k != "password"}
 

@@ -79,8 +79,10 @@ def test_each_profile_alone_checks_converges_and_settles(lab, profile):
 def test_the_all_in_one_server_converges_without_conflicts_or_repeated_work(lab):
     host = "kf-aio01.contoso.com"
     lab.add_host(host, groups=tuple(PROFILE_VARS), seed=SEED, **_all_vars())
+    before = lab.windows_state(host)
     check = lab.run(SITE, check=True)
     assert check.returncode == 0, check.stdout[-3000:]
+    assert lab.windows_state(host) == before
 
     converge = lab.run(SITE)
     assert converge.returncode == 0, converge.stdout[-3000:]
@@ -117,7 +119,9 @@ def test_a_changed_pool_password_is_detected_then_settles_without_leaking(lab):
 
 @pytest.mark.parametrize("profile, overrides, expected", [
     ("keyfactor_ca_connector", {"ca_connector_oauth_authority": "http://idp.contoso.com"}, "must be the https:// URL"),
-    ("keyfactor_portal", {"portal_app_pool_account": ".\\svc_local"}, "must run as an Active Directory account"),
+    ("keyfactor_portal", {"portal_app_pool_account": ".\\svc_local"}, "must be an Active Directory account"),
+    ("keyfactor_portal", {"portal_app_pool_account": "svc_local", "portal_app_pool_account_create": True},
+     "must be an Active Directory account"),
     ("keyfactor_services", {"common_log_directory_writers": ["CONTOSO\\svc_keyfactor"]}, "does not include BUILTIN\\Users"),
     ("keyfactor_portal", {"portal_identity_provider": "saml"}, "portal_identity_provider"),
     ("keyfactor_web_api", {"web_api_app_pool_account": None}, "web_api_app_pool_account"),
@@ -141,4 +145,60 @@ def test_the_orchestrators_api_pool_must_not_be_a_portal_pool(lab):
     lab.add_host(host, groups=("keyfactor_portal", "keyfactor_orchestrator_api"), seed=SEED, **host_vars)
     run = lab.run(SITE)
     (message,) = run.failure_messages(host)
-    assert "the Orchestrators API needs an application pool of its own" in message
+    assert "the Orchestrators API would use the application pool(s) keyfactormanagementportal, which the Management Portal" in message
+
+
+def test_local_accounts_created_by_the_roles_direct_rights_and_the_claims_proxy(lab):
+    host = "kf-oauth01.contoso.com"
+    local_password = "Local!Svc-Passw0rd-1"
+    host_vars = dict(
+        COMMON_VARS,
+        portal_identity_provider="oauth",
+        portal_app_pool_account=".\\svc_portal",
+        portal_app_pool_password=local_password,
+        portal_app_pool_account_create=True,
+        portal_user_rights_via="direct",
+        portal_log_access="direct",
+        services_account=".\\svc_portal",
+        services_account_password=local_password,
+        services_account_create=True,
+    )
+    lab.add_host(host, groups=("keyfactor_portal", "keyfactor_services"), seed=SEED, **host_vars)
+    before = lab.windows_state(host)
+    check = lab.run(SITE, check=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert lab.windows_state(host) == before, "check mode skips what needs the account still to be created"
+
+    converge = lab.run(SITE)
+    assert converge.returncode == 0, converge.stdout[-3000:]
+    state = lab.state(host)
+    account = next(a for a in state["local_accounts"] if a["name"].lower() == "svc_portal")
+    assert account["sid"] in state["user_rights"]["SeBatchLogonRight"] and account["sid"] in state["user_rights"]["SeImpersonatePrivilege"]
+    assert account["sid"] in state["user_rights"]["SeServiceLogonRight"]
+    pools = _pools(lab, host)
+    assert {"KeyfactorManagementPortal", "KeyfactorLogiAnalytics", "KeyfactorAPI", "KeyfactorClaimsProxy"} <= set(pools)
+    assert all(pools[name]["state"] == "Started" for name in ("KeyfactorManagementPortal", "KeyfactorClaimsProxy"))
+    log_dir = next(v for k, v in state["paths"].items() if k.lower() == "c:\\keyfactor\\logs")
+    assert any(ace["sid"] == account["sid"] and not ace["inherited"] for ace in log_dir["acl"])
+
+    again = lab.run(SITE)
+    assert again.returncode == 0 and again.changed(host) == 0
+    assert local_password not in json.dumps(lab.state(host)) and local_password not in again.stdout
+
+
+def test_a_pool_whose_account_cannot_log_on_fails_instead_of_reporting_started(lab):
+    host = "kf-broken01.contoso.com"
+    host_vars = {**COMMON_VARS, **PROFILE_VARS["keyfactor_web_api"], "web_api_app_pool_account": "CONTOSO\\no_such_account"}
+    lab.add_host(host, groups=("keyfactor_web_api",), seed=SEED, **host_vars)
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    (message,) = run.failure_messages(host)
+    assert "Application pool 'KeyfactorAPI' did not start" in message
+
+
+def test_the_users_group_may_be_named_by_its_sid(lab):
+    host = "kf-sid01.contoso.com"
+    lab.add_host(host, groups=("keyfactor_services",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_services"],
+                 common_log_directory_writers=["S-1-5-32-545"])
+    run = lab.run(SITE)
+    assert run.returncode == 0, run.stdout[-3000:]

@@ -67,6 +67,7 @@ namespace Pkiops.KeyfactorCommand.Certificates
         internal const uint NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG = 0x00000002;
         internal const int NTE_BUFFER_TOO_SMALL = unchecked((int)0x80090028);
         internal const int NTE_NOT_SUPPORTED = unchecked((int)0x80090029);
+        internal const int NTE_NOT_FOUND = unchecked((int)0x80090011);
 
         // CryptGetProvParam / CryptSetProvParam dwParam (wincrypt.h).
         internal const uint PP_NAME = 4;
@@ -335,9 +336,10 @@ namespace Pkiops.KeyfactorCommand.Certificates
             {
                 return UnicodeString(value);
             }
-            // The unique name is optional for a KSP; the key name is then the
-            // only identifier there is.
-            if (status != NativeMethods.NTE_NOT_SUPPORTED)
+            // The unique name is optional for a KSP ("some providers may not
+            // return this property"); the key name is then the only
+            // identifier there is.
+            if (status != NativeMethods.NTE_NOT_SUPPORTED && status != NativeMethods.NTE_NOT_FOUND)
             {
                 throw Errors.FromCode("NCryptGetProperty(" + NativeMethods.NCRYPT_UNIQUE_NAME_PROPERTY + ")", status);
             }
@@ -629,8 +631,8 @@ function Find-LocalMachineCertificate {
         try {
             # OpenExistingOnly: without it, opening a store name that does not
             # exist creates that store, and a read must change nothing.
-            $store.Open([System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor
-                [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly)
+            $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+            $store.Open($openFlags)
         }
         catch {
             # ERROR_FILE_NOT_FOUND: the store does not exist, so neither does

@@ -882,6 +882,17 @@ function Invoke-RuntimeStep {
             }
             (Add-AppliedEntry -Step $Step -Applied $Applied)['runtime'].Add($Step.RunState)
             $Ansible.Changed = $true
+
+            # Start() returns once WAS has the request; a pool whose identity
+            # cannot log on (wrong password, locked account, no batch logon
+            # right) is stopped again by WAS. Without this check every run
+            # would start it again and report success.
+            if ($Step.RunState -ceq 'start') {
+                $settled = Wait-PoolStateSettled -Pool $pool
+                if ($settled -cne 'Started') {
+                    throw "Application pool '$($Step.Pool)' did not start (state $settled). Its identity may be unable to log on; the System event log (WAS events 5021, 5057 and 5059) says why."
+                }
+            }
         }
     }
 

@@ -164,7 +164,7 @@ def test_normalise_pools_accepts_a_user_account_with_password():
 
 @pytest.mark.parametrize("option", ["idle_timeout_minutes", "periodic_restart_minutes"])
 def test_normalise_pools_rejects_negative_minutes(option):
-    with pytest.raises(TaskInputError, match=f"pools\\[0\\] \\('KeyfactorPortal'\\): {option} must be 0 or more minutes"):
+    with pytest.raises(TaskInputError, match=f"pools\\[0\\] \\('KeyfactorPortal'\\): {option} must be between 0 \\(off\\) and"):
         normalise_pools([pool(**{option: -1})])
 
 
@@ -526,3 +526,26 @@ def test_the_result_pools_show_the_pool_as_it_will_be():
 def test_a_probe_that_leaves_out_a_requested_pool_is_unexpected():
     with pytest.raises(UnexpectedProbeResult):
         plan([pool("KeyfactorPortal"), pool("DefaultAppPool", state="absent")], probe({}), False)
+
+
+def test_normalise_pools_rejects_an_idle_timeout_longer_than_iis_allows():
+    with pytest.raises(TaskInputError, match="idle_timeout_minutes must be between 0 \\(off\\) and 43200 minutes, not 43201"):
+        normalise_pools([pool(idle_timeout_minutes=43201)])
+
+
+def test_normalise_pools_rejects_an_empty_password_for_a_user_account():
+    with pytest.raises(TaskInputError, match="password is empty"):
+        normalise_pools([service_account_pool(password="")])
+
+
+def test_a_gmsa_written_as_a_upn_is_recognised():
+    with pytest.raises(TaskInputError, match="group managed service account"):
+        normalise_pools([pool(identity_type="SpecificUser", username="gmsa_keyfactor$@contoso.com", password="x")])
+
+
+def test_settings_left_out_keep_an_existing_pools_values():
+    current = probe({"KeyfactorPortal": existing(identity_type="SpecificUser", username=SVC, password_set=True,
+                                                 start_mode="AlwaysRunning", managed_runtime_version="")})
+    result = plan([pool()], current, False)
+    assert result.operations == []
+    assert result.after == result.before

@@ -6,6 +6,7 @@ import copy
 import json
 
 from .. import iis
+from ..accounts import resolve_as_payload
 from ..errors import HostError, IdentityNotMapped
 from ..passwords import hash_password, password_matches
 from ..registry import payload_model
@@ -69,7 +70,8 @@ def _can_start(call, pool: dict) -> bool:
     if pool["identity_type"] != "SpecificUser":
         return True
     try:
-        call.host.directory.resolve(pool["username"])
+        # LogonUser takes "." for this computer, as the payloads do.
+        resolve_as_payload(call.host.directory, pool["username"])
     except IdentityNotMapped:
         return False
     return True
@@ -101,9 +103,12 @@ def _run(call, operation: dict) -> list[str]:
     if operation.get("action") == "create" and pool["auto_start"] and _can_start(call, pool):
         pool["state"] = "Started"  # WAS starts a new pool with autoStart as soon as the configuration is committed
     if operation.get("run_state") == "start" and pool["state"] != "Started":
-        if _can_start(call, pool):
-            pool["state"] = "Started"
         done.append("start")
+        if not _can_start(call, pool):
+            raise HostError(f"Application pool '{pool['name']}' did not start (state Stopped). Its identity may be unable to "
+                            "log on; the System event log (WAS events 5021, 5057 and 5059) says why.",
+                            "System.Management.Automation.RuntimeException")
+        pool["state"] = "Started"
     elif operation.get("run_state") == "stop" and pool["state"] != "Stopped":
         pool["state"] = "Stopped"
         done.append("stop")

@@ -1,0 +1,391 @@
+# pkiops-payload: cert_serial_registry
+#
+# Reads or writes a registry value under HKEY_LOCAL_MACHINE that holds the
+# serial number of a certificate in a LocalMachine certificate store (for
+# example the certificate the Keyfactor CA Gateway service signs with).
+#
+# probe: read only. Reports whether the certificate is in the store, whether
+#        it has a private key and its serial number, and the registry value
+#        as it is now. Safe under -WhatIf: nothing in this mode is gated by
+#        ShouldProcess or writes.
+# apply: writes -Serial to the value as REG_SZ, creating the key (and any
+#        missing parent keys) if needed, and nothing else. The controller has
+#        checked the certificate and decided that the value must change.
+#
+# The 64-bit registry view is opened explicitly (RegistryKey.OpenBaseKey
+# with RegistryView.Registry64): the gateway is a 64-bit service and reads
+# the 64-bit view, whereas a 32-bit PowerShell host would by default be
+# redirected to HKLM\SOFTWARE\WOW6432Node and read or write a value the
+# service never sees. On a 32-bit Windows the 64-bit view is the 32-bit one.
+#
+# API reference: Microsoft.Win32.RegistryKey (OpenBaseKey, OpenSubKey,
+# CreateSubKey, GetValueNames, GetValueKind, GetValue, SetValue),
+# RegistryHive, RegistryView, RegistryValueKind, RegistryValueOptions,
+# RegistryKeyPermissionCheck; X509Store and X509Certificate2.
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [Parameter(Mandatory)]
+    [ValidateSet('probe', 'apply')]
+    [string]$Mode,
+
+    [string]$StoreName = 'My',
+
+    [string]$Thumbprint,
+
+    [string]$Key,
+
+    [string]$ValueName,
+
+    [string]$Serial
+)
+
+$ErrorActionPreference = 'Stop'
+
+# win_powershell starts every run with Changed = $true. Clear it before any
+# work so that a failure before the first mutation does not report a change.
+$Ansible.Changed = $false
+
+function Get-UnderlyingException {
+    # PowerShell wraps an exception thrown by a .NET method or constructor in
+    # a MethodInvocationException ('Exception calling ...'), and one thrown by
+    # a property getter or setter in a GetValueInvocationException or
+    # SetValueInvocationException. The caller wants Windows' own exception
+    # and message.
+    param(
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception.InnerException -and (
+            $exception -is [System.Management.Automation.MethodException] -or
+            $exception -is [System.Management.Automation.GetValueInvocationException] -or
+            $exception -is [System.Management.Automation.SetValueInvocationException])) {
+        $exception = $exception.InnerException
+    }
+    $exception
+}
+
+function New-ContextException {
+    # Prefixes the failing step to Windows' message and keeps Windows'
+    # exception as the inner exception, so that its type and HRESULT reach
+    # the controller too.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Context,
+
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
+    [System.InvalidOperationException]::new(('{0}: {1}' -f $Context, $cause.Message), $cause)
+}
+
+function Assert-Input {
+    # The controller normalises every value; anything else is a controller
+    # bug, which would otherwise surface as "not found" or as a key written
+    # in the wrong place.
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Store,
+
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$CertificateThumbprint,
+
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$SubKey,
+
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Name
+    )
+
+    if ([string]::IsNullOrWhiteSpace($Store)) {
+        throw 'Invalid StoreName: give the name of a LocalMachine certificate store such as My.'
+    }
+    # As X509Certificate2.Thumbprint spells it: 40 uppercase hex digits.
+    if ($CertificateThumbprint -cnotmatch '^[0-9A-F]{40}$') {
+        throw "Invalid Thumbprint '$CertificateThumbprint': a certificate thumbprint is 40 uppercase hexadecimal digits."
+    }
+    # A path below HKEY_LOCAL_MACHINE without the hive. An empty path would
+    # make OpenSubKey and CreateSubKey return HKEY_LOCAL_MACHINE itself.
+    if ([string]::IsNullOrWhiteSpace($SubKey) -or $SubKey.StartsWith('\') -or $SubKey.EndsWith('\') -or $SubKey.Contains('\\')) {
+        throw "Invalid Key '$SubKey': give a key path below HKEY_LOCAL_MACHINE such as SOFTWARE\Vendor\Product, without the hive."
+    }
+    # The empty name is the key's default value, which the contract excludes.
+    if ([string]::IsNullOrEmpty($Name)) {
+        throw 'Invalid ValueName: give the name of the registry value.'
+    }
+}
+
+function Find-LocalMachineCertificate {
+    # The certificate with this thumbprint in LocalMachine\<StoreName>, or
+    # $null when the store or the certificate is not there. The caller owns
+    # the object it gets and must release it with Reset().
+    #
+    # Reset() rather than Dispose() throughout: X509Certificate.Dispose and
+    # X509Store.Dispose exist only from .NET Framework 4.6, and Windows
+    # PowerShell 5.1 also runs on 4.5.2. Reset() and Close() exist in every
+    # version and release the same native handles.
+    param(
+        [Parameter(Mandatory)]
+        [string]$StoreName,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
+        $StoreName, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    try {
+        try {
+            # OpenExistingOnly: without it, opening a store name that does not
+            # exist creates that store, and a read must change nothing.
+            $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+            $store.Open($openFlags)
+        }
+        catch {
+            # ERROR_FILE_NOT_FOUND: the store does not exist, so neither does
+            # the certificate. .NET reports the Win32 code either as is or as
+            # the HRESULT 0x80070002, depending on the version.
+            $cause = Get-UnderlyingException -ErrorRecord $_
+            if ($cause.HResult -eq 2 -or $cause.HResult -eq -2147024894) {
+                return $null
+            }
+            throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$StoreName" -ErrorRecord $_)
+        }
+
+        # Every read of X509Store.Certificates creates a new object for each
+        # certificate in the store; all but the match are released here.
+        $found = $null
+        foreach ($candidate in $store.Certificates) {
+            if ($null -eq $found -and [string]::Equals($candidate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+                $found = $candidate
+            }
+            else {
+                $candidate.Reset()
+            }
+        }
+        $found
+    }
+    finally {
+        $store.Close()
+    }
+}
+
+function Open-LocalMachine64 {
+    # HKEY_LOCAL_MACHINE in the 64-bit view; see the header for why. The
+    # caller disposes it.
+    try {
+        [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
+    }
+    catch {
+        throw (New-ContextException -Context 'Cannot open HKEY_LOCAL_MACHINE (64-bit view)' -ErrorRecord $_)
+    }
+}
+
+function Get-CertificateReport {
+    param(
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$CertificateThumbprint
+    )
+
+    $report = @{
+        found = $false
+        has_private_key = $false
+        serial_number = $null
+    }
+    $certificate = Find-LocalMachineCertificate -StoreName $Store -Thumbprint $CertificateThumbprint
+    if ($null -eq $certificate) {
+        return $report
+    }
+    try {
+        $report['found'] = $true
+        # Whether the certificate refers to a private key; the key itself is
+        # not opened, as only its presence matters here.
+        $report['has_private_key'] = $certificate.HasPrivateKey
+        # The serial number as Windows shows it: uppercase hex, most
+        # significant byte first.
+        $report['serial_number'] = $certificate.SerialNumber
+    }
+    finally {
+        $certificate.Reset()
+    }
+    $report
+}
+
+function Get-RegistryReport {
+    param(
+        [Parameter(Mandatory)]
+        [string]$SubKey,
+
+        [Parameter(Mandatory)]
+        [string]$Name
+    )
+
+    $report = @{
+        key_exists = $false
+        value_exists = $false
+        value_kind = $null
+        value = $null
+    }
+    $where = "HKEY_LOCAL_MACHINE\$SubKey"
+
+    $base = Open-LocalMachine64
+    try {
+        $opened = $null
+        try {
+            # Read access only: the probe must not need, or use, more.
+            $opened = $base.OpenSubKey($SubKey, $false)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot open $where" -ErrorRecord $_)
+        }
+        # OpenSubKey returns null when the key does not exist.
+        if ($null -eq $opened) {
+            return $report
+        }
+        try {
+            $report['key_exists'] = $true
+            try {
+                # Value names are case-insensitive in the registry, as -contains
+                # is. GetValue alone cannot tell a missing value from one whose
+                # data is empty, and GetValueKind throws for a missing value.
+                if (-not ($opened.GetValueNames() -contains $Name)) {
+                    return $report
+                }
+                $kind = $opened.GetValueKind($Name)
+                $report['value_exists'] = $true
+                # The enum's name (String, ExpandString, DWord, ...):
+                # win_powershell would otherwise turn it into a dictionary.
+                $report['value_kind'] = [string]$kind
+                if ($kind -eq [Microsoft.Win32.RegistryValueKind]::String -or $kind -eq [Microsoft.Win32.RegistryValueKind]::ExpandString) {
+                    # The data as stored: for REG_EXPAND_SZ, without expanding
+                    # %variables%, so the comparison is with what is written.
+                    $report['value'] = [string]$opened.GetValue($Name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                }
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot read value '$Name' of $where" -ErrorRecord $_)
+            }
+        }
+        finally {
+            $opened.Dispose()
+        }
+    }
+    finally {
+        $base.Dispose()
+    }
+    $report
+}
+
+function Invoke-Probe {
+    param(
+        # Not Mandatory: an empty or missing value is reported by
+        # Assert-Input rather than by PowerShell's binder.
+        [string]$Store,
+
+        [string]$CertificateThumbprint,
+
+        [string]$SubKey,
+
+        [string]$Name
+    )
+
+    Assert-Input -Store $Store -CertificateThumbprint $CertificateThumbprint -SubKey $SubKey -Name $Name
+
+    $certificate = Get-CertificateReport -Store $Store -CertificateThumbprint $CertificateThumbprint
+    $registry = Get-RegistryReport -SubKey $SubKey -Name $Name
+
+    $Ansible.Changed = $false
+    $Ansible.Result = @{
+        certificate = $certificate
+        registry = $registry
+    }
+}
+
+function Invoke-Apply {
+    param(
+        # Not Mandatory: an empty or missing value is reported by the checks
+        # below rather than by PowerShell's binder.
+        [string]$Store,
+
+        [string]$CertificateThumbprint,
+
+        [string]$SubKey,
+
+        [string]$Name,
+
+        [string]$Data,
+
+        # The script's own PSCmdlet, so that ShouldProcess honours the
+        # -WhatIf and -Confirm values the script was invoked with.
+        [Parameter(Mandatory)]
+        [System.Management.Automation.PSCmdlet]$Cmdlet
+    )
+
+    $result = @{
+        written = $false
+    }
+    # Published before any change, so that a failure still reports one.
+    $Ansible.Changed = $false
+    $Ansible.Result = $result
+
+    Assert-Input -Store $Store -CertificateThumbprint $CertificateThumbprint -SubKey $SubKey -Name $Name
+    if ([string]::IsNullOrEmpty($Data)) {
+        throw 'Invalid Serial: give the serial number to write.'
+    }
+
+    $where = "HKEY_LOCAL_MACHINE\$SubKey"
+    if (-not $Cmdlet.ShouldProcess("$where (64-bit view)", "Set value '$Name' to '$Data' (REG_SZ)")) {
+        return
+    }
+
+    $base = Open-LocalMachine64
+    try {
+        $target = $null
+        try {
+            # Creates the key and any missing parents, or opens the existing
+            # key, for read-write access. This overload exists in every .NET
+            # Framework 4 version; CreateSubKey(String, Boolean) needs 4.6.
+            $target = $base.CreateSubKey($SubKey, [Microsoft.Win32.RegistryKeyPermissionCheck]::ReadWriteSubTree)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot create or open $where" -ErrorRecord $_)
+        }
+        # CreateSubKey documents null as its result when it fails.
+        if ($null -eq $target) {
+            throw "Cannot create or open ${where}: RegistryKey.CreateSubKey returned nothing."
+        }
+        try {
+            # RegistryValueKind.String (REG_SZ) replaces a value of any other
+            # kind under this name, which is what the controller asks for.
+            $target.SetValue($Name, $Data, [Microsoft.Win32.RegistryValueKind]::String)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot set value '$Name' of $where" -ErrorRecord $_)
+        }
+        finally {
+            $target.Dispose()
+        }
+    }
+    finally {
+        $base.Dispose()
+    }
+    $result['written'] = $true
+    $Ansible.Changed = $true
+}
+
+if ($Mode -eq 'probe') {
+    Invoke-Probe -Store $StoreName -CertificateThumbprint $Thumbprint -SubKey $Key -Name $ValueName
+}
+else {
+    Invoke-Apply -Store $StoreName -CertificateThumbprint $Thumbprint -SubKey $Key -Name $ValueName -Data $Serial -Cmdlet $PSCmdlet
+}
