@@ -86,6 +86,12 @@ class ActionModule(WindowsTaskAction):
         acl_operations, access_before, access_after, access_changes = (
             _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals")) if params["key_access"] else ([], {}, {}, {}))
 
+        warnings = list(self._requirement_warnings)
+        exportable = (report.get("key") or {}).get("exportable")
+        if not import_leaf and exportable is not None and exportable != params["exportable"]:
+            warnings.append(f"the certificate {pfx.thumbprint} is already in the store with a key that is "
+                            f"{'' if exportable else 'not '}exportable; exportable={params['exportable']} applies only to an "
+                            "import, so remove the certificate first to change it")
         operations = []
         self._imports = import_leaf or bool(install_chain)
         if self._imports:
@@ -98,7 +104,7 @@ class ActionModule(WindowsTaskAction):
                     "chain": sorted(present_chain), "key_access": access_before},
             after={"certificate": f"{pfx.thumbprint} in {store}",
                    "chain": sorted(present_chain | set(install_chain)), "key_access": access_after},
-            warnings=list(self._requirement_warnings),
+            warnings=warnings,
             result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=install_chain,
                         key_access=access_after, key_access_changes=access_changes),
         )

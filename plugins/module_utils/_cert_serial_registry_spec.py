@@ -12,7 +12,8 @@ GATEWAY_PARAMETERS_KEY = r"HKLM:\SOFTWARE\Keyfactor\Keyfactor CA Gateway\Paramet
 ARGUMENT_SPEC = {
     "thumbprint": {"type": "str", "required": True},
     "store_name": {"type": "str", "choices": KEY_STORES, "default": "My"},
-    "key": {"type": "str", "default": GATEWAY_PARAMETERS_KEY},
+    # A registry key path, not a cryptographic key.
+    "key": {"type": "str", "default": GATEWAY_PARAMETERS_KEY, "no_log": False},
     "value_name": {"type": "str", "default": "EncryptSerialNumber"},
 }
 

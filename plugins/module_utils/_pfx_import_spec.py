@@ -18,7 +18,8 @@ ARGUMENT_SPEC = {
     "require_encipherment": {"type": "bool", "default": False},
     "allow_expired": {"type": "bool", "default": False},
     "expiry_warning_days": {"type": "int", "default": 30},
-    "key_access": {"type": "list", "elements": "dict", "default": [], "options": KEY_ACCESS_OPTIONS},
+    # Who may use the private key: names, not key material.
+    "key_access": {"type": "list", "elements": "dict", "default": [], "options": KEY_ACCESS_OPTIONS, "no_log": False},
 }
 
 SPEC_RULES: dict = {

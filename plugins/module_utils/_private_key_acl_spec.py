@@ -10,7 +10,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._key_acce
 ARGUMENT_SPEC = {
     "thumbprint": {"type": "str", "required": True},
     "store_name": {"type": "str", "choices": KEY_STORES, "default": "My"},
-    "key_access": {"type": "list", "elements": "dict", "required": True, "options": KEY_ACCESS_OPTIONS},
+    # Who may use the private key: names, not key material.
+    "key_access": {"type": "list", "elements": "dict", "required": True, "options": KEY_ACCESS_OPTIONS, "no_log": False},
 }
 
 SPEC_RULES: dict = {}

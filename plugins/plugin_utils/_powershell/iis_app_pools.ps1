@@ -127,8 +127,9 @@ function ConvertFrom-PasswordParameter {
     # PowerShell module logging, where a policy enables it, records the
     # parameter values of every cmdlet call in the event log, whereas a .NET
     # method call is not recorded. The same holds for the NetworkCredential
-    # conversion, which is why no cmdlet and no script function ever receives
-    # the text or a password as an argument.
+    # conversion, which is why no cmdlet ever receives the text or a password
+    # as an argument. Script functions receive the resulting dictionary, which
+    # module logging would record only as its type name.
     param(
         [AllowNull()]
         [System.Security.SecureString]$Secure

@@ -7,8 +7,6 @@ from the integer value.
 
 from __future__ import annotations
 
-
-
 import functools
 import hashlib
 import pathlib
@@ -61,5 +59,3 @@ def test_each_file_opens_or_fails_with_a_clear_message(path):
     cert = x509.load_der_x509_certificate(outcome.certificate_der)
     assert outcome.serial_number == serial_as_windows_shows_it(cert)
     assert outcome.thumbprint == hashlib.sha1(outcome.certificate_der).hexdigest().upper()
-
-

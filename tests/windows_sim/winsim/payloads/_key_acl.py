@@ -34,7 +34,7 @@ def apply_operations(call, certificate: dict, operations: list) -> list[dict]:
             acl.append({"sid": sid, "type": "allow", "rights": int(operation["rights"]), "inherited": False})
         elif operation["action"] != "remove":
             raise HostError(f"Unknown key ACL action '{operation['action']}'.", "System.ArgumentException")
-        applied.append({"sid": sid, "action": operation["action"]})
+        applied.append({"sid": sid, "action": operation["action"], **({"rights": int(operation["rights"])} if "rights" in operation else {})})
     if applied and not call.check_mode:
         certificate["private_key"]["acl"] = acl
     return applied
