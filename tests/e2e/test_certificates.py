@@ -189,3 +189,48 @@ def test_no_password_or_pfx_bytes_reach_output_results_or_the_simulator(lab, gat
                             ("simulator", state_path.read_text())):
             assert PASSWORD not in text, f"the PFX password leaked into {where}"
             assert encoded[:64] not in text and encoded[-64:] not in text, f"PFX bytes leaked into {where}"
+
+
+def test_two_gateway_nodes_get_the_same_certificate_read_only_key_access_and_serial(lab, gateway_cert, ca):
+    nodes = ("kf-gw01.contoso.com", "kf-gw02.contoso.com")
+    for node in nodes:
+        lab.add_host(node, groups=("gateway",))
+    path = _write_pfx(lab, gateway_cert, extra=ca)
+    thumbprint = _thumbprint(gateway_cert)
+    wanted = {"test_pfx": {"src": str(path), "password": PASSWORD, "require_rsa": True, "require_encipherment": True,
+                           "chain": "install", "key_access": [{"principal": "NT AUTHORITY\\NETWORK SERVICE", "access": "read"}]},
+              "test_serial": {"thumbprint": thumbprint}}
+    first = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert first.returncode == 0, first.stdout[-3000:]
+    for node in nodes:
+        state = lab.state(node)
+        key = state["certificates"]["My"][thumbprint]["private_key"]
+        grants = [ace for ace in key["acl"] if ace["sid"] == NETWORK_SERVICE]
+        assert grants == [{"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False}], "Read, never Full control"
+        serial = state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"]
+        assert serial == state["certificates"]["My"][thumbprint]["serial_number"]
+    second = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert all(second.changed(node) == 0 for node in nodes)
+
+
+def test_the_profiles_import_the_ha_encryption_certificate_on_every_node(lab, ca):
+    issued = pki.issue("keyfactor-encryption.contoso.com", issuer=ca[1])
+    path = _write_pfx(lab, issued, name="encryption.pfx")
+    seed = {"domain": {"accounts": [{"name": "kf_installer", "type": "user"}, {"name": "svc_keyfactor", "type": "user"}]}}
+    host_vars = {"common_installer_account": "CONTOSO\\kf_installer", "services_account": "CONTOSO\\svc_keyfactor",
+                 "services_encryption_pfx_src": str(path), "services_encryption_pfx_password": PASSWORD,
+                 "portal_app_pool_account": "CONTOSO\\svc_keyfactor", "portal_app_pool_password": "Svc!Keyfactor-Profile-1",
+                 "portal_encryption_pfx_src": str(path), "portal_encryption_pfx_password": PASSWORD}
+    nodes = ("kf-ha01.contoso.com", "kf-ha02.contoso.com")
+    for node in nodes:
+        lab.add_host(node, groups=("keyfactor_portal", "keyfactor_services"), seed=seed, **host_vars)
+    site = TEST_PLAYBOOKS.parent.parent.parent / "playbooks" / "site.yml"
+    first = lab.run(site)
+    assert first.returncode == 0, first.stdout[-3000:]
+    thumbprint = _thumbprint(issued)
+    for node in nodes:
+        state = lab.state(node)
+        svc = next(a["sid"] for a in state["domain"]["accounts"] if a["name"] == "svc_keyfactor")
+        key = state["certificates"]["My"][thumbprint]["private_key"]
+        assert [a["rights"] for a in key["acl"] if a["sid"] == svc] == [READ]
+    assert all(lab.run(site).changed(node) == 0 for node in nodes)
