@@ -19,6 +19,13 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 )
 
 
+# SYSTEM and Administrators with full control: what Windows gives a machine key it creates.
+NEW_MACHINE_KEY_ACL = [
+    {"sid": "S-1-5-18", "type": "allow", "rights": _private_keys.signed(_private_keys.FULL_CONTROL), "inherited": False},
+    {"sid": "S-1-5-32-544", "type": "allow", "rights": _private_keys.signed(_private_keys.FULL_CONTROL), "inherited": False},
+]
+
+
 class ActionModule(WindowsTaskAction):
     """Import a PFX into a LocalMachine store, optionally its chain, and grant access to its private key."""
 
@@ -31,7 +38,8 @@ class ActionModule(WindowsTaskAction):
     def _pfx_bytes(self, params) -> bytes:
         if params.get("content"):
             try:
-                return base64.b64decode(params["content"], validate=True)
+                # base64 tools and YAML block scalars wrap lines; the host's decoder ignores the line breaks too.
+                return base64.b64decode("".join(params["content"].split()), validate=True)
             except (binascii.Error, ValueError):
                 raise TaskInputError("content: is not base64; give the PFX file's bytes encoded as base64") from None
         try:
@@ -81,8 +89,8 @@ class ActionModule(WindowsTaskAction):
 
         import_leaf = not (report["found"] and report.get("has_private_key"))
         install_chain = [c["thumbprint"] for c in self._chain(params) if c["thumbprint"] not in present_chain]
-        # A key imported now has only Windows' default entries, none of which key_access manages.
-        acl = [] if import_leaf else report["acl"]
+        # A key imported now starts with the entries Windows gives every machine key.
+        acl = NEW_MACHINE_KEY_ACL if import_leaf else report["acl"]
         acl_operations, access_before, access_after, access_changes = (
             _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals")) if params["key_access"] else ([], {}, {}, {}))
 

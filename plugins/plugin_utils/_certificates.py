@@ -162,6 +162,8 @@ def load_pfx(data: bytes, password: str) -> Pfx:
         # message names the kind of problem only, never any content.
         raise TaskInputError(f"the PFX could not be read ({type(error).__name__}); it may use an encryption this "
                              "controller's cryptography library does not support") from None
+    if key is None and cert is None and additional:
+        raise TaskInputError("the PFX holds a certificate but not its private key; export it again with the private key")
     if cert is None:
         raise TaskInputError("the PFX holds no certificate with a private key")
     if key is None:
@@ -202,7 +204,8 @@ def check_requirements(pfx: Pfx, *, require_rsa: bool, require_encipherment: boo
         shown = ", ".join(pfx.key_usage) or "no key usage extension"
         raise TaskInputError(f"require_encipherment: the certificate {pfx.thumbprint} allows {shown}; it needs key "
                              "encipherment or data encipherment")
-    if pfx.not_after <= now and not allow_expired:
+    # Windows (CertVerifyTimeValidity) and RFC 5280 count notAfter itself as valid.
+    if pfx.not_after < now and not allow_expired:
         raise TaskInputError(f"the certificate {pfx.thumbprint} expired on {pfx.not_after.isoformat()}; set allow_expired "
                              "to import it anyway")
     warnings = []

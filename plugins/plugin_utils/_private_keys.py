@@ -15,9 +15,13 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 READ = 0x80120089  # GENERIC_READ | FILE_GENERIC_READ
 FULL_CONTROL = 0xD01F01FF  # GENERIC_ALL | GENERIC_READ | GENERIC_WRITE | FILE_ALL_ACCESS
 _GENERIC_READ = 0x80000000
+_GENERIC_EXECUTE = 0x20000000
 _GENERIC_ALL = 0x10000000
 _FILE_GENERIC_READ = 0x00120089
+_FILE_GENERIC_EXECUTE = 0x001200A0
 _FILE_ALL_ACCESS = 0x001F01FF
+# Read may come with execute and synchronize, which let nobody change or delete the key; anything else is more than read.
+_READ_ONLY = _GENERIC_READ | _GENERIC_EXECUTE | _FILE_GENERIC_READ | _FILE_GENERIC_EXECUTE
 MASKS = {"read": READ, "full_control": FULL_CONTROL}
 
 
@@ -28,13 +32,17 @@ def signed(mask: int) -> int:
 
 
 def access_level(mask: int) -> str | None:
-    """full_control, read, other or None, whichever spelling of the rights set the mask (MMC, icacls, a script)."""
+    """full_control, read, other or None, whichever spelling of the rights set the mask (MMC, icacls, a script).
+
+    Read with anything that could change or delete the key (write, delete, change permissions) is ``other``, so
+    that asking for read takes the extra rights away.
+    """
     mask &= 0xFFFFFFFF
     if not mask:
         return None
     if mask & _GENERIC_ALL or mask & _FILE_ALL_ACCESS == _FILE_ALL_ACCESS:
         return "full_control"
-    if mask & _GENERIC_READ or mask & _FILE_GENERIC_READ == _FILE_GENERIC_READ:
+    if (mask & _GENERIC_READ or mask & _FILE_GENERIC_READ == _FILE_GENERIC_READ) and not mask & ~_READ_ONLY:
         return "read"
     return "other"
 

@@ -145,7 +145,7 @@ def test_serial_of_a_missing_certificate_fails_and_writes_nothing(lab):
     ("ec_key_with_require_rsa", "has a EC (secp256r1) key, not RSA"),
     ("no_encipherment", "it needs key encipherment or data encipherment"),
     ("expired", "expired on"),
-    ("no_private_key", "holds no certificate with a private key"),
+    ("no_private_key", "holds a certificate but not its private key"),
     ("not_a_pfx", "not a valid PKCS#12"),
 ])
 def test_bad_pfx_input_fails_with_zero_round_trips(lab, ca, case, expected):

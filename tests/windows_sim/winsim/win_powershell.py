@@ -146,11 +146,17 @@ def _bind(script: str, args: dict) -> dict:
                 "System.Management.Automation.ParameterBindingException",
             )
         supplied.append((name, value))
+    sensitive_names = {s["name"].lower() for s in args.get("sensitive_parameters") or []}
     for name, value in supplied:
         parameter = declared.get(name.lower())
         if parameter is None:
             raise HostError(f"A parameter cannot be found that matches parameter name '{name}'.",
                             "System.Management.Automation.ParameterBindingException")
+        if parameter.type_name.lower() in _SECURE_TYPES and name.lower() not in sensitive_names and isinstance(value, str):
+            # A plain string does not convert to a SecureString or PSCredential.
+            raise HostError(f"Cannot process argument transformation on parameter '{parameter.name}'. Cannot convert the "
+                            f"value of type \"System.String\" to type \"{parameter.type_name}\".",
+                            "System.Management.Automation.ParameterBindingArgumentTransformationException")
         bound[parameter.name] = value
     missing = [p.name for p in declared.values() if p.mandatory and p.name not in bound]
     if missing:

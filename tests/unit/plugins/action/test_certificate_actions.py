@@ -362,8 +362,6 @@ def test_base64_that_is_not_a_pfx_fails_without_touching_the_host(pfx_import):
     assert result["msg"].startswith(f"{fqcn(PfxImport)}: the PFX could not be")
 
 
-@pytest.mark.xfail(strict=True, reason="content is decoded with validate=True, so base64 wrapped into lines (as `base64 file.pfx` and "
-                   "`openssl base64` write it, and as a YAML block scalar keeps it) is refused as 'not base64'")
 def test_content_wrapped_into_lines_is_accepted(pfx_import, ps_ok, pki):
     wrapped = "\n".join(pki["content"][i:i + 76] for i in range(0, len(pki["content"]), 76)) + "\n"
     action, replay = pfx_import(content=wrapped)
@@ -556,9 +554,6 @@ def test_pfx_import_in_check_mode_leaves_the_simulated_host_alone(on_host, pki):
     assert json.dumps(host.state, sort_keys=True) == before
 
 
-@pytest.mark.xfail(strict=True, reason="pfx_import plans key_access for a key it is about to import against an empty ACL, but the new "
-                   "key has Windows' default entries (SYSTEM and Administrators, full control), so 'state: absent' for one of them "
-                   "is not applied, the result reports 'none', and only a second run removes it")
 def test_pfx_import_removes_a_default_entry_from_a_key_it_imports(on_host, pki):
     host = make_host()
     args = {"content": pki["content"], "password": PASSWORD, "key_access": [{"principal": ADMINISTRATORS, "state": "absent"}]}
@@ -753,6 +748,22 @@ def test_local_machine_subkey_rejects_other_hives(key):
 def test_local_machine_subkey_rejects_what_is_not_a_key_path(key):
     with pytest.raises(TaskInputError, match=r"is not a registry key path such as HKLM:"):
         local_machine_subkey(key)
+
+
+@pytest.mark.parametrize("key", ["HKCU:Software\\Keyfactor", "HKCU:", "HKEY_CURRENT_USER", "Registry::HKEY_USERS"],
+                         ids=["HKCU drive without slash", "HKCU drive", "HKEY_CURRENT_USER alone", "Registry:: HKEY_USERS alone"])
+def test_local_machine_subkey_rejects_other_hives_without_a_backslash(key):
+    with pytest.raises(TaskInputError):
+        local_machine_subkey(key)
+
+
+@pytest.mark.parametrize("key", ["HKLM:", "HKEY_LOCAL_MACHINE", "HKLM:SOFTWARE\\Keyfactor"], ids=["HKLM:", "HKEY_LOCAL_MACHINE", "HKLM:SOFTWARE"])
+def test_local_machine_subkey_never_makes_a_key_named_after_the_hive(key):
+    try:
+        subkey = local_machine_subkey(key)
+    except TaskInputError:
+        return
+    assert subkey == "SOFTWARE\\Keyfactor"
 
 
 @pytest.fixture(name="cert_serial_registry")

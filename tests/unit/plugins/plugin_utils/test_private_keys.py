@@ -181,8 +181,6 @@ def test_explicit_allow_entries_of_one_principal_add_up():
     assert operations == [{"sid": NETWORK_SERVICE, "action": "set", "rights": signed(READ)}]
 
 
-@pytest.mark.xfail(strict=True, reason="access_level calls any mask with the read bits 'read', so a principal holding read plus write, "
-                   "delete or WRITE_DAC (icacls M) is left as it is, although 'read' is documented to bring more than read down to read")
 @pytest.mark.parametrize("mask", [ICACLS_MODIFY, MMC_READ | WRITE_DAC, MMC_READ | GENERIC_WRITE],
                          ids=["icacls M", "read and WRITE_DAC", "read and GENERIC_WRITE"])
 def test_read_brings_a_principal_with_more_than_read_down_to_read(mask):

@@ -35,6 +35,8 @@ def apply_operations(call, certificate: dict, operations: list) -> list[dict]:
         elif operation["action"] != "remove":
             raise HostError(f"Unknown key ACL action '{operation['action']}'.", "System.ArgumentException")
         applied.append({"sid": sid, "action": operation["action"], **({"rights": int(operation["rights"])} if "rights" in operation else {})})
-    if applied and not call.check_mode:
+    # The fragment writes the descriptor back only when it differs.
+    if acl != certificate["private_key"]["acl"] and not call.check_mode:
         certificate["private_key"]["acl"] = acl
+        call.changed = True
     return applied

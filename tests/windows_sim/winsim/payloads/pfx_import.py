@@ -74,7 +74,6 @@ def _apply(call) -> None:
     if parameters.get("Operations"):
         leaf = find_certificate(state, parameters.get("StoreName") or "My", parameters.get("Thumbprint") or "")
         result["acl_applied"] = apply_operations(call, leaf, parameters["Operations"])
-        call.changed = True
         call.operation_done()
 
 

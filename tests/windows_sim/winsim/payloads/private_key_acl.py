@@ -22,7 +22,6 @@ def private_key_acl(call) -> None:
         raise HostError(f"Cannot find the certificate with thumbprint {parameters.get('Thumbprint')} in "
                         f"LocalMachine\\{parameters.get('StoreName')}.", "System.InvalidOperationException")
     applied = apply_operations(call, certificate, parameters.get("Operations") or [])
-    call.changed = bool(applied) and not call.check_mode
     call.result = {"applied": applied}
     if applied:
         call.operation_done()
