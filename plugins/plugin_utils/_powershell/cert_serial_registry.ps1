@@ -45,42 +45,8 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
-function Get-UnderlyingException {
-    # PowerShell wraps an exception thrown by a .NET method or constructor in
-    # a MethodInvocationException ('Exception calling ...'), and one thrown by
-    # a property getter or setter in a GetValueInvocationException or
-    # SetValueInvocationException. The caller wants Windows' own exception
-    # and message.
-    param(
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception.InnerException -and (
-            $exception -is [System.Management.Automation.MethodException] -or
-            $exception -is [System.Management.Automation.GetValueInvocationException] -or
-            $exception -is [System.Management.Automation.SetValueInvocationException])) {
-        $exception = $exception.InnerException
-    }
-    $exception
-}
-
-function New-ContextException {
-    # Prefixes the failing step to Windows' message and keeps Windows'
-    # exception as the inner exception, so that its type and HRESULT reach
-    # the controller too.
-    param(
-        [Parameter(Mandatory)]
-        [string]$Context,
-
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
-    [System.InvalidOperationException]::new(('{0}: {1}' -f $Context, $cause.Message), $cause)
-}
+# The controller replaces the next line with the shared error wrapping.
+# pkiops-include: _errors.ps1
 
 function Assert-Input {
     # The controller normalises every value; anything else is a controller

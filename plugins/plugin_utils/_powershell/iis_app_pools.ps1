@@ -39,6 +39,9 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
+# The controller replaces the next line with the shared error wrapping.
+# pkiops-include: _errors.ps1
+
 # The version IIS 7 and later register in the GAC. A full name makes Add-Type
 # load exactly that assembly rather than whatever a partial name resolves to
 # (IIS Express ships a different version of the same assembly).
@@ -68,44 +71,6 @@ $script:SettingNames = @(
 # Wait-PoolStateSettled), and how often it looks.
 $script:SettleTimeoutSeconds = 10
 $script:SettlePollMilliseconds = 250
-
-function Get-UnderlyingException {
-    # PowerShell wraps an exception thrown by a .NET method or constructor in
-    # a MethodInvocationException ('Exception calling ...'), and one thrown by
-    # a property getter or setter in a GetValueInvocationException or
-    # SetValueInvocationException ('Exception getting/setting ...'). The
-    # caller wants IIS's own exception and message.
-    param(
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception.InnerException -and (
-            $exception -is [System.Management.Automation.MethodException] -or
-            $exception -is [System.Management.Automation.GetValueInvocationException] -or
-            $exception -is [System.Management.Automation.SetValueInvocationException])) {
-        $exception = $exception.InnerException
-    }
-    $exception
-}
-
-function New-ContextException {
-    # Prefixes the failing step to Windows' message and keeps Windows'
-    # exception as the inner exception, so that its type and HRESULT reach
-    # the controller too. Never use this where the cause could quote a
-    # secret: win_powershell reports inner exceptions as well.
-    param(
-        [Parameter(Mandatory)]
-        [string]$Context,
-
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
-    [System.InvalidOperationException]::new(('{0}: {1}' -f $Context, $cause.Message), $cause)
-}
 
 function Format-HResult {
     # HRESULTs are documented as 0x8XXXXXXX; Exception.HResult is a signed

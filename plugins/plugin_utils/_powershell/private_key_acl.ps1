@@ -34,8 +34,11 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
-# The controller replaces the next line with the shared fragment: the key
-# helper type, store lookup, principal resolution and key ACL operations.
+# The controller replaces these lines with the shared fragments: error
+# wrapping, principal resolution, and the key helper type, store lookup and
+# key ACL operations.
+# pkiops-include: _errors.ps1
+# pkiops-include: _principals.ps1
 # pkiops-include: _private_key_acl.ps1
 
 function Invoke-Probe {

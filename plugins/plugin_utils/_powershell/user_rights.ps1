@@ -30,6 +30,11 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
+# The controller replaces these lines with the shared fragments: error
+# wrapping, and resolving account names to SIDs.
+# pkiops-include: _errors.ps1
+# pkiops-include: _principals.ps1
+
 $lsaSource = @'
 using System;
 using System.ComponentModel;
@@ -309,44 +314,6 @@ if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.User
     Add-Type -TypeDefinition $lsaSource
 }
 
-function Get-UnderlyingException {
-    # PowerShell wraps an exception thrown by a .NET method or constructor in
-    # a MethodInvocationException whose message adds 'Exception calling ...'.
-    # The caller wants Windows' own exception and message.
-    param(
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $exception = $ErrorRecord.Exception
-    while ($exception -is [System.Management.Automation.MethodException] -and $null -ne $exception.InnerException) {
-        $exception = $exception.InnerException
-    }
-    $exception
-}
-
-function New-ContextException {
-    # Prefixes the failing step to Windows' message. A Win32Exception stays a
-    # Win32Exception with the same NativeErrorCode so that the error code
-    # survives for the controller.
-    param(
-        [Parameter(Mandatory)]
-        [string]$Context,
-
-        [Parameter(Mandatory)]
-        [System.Management.Automation.ErrorRecord]$ErrorRecord
-    )
-
-    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
-    $message = '{0}: {1}' -f $Context, $cause.Message
-    if ($cause -is [System.ComponentModel.Win32Exception]) {
-        [System.ComponentModel.Win32Exception]::new($cause.NativeErrorCode, $message)
-    }
-    else {
-        [System.InvalidOperationException]::new($message, $cause)
-    }
-}
-
 function Open-LocalPolicy {
     param(
         [Parameter(Mandatory)]
@@ -359,133 +326,6 @@ function Open-LocalPolicy {
     catch {
         throw (New-ContextException -Context "Cannot open the local security policy (LsaOpenPolicy, access $Access)" -ErrorRecord $_)
     }
-}
-
-$script:SidNameCache = @{}
-
-function Get-SidDisplayName {
-    # The DOMAIN\name Windows gives for the SID, or the SID string itself.
-    # Names are for display only; every decision is made on the SID. A SID
-    # that no longer maps (deleted account, unreachable or untrusted domain)
-    # still holds its rights and must still be reported, so any translation
-    # failure falls back to the SID rather than failing the probe.
-    param(
-        [Parameter(Mandatory)]
-        [System.Security.Principal.SecurityIdentifier]$Sid
-    )
-
-    $key = $Sid.Value
-    if (-not $script:SidNameCache.ContainsKey($key)) {
-        $name = $key
-        try {
-            $name = $Sid.Translate([System.Security.Principal.NTAccount]).Value
-        }
-        catch {
-            $name = $key
-        }
-        $script:SidNameCache[$key] = $name
-    }
-    $script:SidNameCache[$key]
-}
-
-function Test-SidString {
-    # SecurityIdentifier's string constructor also accepts SDDL aliases such
-    # as 'BA' or 'SY'. Requiring the S-1- prefix keeps a short account name
-    # from being silently read as an alias.
-    param(
-        [AllowEmptyString()]
-        [AllowNull()]
-        [string]$Value
-    )
-
-    $Value -match '^S-1-'
-}
-
-function ConvertTo-AccountSid {
-    # Throws if Windows cannot map the reference; the caller records the
-    # message. UPNs (user@domain), DOMAIN\name, gMSA names ending in '$',
-    # NT AUTHORITY\..., NT SERVICE\... and bare names are all understood by
-    # the LSA lookup behind NTAccount.Translate and are passed unchanged.
-    param(
-        [AllowEmptyString()]
-        [string]$Reference
-    )
-
-    if (Test-SidString -Value $Reference) {
-        # A well-formed SID can be granted rights even if it maps to no
-        # account, so it is not looked up here.
-        return [System.Security.Principal.SecurityIdentifier]::new($Reference)
-    }
-
-    $domain = $null
-    $user = $Reference
-    $separator = $Reference.IndexOf('\')
-    if ($separator -ge 0) {
-        $domain = $Reference.Substring(0, $separator)
-        $user = $Reference.Substring($separator + 1)
-    }
-
-    # '.\name' is the usual shorthand for a local account (service logon
-    # accounts are often written that way), but the LSA name lookup has no
-    # such alias and would look for a domain called '.'. The local account
-    # domain is named after the computer's NetBIOS name, which is what
-    # COMPUTERNAME holds.
-    if ($domain -eq '.') {
-        $domain = $env:COMPUTERNAME
-    }
-
-    $lookupName = if ($null -eq $domain) { $user } else { '{0}\{1}' -f $domain, $user }
-    $firstError = $null
-    try {
-        return ([System.Security.Principal.NTAccount]::new($lookupName)).Translate([System.Security.Principal.SecurityIdentifier])
-    }
-    catch {
-        $notMapped = (Get-UnderlyingException -ErrorRecord $_) -is [System.Security.Principal.IdentityNotMappedException]
-        if (-not ($notMapped -and $null -ne $domain -and $domain -eq $env:COMPUTERNAME)) {
-            throw
-        }
-        $firstError = $_
-    }
-
-    # Built-in local groups (Administrators, Users, IIS_IUSRS, Remote Desktop
-    # Users, ...) live in the BUILTIN domain, not in the computer's account
-    # domain, so COMPUTERNAME\Administrators does not map even though people
-    # write it (or .\Administrators) to mean "the local group". Retry in
-    # BUILTIN only; a name that exists in neither keeps the original error.
-    try {
-        return ([System.Security.Principal.NTAccount]::new('BUILTIN', $user)).Translate([System.Security.Principal.SecurityIdentifier])
-    }
-    catch {
-        throw $firstError
-    }
-}
-
-function Resolve-AccountReference {
-    param(
-        [AllowEmptyString()]
-        [AllowNull()]
-        [string]$Reference
-    )
-
-    $entry = @{
-        input = $Reference
-        sid = $null
-        name = $null
-        error = $null
-    }
-    try {
-        $sid = ConvertTo-AccountSid -Reference $Reference
-        $entry['sid'] = $sid.Value
-        $entry['name'] = Get-SidDisplayName -Sid $sid
-    }
-    catch {
-        # One bad reference must not hide the results for the others; the
-        # controller decides whether an unresolved account is fatal.
-        $entry['sid'] = $null
-        $entry['name'] = $null
-        $entry['error'] = (Get-UnderlyingException -ErrorRecord $_).Message
-    }
-    $entry
 }
 
 function Invoke-Probe {
@@ -532,10 +372,7 @@ function Invoke-Probe {
         }
     }
 
-    $resolved = [System.Collections.Generic.List[object]]::new()
-    foreach ($reference in $AccountReferences) {
-        $resolved.Add((Resolve-AccountReference -Reference $reference))
-    }
+    $resolved = Resolve-PrincipalList -References $AccountReferences
 
     $Ansible.Changed = $false
     $Ansible.Result = @{

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import PAYLOAD_DIR
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 from winsim.win_powershell import failure_result
 
 FQCN = "pkiops.keyfactor_command.iis_app_pools"
@@ -57,8 +57,9 @@ def test_the_script_is_the_iis_app_pools_payload(iis_app_pools, ps_ok):
     action, replay = iis_app_pools(PORTAL)
     replay.queue(ps_ok(STEADY))
     action.run(task_vars={})
-    with open(f"{PAYLOAD_DIR}/iis_app_pools.ps1", encoding="utf-8") as handle:
-        assert replay.calls[0]["module_args"]["script"] == handle.read()
+    script = replay.calls[0]["module_args"]["script"]
+    assert script == payload_source("iis_app_pools")
+    assert script.startswith("# pkiops-payload: iis_app_pools\n") and "# pkiops-include:" not in script
 
 
 def test_the_probe_asks_for_every_listed_pool_by_name(iis_app_pools, ps_ok):

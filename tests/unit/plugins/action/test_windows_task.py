@@ -48,15 +48,19 @@ def test_every_run_goes_through_ansible_windows_win_powershell(user_rights, ps_o
     assert [call["module_name"] for call in replay.calls] == ["ansible.windows.win_powershell"] * 2
 
 
-def test_the_script_is_the_payload_file_text(user_rights, ps_ok):
+def test_the_script_is_the_payload_with_its_fragments_inlined(user_rights, ps_ok):
     action, replay = user_rights()
     replay.queue(ps_ok(HELD))
     action.run(task_vars={})
     with open(f"{PAYLOAD_DIR}/user_rights.ps1", encoding="utf-8") as handle:
         payload = handle.read()
+    with open(f"{PAYLOAD_DIR}/_principals.ps1", encoding="utf-8") as handle:
+        fragment = handle.read()
     script = replay.calls[0]["module_args"]["script"]
-    assert script == payload
     assert script.startswith("# pkiops-payload: user_rights\n")
+    assert "# pkiops-include:" not in script
+    assert fragment.strip() in script
+    assert payload.splitlines()[-1] == script.splitlines()[-1]
 
 
 def test_module_args_ask_for_stop_on_error_and_the_result_depth(user_rights, ps_ok):

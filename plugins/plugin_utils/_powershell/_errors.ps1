@@ -1,0 +1,49 @@
+# Shared by every payload: Windows' own error, with the step that failed.
+#
+# Functions only; the controller inlines this fragment where a payload names
+# it in a pkiops-include line.
+
+function Get-UnderlyingException {
+    # PowerShell wraps an exception thrown by a .NET method or constructor in
+    # a MethodInvocationException ('Exception calling ...'), and one thrown by
+    # a property getter or setter in a GetValueInvocationException or
+    # SetValueInvocationException. The caller wants Windows' own exception
+    # and message.
+    param(
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception.InnerException -and (
+            $exception -is [System.Management.Automation.MethodException] -or
+            $exception -is [System.Management.Automation.GetValueInvocationException] -or
+            $exception -is [System.Management.Automation.SetValueInvocationException])) {
+        $exception = $exception.InnerException
+    }
+    $exception
+}
+
+function New-ContextException {
+    # Prefixes the failing step to Windows' message. A Win32Exception stays a
+    # Win32Exception with the same NativeErrorCode so that the error code
+    # survives for the controller; anything else keeps Windows' exception as
+    # the inner exception. Never use this where the cause could quote a
+    # secret: win_powershell reports inner exceptions as well.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Context,
+
+        [Parameter(Mandatory)]
+        [System.Management.Automation.ErrorRecord]$ErrorRecord
+    )
+
+    $cause = Get-UnderlyingException -ErrorRecord $ErrorRecord
+    $message = '{0}: {1}' -f $Context, $cause.Message
+    if ($cause -is [System.ComponentModel.Win32Exception]) {
+        [System.ComponentModel.Win32Exception]::new($cause.NativeErrorCode, $message)
+    }
+    else {
+        [System.InvalidOperationException]::new($message, $cause)
+    }
+}
