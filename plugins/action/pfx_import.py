@@ -87,7 +87,9 @@ class ActionModule(WindowsTaskAction):
             raise UnexpectedProbeResult("no 'chain' list")
         present_chain = {c.get("thumbprint") for c in chain_report if isinstance(c, dict) and c.get("present")}
 
-        import_leaf = not (report["found"] and report.get("has_private_key"))
+        # A key that cannot be opened (its file lost, or its ACL shutting the
+        # administrators out) is repaired by importing the PFX again.
+        import_leaf = not (report["found"] and report.get("has_private_key")) or bool(report.get("key_error"))
         install_chain = [c["thumbprint"] for c in self._chain(params) if c["thumbprint"] not in present_chain]
         # A key imported now starts with the entries Windows gives every machine key.
         acl = NEW_MACHINE_KEY_ACL if import_leaf else report["acl"]
@@ -95,6 +97,9 @@ class ActionModule(WindowsTaskAction):
             _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals")) if params["key_access"] else ([], {}, {}, {}))
 
         warnings = list(self._requirement_warnings)
+        if report.get("key_error"):
+            warnings.append(f"the private key of {pfx.thumbprint} in the store cannot be opened ({report['key_error']}); "
+                            "importing the PFX again")
         exportable = (report.get("key") or {}).get("exportable")
         if not import_leaf and exportable is not None and exportable != params["exportable"]:
             warnings.append(f"the certificate {pfx.thumbprint} is already in the store with a key that is "

@@ -35,6 +35,9 @@ class ActionModule(WindowsTaskAction):
             raise PlanError(f"the certificate {params['thumbprint']} is not in {where}")
         if not report.get("has_private_key"):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key")
+        if report.get("key_error"):
+            raise PlanError(f"the private key of the certificate {params['thumbprint']} in {where} cannot be opened: "
+                            f"{report['key_error']}. Import the certificate with its key again.")
         operations, before, after, changes = _private_keys.plan_key_acl(params["key_access"], report["acl"], current.get("principals"))
         key = report["key"]
         return Plan(

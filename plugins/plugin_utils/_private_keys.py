@@ -54,7 +54,7 @@ def principals_to_resolve(grants: list[dict]) -> list[str]:
 def check_key_report(report, what: str) -> None:
     if not isinstance(report, dict) or not isinstance(report.get("found"), bool):
         raise UnexpectedProbeResult(f"no report on the {what}")
-    if report["found"] and report.get("has_private_key"):
+    if report["found"] and report.get("has_private_key") and not report.get("key_error"):
         if not isinstance(report.get("key"), dict) or not isinstance(report.get("acl"), list):
             raise UnexpectedProbeResult(f"no key or ACL in the report on the {what}")
 

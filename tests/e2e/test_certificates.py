@@ -234,3 +234,24 @@ def test_the_profiles_import_the_ha_encryption_certificate_on_every_node(lab, ca
         key = state["certificates"]["My"][thumbprint]["private_key"]
         assert [a["rights"] for a in key["acl"] if a["sid"] == svc] == [READ]
     assert all(lab.run(site).changed(node) == 0 for node in nodes)
+
+
+def test_a_key_that_cannot_be_opened_is_repaired_by_importing_again(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, gateway_cert)
+    wanted = {"test_pfx": {"src": str(path), "password": PASSWORD}}
+    lab.run(PLAYBOOK, extra_vars=wanted)
+    thumbprint = _thumbprint(gateway_cert)
+    state = lab.state(HOST)
+    state["certificates"]["My"][thumbprint]["private_key"]["broken"] = True
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+
+    acl = lab.run(PLAYBOOK, extra_vars={"test_acl": {"thumbprint": thumbprint, "key_access": [{"principal": "NETWORK SERVICE"}]}})
+    (message,) = acl.failure_messages(HOST)
+    assert "cannot be opened: Keyset does not exist. Import the certificate with its key again." in message
+
+    repaired = lab.run(PLAYBOOK, extra_vars=wanted)
+    result = _result(repaired, "Import the PFX")
+    assert result["imported"] is True and any("importing the PFX again" in w for w in result.get("warnings", []))
+    assert "broken" not in lab.state(HOST)["certificates"]["My"][thumbprint]["private_key"]
+    assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0

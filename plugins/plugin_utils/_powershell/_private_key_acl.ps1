@@ -743,7 +743,16 @@ function Get-CertificateKeyReport {
         }
 
         $what = Get-KeyDescription -StoreName $StoreName -Thumbprint $Thumbprint
-        $key = Open-CertificatePrivateKey -Certificate $certificate -What $what
+        try {
+            $key = Open-CertificatePrivateKey -Certificate $certificate -What $what
+        }
+        catch {
+            # The certificate points at a key that cannot be opened: its key
+            # file is gone, or its ACL shuts this account out. Reported, not
+            # thrown, so that the controller can repair it by importing again.
+            $report['key_error'] = (Get-UnderlyingException -ErrorRecord $_).Message
+            return $report
+        }
         try {
             $binary = $null
             try {
