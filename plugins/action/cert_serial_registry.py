@@ -63,6 +63,9 @@ class ActionModule(WindowsTaskAction):
         if not certificate.get("has_private_key"):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key, so the service could not "
                             "decrypt with it; import it with its key")
+        if certificate.get("key_error"):
+            raise PlanError(f"the private key of the certificate {params['thumbprint']} in {where} cannot be opened "
+                            f"({certificate['key_error']}), so the service could not decrypt with it; import it again")
         serial = certificate.get("serial_number")
         if not isinstance(serial, str) or not serial:
             raise UnexpectedProbeResult("no serial number for the certificate")

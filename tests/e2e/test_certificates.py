@@ -255,3 +255,16 @@ def test_a_key_that_cannot_be_opened_is_repaired_by_importing_again(lab, gateway
     assert result["imported"] is True and any("importing the PFX again" in w for w in result.get("warnings", []))
     assert "broken" not in lab.state(HOST)["certificates"]["My"][thumbprint]["private_key"]
     assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
+
+
+def test_the_serial_is_not_written_for_a_key_that_cannot_be_opened(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}})
+    thumbprint = _thumbprint(gateway_cert)
+    state = lab.state(HOST)
+    state["certificates"]["My"][thumbprint]["private_key"]["broken"] = True
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    run = lab.run(PLAYBOOK, extra_vars={"test_serial": {"thumbprint": thumbprint}})
+    (message,) = run.failure_messages(HOST)
+    assert "cannot be opened (Keyset does not exist)" in message
+    assert not lab.state(HOST).get("registry")

@@ -66,6 +66,8 @@ namespace Pkiops.KeyfactorCommand.Certificates
         internal const uint NCRYPT_ALLOW_EXPORT_FLAG = 0x00000001;
         internal const uint NCRYPT_ALLOW_PLAINTEXT_EXPORT_FLAG = 0x00000002;
         internal const int NTE_BUFFER_TOO_SMALL = unchecked((int)0x80090028);
+        // winerror.h; NCrypt returns it as a SECURITY_STATUS for some properties.
+        internal const int ERROR_INSUFFICIENT_BUFFER = 122;
         internal const int NTE_NOT_SUPPORTED = unchecked((int)0x80090029);
         internal const int NTE_NOT_FOUND = unchecked((int)0x80090011);
 
@@ -440,6 +442,15 @@ namespace Pkiops.KeyfactorCommand.Certificates
         // buffer returns the size, a second call fills the buffer. A value
         // (the security descriptor) may grow between the two calls when
         // another process changes it, so a too-small buffer is retried.
+        // Providers differ in what the size query returns: ERROR_SUCCESS, or
+        // ERROR_INSUFFICIENT_BUFFER / NTE_BUFFER_TOO_SMALL together with the
+        // size (PowerShell's own certificate provider accepts both for the
+        // "Security Descr" property), so any of them with a size goes on.
+        private static bool IsSizeAnswer(int status, uint size)
+        {
+            return status == 0 || (size > 0 && (status == NativeMethods.ERROR_INSUFFICIENT_BUFFER || status == NativeMethods.NTE_BUFFER_TOO_SMALL));
+        }
+
         private static int TryGetNCryptProperty(SafeHandle obj, string property, uint flags, out byte[] value)
         {
             value = null;
@@ -447,13 +458,13 @@ namespace Pkiops.KeyfactorCommand.Certificates
             {
                 uint size;
                 int status = NativeMethods.NCryptGetProperty(obj, property, null, 0, out size, flags);
-                if (status != 0)
+                if (!IsSizeAnswer(status, size))
                 {
                     return status;
                 }
                 byte[] buffer = new byte[size];
                 status = NativeMethods.NCryptGetProperty(obj, property, buffer, size, out size, flags);
-                if (status == NativeMethods.NTE_BUFFER_TOO_SMALL && attempt < 2)
+                if ((status == NativeMethods.NTE_BUFFER_TOO_SMALL || status == NativeMethods.ERROR_INSUFFICIENT_BUFFER) && attempt < 2)
                 {
                     continue;
                 }
@@ -500,6 +511,12 @@ namespace Pkiops.KeyfactorCommand.Certificates
                         continue;
                     }
                     throw Errors.FromCode(description, error);
+                }
+                // An empty answer is no security descriptor at all; say so
+                // here rather than fail later on an empty byte array.
+                if (size == 0)
+                {
+                    throw new InvalidOperationException(description + " returned no data.");
                 }
                 if (size < buffer.Length)
                 {

@@ -45,8 +45,11 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
-# The controller replaces the next line with the shared error wrapping.
+# The controller replaces these lines with the shared fragments: error
+# wrapping, principal names, and the certificate store lookup and key report.
 # pkiops-include: _errors.ps1
+# pkiops-include: _principals.ps1
+# pkiops-include: _private_key_acl.ps1
 
 function Assert-Input {
     # The controller normalises every value; anything else is a controller
@@ -88,61 +91,6 @@ function Assert-Input {
     }
 }
 
-function Find-LocalMachineCertificate {
-    # The certificate with this thumbprint in LocalMachine\<StoreName>, or
-    # $null when the store or the certificate is not there. The caller owns
-    # the object it gets and must release it with Reset().
-    #
-    # Reset() rather than Dispose() throughout: X509Certificate.Dispose and
-    # X509Store.Dispose exist only from .NET Framework 4.6, and Windows
-    # PowerShell 5.1 also runs on 4.5.2. Reset() and Close() exist in every
-    # version and release the same native handles.
-    param(
-        [Parameter(Mandatory)]
-        [string]$StoreName,
-
-        [Parameter(Mandatory)]
-        [string]$Thumbprint
-    )
-
-    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
-        $StoreName, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
-    try {
-        try {
-            # OpenExistingOnly: without it, opening a store name that does not
-            # exist creates that store, and a read must change nothing.
-            $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
-            $store.Open($openFlags)
-        }
-        catch {
-            # ERROR_FILE_NOT_FOUND: the store does not exist, so neither does
-            # the certificate. .NET reports the Win32 code either as is or as
-            # the HRESULT 0x80070002, depending on the version.
-            $cause = Get-UnderlyingException -ErrorRecord $_
-            if ($cause.HResult -eq 2 -or $cause.HResult -eq -2147024894) {
-                return $null
-            }
-            throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$StoreName" -ErrorRecord $_)
-        }
-
-        # Every read of X509Store.Certificates creates a new object for each
-        # certificate in the store; all but the match are released here.
-        $found = $null
-        foreach ($candidate in $store.Certificates) {
-            if ($null -eq $found -and [string]::Equals($candidate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
-                $found = $candidate
-            }
-            else {
-                $candidate.Reset()
-            }
-        }
-        $found
-    }
-    finally {
-        $store.Close()
-    }
-}
-
 function Open-LocalMachine64 {
     # HKEY_LOCAL_MACHINE in the 64-bit view; see the header for why. The
     # caller disposes it.
@@ -155,6 +103,9 @@ function Open-LocalMachine64 {
 }
 
 function Get-CertificateReport {
+    # Whether the key can be opened, not only whether the certificate refers
+    # to one: a service pointed at a certificate whose key it cannot open
+    # cannot decrypt, so the controller must not write its serial.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -163,26 +114,25 @@ function Get-CertificateReport {
         [string]$CertificateThumbprint
     )
 
+    $keyReport = Get-CertificateKeyReport -StoreName $Store -Thumbprint $CertificateThumbprint
     $report = @{
-        found = $false
-        has_private_key = $false
+        found = $keyReport['found']
+        has_private_key = $keyReport['has_private_key']
+        key_error = $keyReport['key_error']
         serial_number = $null
     }
-    $certificate = Find-LocalMachineCertificate -StoreName $Store -Thumbprint $CertificateThumbprint
-    if ($null -eq $certificate) {
-        return $report
-    }
-    try {
-        $report['found'] = $true
-        # Whether the certificate refers to a private key; the key itself is
-        # not opened, as only its presence matters here.
-        $report['has_private_key'] = $certificate.HasPrivateKey
-        # The serial number as Windows shows it: uppercase hex, most
-        # significant byte first.
-        $report['serial_number'] = $certificate.SerialNumber
-    }
-    finally {
-        $certificate.Reset()
+    if ($keyReport['found']) {
+        $certificate = Find-LocalMachineCertificate -StoreName $Store -Thumbprint $CertificateThumbprint
+        if ($null -ne $certificate) {
+            try {
+                # The serial number as Windows shows it: uppercase hex, most
+                # significant byte first.
+                $report['serial_number'] = $certificate.SerialNumber
+            }
+            finally {
+                $certificate.Reset()
+            }
+        }
     }
     $report
 }

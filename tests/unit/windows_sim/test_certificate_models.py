@@ -417,7 +417,7 @@ def test_serial_probe_reports_the_certificate_as_windows_shows_its_serial(pki):
     thumbprint = seed(host, issued)
     report = serial_run(host, "probe", thumbprint)["result"]
     assert report == {
-        "certificate": {"found": True, "has_private_key": True, "serial_number": "0080AB"},
+        "certificate": {"found": True, "has_private_key": True, "key_error": None, "serial_number": "0080AB"},
         "registry": {"key_exists": False, "value_exists": False, "value_kind": None, "value": None},
     }
 
@@ -440,7 +440,7 @@ def test_serial_probe_of_a_missing_or_keyless_certificate(pki):
     keyless = seed(host, pki["leaf"], with_key=False)
     assert serial_run(host, "probe", keyless)["result"]["certificate"]["has_private_key"] is False
     missing = serial_run(host, "probe", pki["ec_thumbprint"])["result"]["certificate"]
-    assert missing == {"found": False, "has_private_key": False, "serial_number": None}
+    assert missing == {"found": False, "has_private_key": False, "key_error": None, "serial_number": None}
 
 
 # --- probes only read ------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ def cert_serial_registry(call) -> None:
             "certificate": {
                 "found": certificate is not None,
                 "has_private_key": bool(certificate and certificate.get("private_key")),
+                "key_error": "Keyset does not exist" if certificate and (certificate.get("private_key") or {}).get("broken") else None,
                 "serial_number": certificate["serial_number"] if certificate else None,
             },
             "registry": {
