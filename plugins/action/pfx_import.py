@@ -34,6 +34,7 @@ class ActionModule(WindowsTaskAction):
     spec_rules = SPEC_RULES
     _requirement_warnings: list = []
     _imports = False
+    _pfx = None
 
     def _pfx_bytes(self, params) -> bytes:
         if params.get("content"):
@@ -51,8 +52,13 @@ class ActionModule(WindowsTaskAction):
 
     def check_params(self, params):
         data = self._pfx_bytes(params)
-        pfx = _certificates.load_pfx(data, params["password"])
-        self._requirement_warnings = _certificates.check_requirements(
+        if len(base64.b64encode(data)) > _certificates.MAX_SECURE_STRING:
+            raise TaskInputError(f"the PFX is {len(data)} bytes; it reaches the host as a SecureString of its base64 text, which "
+                                 "holds at most 65,536 characters (a PFX of about 48 KiB). Leave extra certificates out of it")
+        pfx = self._pfx = _certificates.load_pfx(data, params["password"])
+        self._requirement_warnings = ([
+            "the PFX password is very short; every occurrence of it in the task's output is masked, which can garble "
+            "values such as the thumbprint. Use a longer password"] if 0 < len(params["password"]) < 6 else []) + _certificates.check_requirements(
             pfx, require_rsa=params["require_rsa"], require_encipherment=params["require_encipherment"],
             allow_expired=params["allow_expired"], expiry_warning_days=params["expiry_warning_days"])
         return dict(params, key_access=_private_keys.check_grants(params["key_access"]), pfx=pfx,
@@ -94,7 +100,8 @@ class ActionModule(WindowsTaskAction):
         # A key imported now starts with the entries Windows gives every machine key.
         acl = NEW_MACHINE_KEY_ACL if import_leaf else report["acl"]
         acl_operations, access_before, access_after, access_changes = (
-            _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals")) if params["key_access"] else ([], {}, {}, {}))
+            _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals"), unconditional=import_leaf)
+            if params["key_access"] else ([], {}, {}, {}))
 
         warnings = list(self._requirement_warnings)
         if report.get("key_error"):
@@ -121,6 +128,11 @@ class ActionModule(WindowsTaskAction):
             result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=install_chain,
                         key_access=access_after, key_access_changes=access_changes),
         )
+
+    def explain_failure(self, step, message):
+        if step == "apply" and self._pfx is not None:
+            return _certificates.explain_import_failure(self._pfx, message)
+        return message
 
     def apply_parameters(self, params, plan):
         imports = plan.operations[0] if plan.operations and "import_leaf" in plan.operations[0] else {}

@@ -17,7 +17,9 @@ description:
     (RSA, key or data encipherment, not expired) fails the task at once.
   - Idempotent by thumbprint. The host is asked only whether a certificate with that thumbprint and its private key
     is in the store; when it is, the PFX is not sent again. No key material is read on the host to compare.
-  - The PFX travels to the host as a SecureString and is imported from memory with
+  - A PFX encrypted with AES (PBES2, the default of OpenSSL 3 and recent Windows) cannot be imported by Windows Server
+    2016 and older, which then reports a wrong password; the task says so. Export such a PFX with TripleDES-SHA1 for them.
+  - The PFX travels to the host as a SecureString, so it can be at most about 48 KiB, and is imported from memory with
     C(X509Certificate2Collection.Import) and the C(MachineKeySet) and C(PersistKeySet) flags; no file is written on the
     host. The key is not exportable unless O(exportable) says so.
 options:
@@ -63,7 +65,7 @@ options:
   require_encipherment:
     description:
       - Fail unless the certificate's key usage includes key encipherment or data encipherment, as the gateway's
-        encryption certificate needs.
+        encryption certificate needs. A certificate without a key usage extension fails too.
     type: bool
     default: false
   allow_expired:

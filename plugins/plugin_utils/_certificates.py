@@ -21,6 +21,12 @@ except ImportError:  # pragma: no cover - reported when a task needs it
     x509 = None
 
 _THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+# The DER encoding of the PBES2 object identifier (1.2.840.113549.1.5.13): AES
+# with PBKDF2, which OpenSSL 3 and recent Windows write by default.
+_PBES2_OID = bytes.fromhex("06092a864886f70d01050d")
+# A SecureString holds at most 65,536 characters, and win_powershell turns each
+# sensitive parameter into one.
+MAX_SECURE_STRING = 65536
 
 
 def require_cryptography() -> None:
@@ -97,6 +103,7 @@ class Pfx:
     key_usage: tuple[str, ...]
     extended_key_usage: tuple[str, ...]
     chain: tuple[dict, ...]  # {thumbprint, subject, store: CA or Root}
+    uses_pbes2: bool = False
     certificate_der: bytes = dataclasses.field(repr=False, default=b"")
 
     def summary(self) -> dict:
@@ -170,16 +177,20 @@ def load_pfx(data: bytes, password: str) -> Pfx:
         raise TaskInputError("the PFX holds a certificate but not its private key; export it again with the private key")
     der = cert.public_bytes(Encoding.DER)
     algorithm, size = _key_description(key)
-    chain = tuple(
-        {
-            "thumbprint": thumbprint(extra.public_bytes(Encoding.DER)),
-            "subject": _name(extra.subject),
-            "store": "Root" if _is_self_signed(extra) else "CA",
-        }
-        for extra in additional
-    )
+    leaf_thumbprint = thumbprint(der)
+    chain_by_thumbprint: dict[str, dict] = {}
+    for extra in additional:
+        extra_thumbprint = thumbprint(extra.public_bytes(Encoding.DER))
+        # Some exporters repeat a CA certificate, or the leaf itself, among the extra certificates.
+        if extra_thumbprint != leaf_thumbprint:
+            chain_by_thumbprint.setdefault(extra_thumbprint, {
+                "thumbprint": extra_thumbprint,
+                "subject": _name(extra.subject),
+                "store": "Root" if _is_self_signed(extra) else "CA",
+            })
+    chain = tuple(chain_by_thumbprint.values())
     return Pfx(
-        thumbprint=thumbprint(der),
+        thumbprint=leaf_thumbprint,
         serial_number=serial_number(der),
         subject=_name(cert.subject),
         issuer=_name(cert.issuer),
@@ -189,9 +200,19 @@ def load_pfx(data: bytes, password: str) -> Pfx:
         key_size=size,
         key_usage=_key_usage(cert),
         extended_key_usage=_extended_key_usage(cert),
+        uses_pbes2=_PBES2_OID in data,
         chain=chain,
         certificate_der=der,
     )
+
+
+def explain_import_failure(pfx: Pfx, message: str) -> str:
+    """Windows Server 2016 and older cannot decrypt an AES (PBES2) PFX, and say the password is wrong."""
+    if pfx.uses_pbes2 and "password is not correct" in message:
+        return (f"{message} The password was checked on the controller, so the cause is more likely that this PFX is "
+                "encrypted with AES (PBES2), which Windows Server 2016 and older cannot import; export it again with "
+                "TripleDES-SHA1 (openssl pkcs12 -export -legacy) for these hosts.")
+    return message
 
 
 def check_requirements(pfx: Pfx, *, require_rsa: bool, require_encipherment: bool, allow_expired: bool,
@@ -200,6 +221,8 @@ def check_requirements(pfx: Pfx, *, require_rsa: bool, require_encipherment: boo
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if require_rsa and pfx.key_algorithm != "RSA":
         raise TaskInputError(f"require_rsa: the certificate {pfx.thumbprint} has a {pfx.key_algorithm} key, not RSA")
+    # A certificate without a key usage extension is refused too: the gateway's
+    # documentation asks for the usage to be there, not merely unrestricted.
     if require_encipherment and not {"key_encipherment", "data_encipherment"} & set(pfx.key_usage):
         shown = ", ".join(pfx.key_usage) or "no key usage extension"
         raise TaskInputError(f"require_encipherment: the certificate {pfx.thumbprint} allows {shown}; it needs key "

@@ -72,18 +72,25 @@ def _resolve(grants: list[dict], principals) -> dict[str, dict]:
     return by_input
 
 
-def plan_key_acl(grants: list[dict], acl: list[dict], principals) -> tuple[list[dict], dict, dict, dict]:
+def plan_key_acl(grants: list[dict], acl: list[dict], principals, unconditional: bool = False) -> tuple[list[dict], dict, dict, dict]:
     """Operations that give each principal exactly the access asked for, and the before/after/changes for the user.
 
-    Only explicit allow entries count and change; deny and inherited entries are Windows' business. A principal
-    with more than asked for is brought down: Read means read, never full control.
+    Only explicit allow entries count and change; inherited entries are Windows' business, and an explicit deny for
+    a principal that should have access fails the plan. A principal with more than asked for is brought down: Read
+    means read, never full control. With unconditional (a key being imported now, whose ACL cannot be read yet),
+    every grant becomes an operation; the payload writes only what differs.
     """
     resolved = _resolve(grants, principals)
     explicit: dict[str, int] = {}
+    denied: set[str] = set()
     for ace in acl:
-        if ace.get("type") == "allow" and not ace.get("inherited"):
+        if ace.get("inherited"):
+            continue
+        if ace.get("type") == "allow":
             sid = ace["sid"].upper()
             explicit[sid] = explicit.get(sid, 0) | (ace["rights"] & 0xFFFFFFFF)
+        elif ace.get("type") == "deny":
+            denied.add(ace["sid"].upper())
 
     wanted: dict[str, tuple[str, dict]] = {}
     for grant in grants:
@@ -98,16 +105,21 @@ def plan_key_acl(grants: list[dict], acl: list[dict], principals) -> tuple[list[
     operations, before, after, changes = [], {}, {}, {}
     for sid, (want, principal) in wanted.items():
         name = principal.get("name") or sid
+        if want and sid in denied:
+            raise PlanError(f"key_access: {name} has an explicit deny entry on the key, which overrides any access granted; "
+                            "remove the deny entry first")
         current = access_level(explicit.get(sid, 0))
         before[name] = current or "none"
         if want is None:
-            if current:
+            if current or unconditional:
                 operations.append({"sid": sid, "action": "remove"})
+            if current:
                 changes[name] = "removed"
             after[name] = "none"
         else:
-            if current != want:
+            if current != want or unconditional:
                 operations.append({"sid": sid, "action": "set", "rights": signed(MASKS[want])})
+            if current != want:
                 changes[name] = f"{current or 'none'} -> {want}"
             after[name] = want
     return operations, before, after, changes

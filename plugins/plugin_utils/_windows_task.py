@@ -155,6 +155,10 @@ class WindowsTaskAction(ActionBase):
         """Parameters of the apply run; by default just the planned operations."""
         return {"Operations": plan.operations}
 
+    def explain_failure(self, step: str, message: str) -> str:
+        """Windows' message for a failed step, with what the module knows about its likely cause."""
+        return message
+
     # --- the task ------------------------------------------------------------------------------
 
     @property
@@ -242,7 +246,8 @@ class WindowsTaskAction(ActionBase):
         payload_result = module_result.get("result")
         payload_result = payload_result if isinstance(payload_result, dict) else {}
         if module_result.get("failed") or module_result.get("unreachable"):
-            raise PayloadError(f"{step} failed on the host: {windows_message(module_result)}", step,
+            message = self.explain_failure(step, windows_message(module_result))
+            raise PayloadError(f"{step} failed on the host: {message}", step,
                                changed=bool(module_result.get("changed")), partial=payload_result)
         self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
         return payload_result

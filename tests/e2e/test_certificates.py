@@ -268,3 +268,14 @@ def test_the_serial_is_not_written_for_a_key_that_cannot_be_opened(lab, gateway_
     (message,) = run.failure_messages(HOST)
     assert "cannot be opened (Keyset does not exist)" in message
     assert not lab.state(HOST).get("registry")
+
+
+def test_a_pfx_too_large_for_a_securestring_fails_with_zero_round_trips(lab, gateway_cert, ca):
+    lab.add_host(HOST, groups=("gateway",))
+    extra = tuple(pki.issue(f"filler-{n}", issuer=ca[1], key=pki.new_key("ec")) for n in range(80))
+    path = lab.root / "large.pfx"
+    path.write_bytes(pki.pfx(gateway_cert, PASSWORD, extra=extra))
+    run = lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(path), "password": PASSWORD}})
+    (message,) = run.failure_messages(HOST)
+    assert "holds at most 65,536 characters" in message
+    assert lab.round_trips(HOST) == 0

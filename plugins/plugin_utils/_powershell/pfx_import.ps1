@@ -17,11 +17,14 @@
 #
 # -Pfx (the PFX file as base64) and -PfxPassword arrive only as SecureStrings
 # (win_powershell sensitive_parameters) and only for an apply that imports.
-# Their plain text exists only in local variables of Import-PfxContent and is
-# handed only to .NET methods: PowerShell module logging, where a policy
-# enables it, records the parameter values of command invocations, whereas a
-# .NET method call is not recorded. Neither secret, nor anything derived from
-# one, is ever written to $Ansible.Result, a stream or an exception message.
+# In this script their plain text exists only in local variables of
+# Import-PfxContent and is handed only to .NET methods: PowerShell module
+# logging, where a policy enables it, records the parameter values of command
+# invocations, whereas a .NET method call is not recorded. (win_powershell
+# itself makes each sensitive parameter with ConvertTo-SecureString, which such
+# a policy records; see the collection's documentation on secrets.) Neither
+# secret, nor anything derived from one, is ever written to $Ansible.Result, a
+# stream or an exception message.
 # The PFX is imported from memory; no temporary file is written.
 #
 # API reference: X509Certificate2Collection.Import(Byte[], String,

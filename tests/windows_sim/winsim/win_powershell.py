@@ -132,6 +132,11 @@ def _bind(script: str, args: dict) -> dict:
     bound: dict[str, t.Any] = {}
     supplied = list((args.get("parameters") or {}).items())
     for sensitive in args.get("sensitive_parameters") or []:
+        secret = sensitive.get("password") if sensitive.get("username") is not None else sensitive.get("value")
+        if secret and len(secret) > 65536:
+            # win_powershell converts each value with ConvertTo-SecureString, and a SecureString holds 65,536 characters.
+            raise HostError("Cannot process argument because the value of argument \"input\" exceeds the maximum length of "
+                            "65536 characters for a SecureString.", "System.ArgumentOutOfRangeException")
         if sensitive.get("username") is not None:
             value = Credential(sensitive["username"], sensitive.get("password") or "")
         else:

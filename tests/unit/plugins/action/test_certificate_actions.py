@@ -216,13 +216,14 @@ def test_a_missing_src_fails_before_touching_the_host(pfx_import, monkeypatch):
     assert result["msg"] == f"{fqcn(PfxImport)}: src: Could not find or access 'missing.pfx'"
 
 
-def test_an_import_with_key_access_plans_against_an_empty_acl(pfx_import, ps_ok):
+def test_an_import_with_key_access_sends_every_grant_because_the_new_keys_acl_is_unknown(pfx_import, ps_ok):
     action, replay = pfx_import(key_access=[{"principal": NS}, {"principal": SVC, "state": "absent"}])
     replay.queue(ps_ok(pfx_probe(NOT_FOUND, principals=(NS, SVC))), ps_ok(IMPORTED, changed=True))
     result = action.run(task_vars={})
     apply = replay.calls[1]["module_args"]["parameters"]
     assert apply["ImportLeaf"] is True
-    assert apply["Operations"] == [{"sid": NS_SID, "action": "set", "rights": MMC_READ}]
+    assert apply["Operations"] == [{"sid": NS_SID, "action": "set", "rights": MMC_READ},
+                                   {"sid": SVC_SID, "action": "remove"}]
     assert result["key_access"] == {NS: "read", SVC: "none"}
     assert result["key_access_changes"] == {NS: "none -> read"}
 

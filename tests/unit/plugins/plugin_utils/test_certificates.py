@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import (
+    explain_import_failure,
     Pfx,
     check_requirements,
     load_pfx,
@@ -322,10 +323,10 @@ def test_the_pfx_object_carries_no_private_key_material(pki):
     pfx = load_pfx(pki_fixtures.pfx(leaf, PASSWORD, extra=(pki["issuing"],)), PASSWORD)
     assert [field.name for field in dataclasses.fields(Pfx)] == [
         "thumbprint", "serial_number", "subject", "issuer", "not_before", "not_after", "key_algorithm", "key_size",
-        "key_usage", "extended_key_usage", "chain", "certificate_der",
+        "key_usage", "extended_key_usage", "chain", "uses_pbes2", "certificate_der",
     ]
     values = [getattr(pfx, field.name) for field in dataclasses.fields(Pfx)]
-    allowed = (str, int, bytes, tuple, datetime.datetime, type(None))
+    allowed = (str, int, bool, bytes, tuple, datetime.datetime, type(None))
     assert all(isinstance(value, allowed) for value in values)
     assert all(isinstance(entry, dict) and set(entry) == {"thumbprint", "subject", "store"} for entry in pfx.chain)
     key_der = leaf.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
@@ -480,3 +481,23 @@ def test_rsa_is_checked_before_encipherment_and_expiry():
     pfx = make_pfx(key_algorithm="DSA", key_usage=(), not_after=NOW - datetime.timedelta(days=1))
     with pytest.raises(TaskInputError, match="^require_rsa: "):
         check(pfx, require_rsa=True, require_encipherment=True)
+
+
+def test_the_chain_lists_each_ca_once_and_never_the_leaf(pki):
+    data = pki_fixtures.pfx(pki["leaf"], PASSWORD, extra=(pki["issuing"], pki["issuing"], pki["leaf"], pki["root"]))
+    chain = load_pfx(data, PASSWORD).chain
+    assert [entry["store"] for entry in chain] == ["CA", "Root"]
+
+
+def test_an_aes_pfx_is_recognised_and_a_legacy_one_is_not(pki):
+    assert load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD), PASSWORD).uses_pbes2 is True
+    assert load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, legacy=True), PASSWORD).uses_pbes2 is False
+
+
+def test_a_wrong_password_from_an_old_host_on_an_aes_pfx_is_explained(pki):
+    aes = load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD), PASSWORD)
+    legacy = load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, legacy=True), PASSWORD)
+    message = "The specified network password is not correct."
+    assert "Windows Server 2016 and older cannot import" in explain_import_failure(aes, message)
+    assert explain_import_failure(legacy, message) == message
+    assert explain_import_failure(aes, "Access is denied.") == "Access is denied."

@@ -35,13 +35,15 @@ def _open(path: pathlib.Path):
     """The first password that opens the file, with its result, or the last failure."""
     data = path.read_bytes()
     guesses = sorted(PASSWORDS, key=lambda p: p != ("password" if "PKITS" in str(path) else "cryptography"))
-    failure = None
+    failures = []
     for password in guesses:
         try:
             return password, _certificates.load_pfx(data, password)
         except TaskInputError as error:
-            failure = error
-    return None, failure
+            failures.append(error)
+    # A wrong guess only says the password is wrong; any other failure says more.
+    informative = [f for f in failures if "password is wrong" not in str(f)]
+    return None, (informative or failures)[0]
 
 
 def test_the_corpus_is_there():

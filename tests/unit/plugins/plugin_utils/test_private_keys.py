@@ -214,9 +214,19 @@ def test_absent_ignores_deny_and_inherited_entries(entries):
     assert changes == {}
 
 
-def test_an_inherited_or_deny_read_does_not_count_as_read():
-    operations = plan([grant()], [ace(NETWORK_SERVICE, MMC_READ, inherited=True), ace(NETWORK_SERVICE, MMC_READ, kind="deny")])[0]
+def test_an_inherited_read_does_not_count_as_read():
+    operations = plan([grant()], [ace(NETWORK_SERVICE, MMC_READ, inherited=True)])[0]
     assert operations == [{"sid": NETWORK_SERVICE, "action": "set", "rights": signed(READ)}]
+
+
+def test_an_explicit_deny_for_a_principal_that_should_read_fails_the_plan():
+    with pytest.raises(PlanError, match="has an explicit deny entry on the key"):
+        plan([grant()], [ace(NETWORK_SERVICE, MMC_READ), ace(NETWORK_SERVICE, MMC_READ, kind="deny")])
+
+
+def test_an_explicit_deny_does_not_stop_removing_access():
+    operations = plan([grant(state="absent")], [ace(NETWORK_SERVICE, MMC_READ), ace(NETWORK_SERVICE, MMC_READ, kind="deny")])[0]
+    assert operations == [{"sid": NETWORK_SERVICE, "action": "remove"}]
 
 
 def test_principals_not_listed_are_left_alone():
