@@ -11,7 +11,7 @@
 #   Assert-Thumbprint, Assert-StoreName              input checks
 #   Find-LocalMachineCertificate                     read-only store lookup
 #   Get-CertificateKeyReport                         the key report
-#   Get-KeyAclPlan, Set-CertificateKeyAcl            key ACL operations
+#   Get-KeyAclPlan, Set-StoredCertificateKeyAcl      key ACL operations
 #
 # A certificate's private key is kept either by a CNG key storage provider
 # (KSP) or by a legacy CryptoAPI cryptographic service provider (CSP). Each
@@ -1011,5 +1011,47 @@ function Set-CertificateKeyAcl {
     }
     finally {
         $key.Dispose()
+    }
+}
+
+function Set-StoredCertificateKeyAcl {
+    # Applies the planned operations to the key of the certificate with this
+    # thumbprint in LocalMachine\<StoreName>. The certificate is opened from
+    # the store because the ACL belongs to the persisted key the stored
+    # certificate refers to (after an import, not the object the import
+    # returned); read-only is enough, as the key's ACL is not in the store.
+    param(
+        [Parameter(Mandatory)]
+        [string]$StoreName,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Plan,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Applied,
+
+        [Parameter(Mandatory)]
+        [System.Management.Automation.PSCmdlet]$Cmdlet
+    )
+
+    $where = "LocalMachine\$StoreName"
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    if ($null -eq $certificate) {
+        throw "Cannot change the private key ACL: certificate $Thumbprint is not in $where."
+    }
+    try {
+        if (-not $certificate.HasPrivateKey) {
+            throw "Cannot change the private key ACL: certificate $Thumbprint in $where has no private key."
+        }
+        $what = Get-KeyDescription -StoreName $StoreName -Thumbprint $Thumbprint
+        Set-CertificateKeyAcl -Certificate $certificate -Plan $Plan -What $what -Applied $Applied -Cmdlet $Cmdlet
+    }
+    finally {
+        $certificate.Reset()
     }
 }

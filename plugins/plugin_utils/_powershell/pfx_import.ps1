@@ -487,23 +487,7 @@ function Invoke-Apply {
         return
     }
 
-    # Re-opened from the store: the key ACL belongs to the persisted key the
-    # stored certificate refers to, not to the object the import returned.
-    $where = "LocalMachine\$Store"
-    $certificate = Find-LocalMachineCertificate -StoreName $Store -Thumbprint $LeafThumbprint
-    if ($null -eq $certificate) {
-        throw "Cannot change the private key ACL: certificate $LeafThumbprint is not in $where."
-    }
-    try {
-        if (-not $certificate.HasPrivateKey) {
-            throw "Cannot change the private key ACL: certificate $LeafThumbprint in $where has no private key."
-        }
-        $what = Get-KeyDescription -StoreName $Store -Thumbprint $LeafThumbprint
-        Set-CertificateKeyAcl -Certificate $certificate -Plan $aclPlan -What $what -Applied $aclApplied -Cmdlet $Cmdlet
-    }
-    finally {
-        $certificate.Reset()
-    }
+    Set-StoredCertificateKeyAcl -StoreName $Store -Thumbprint $LeafThumbprint -Plan $aclPlan -Applied $aclApplied -Cmdlet $Cmdlet
 }
 
 if ($Mode -eq 'probe') {

@@ -98,23 +98,7 @@ function Invoke-Apply {
         return
     }
 
-    # Changing the key's ACL does not change the store, so read-only is
-    # enough here.
-    $where = "LocalMachine\$Store"
-    $certificate = Find-LocalMachineCertificate -StoreName $Store -Thumbprint $CertificateThumbprint
-    if ($null -eq $certificate) {
-        throw "Cannot change the private key ACL: certificate $CertificateThumbprint is not in $where."
-    }
-    try {
-        if (-not $certificate.HasPrivateKey) {
-            throw "Cannot change the private key ACL: certificate $CertificateThumbprint in $where has no private key."
-        }
-        $what = Get-KeyDescription -StoreName $Store -Thumbprint $CertificateThumbprint
-        Set-CertificateKeyAcl -Certificate $certificate -Plan $plan -What $what -Applied $applied -Cmdlet $Cmdlet
-    }
-    finally {
-        $certificate.Reset()
-    }
+    Set-StoredCertificateKeyAcl -StoreName $Store -Thumbprint $CertificateThumbprint -Plan $plan -Applied $applied -Cmdlet $Cmdlet
 }
 
 if ($Mode -eq 'probe') {
