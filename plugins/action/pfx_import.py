@@ -12,6 +12,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._pfx_impo
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _certificates, _private_keys
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
+    PlanError,
     Secret,
     TaskInputError,
     UnexpectedProbeResult,
@@ -93,8 +94,13 @@ class ActionModule(WindowsTaskAction):
             raise UnexpectedProbeResult("no 'chain' list")
         present_chain = {c.get("thumbprint") for c in chain_report if isinstance(c, dict) and c.get("present")}
 
-        # A key that cannot be opened (its file lost, or its ACL shutting the
-        # administrators out) is repaired by importing the PFX again.
+        # A key that is gone (its file lost) is repaired by importing the PFX
+        # again; one that cannot be opened for another reason, such as an
+        # unavailable hardware provider, is not silently replaced.
+        if report.get("key_error") and not _private_keys.key_is_missing(report):
+            raise PlanError(f"the private key of {pfx.thumbprint} in LocalMachine\\{params['store_name']} cannot be opened "
+                            f"({report['key_error']}), and not because it is missing; importing again would replace it with a "
+                            "software key, so fix its provider first")
         import_leaf = not (report["found"] and report.get("has_private_key")) or bool(report.get("key_error"))
         install_chain = [c["thumbprint"] for c in self._chain(params) if c["thumbprint"] not in present_chain]
         # A key imported now starts with the entries Windows gives every machine key.

@@ -47,6 +47,18 @@ def access_level(mask: int) -> str | None:
     return "other"
 
 
+# Codes that mean the key the certificate points at is gone, so that importing
+# the PFX again repairs it: NTE_BAD_KEYSET, NTE_NO_KEY, NTE_NOT_FOUND,
+# CRYPT_E_NO_KEY_PROPERTY and ERROR_FILE_NOT_FOUND (bare or as an HRESULT).
+MISSING_KEY_CODES = {0x80090016, 0x8009000D, 0x80090011, 0x8009200B, 0x2, 0x80070002}
+
+
+def key_is_missing(report: dict) -> bool:
+    """Whether a key that cannot be opened is gone, rather than held by a provider that is unavailable."""
+    code = report.get("key_error_code")
+    return isinstance(code, int) and (code & 0xFFFFFFFF) in MISSING_KEY_CODES
+
+
 def principals_to_resolve(grants: list[dict]) -> list[str]:
     return list(dict.fromkeys(g["principal"] for g in grants))
 

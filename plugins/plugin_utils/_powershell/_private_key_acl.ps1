@@ -767,7 +767,11 @@ function Get-CertificateKeyReport {
             # The certificate points at a key that cannot be opened: its key
             # file is gone, or its ACL shuts this account out. Reported, not
             # thrown, so that the controller can repair it by importing again.
-            $report['key_error'] = (Get-UnderlyingException -ErrorRecord $_).Message
+            $cause = Get-UnderlyingException -ErrorRecord $_
+            $report['key_error'] = $cause.Message
+            # The controller re-imports only for a missing key, not for a
+            # provider (an HSM, a smart card) that is merely unavailable.
+            $report['key_error_code'] = if ($cause -is [System.ComponentModel.Win32Exception]) { $cause.NativeErrorCode } else { $cause.HResult }
             return $report
         }
         try {

@@ -882,3 +882,27 @@ def test_cert_serial_registry_input_errors_fail_without_touching_the_host(cert_s
     assert replay.calls == []
     assert result["failed"] is True
     assert fragment in result["msg"]
+
+
+def _unopenable(code):
+    return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": "The key cannot be opened.",
+            "key_error_code": code}
+
+
+@pytest.mark.parametrize("code", [0x80090016 - (1 << 32), 0x8009000D - (1 << 32), 2, 0x80070002 - (1 << 32)])
+def test_a_missing_key_is_repaired_by_importing_again(pfx_import, ps_ok, code):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(_unopenable(code))), ps_ok(IMPORTED, changed=True))
+    result = action.run(task_vars={})
+    assert result["imported"] is True
+    assert replay.calls[1]["module_args"]["parameters"]["ImportLeaf"] is True
+
+
+@pytest.mark.parametrize("code", [0x8010001D - (1 << 32), 5, None])  # SCARD_E_NO_SERVICE, access denied, unknown
+def test_a_key_that_cannot_be_opened_for_another_reason_is_not_replaced(pfx_import, ps_ok, code):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(_unopenable(code))))
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert "and not because it is missing" in result["msg"]
+    assert len(replay.calls) == 1

@@ -14,7 +14,8 @@ def key_report(directory, certificate: dict | None) -> dict:
         return {"found": True, "has_private_key": False, "key": None, "acl": []}
     if key.get("broken"):
         # A seed can mark a key whose file is gone; the fragment reports it rather than failing.
-        return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": "Keyset does not exist"}
+        return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": "Keyset does not exist",
+                "key_error_code": 0x80090016 - (1 << 32)}
     return {
         "found": True,
         "has_private_key": True,
