@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cert_serial_registry_spec import ARGUMENT_SPEC, SPEC_RULES
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
     PlanError,
@@ -15,26 +14,6 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     UnexpectedProbeResult,
     WindowsTaskAction,
 )
-
-# A hive in front of a key path, as PowerShell (HKLM:), regedit (HKEY_LOCAL_MACHINE\\) or the
-# registry provider (Registry::HKEY_LOCAL_MACHINE\\) write it; PowerShell also takes HKLM:SOFTWARE.
-_HIVE = re.compile(r"^(?:Registry::)?(?P<hive>HK[A-Z_]+)(?::\\*|\\+|$)", re.IGNORECASE)
-_LOCAL_MACHINE = ("HKLM", "HKEY_LOCAL_MACHINE")
-
-
-def local_machine_subkey(key: str) -> str:
-    """The path below HKEY_LOCAL_MACHINE, from HKLM:\\..., HKLM:..., HKLM\\..., HKEY_LOCAL_MACHINE\\... or a bare path."""
-    text = key.strip()
-    hive = _HIVE.match(text)
-    if hive:
-        if hive.group("hive").upper() not in _LOCAL_MACHINE:
-            raise TaskInputError(f"key: {key!r} is not under HKEY_LOCAL_MACHINE, the only hive a service's settings live in here")
-        text = text[hive.end():]
-    subkey = text.strip("\\")
-    first = subkey.split("\\", 1)[0]
-    if not subkey or "\\\\" in subkey or ":" in first:
-        raise TaskInputError(f"key: {key!r} is not a registry key path such as HKLM:\\SOFTWARE\\Vendor\\Product")
-    return subkey
 
 
 class ActionModule(WindowsTaskAction):

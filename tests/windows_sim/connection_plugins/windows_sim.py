@@ -43,6 +43,13 @@ options:
     required: true
     vars:
       - name: windows_sim_state_file
+  cluster_state_file:
+    description:
+      - The JSON state file of the Failover Cluster this host is a node of, shared by all its nodes.
+      - Leave it unset for a host that is not a cluster node.
+    type: path
+    vars:
+      - name: windows_sim_cluster_state_file
 """
 
 display = Display()
@@ -80,7 +87,7 @@ class Connection(ConnectionBase):
         computer_name = computer_name_for(self.get_option("remote_addr") or "")
         display.vvv(f"WINDOWS_SIM EXEC against {path}", host=computer_name)
         try:
-            result = simulated_host.execute(path, computer_name, in_data)
+            result = simulated_host.execute(path, computer_name, in_data, self.get_option("cluster_state_file"))
         except ManifestError as error:
             raise AnsibleError(f"windows_sim could not decode what ansible-core sent: {error}") from error
         except simulated_host.SimulatedConnectionFailure as error:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
-from . import manifest, registry, state as state_file
+from . import cluster as cluster_file, manifest, registry, state as state_file
 from .accounts import Directory
 
 
@@ -17,6 +18,8 @@ class Host:
     """What a model sees: the mutable state and the principals it can resolve."""
 
     state: dict
+    # The Failover Cluster this host is a node of, shared with the other nodes; None when it is not one.
+    cluster: dict | None = None
 
     @property
     def directory(self) -> Directory:
@@ -64,10 +67,14 @@ def _logged_args(invocation: manifest.ModuleInvocation, secrets: list[str]):
     return state_file.redact(logged, secrets)
 
 
-def execute(path: str, computer_name: str, in_data: bytes) -> dict:
-    """Run one exec_command's worth of work against the state file at path and return the module result."""
+def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | None = None) -> dict:
+    """Run one exec_command's worth of work against the state file at path and return the module result.
+
+    cluster_path is the state file of the cluster the host is a node of, if any.
+    """
     registry.load_all()
-    with state_file.locked(path, computer_name) as current:
+    with state_file.locked(path, computer_name) as current, \
+            (cluster_file.locked(cluster_path) if cluster_path else contextlib.nullcontext()) as cluster:
         sim = current["_sim"]
         sim["round_trips"] += 1
         invocation = manifest.decode(in_data)
@@ -81,7 +88,7 @@ def execute(path: str, computer_name: str, in_data: bytes) -> dict:
             entry["result"] = {"connection_failure": fault.get("error", "")}
             raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure"))
 
-        host = Host(current)
+        host = Host(current, cluster)
         if invocation.name == "ansible.windows.win_powershell":
             # pylint: disable-next=import-outside-toplevel
             from .win_powershell import run as run_win_powershell

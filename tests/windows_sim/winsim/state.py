@@ -118,8 +118,8 @@ def complete(state: dict, computer_name: str) -> dict:
 
 
 @contextlib.contextmanager
-def locked(path: str, computer_name: str):
-    """Load, yield and atomically save the state, holding a lock so parallel forks never interleave."""
+def locked_json(path: str):
+    """Load, yield and atomically save a JSON document, holding a lock so parallel forks never interleave."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path + ".lock", "a+", encoding="utf-8") as lock:
@@ -127,22 +127,28 @@ def locked(path: str, computer_name: str):
         try:
             if os.path.exists(path) and os.path.getsize(path):
                 with open(path, encoding="utf-8") as handle:
-                    state = json.load(handle)
+                    document = json.load(handle)
             else:
-                state = {}
-            complete(state, computer_name)
+                document = {}
             try:
-                yield state
+                yield document
             finally:
                 # Saved even when the call fails: the round trip happened, a
                 # fault fired, and a model may have changed something first.
                 fd, temp = tempfile.mkstemp(dir=directory, prefix=".winsim-", suffix=".json")
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(state, handle, indent=2, sort_keys=True)
+                    json.dump(document, handle, indent=2, sort_keys=True)
                     handle.write("\n")
                 os.replace(temp, path)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked(path: str, computer_name: str):
+    """The host's state, completed with the defaults, held under the file's lock."""
+    with locked_json(path) as state:
+        yield complete(state, computer_name)
 
 
 def redact(value, secrets: list[str]):

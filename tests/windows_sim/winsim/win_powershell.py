@@ -53,6 +53,7 @@ class PayloadCall:
     warnings: list = dataclasses.field(default_factory=list)
     fault: dict | None = None  # an injected fault with after_operations >= 1
     operations_done: int = 0
+    become: bool = False  # the module ran under become (runas), with a logon of its own
 
     @property
     def mode(self) -> str | None:
@@ -206,7 +207,8 @@ def run(host, invocation, fault: dict | None = None) -> dict:
         # Lands inside the payload before its first change, after it cleared $Ansible.Changed.
         return failure_result(fault.get("error", "simulated failure"),
                               fault.get("type", "System.ComponentModel.Win32Exception"), changed=False)
-    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode, fault=fault)
+    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode, fault=fault,
+                       become=invocation.become)
     try:
         model(call)
     except HostError as error:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.cert_serial_registry import ActionModule as CertSerialRegistry
-from ansible_collections.pkiops.keyfactor_command.plugins.action.cert_serial_registry import local_machine_subkey
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
 from ansible_collections.pkiops.keyfactor_command.plugins.action.private_key_acl import ActionModule as PrivateKeyAcl
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import FULL_CONTROL, READ, signed

@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster_generic_service_role
+short_description: Make a Windows service highly available as a Failover Cluster Generic Service role
+version_added: 0.1.0
+description:
+  - Creates a Failover Cluster role for a Windows service, as the High Availability Wizard's Generic Service
+    choice does, with its client access point, static addresses, disks and registry checkpoints. This is how the
+    Keyfactor CA Gateway runs on a cluster.
+  - Adds further Generic Service resources to the same role, each with its own registry checkpoints and
+    dependencies, as Failover Cluster Manager's B(Add Resource > Generic Service) does (for example the Keyfactor
+    Managed CA Sync Service).
+  - Optionally moves the role to a given node, so that the node where a configuration wizard will run is the active one.
+  - Waits, for at most O(online_timeout) seconds, for the role to come online, and fails with the state of each resource
+    if it does not.
+  - Idempotent. A role that a failed run left incomplete (for example created, but without its registry checkpoint) is
+    completed by the next run; it never blocks it.
+  - The role's static addresses are set when the module creates the role. The module does not change the addresses of an
+    existing role; it fails, changing nothing, when they differ from O(static_addresses).
+  - The C(pkiops.keyfactor_command.gateway_cluster_node) role uses this module for the Keyfactor CA Gateway.
+  - Run the task on one node of the cluster (for example with C(run_once)). It uses the C(FailoverClusters) PowerShell
+    module, which the C(RSAT-Clustering-PowerShell) feature installs.
+options:
+  name:
+    description:
+      - The role's name, which is also its client access point (network name) registered in DNS and Active Directory.
+      - 1 to 15 letters, digits and hyphens, not all digits, and neither starting nor ending with a hyphen.
+    type: str
+    required: true
+  service:
+    description:
+      - The Windows service the role runs, by service name or display name, for example C(Keyfactor Managed CA Gateway).
+      - It must be installed on the node the task runs on, and on every node the role may fail over to.
+      - Required when O(state=present).
+    type: str
+  cluster:
+    description:
+      - The name of the cluster the task expects to run on. When given, the task fails, changing nothing, on a host that is a
+        node of another cluster.
+    type: str
+  static_addresses:
+    description:
+      - IPv4 addresses for the client access point. Each must lie in a cluster network that carries client traffic.
+      - Leave empty for a client access point that takes its address from DHCP.
+    type: list
+    elements: str
+    default: []
+  storage:
+    description:
+      - Cluster disk resources the role owns, for example C(Cluster Disk 2). Each must be in the cluster's Available Storage
+        or already in this role. A disk listed here that an existing role lacks is moved into it.
+    type: list
+    elements: str
+    default: []
+  registry_checkpoints:
+    description:
+      - Registry keys, relative to C(HKEY_LOCAL_MACHINE), that the cluster replicates to the node the service runs on, for
+        example C(SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters). C(HKLM:\...) and C(HKEY_LOCAL_MACHINE\...) are
+        accepted too.
+      - Missing checkpoints are added to the main service's resource.
+    type: list
+    elements: str
+    default: []
+  registry_checkpoints_exclusive:
+    description:
+      - Also remove registry checkpoints that are not listed, from the main service's resource and from each resource in
+        O(additional_services).
+    type: bool
+    default: false
+  additional_services:
+    description:
+      - Further Windows services that run in the same role, each as a Generic Service resource named after the service's
+        display name.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      service:
+        description:
+          - The service, by service name or display name.
+        type: str
+        required: true
+      registry_checkpoints:
+        description:
+          - Registry keys, relative to C(HKEY_LOCAL_MACHINE), replicated for this service.
+        type: list
+        elements: str
+        default: []
+      depends_on:
+        description:
+          - Resources of the role this service's resource depends on, by resource name. The client access point's resource
+            is named O(name); a Generic Service resource is named after its service's display name.
+        type: list
+        elements: str
+        default: []
+  owner_node:
+    description:
+      - The node that should own (run) the role. The role is moved there when another node owns it.
+    type: str
+  online_timeout:
+    description:
+      - How many seconds to wait, after a change, for the role to come online (1 to 3600).
+    type: int
+    default: 120
+  state:
+    description:
+      - V(present) creates or completes the role and makes sure it is online.
+      - V(absent) stops and removes the role. Its disks go back to the cluster's Available Storage; they are not removed
+        from the cluster.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - pkiops.keyfactor_command.windows_task
+notes:
+  - Cluster changes reach every node of the cluster. A WinRM logon cannot pass its credentials on to them (the
+    double hop), so the change fails with access denied unless the task runs with C(become) (C(become_method:
+    ansible.builtin.runas) and C(become_user) set to an administrator of the cluster), or the connection delegates
+    credentials (CredSSP, or Kerberos with delegation).
+  - The module does not build the cluster, prepare its storage, or start or stop the role on demand.
+seealso:
+  - name: Add-ClusterGenericServiceRole
+    description: The cmdlet the module creates a role with.
+    link: https://learn.microsoft.com/powershell/module/failoverclusters/add-clustergenericservicerole
+author:
+  - pkiops maintainers (@pkiops)
+"""
+
+EXAMPLES = r"""
+- name: Make the Keyfactor CA Gateway highly available
+  pkiops.keyfactor_command.cluster_generic_service_role:
+    name: CloudGateway
+    cluster: GWCLUSTER
+    service: Keyfactor Managed CA Gateway
+    static_addresses:
+      - 192.0.2.50
+    storage:
+      - Cluster Disk 2
+    registry_checkpoints:
+      - SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters
+    owner_node: GW01
+  become: true
+  become_method: ansible.builtin.runas
+  become_user: CONTOSO\cluster-admin
+  vars:
+    ansible_become_password: "{{ vault_cluster_admin_password }}"
+  run_once: true
+
+- name: Add the sync service to the gateway's role
+  pkiops.keyfactor_command.cluster_generic_service_role:
+    name: CloudGateway
+    service: Keyfactor Managed CA Gateway
+    additional_services:
+      - service: Keyfactor Managed CA Sync Service
+        depends_on:
+          - CloudGateway
+  become: true
+  become_method: ansible.builtin.runas
+  become_user: CONTOSO\cluster-admin
+  vars:
+    ansible_become_password: "{{ vault_cluster_admin_password }}"
+  run_once: true
+
+- name: Remove the role, leaving its disks in Available Storage
+  pkiops.keyfactor_command.cluster_generic_service_role:
+    name: CloudGateway
+    state: absent
+  become: true
+  become_method: ansible.builtin.runas
+  become_user: CONTOSO\cluster-admin
+  vars:
+    ansible_become_password: "{{ vault_cluster_admin_password }}"
+  run_once: true
+"""
+
+RETURN = r"""
+cluster:
+  description: The name of the cluster the host is a node of.
+  returned: success
+  type: str
+  sample: GWCLUSTER
+name:
+  description: The role's name.
+  returned: always
+  type: str
+  sample: CloudGateway
+role:
+  description:
+    - The role as it is after the task (in check mode, as it would be).
+    - C(state) is C(present) or C(absent); the other keys are there only when it is present.
+  returned: success
+  type: dict
+  contains:
+    state:
+      description: Whether the role exists.
+      type: str
+      sample: present
+    name:
+      description: The role's name.
+      type: str
+      sample: CloudGateway
+    status:
+      description: The role's state, C(Online) after a successful run.
+      type: str
+      sample: Online
+    owner_node:
+      description: The node that runs the role.
+      type: str
+      sample: GW01
+    resources:
+      description:
+        - The role's resources by name, each with its C(type), C(service_name) (Generic Service), C(address) (IP Address),
+          C(checkpoints) and C(depends_on).
+      type: dict
+      sample:
+        CloudGateway:
+          type: Network Name
+          service_name: null
+          address: null
+          checkpoints: []
+          depends_on: [IP Address 192.0.2.50]
+        Keyfactor Managed CA Gateway:
+          type: Generic Service
+          service_name: CAGateway
+          address: null
+          checkpoints: [SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters]
+          depends_on: [CloudGateway, Cluster Disk 2]
+created:
+  description: Whether the task created the role.
+  returned: success
+  type: bool
+  sample: true
+removed:
+  description: Whether the task removed the role.
+  returned: success
+  type: bool
+  sample: false
+actions:
+  description: The changes made (in check mode, that would be made), in order, each with its C(action) and what it acted on.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - action: create_role
+      name: CloudGateway
+      service_name: CAGateway
+      static_addresses: [192.0.2.50]
+      storage: [Cluster Disk 2]
+    - action: add_checkpoint
+      resource: Keyfactor Managed CA Gateway
+      key: SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters
+applied:
+  description: When a change failed part way, the changes made before it failed; running the task again finishes the rest.
+  returned: failure during a change
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_generic_service_role_spec import (  # noqa: E402  pylint: disable=wrong-import-position
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SPEC_RULES)
+    module.fail_json(msg="pkiops.keyfactor_command.cluster_generic_service_role runs through its action plugin; this file holds its documentation")
+
+
+if __name__ == "__main__":
+    main()

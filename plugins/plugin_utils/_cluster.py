@@ -1,0 +1,420 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning for cluster_generic_service_role: the controller-side checks, and the operations that make a
+Failover Cluster Generic Service role what the task asks, from what the probe found.
+
+Operations run in an order that keeps every prefix of them a role the next run can finish: the role is
+created first (Add-ClusterGenericServiceRole creates the group, its client access point, addresses,
+disks and the service resource in one step), then everything that refines it. A run that fails part way
+leaves a role whose missing pieces the next probe sees and the next plan adds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    Plan,
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+)
+
+# Characters a NetBIOS computer name may not contain (Microsoft, "Naming conventions in Active Directory
+# for computers, domains, sites, and OUs"), plus those a DNS host name may not: the client access point
+# registers both.
+_NETBIOS_INVALID = set('\\/:*?"<>|,~!@#$%^&\'.(){}_ ')
+NETBIOS_MAX = 15
+AVAILABLE_STORAGE = "Available Storage"
+GENERIC_SERVICE = "Generic Service"
+# Cluster networks that carry client traffic: a client access point's address must be on one of them.
+_CLIENT_NETWORK_ROLES = ("Client", "ClusterAndClient")
+_DEPENDENCY_NAME = re.compile(r"\[([^\]]+)\]")
+
+
+def check_role_name(name: str) -> str:
+    name = name.strip()
+    problems = []
+    if not name:
+        problems.append("it is empty")
+    if len(name) > NETBIOS_MAX:
+        problems.append(f"it has {len(name)} characters and a NetBIOS name has at most {NETBIOS_MAX}")
+    invalid = sorted({c for c in name if c in _NETBIOS_INVALID or not c.isascii() or not c.isprintable()})
+    if invalid:
+        problems.append("it contains " + " ".join(repr(c) for c in invalid))
+    if name.isdigit():
+        problems.append("it is all digits")
+    if name.startswith("-") or name.endswith("-"):
+        problems.append("it starts or ends with a hyphen")
+    if problems:
+        raise TaskInputError(
+            f"name: {name!r} cannot be a role's client access point name: {'; '.join(problems)}. Give 1 to "
+            f"{NETBIOS_MAX} letters, digits and hyphens, not all digits, such as CloudGateway"
+        )
+    return name
+
+
+def _check_names(values: list, option: str) -> list[str]:
+    names, seen = [], set()
+    for index, value in enumerate(values):
+        text = (value or "").strip()
+        if not text:
+            raise TaskInputError(f"{option}[{index}]: give a name, not an empty string")
+        if text.lower() in seen:
+            raise TaskInputError(f"{option}: {text!r} is listed more than once")
+        seen.add(text.lower())
+        names.append(text)
+    return names
+
+
+def _check_checkpoints(values: list, option: str) -> list[str]:
+    keys = [local_machine_subkey(value, f"{option}[{index}]") for index, value in enumerate(values)]
+    return _check_names(keys, option)
+
+
+def _check_addresses(values: list) -> list[str]:
+    addresses = []
+    for index, value in enumerate(values):
+        try:
+            address = ipaddress.IPv4Address((value or "").strip())
+        except ValueError:
+            raise TaskInputError(f"static_addresses[{index}]: {value!r} is not an IPv4 address such as 192.0.2.10") from None
+        if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local:
+            raise TaskInputError(f"static_addresses[{index}]: {value} cannot be a client access point's address")
+        addresses.append(str(address))
+    return _check_names(addresses, "static_addresses")
+
+
+def check_params(params: dict) -> dict:
+    """Everything the controller can tell about the options without the host; normalised values."""
+    checked = dict(params, name=check_role_name(params["name"]))
+    if params["cluster"] is not None:
+        checked["cluster"] = params["cluster"].strip()
+        if not checked["cluster"]:
+            raise TaskInputError("cluster: give the cluster's name, or leave the option out")
+    if params["owner_node"] is not None:
+        checked["owner_node"] = params["owner_node"].strip()
+        if not checked["owner_node"]:
+            raise TaskInputError("owner_node: give a node's name, or leave the option out")
+    if params["state"] == "absent":
+        return checked
+    if params["online_timeout"] < 1 or params["online_timeout"] > 3600:
+        raise TaskInputError(f"online_timeout: {params['online_timeout']} is not between 1 and 3600 seconds")
+    checked["service"] = params["service"].strip()
+    if not checked["service"]:
+        raise TaskInputError("service: give the Windows service's name or display name")
+    checked["static_addresses"] = _check_addresses(params["static_addresses"])
+    checked["storage"] = _check_names(params["storage"], "storage")
+    checked["registry_checkpoints"] = _check_checkpoints(params["registry_checkpoints"], "registry_checkpoints")
+    additional = []
+    for index, entry in enumerate(params["additional_services"]):
+        where = f"additional_services[{index}]"
+        service = (entry["service"] or "").strip()
+        if not service:
+            raise TaskInputError(f"{where}.service: give the Windows service's name or display name")
+        additional.append({
+            "service": service,
+            "registry_checkpoints": _check_checkpoints(entry["registry_checkpoints"], f"{where}.registry_checkpoints"),
+            "depends_on": _check_names(entry["depends_on"], f"{where}.depends_on"),
+        })
+    _check_names([checked["service"]] + [a["service"] for a in additional], "service and additional_services[].service")
+    checked["additional_services"] = additional
+    return checked
+
+
+def _fold(value) -> str:
+    return str(value or "").lower()
+
+
+def _require(current: dict, key: str, kind: type):
+    value = current.get(key)
+    if not isinstance(value, kind):
+        raise UnexpectedProbeResult(f"no {key!r} {kind.__name__}")
+    return value
+
+
+def _resource_view(resource: dict) -> dict:
+    return {
+        "type": resource.get("resource_type"),
+        "service_name": resource.get("service_name"),
+        "address": resource.get("address"),
+        "checkpoints": sorted(resource.get("checkpoints") or [], key=str.lower),
+        "depends_on": sorted(_DEPENDENCY_NAME.findall(resource.get("dependency_expression") or ""), key=str.lower),
+    }
+
+
+def role_view(group: dict | None) -> dict:
+    """What the diff and the result show of a role."""
+    if group is None:
+        return {"state": "absent"}
+    resources = {r["name"]: _resource_view(r) for r in group.get("resources") or []}
+    return {
+        "state": "present",
+        "name": group.get("name"),
+        "status": group.get("state"),
+        "owner_node": group.get("owner_node"),
+        "resources": resources,
+    }
+
+
+class _Role:
+    """The role as it will be after the operations planned so far: the diff's 'after' and the plan's memory."""
+
+    def __init__(self, group: dict | None):
+        self.view = role_view(group)
+
+    @property
+    def resources(self) -> dict:
+        return self.view.setdefault("resources", {})
+
+    def resource_named(self, name: str) -> str | None:
+        return next((n for n in self.resources if n.lower() == name.lower()), None)
+
+    def service_resource(self, service_name: str) -> str | None:
+        return next((n for n, r in self.resources.items()
+                     if r["type"] == GENERIC_SERVICE and _fold(r["service_name"]) == service_name.lower()), None)
+
+    def resources_of_type(self, resource_type: str) -> list[str]:
+        return [n for n, r in self.resources.items() if r["type"] == resource_type]
+
+    def add_resource(self, name: str, resource_type: str, **fields) -> None:
+        self.resources[name] = {"type": resource_type, "service_name": None, "address": None, "checkpoints": [],
+                                "depends_on": [], **fields}
+
+
+class _Planner:
+    def __init__(self, params: dict, current: dict):
+        self.params = params
+        self.cluster = _require(current, "cluster", dict)
+        services = _require(current, "services", list)
+        disks = _require(current, "disks", list)
+        group = current.get("group")
+        if group is not None and not isinstance(group, dict):
+            raise UnexpectedProbeResult("'group' is neither null nor a dictionary")
+        self.group = group
+        self.services = {_fold(s.get("query")): s for s in services if isinstance(s, dict)}
+        self.disks = {_fold(d.get("name")): d for d in disks if isinstance(d, dict)}
+        self.role = _Role(group)
+        self.operations: list[dict] = []
+
+    # --- what must hold before anything changes ---------------------------------------------
+
+    def check_cluster(self) -> None:
+        name = self.cluster.get("name")
+        expected = self.params.get("cluster")
+        # Get-Cluster gives the cluster's NetBIOS name; a user may write its DNS name.
+        if expected and _fold(expected).split(".", 1)[0] != _fold(name).split(".", 1)[0]:
+            raise PlanError(f"cluster: this host, {self.cluster.get('local_node')}, is a node of the cluster {name!r}, "
+                            f"not of {expected!r}")
+        if self.group is not None and self.group.get("group_type") != "GenericService":
+            raise PlanError(f"name: the cluster already has a role named {self.group.get('name')!r} and it is a "
+                            f"{self.group.get('group_type')} role, not a Generic Service role; choose another name")
+
+    def resolved_service(self, query: str, option: str) -> dict:
+        report = self.services.get(query.lower())
+        if not isinstance(report, dict):
+            raise UnexpectedProbeResult(f"no report for the service {query!r}")
+        if not report.get("found"):
+            raise PlanError(f"{option}: no service named {query!r} (by service name or display name) is installed on "
+                            f"{self.cluster.get('local_node')}; install it on every node first")
+        return report
+
+    def check_owner_node(self) -> str | None:
+        wanted = self.params.get("owner_node")
+        if not wanted:
+            return None
+        nodes = [n for n in self.cluster.get("nodes") or [] if isinstance(n, dict)]
+        node = next((n for n in nodes if _fold(n.get("name")) == wanted.lower()), None)
+        if node is None:
+            raise PlanError(f"owner_node: {wanted!r} is not a node of the cluster {self.cluster.get('name')!r}; its nodes "
+                            f"are {', '.join(str(n.get('name')) for n in nodes)}")
+        if node.get("state") != "Up":
+            raise PlanError(f"owner_node: the node {node['name']} is {node.get('state')}, so the role cannot move to it")
+        return node["name"]
+
+    def check_addresses(self) -> None:
+        networks = [n for n in self.cluster.get("networks") or [] if isinstance(n, dict)
+                    and n.get("role") in _CLIENT_NETWORK_ROLES]
+        subnets = []
+        for network in networks:
+            try:
+                subnets.append((network, ipaddress.ip_network(f"{network['address']}/{network['address_mask']}", strict=False)))
+            except (KeyError, TypeError, ValueError):
+                continue  # an IPv6 or unconfigured network cannot hold an IPv4 address
+        described = ", ".join(f"{n['name']} ({s})" for n, s in subnets) or "none"
+        for index, text in enumerate(self.params["static_addresses"]):
+            address = ipaddress.IPv4Address(text)
+            if not any(address in subnet and address not in (subnet.network_address, subnet.broadcast_address)
+                       for _, subnet in subnets):
+                raise PlanError(f"static_addresses[{index}]: {text} is in none of the cluster's client networks; "
+                                f"they are {described}")
+
+    def check_disks(self, allowed_group: str | None) -> list[str]:
+        """The disks to bring into the role; each must be a cluster disk that is available or already in the role."""
+        to_add = []
+        for index, name in enumerate(self.params["storage"]):
+            report = self.disks.get(name.lower())
+            if not isinstance(report, dict):
+                raise UnexpectedProbeResult(f"no report for the disk {name!r}")
+            where = f"storage[{index}]"
+            if not report.get("found"):
+                raise PlanError(f"{where}: the cluster has no disk resource named {name!r}; add the disk to the cluster first")
+            if report.get("resource_type") != "Physical Disk":
+                raise PlanError(f"{where}: {name!r} is a {report.get('resource_type')} resource, not a cluster disk")
+            owner = report.get("owner_group")
+            if allowed_group and _fold(owner) == allowed_group.lower():
+                continue
+            if _fold(owner) != AVAILABLE_STORAGE.lower():
+                raise PlanError(f"{where}: the disk {name!r} belongs to the role {owner!r}, so it is not available")
+            to_add.append(report["name"])
+        return to_add
+
+    # --- operations --------------------------------------------------------------------------
+
+    def add(self, action: str, **fields) -> None:
+        self.operations.append({"action": action, **fields})
+
+    def ensure_checkpoints(self, resource: str, wanted: list[str]) -> None:
+        present = self.role.resources[resource]["checkpoints"]
+        present_folded = {_fold(k).rstrip("\\") for k in present}
+        for key in wanted:
+            if key.lower() not in present_folded:
+                self.add("add_checkpoint", resource=resource, key=key)
+                present.append(key)
+        if self.params["registry_checkpoints_exclusive"]:
+            wanted_folded = {k.lower() for k in wanted}
+            for key in list(present):
+                if _fold(key).rstrip("\\") not in wanted_folded:
+                    self.add("remove_checkpoint", resource=resource, key=key)
+                    present.remove(key)
+        present.sort(key=str.lower)
+
+    def ensure_dependency(self, resource: str, provider: str) -> None:
+        depends_on = self.role.resources[resource]["depends_on"]
+        if provider.lower() not in {_fold(p) for p in depends_on}:
+            self.add("add_dependency", resource=resource, provider=provider)
+            depends_on.append(provider)
+            depends_on.sort(key=str.lower)
+
+    def ensure_service_resource(self, service: dict, providers: list[str]) -> tuple[str, bool]:
+        existing = self.role.service_resource(service["name"])
+        if existing:
+            return existing, False
+        # Named as Failover Cluster Manager names a Generic Service resource: after the service's display name.
+        resource = service.get("display_name") or service["name"]
+        if self.role.resource_named(resource):
+            raise PlanError(f"the role {self.params['name']!r} already has a resource named {resource!r} that does not run "
+                            f"the service {service['name']}")
+        self.add("add_service_resource", resource=resource, group=self.params["name"], service_name=service["name"])
+        self.role.add_resource(resource, GENERIC_SERVICE, service_name=service["name"])
+        for provider in providers:
+            self.ensure_dependency(resource, provider)
+        return resource, True
+
+    def plan_present(self) -> None:
+        params = self.params
+        main = self.resolved_service(params["service"], "service")
+        additional = [(entry, self.resolved_service(entry["service"], f"additional_services[{i}].service"))
+                      for i, entry in enumerate(params["additional_services"])]
+        resolved_names = [main["name"].lower()] + [s["name"].lower() for _, s in additional]
+        if len(set(resolved_names)) != len(resolved_names):
+            raise PlanError("service and additional_services name the same Windows service more than once")
+        owner_node = self.check_owner_node()
+        resources_added = False
+
+        if self.group is None:
+            self.check_addresses()
+            disks = self.check_disks(None)
+            self.add("create_role", name=params["name"], service_name=main["name"],
+                     static_addresses=list(params["static_addresses"]), storage=disks)
+            self.role.view = {"state": "present", "name": params["name"], "status": None,
+                              "owner_node": self.cluster.get("local_node"), "resources": {}}
+            self.role.add_resource(params["name"], "Network Name")
+            for address in params["static_addresses"]:
+                self.role.add_resource(f"IP Address {address}", "IP Address", address=address)
+            for disk in disks:
+                self.role.add_resource(disk, "Physical Disk")
+            main_resource = main.get("display_name") or main["name"]
+            self.role.add_resource(main_resource, GENERIC_SERVICE, service_name=main["name"],
+                                   depends_on=sorted([params["name"]] + disks, key=str.lower))
+            resources_added = True
+        else:
+            self.check_existing_addresses()
+            network_names = self.role.resources_of_type("Network Name")
+            disks_to_add = self.check_disks(params["name"])
+            for disk in disks_to_add:
+                self.add("add_disk", disk=disk, group=params["name"])
+                self.role.add_resource(disk, "Physical Disk")
+                resources_added = True
+            main_resource, created = self.ensure_service_resource(
+                main, network_names + self.role.resources_of_type("Physical Disk"))
+            resources_added = resources_added or created
+            for disk in disks_to_add:
+                self.ensure_dependency(main_resource, disk)
+        main_resource = self.role.service_resource(main["name"])
+        self.ensure_checkpoints(main_resource, params["registry_checkpoints"])
+
+        for index, (entry, service) in enumerate(additional):
+            resource, created = self.ensure_service_resource(service, [])
+            resources_added = resources_added or created
+            for provider in entry["depends_on"]:
+                provider_name = self.role.resource_named(provider)
+                if provider_name is None:
+                    raise PlanError(f"additional_services[{index}].depends_on: the role has no resource named {provider!r}; "
+                                    f"its resources are {', '.join(sorted(self.role.resources, key=str.lower))}")
+                self.ensure_dependency(resource, provider_name)
+            self.ensure_checkpoints(resource, entry["registry_checkpoints"])
+
+        if resources_added or self.role.view.get("status") != "Online":
+            self.add("start_role", name=params["name"])
+        if owner_node and _fold(self.role.view.get("owner_node")) != owner_node.lower():
+            self.add("move_role", name=params["name"], node=owner_node)
+            self.role.view["owner_node"] = owner_node
+        if self.operations:
+            self.add("wait_online", name=params["name"], timeout_seconds=params["online_timeout"])
+        self.role.view["status"] = "Online"
+
+    def check_existing_addresses(self) -> None:
+        wanted = self.params["static_addresses"]
+        if not wanted:
+            return
+        present = sorted(r["address"] for r in self.role.resources.values() if r["type"] == "IP Address" and r["address"])
+        if {a.lower() for a in present} != {a.lower() for a in wanted}:
+            raise PlanError(f"static_addresses: the role {self.params['name']!r} already exists with the addresses "
+                            f"{', '.join(present) or 'none'}. This module sets a role's addresses only when it creates "
+                            "the role; change them in Failover Cluster Manager, or remove the role (state=absent) and "
+                            "run again")
+
+    def plan_absent(self) -> None:
+        if self.group is None:
+            return
+        self.add("remove_role", name=self.group["name"], keep_disks=self.role.resources_of_type("Physical Disk"))
+        self.role.view = {"state": "absent"}
+
+
+def plan_role(params: dict, current: dict) -> Plan:
+    planner = _Planner(params, current)
+    planner.check_cluster()
+    before = role_view(planner.group)
+    if params["state"] == "present":
+        planner.plan_present()
+    else:
+        planner.plan_absent()
+    after = planner.role.view
+    actions = [op["action"] for op in planner.operations]
+    return Plan(
+        operations=planner.operations,
+        before=before,
+        after=after,
+        result={
+            "cluster": planner.cluster.get("name"),
+            "name": params["name"],
+            "role": after,
+            "created": "create_role" in actions,
+            "removed": "remove_role" in actions,
+            "actions": [op for op in planner.operations if op["action"] != "wait_online"],
+        },
+    )

@@ -1,0 +1,317 @@
+"""Planning a Failover Cluster Generic Service role: the controller's checks and the operations from a probe."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_generic_service_role_spec import (
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+)
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, check_role_name, plan_role
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    PlanError,
+    TaskInputError,
+    UnexpectedProbeResult,
+)
+
+CHECKPOINT = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"
+SYNC_CHECKPOINT = "SOFTWARE\\Keyfactor\\Keyfactor CA Sync\\Parameters"
+GATEWAY = "Keyfactor Managed CA Gateway"
+SYNC = "Keyfactor Managed CA Sync Service"
+
+
+def params(**options) -> dict:
+    args = {"name": "CloudGateway", "service": GATEWAY, "cluster": "GWCLUSTER", "static_addresses": ["10.0.0.50"],
+            "storage": ["Cluster Disk 2"], "registry_checkpoints": [CHECKPOINT], **options}
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate(args)
+    assert not result.error_messages, result.error_messages
+    return check_params(result.validated_parameters)
+
+
+def service(query: str, name: str, display_name: str) -> dict:
+    return {"query": query, "found": True, "name": name, "display_name": display_name}
+
+
+def probe(group=None, services=None, disks=None) -> dict:
+    return {
+        "cluster": {
+            "name": "GWCLUSTER", "local_node": "GW01",
+            "nodes": [{"name": "GW01", "state": "Up"}, {"name": "GW02", "state": "Up"}, {"name": "GW03", "state": "Down"}],
+            "networks": [
+                {"name": "Cluster Network 1", "role": "ClusterAndClient", "address": "10.0.0.0", "address_mask": "255.255.255.0"},
+                {"name": "Cluster Network 2", "role": "Cluster", "address": "172.16.0.0", "address_mask": "255.255.0.0"},
+            ],
+        },
+        "services": services if services is not None else [service(GATEWAY, "CAGateway", GATEWAY), service(SYNC, "CASync", SYNC)],
+        "disks": disks if disks is not None else [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk",
+                                                   "owner_group": group["name"] if group else "Available Storage",
+                                                   "state": "Online"}],
+        "group": group,
+    }
+
+
+def resource(name, resource_type, service_name=None, address=None, depends=(), checkpoints=(), state="Online") -> dict:
+    return {"name": name, "resource_type": resource_type, "state": state, "service_name": service_name, "address": address,
+            "dependency_expression": " and ".join(f"[{d}]" for d in depends), "checkpoints": list(checkpoints)}
+
+
+def complete_group(**overrides) -> dict:
+    group = {
+        "name": "CloudGateway", "group_type": "GenericService", "state": "Online", "owner_node": "GW01",
+        "resources": [
+            resource("IP Address 10.0.0.50", "IP Address", address="10.0.0.50"),
+            resource("CloudGateway", "Network Name", depends=["IP Address 10.0.0.50"]),
+            resource("Cluster Disk 2", "Physical Disk"),
+            resource(GATEWAY, "Generic Service", service_name="CAGateway", depends=["CloudGateway", "Cluster Disk 2"],
+                     checkpoints=[CHECKPOINT]),
+        ],
+    }
+    group.update(overrides)
+    return group
+
+
+def actions(plan) -> list[str]:
+    return [op["action"] for op in plan.operations]
+
+
+# --- controller-side checks ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["CloudGateway", "GW-01", "a", "A23456789012345", "1gateway"])
+def test_role_names_windows_accepts_pass(name):
+    assert check_role_name(name) == name
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("CloudGateway0123", "16 characters"),
+    ("Cloud Gateway", "' '"),
+    ("gw.contoso", "'.'"),
+    ("gw_01", "'_'"),
+    ("gw*", "'*'"),
+    ("12345", "all digits"),
+    ("-gateway", "hyphen"),
+    ("", "empty"),
+    ("gätewäy", "'ä'"),
+])
+def test_role_names_windows_rejects_fail_naming_the_option_and_the_rule(name, reason):
+    with pytest.raises(TaskInputError) as error:
+        check_role_name(name)
+    assert str(error.value).startswith("name: ")
+    assert reason in str(error.value)
+    assert "letters, digits and hyphens" in str(error.value)
+
+
+@pytest.mark.parametrize("address, message", [
+    ("10.0.0.300", "is not an IPv4 address"),
+    ("gateway", "is not an IPv4 address"),
+    ("2001:db8::5", "is not an IPv4 address"),
+    ("0.0.0.0", "cannot be a client access point's address"),
+    ("127.0.0.1", "cannot be a client access point's address"),
+])
+def test_bad_static_addresses_fail_before_the_host(address, message):
+    with pytest.raises(TaskInputError, match=r"^static_addresses\[0\]: .*" + message):
+        params(static_addresses=[address])
+
+
+def test_a_duplicate_address_disk_or_service_fails():
+    with pytest.raises(TaskInputError, match="static_addresses: '10.0.0.50' is listed more than once"):
+        params(static_addresses=["10.0.0.50", "10.0.0.050".replace("050", "50")])
+    with pytest.raises(TaskInputError, match="storage: 'cluster disk 2' is listed more than once"):
+        params(storage=["Cluster Disk 2", "cluster disk 2"])
+    with pytest.raises(TaskInputError, match="listed more than once"):
+        params(additional_services=[{"service": GATEWAY.upper()}])
+
+
+def test_checkpoints_accept_every_spelling_of_the_hive_and_reject_other_hives():
+    checked = params(registry_checkpoints=["HKLM:\\" + CHECKPOINT],
+                     additional_services=[{"service": SYNC, "registry_checkpoints": ["HKEY_LOCAL_MACHINE\\" + SYNC_CHECKPOINT]}])
+    assert checked["registry_checkpoints"] == [CHECKPOINT]
+    assert checked["additional_services"][0]["registry_checkpoints"] == [SYNC_CHECKPOINT]
+    with pytest.raises(TaskInputError, match=r"^additional_services\[0\]\.registry_checkpoints\[0\]: .*HKEY_LOCAL_MACHINE"):
+        params(additional_services=[{"service": SYNC, "registry_checkpoints": ["HKCU:\\Software\\x"]}])
+
+
+def test_online_timeout_is_bounded():
+    with pytest.raises(TaskInputError, match="online_timeout: 0 is not between 1 and 3600"):
+        params(online_timeout=0)
+
+
+def test_present_needs_a_service_and_absent_does_not():
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway"})
+    assert any("service" in m for m in result.error_messages)
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway", "state": "absent"})
+    assert not result.error_messages
+
+
+# --- planning a new role ---------------------------------------------------------------------
+
+
+def test_a_new_role_is_created_then_checkpointed_then_started_and_waited_for():
+    plan = plan_role(params(owner_node="gw02"), probe())
+    assert plan.operations == [
+        {"action": "create_role", "name": "CloudGateway", "service_name": "CAGateway", "static_addresses": ["10.0.0.50"],
+         "storage": ["Cluster Disk 2"]},
+        {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
+        {"action": "start_role", "name": "CloudGateway"},
+        {"action": "move_role", "name": "CloudGateway", "node": "GW02"},
+        {"action": "wait_online", "name": "CloudGateway", "timeout_seconds": 120},
+    ]
+    assert plan.before == {"state": "absent"}
+    assert plan.after["state"] == "present" and plan.after["owner_node"] == "GW02" and plan.after["status"] == "Online"
+    assert plan.after["resources"][GATEWAY]["checkpoints"] == [CHECKPOINT]
+    assert plan.result["created"] is True and plan.result["removed"] is False
+    assert [a["action"] for a in plan.result["actions"]] == ["create_role", "add_checkpoint", "start_role", "move_role"]
+
+
+def test_an_additional_service_gets_its_resource_dependencies_and_checkpoints():
+    plan = plan_role(params(additional_services=[{"service": SYNC, "registry_checkpoints": [SYNC_CHECKPOINT],
+                                                  "depends_on": ["cloudgateway"]}]), probe())
+    assert plan.operations[2:5] == [
+        {"action": "add_service_resource", "resource": SYNC, "group": "CloudGateway", "service_name": "CASync"},
+        {"action": "add_dependency", "resource": SYNC, "provider": "CloudGateway"},
+        {"action": "add_checkpoint", "resource": SYNC, "key": SYNC_CHECKPOINT},
+    ]
+
+
+@pytest.mark.parametrize("address", ["10.0.1.5", "172.16.0.9", "10.0.0.0", "10.0.0.255"])
+def test_an_address_outside_the_client_networks_fails_without_a_change(address):
+    with pytest.raises(PlanError, match=rf"static_addresses\[0\]: {address} is in none of the cluster's client networks; "
+                                        r"they are Cluster Network 1 \(10.0.0.0/24\)"):
+        plan_role(params(static_addresses=[address]), probe())
+
+
+def test_a_service_that_is_not_installed_fails():
+    services = [{"query": GATEWAY, "found": False, "name": None, "display_name": None}]
+    with pytest.raises(PlanError, match="service: no service named 'Keyfactor Managed CA Gateway' .* is installed on GW01"):
+        plan_role(params(), probe(services=services))
+
+
+@pytest.mark.parametrize("disk, message", [
+    ({"name": "Cluster Disk 2", "found": False}, "the cluster has no disk resource named 'Cluster Disk 2'"),
+    ({"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "FileServer"},
+     "belongs to the role 'FileServer', so it is not available"),
+    ({"name": "Cluster Disk 2", "found": True, "resource_type": "IP Address", "owner_group": "Available Storage"},
+     "is a IP Address resource, not a cluster disk"),
+])
+def test_a_disk_that_is_not_available_fails(disk, message):
+    with pytest.raises(PlanError, match=r"storage\[0\]: .*" + message):
+        plan_role(params(), probe(disks=[disk]))
+
+
+def test_owner_node_must_be_an_up_node_of_the_cluster():
+    with pytest.raises(PlanError, match="owner_node: 'GW09' is not a node of the cluster 'GWCLUSTER'; its nodes are GW01, GW02, GW03"):
+        plan_role(params(owner_node="GW09"), probe())
+    with pytest.raises(PlanError, match="owner_node: the node GW03 is Down"):
+        plan_role(params(owner_node="gw03"), probe())
+
+
+def test_another_cluster_fails_and_the_short_or_full_name_matches():
+    with pytest.raises(PlanError, match="cluster: this host, GW01, is a node of the cluster 'GWCLUSTER', not of 'OTHER'"):
+        plan_role(params(cluster="OTHER"), probe())
+    assert plan_role(params(cluster="gwcluster.contoso.com"), probe()).operations
+
+
+def test_a_role_of_another_kind_with_the_name_is_never_touched():
+    group = complete_group(group_type="FileServer")
+    with pytest.raises(PlanError, match="already has a role named 'CloudGateway' and it is a FileServer role"):
+        plan_role(params(), probe(group=group))
+    with pytest.raises(PlanError, match="FileServer role"):
+        plan_role(params(state="absent"), probe(group=group))
+
+
+# --- an existing role --------------------------------------------------------------------------
+
+
+def test_a_complete_online_role_needs_nothing():
+    plan = plan_role(params(owner_node="GW01"), probe(group=complete_group()))
+    assert plan.operations == []
+    assert plan.before == plan.after
+    assert plan.result["created"] is False
+
+
+def test_a_role_created_before_a_failure_gets_its_checkpoint():
+    group = complete_group()
+    group["resources"][3]["checkpoints"] = []
+    plan = plan_role(params(), probe(group=group))
+    assert actions(plan) == ["add_checkpoint", "wait_online"]
+
+
+def test_checkpoints_compare_case_insensitively_and_extra_ones_stay_unless_exclusive():
+    group = complete_group()
+    group["resources"][3]["checkpoints"] = [CHECKPOINT.upper(), "SOFTWARE\\Other"]
+    assert plan_role(params(), probe(group=group)).operations == []
+    plan = plan_role(params(registry_checkpoints_exclusive=True), probe(group=group))
+    assert plan.operations[0] == {"action": "remove_checkpoint", "resource": GATEWAY, "key": "SOFTWARE\\Other"}
+
+
+def test_a_role_without_its_service_resource_is_completed_not_recreated():
+    group = complete_group()
+    del group["resources"][3]
+    group["state"] = "PartialOnline"
+    plan = plan_role(params(), probe(group=group))
+    assert plan.operations[:4] == [
+        {"action": "add_service_resource", "resource": GATEWAY, "group": "CloudGateway", "service_name": "CAGateway"},
+        {"action": "add_dependency", "resource": GATEWAY, "provider": "CloudGateway"},
+        {"action": "add_dependency", "resource": GATEWAY, "provider": "Cluster Disk 2"},
+        {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
+    ]
+    assert actions(plan)[4:] == ["start_role", "wait_online"]
+
+
+def test_a_missing_disk_is_moved_in_and_made_a_dependency():
+    group = complete_group()
+    disks = [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "CloudGateway"},
+             {"name": "Cluster Disk 3", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage"}]
+    plan = plan_role(params(storage=["Cluster Disk 2", "Cluster Disk 3"]), probe(group=group, disks=disks))
+    assert plan.operations[:2] == [{"action": "add_disk", "disk": "Cluster Disk 3", "group": "CloudGateway"},
+                                   {"action": "add_dependency", "resource": GATEWAY, "provider": "Cluster Disk 3"}]
+
+
+def test_different_addresses_on_an_existing_role_fail_rather_than_re_address_it():
+    with pytest.raises(PlanError, match="static_addresses: the role 'CloudGateway' already exists with the addresses 10.0.0.50"):
+        plan_role(params(static_addresses=["10.0.0.60"]), probe(group=complete_group()))
+
+
+def test_a_failed_role_is_started_and_a_role_elsewhere_is_moved():
+    plan = plan_role(params(owner_node="GW02"), probe(group=complete_group(state="Failed")))
+    assert actions(plan) == ["start_role", "move_role", "wait_online"]
+    assert plan.before["status"] == "Failed" and plan.after["status"] == "Online"
+
+
+def test_depends_on_must_name_a_resource_of_the_role():
+    with pytest.raises(PlanError, match=r"additional_services\[0\]\.depends_on: the role has no resource named 'Nothing'"):
+        plan_role(params(additional_services=[{"service": SYNC, "depends_on": ["Nothing"]}]), probe(group=complete_group()))
+
+
+def test_two_options_resolving_to_one_service_fail():
+    services = [service(GATEWAY, "CAGateway", GATEWAY), service("CAGateway", "CAGateway", GATEWAY)]
+    with pytest.raises(PlanError, match="name the same Windows service more than once"):
+        plan_role(params(additional_services=[{"service": "CAGateway"}]), probe(services=services))
+
+
+# --- removal and probe shape -------------------------------------------------------------------
+
+
+def test_absent_removes_the_role_and_keeps_its_disks():
+    plan = plan_role(params(state="absent"), probe(group=complete_group()))
+    assert plan.operations == [{"action": "remove_role", "name": "CloudGateway", "keep_disks": ["Cluster Disk 2"]}]
+    assert plan.after == {"state": "absent"} and plan.result["removed"] is True
+    assert plan_role(params(state="absent"), probe()).operations == []
+
+
+@pytest.mark.parametrize("broken", [{"cluster": None}, {"services": "x"}, {"disks": None}, {"group": "x"}])
+def test_a_probe_result_of_the_wrong_shape_is_reported_not_planned_on(broken):
+    current = dict(probe(), **broken)
+    with pytest.raises(UnexpectedProbeResult):
+        plan_role(params(), current)
+
+
+def test_planning_does_not_modify_the_probe_result():
+    current = probe(group=complete_group(state="Failed"))
+    snapshot = copy.deepcopy(current)
+    plan_role(params(additional_services=[{"service": SYNC, "depends_on": ["CloudGateway"]}]), current)
+    assert current == snapshot
