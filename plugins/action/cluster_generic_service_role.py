@@ -41,6 +41,7 @@ class ActionModule(WindowsTaskAction):
         return {"Name": params["name"], "Operations": plan.operations}
 
     def explain_failure(self, step, message):
+        message = message.rstrip(". ")
         if _NO_MODULE.search(message) and "module" in message.lower():
             return (f"{message}. The host needs the Failover Clustering PowerShell module: install the Failover-Clustering "
                     "feature with its management tools (RSAT-Clustering-PowerShell)")

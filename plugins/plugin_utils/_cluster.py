@@ -235,7 +235,8 @@ class _Planner:
             raise PlanError(f"owner_node: the node {node['name']} is {node.get('state')}, so the role cannot move to it")
         return node["name"]
 
-    def check_addresses(self) -> None:
+    def check_addresses(self) -> list[str]:
+        """Fail on an address outside the client networks; return the client networks no address is in."""
         networks = [n for n in self.cluster.get("networks") or [] if isinstance(n, dict)
                     and n.get("role") in _CLIENT_NETWORK_ROLES]
         subnets = []
@@ -245,12 +246,18 @@ class _Planner:
             except (KeyError, TypeError, ValueError):
                 continue  # an IPv6 or unconfigured network cannot hold an IPv4 address
         described = ", ".join(f"{n['name']} ({s})" for n, s in subnets) or "none"
+        used = set()
         for index, text in enumerate(self.params["static_addresses"]):
             address = ipaddress.IPv4Address(text)
-            if not any(address in subnet and address not in (subnet.network_address, subnet.broadcast_address)
-                       for _, subnet in subnets):
+            network = next((n for n, subnet in subnets if address in subnet
+                            and address not in (subnet.network_address, subnet.broadcast_address)), None)
+            if network is None:
                 raise PlanError(f"static_addresses[{index}]: {text} is in none of the cluster's client networks; "
                                 f"they are {described}")
+            used.add(network["name"])
+        if not self.params["static_addresses"]:
+            return []  # every client network gives the role an address from DHCP
+        return [n["name"] for n in networks if n["name"] not in used]
 
     def check_disks(self, allowed_group: str | None) -> list[str]:
         """The disks to bring into the role; each must be a cluster disk that is available or already in the role."""
@@ -326,10 +333,10 @@ class _Planner:
         resources_added = False
 
         if self.group is None:
-            self.check_addresses()
+            ignore_networks = self.check_addresses()
             disks = self.check_disks(None)
             self.add("create_role", name=params["name"], service_name=main["name"],
-                     static_addresses=list(params["static_addresses"]), storage=disks)
+                     static_addresses=list(params["static_addresses"]), ignore_networks=ignore_networks, storage=disks)
             self.role.view = {"state": "present", "name": params["name"], "status": None,
                               "owner_node": self.cluster.get("local_node"), "resources": {}}
             self.role.add_resource(params["name"], "Network Name")

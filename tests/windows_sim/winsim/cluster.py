@@ -4,7 +4,8 @@ Schema (documented in ../README.md):
 
 - ``name``: the cluster's name;
 - ``nodes``: ``{"name", "state": "Up" | "Down" | "Paused"}``;
-- ``networks``: ``{"name", "role": "None" | "Cluster" | "Client" | "ClusterAndClient", "address", "address_mask"}``;
+- ``networks``: ``{"name", "role": "None" | "Cluster" | "Client" | "ClusterAndClient", "address", "address_mask",
+  "dhcp": bool}``; a client network without DHCP needs a static address for each new role, or must be ignored;
 - ``groups``: ``{"name", "group_type", "owner_node", "state"}``; ``Cluster Group`` and ``Available Storage`` always exist;
 - ``resources``: ``{"name", "resource_type", "group", "state", "parameters": {...}, "dependencies": [names],
   "checkpoints": [keys]}``; a seeded disk is ``{"name": "Cluster Disk 2", "resource_type": "Physical Disk"}``;

@@ -154,7 +154,7 @@ def test_a_new_role_is_created_then_checkpointed_then_started_and_waited_for():
     plan = plan_role(params(owner_node="gw02"), probe())
     assert plan.operations == [
         {"action": "create_role", "name": "CloudGateway", "service_name": "CAGateway", "static_addresses": ["10.0.0.50"],
-         "storage": ["Cluster Disk 2"]},
+         "ignore_networks": [], "storage": ["Cluster Disk 2"]},
         {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
         {"action": "start_role", "name": "CloudGateway"},
         {"action": "move_role", "name": "CloudGateway", "node": "GW02"},
@@ -175,6 +175,15 @@ def test_an_additional_service_gets_its_resource_dependencies_and_checkpoints():
         {"action": "add_dependency", "resource": SYNC, "provider": "CloudGateway"},
         {"action": "add_checkpoint", "resource": SYNC, "key": SYNC_CHECKPOINT},
     ]
+
+
+def test_client_networks_without_an_address_are_ignored_only_when_addresses_are_given():
+    current = probe()
+    current["cluster"]["networks"].append(
+        {"name": "Cluster Network 3", "role": "Client", "address": "192.168.5.0", "address_mask": "255.255.255.0"})
+    assert plan_role(params(), current).operations[0]["ignore_networks"] == ["Cluster Network 3"]
+    assert plan_role(params(static_addresses=["10.0.0.50", "192.168.5.7"]), current).operations[0]["ignore_networks"] == []
+    assert plan_role(params(static_addresses=[]), current).operations[0]["ignore_networks"] == []
 
 
 @pytest.mark.parametrize("address", ["10.0.1.5", "172.16.0.9", "10.0.0.0", "10.0.0.255"])

@@ -12,6 +12,7 @@ What Windows does that the model keeps:
 from __future__ import annotations
 
 import copy
+import ipaddress
 
 from .. import cluster as model
 from ..errors import HostError
@@ -19,7 +20,7 @@ from ..registry import payload_model
 from ..stock.win_feature import is_installed
 
 _FIELDS = {
-    "create_role": ("name", "service_name", "static_addresses", "storage"),
+    "create_role": ("name", "service_name", "static_addresses", "ignore_networks", "storage"),
     "add_checkpoint": ("resource", "key"),
     "remove_checkpoint": ("resource", "key"),
     "add_service_resource": ("resource", "group", "service_name"),
@@ -130,6 +131,14 @@ def _create_role(call, cluster: dict, op: dict) -> None:
         resource = model.find_resource(cluster, disk)
         if resource is None or resource["group"] != model.AVAILABLE_STORAGE:
             _fail(context, f"The disk '{disk}' is not available storage.")
+    ignored = {n.lower() for n in op["ignore_networks"]}
+    for network in cluster["networks"]:
+        if network.get("role") not in ("Client", "ClusterAndClient") or network.get("dhcp") or network["name"].lower() in ignored:
+            continue
+        subnet = ipaddress.ip_network(f"{network['address']}/{network['address_mask']}", strict=False)
+        if not any(ipaddress.ip_address(a) in subnet for a in op["static_addresses"]):
+            _fail(context, f"There is no static address for the network '{network['name']}', which has no DHCP; give one "
+                  "or ignore the network.")
     owner = call.host.computer_name
     cluster["groups"].append({"name": op["name"], "group_type": "GenericService", "owner_node": owner, "state": "Offline"})
     addresses = []
@@ -170,13 +179,18 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
                 _fail(context, "The specified checkpoint was not found.")
             resource["checkpoints"].remove(present[0])
     elif action == "add_service_resource":
-        context = f"Cannot add the Generic Service resource '{op['resource']}'"
+        context = f"Cannot create Generic Service resource '{op['resource']}' in the role '{op['group']}'"
         model.require_group(cluster, op["group"])
-        if model.find_resource(cluster, op["resource"]):
+        existing = model.find_resource(cluster, op["resource"])
+        if existing and existing["resource_type"] == "Generic Service" and existing["group"].lower() == op["group"].lower():
+            # One an earlier run created and failed to configure: configuring it converges.
+            existing["parameters"]["ServiceName"] = op["service_name"]
+        elif existing:
             _fail(context, "A cluster resource with this name already exists.")
-        cluster["resources"].append({"name": op["resource"], "resource_type": "Generic Service", "group": op["group"],
-                                     "state": "Offline", "parameters": {"ServiceName": op["service_name"]},
-                                     "dependencies": [], "checkpoints": []})
+        else:
+            cluster["resources"].append({"name": op["resource"], "resource_type": "Generic Service", "group": op["group"],
+                                         "state": "Offline", "parameters": {"ServiceName": op["service_name"]},
+                                         "dependencies": [], "checkpoints": []})
     elif action == "add_dependency":
         resource = model.require_resource(cluster, op["resource"])
         provider = model.require_resource(cluster, op["provider"])
@@ -202,7 +216,9 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
     elif action == "remove_role":
         group = model.require_group(cluster, op["name"])
         for disk_name in op["keep_disks"]:
-            disk = model.require_resource(cluster, disk_name)
+            disk = model.find_resource(cluster, disk_name)
+            if disk is None or disk["group"].lower() != group["name"].lower():
+                continue  # not the role's, so removing the role cannot delete it
             for resource in model.group_resources(cluster, group["name"]):
                 resource["dependencies"] = [d for d in resource["dependencies"] if d.lower() != disk_name.lower()]
             disk["group"] = model.AVAILABLE_STORAGE
