@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,13 +20,19 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEMO = REPO / "tests" / "windows_sim" / "demo"
 STATE_DIR = REPO / ".cache" / "demo"
+GATEWAY_GROUP = "keyfactor_gateway_cluster"
+# A fresh password for the demo's throwaway PFX, handed to the PKI tool and the playbook through the environment.
+PFX_PASSWORD = secrets.token_urlsafe(18)
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+def groups() -> dict:
+    return yaml.safe_load((DEMO / "inventory.yml").read_text())["all"]["children"]
 
 
 def hosts() -> list[str]:
     """Every host of the demo inventory, once, in the order it first appears."""
-    groups = yaml.safe_load((DEMO / "inventory.yml").read_text())["all"]["children"]
-    return list(dict.fromkeys(host for group in groups.values() for host in group["hosts"]))
+    return list(dict.fromkeys(host for group in groups().values() for host in group["hosts"]))
 
 
 def round_trips() -> dict[str, int]:
@@ -34,7 +41,7 @@ def round_trips() -> dict[str, int]:
 
 def converge(label: str) -> dict[str, tuple[int, int]]:
     print(f"\n===== {label}: ansible-playbook playbooks/site.yml =====", flush=True)
-    env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(STATE_DIR), ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(STATE_DIR), ANSIBLE_NOCOLOR="1", GATEWAY_TEST_PFX_PASSWORD=PFX_PASSWORD)
     completed = subprocess.run(
         [str(REPO / "tests" / "windows_sim" / "sim-playbook"), "-i", str(DEMO / "inventory.yml"), str(REPO / "playbooks" / "site.yml")],
         env=env, capture_output=True, text=True, check=False,
@@ -50,8 +57,13 @@ def converge(label: str) -> dict[str, tuple[int, int]]:
 def main() -> None:
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     STATE_DIR.mkdir(parents=True)
+    gateway_nodes = set(groups()[GATEWAY_GROUP]["hosts"])
     for host in hosts():
-        shutil.copy(DEMO / "seed.json", STATE_DIR / f"{host}.json")
+        seed = "gateway_node_seed.json" if host in gateway_nodes else "seed.json"
+        shutil.copy(DEMO / seed, STATE_DIR / f"{host}.json")
+    shutil.copy(DEMO / "gateway_cluster_seed.json", STATE_DIR / "gwcluster.json")
+    subprocess.run([sys.executable, str(REPO / "tools" / "gateway_test_pki.py"), str(STATE_DIR / "pki")],
+                   env=dict(os.environ, GATEWAY_TEST_PFX_PASSWORD=PFX_PASSWORD), check=True)
 
     first = converge("first run")
     trips_after_first = round_trips()

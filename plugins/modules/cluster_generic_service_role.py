@@ -122,8 +122,8 @@ extends_documentation_fragment:
   - pkiops.keyfactor_command.windows_task
 notes:
   - Cluster changes reach every node of the cluster. A WinRM logon cannot pass its credentials on to them (the
-    double hop), so the change fails with access denied unless the task runs with C(become) (C(become_method:
-    ansible.builtin.runas) and C(become_user) set to an administrator of the cluster), or the connection delegates
+    double hop), so the change fails with access denied unless the task runs with C(become)
+    (C(become_method=ansible.builtin.runas), C(become_user) an administrator of the cluster), or the connection delegates
     credentials (CredSSP, or Kerberos with delegation).
   - The module does not build the cluster, prepare its storage, or start or stop the role on demand.
 seealso:
