@@ -26,7 +26,7 @@ def _ansible_doc(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_module_and_role_is_found():
-    assert MODULES == ["cert_serial_registry", "iis_app_pools", "pfx_import", "private_key_acl", "user_rights"]
+    assert MODULES == ["ca_certificates", "cert_serial_registry", "iis_app_pools", "pfx_import", "private_key_acl", "user_rights"]
     assert ROLES == ["ca_connector", "common", "orchestrator_api", "portal", "services", "web_api"]
 
 

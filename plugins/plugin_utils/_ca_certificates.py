@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CA certificates on the controller: read from PEM, DER or PKCS#7, checked, and each given the store it belongs in."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime
+import re
+
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+except ImportError:  # pragma: no cover - reported when a task needs it
+    x509 = None
+
+# A line that starts PEM armour; text before it, such as OpenSSL's subject= lines, is allowed.
+_PEM_BEGIN = re.compile(rb"^[ \t]*-----BEGIN ", re.MULTILINE)
+# One armoured block; the END line must name what the BEGIN line named.
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+_PEM_CERTIFICATE_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
+# certutil and OpenSSL write "PKCS7"; RFC 7468 names it "CMS".
+_PEM_PKCS7_LABELS = (b"PKCS7", b"CMS")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaCertificate:
+    """One certificate to install or remove, and the store it goes to."""
+
+    thumbprint: str
+    subject: str
+    issuer: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    store: str
+    der: bytes = dataclasses.field(repr=False)
+
+    def describe(self) -> str:
+        return f"{self.subject} (thumbprint {self.thumbprint})"
+
+
+def _load_pem(data: bytes, label: str) -> list:
+    blocks = list(_PEM_BLOCK.finditer(data))
+    if not blocks:
+        raise TaskInputError(f"{label}: has a PEM BEGIN line without its matching END line")
+    # Checked before anything is parsed, so that a key is reported as a key
+    # wherever it sits in the file.
+    for number, block in enumerate(blocks, 1):
+        if b"PRIVATE KEY" in block.group(1):
+            raise TaskInputError(f"{label}: PEM block {number} is a private key ({block.group(1).decode()}); CA certificates "
+                                 "are installed without keys, so give the certificates alone and keep the key out of the "
+                                 "task's files")
+    certificates = []
+    for number, block in enumerate(blocks, 1):
+        kind = block.group(1)
+        try:
+            if kind in _PEM_CERTIFICATE_LABELS:
+                certificates.append(x509.load_pem_x509_certificate(block.group(0)))
+            elif kind in _PEM_PKCS7_LABELS:
+                certificates.extend(pkcs7.load_pem_pkcs7_certificates(block.group(0)))
+            else:
+                raise TaskInputError(f"{label}: PEM block {number} is a {kind.decode()}, not a certificate")
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+            raise TaskInputError(f"{label}: PEM block {number} ({kind.decode()}) is not a valid certificate") from None
+    return certificates
+
+
+def _load_der(data: bytes, label: str) -> list:
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except (ValueError, x509.InvalidVersion):
+        pass
+    try:
+        return pkcs7.load_der_pkcs7_certificates(data)
+    except (ValueError, UnsupportedAlgorithm):
+        # UnsupportedAlgorithm: PKCS#7 of another kind than signed data, such as an encrypted message.
+        raise TaskInputError(f"{label}: is not a certificate; give PEM, DER, or a PKCS#7 (.p7b) bundle of certificates") from None
+
+
+def load_certificates(data: bytes, label: str, *, base64_der: bool) -> list:
+    """Every certificate in data: PEM (any number of blocks), DER, or PKCS#7; base64_der when DER arrives as base64 text."""
+    if x509 is None:
+        raise TaskInputError("the Python package 'cryptography' is needed on the controller to read certificate files; "
+                             "install it in the environment that runs ansible-playbook (pip install cryptography)")
+    if _PEM_BEGIN.search(data):
+        certificates = _load_pem(data, label)
+    else:
+        if base64_der:
+            try:
+                data = base64.b64decode(b"".join(data.split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise TaskInputError(f"{label}: is neither PEM text nor base64 of a DER certificate") from None
+        certificates = _load_der(data, label)
+    for number, cert in enumerate(certificates, 1):
+        _check_readable(cert, f"{label}: certificate {number}")
+    return certificates
+
+
+def _check_readable(cert, where: str) -> None:
+    """cryptography parses names and extensions only when asked; ask now, so that a malformed one fails here with its entry."""
+    try:
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        len(cert.extensions)
+    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as error:
+        raise TaskInputError(f"{where} is not a well-formed X.509 certificate: {error}") from None
+
+
+def is_self_signed(cert) -> bool:
+    """Issued by itself and signed with its own key: a root.
+
+    A CA's key renewal also makes certificates whose subject and issuer are the
+    same but whose signature is by the other key (Microsoft's CA(0-1) cross
+    certificates); those link two keys and are not roots.
+    """
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError):
+        # ValueError: the signature is by a different kind of key than the certificate's own.
+        return False
+    except (TypeError, UnsupportedAlgorithm):
+        # A key or signature algorithm this controller cannot check: the names decide.
+        return True
+    return True
+
+
+def is_ca(cert) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def choose_store(cert, store: str, label: str) -> str:
+    """The store for store=auto: Root for a self-signed CA, CA for any other; an explicit store is kept."""
+    if store != "auto":
+        return store
+    if not is_ca(cert):
+        raise TaskInputError(f"{label}: {cert.subject.rfc4514_string()} (thumbprint {thumbprint(cert.public_bytes(Encoding.DER))}) "
+                             "is not a CA certificate (it has no basic constraints extension that says CA); set store to "
+                             "CA or Root to install it there anyway")
+    return "Root" if is_self_signed(cert) else "CA"
+
+
+def collect(sources: list[tuple[str, list, str]]) -> list[CaCertificate]:
+    """One CaCertificate per thumbprint, in the order first given, from (label, certificates, store option) per entry.
+
+    The same certificate given twice for the same store is one certificate;
+    given for two stores, it is a mistake the task cannot guess the intent of.
+    """
+    chosen: dict[str, tuple[CaCertificate, str]] = {}
+    for label, certificates, store_option in sources:
+        for cert in certificates:
+            der = cert.public_bytes(Encoding.DER)
+            cert_thumbprint = thumbprint(der)
+            store = choose_store(cert, store_option, label)
+            if cert_thumbprint in chosen:
+                earlier, earlier_label = chosen[cert_thumbprint]
+                if earlier.store != store:
+                    raise TaskInputError(f"{label}: {earlier.describe()} goes to {store} here but to {earlier.store} in "
+                                         f"{earlier_label}; give each certificate one store")
+                continue
+            chosen[cert_thumbprint] = (CaCertificate(
+                thumbprint=cert_thumbprint,
+                subject=cert.subject.rfc4514_string(),
+                issuer=cert.issuer.rfc4514_string(),
+                not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc,
+                store=store,
+                der=der,
+            ), label)
+    return [certificate for certificate, _label in chosen.values()]
+
+
+def validity_warnings(certificates: list[CaCertificate], now: datetime.datetime | None = None) -> list[str]:
+    """Installing an expired or not yet valid CA certificate is allowed, but rarely what was meant."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    warnings = []
+    for certificate in certificates:
+        # Windows (CertVerifyTimeValidity) and RFC 5280 count notAfter itself as valid.
+        if certificate.not_after < now:
+            warnings.append(f"the CA certificate {certificate.describe()} expired on {certificate.not_after.isoformat()}; "
+                            "chains through it will not validate")
+        elif certificate.not_before > now:
+            warnings.append(f"the CA certificate {certificate.describe()} is not valid before "
+                            f"{certificate.not_before.isoformat()}")
+    return warnings

@@ -1,0 +1,183 @@
+"""The simulator's model of the ca_certificates payload, driven as the action plugin drives it."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+
+import pki_fixtures
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
+from winsim import registry, win_powershell
+from winsim.certificates import certificate_entry, find_certificate, store
+from winsim.host import Host
+from winsim.manifest import ModuleInvocation
+from winsim.state import complete
+
+registry.load_all()
+
+
+def thumbprint_of(issued) -> str:
+    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def der_base64(issued) -> str:
+    return base64.b64encode(issued.cert.public_bytes(Encoding.DER)).decode("ascii")
+
+
+@pytest.fixture(scope="module", name="pki")
+def fixture_pki() -> dict:
+    root, issuing = pki_fixtures.chain()
+    leaf = pki_fixtures.issue("web.contoso.com", issuer=issuing)
+    return {"root": root, "issuing": issuing, "leaf": leaf,
+            "root_thumbprint": thumbprint_of(root), "issuing_thumbprint": thumbprint_of(issuing)}
+
+
+def make_host() -> Host:
+    state: dict = {}
+    complete(state, "KF01")
+    return Host(state)
+
+
+def run_payload(host: Host, parameters: dict, *, check_mode: bool = False) -> dict:
+    """One win_powershell run of the payload text, with the arguments the action plugin sends."""
+    args = {"script": payload_source("ca_certificates"), "parameters": parameters, "depth": 8, "error_action": "stop",
+            "_ansible_check_mode": check_mode}
+    invocation = ModuleInvocation(name="ansible.windows.win_powershell", args=args, script="", become=False)
+    return win_powershell.run(host, invocation, None)
+
+
+def probe(host: Host, *entries: tuple[str, str]) -> dict:
+    return run_payload(host, {"Mode": "probe", "Certificates": [{"thumbprint": t, "store": s} for t, s in entries]})
+
+
+def apply(host: Host, *operations: dict, check_mode: bool = False) -> dict:
+    return run_payload(host, {"Mode": "apply", "Operations": list(operations)}, check_mode=check_mode)
+
+
+def add(issued, store_name: str) -> dict:
+    return {"action": "add", "thumbprint": thumbprint_of(issued), "store": store_name, "der": der_base64(issued)}
+
+
+def remove(issued, store_name: str) -> dict:
+    return {"action": "remove", "thumbprint": thumbprint_of(issued), "store": store_name}
+
+
+def snapshot(host: Host) -> str:
+    return json.dumps(host.state, sort_keys=True)
+
+
+def message_of(result: dict) -> str:
+    return result["error"][0]["exception"]["message"]
+
+
+def test_the_probe_reports_presence_per_store(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "root")[thumbprint.lower()] = entry
+    result = probe(host, (pki["root_thumbprint"], "Root"), (pki["root_thumbprint"], "CA"), (pki["issuing_thumbprint"], "CA"))
+    assert result["changed"] is False
+    assert result["result"] == {"certificates": [
+        {"thumbprint": pki["root_thumbprint"], "store": "Root", "present": True},
+        {"thumbprint": pki["root_thumbprint"], "store": "CA", "present": False},
+        {"thumbprint": pki["issuing_thumbprint"], "store": "CA", "present": False},
+    ]}
+
+
+def test_the_probe_of_nothing_reports_nothing():
+    assert probe(make_host())["result"] == {"certificates": []}
+
+
+def test_apply_adds_public_certificates_to_their_stores(pki):
+    host = make_host()
+    result = apply(host, add(pki["issuing"], "CA"), add(pki["root"], "Root"))
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["result"] == {"applied": [
+        {"action": "add", "thumbprint": pki["issuing_thumbprint"], "store": "CA"},
+        {"action": "add", "thumbprint": pki["root_thumbprint"], "store": "Root"},
+    ]}
+    issuing = find_certificate(host.state, "CA", pki["issuing_thumbprint"])
+    assert issuing["subject"] == "O=Contoso,CN=Contoso Test Issuing CA"
+    assert issuing["private_key"] is None
+    assert issuing["der"] == der_base64(pki["issuing"])
+    assert find_certificate(host.state, "Root", pki["root_thumbprint"])["private_key"] is None
+    assert find_certificate(host.state, "Root", pki["issuing_thumbprint"]) is None
+
+
+def test_apply_removes_every_copy_and_only_from_the_store_named(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = entry
+    store(host.state, "Root")[thumbprint.lower()] = dict(entry)
+    store(host.state, "CA")[thumbprint] = dict(entry)
+    result = apply(host, remove(pki["root"], "Root"))
+    assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root"}]}
+    assert find_certificate(host.state, "Root", thumbprint) is None
+    assert find_certificate(host.state, "CA", thumbprint) is not None
+
+
+def test_removing_a_certificate_that_is_not_there_succeeds(pki):
+    result = apply(make_host(), remove(pki["root"], "Root"))
+    assert not result.get("failed"), result
+
+
+def test_apply_in_check_mode_changes_nothing(pki):
+    host = make_host()
+    before = snapshot(host)
+    result = apply(host, add(pki["root"], "Root"), check_mode=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["result"] == {"applied": []}
+    assert snapshot(host) == before
+
+
+@pytest.mark.parametrize("operation, message", [
+    ({"action": "import"}, "action must be 'add' or 'remove'."),
+    ({"thumbprint": "ab" * 20}, "thumbprint must be 40 uppercase hexadecimal digits."),
+    ({"store": "My"}, "store must be 'CA' (intermediate certification authorities) or 'Root' (trusted root certification authorities)."),
+    ({"store": "root"}, "store must be 'CA'"),
+    ({"der": None}, "der must hold the certificate's DER bytes as base64."),
+    ({"der": "not base64!"}, "der is not valid base64."),
+    ({"der": base64.b64encode(b"not a certificate").decode()}, "der is not a single certificate"),
+    ({"thumbprint": "AB" * 20}, f"der holds the certificate {{root}}, not {'AB' * 20}."),
+], ids=["action", "lowercase thumbprint", "store", "store case", "no der", "not base64", "not a certificate", "other certificate"])
+def test_a_bad_operation_fails_before_any_change(pki, operation, message):
+    host = make_host()
+    before = snapshot(host)
+    result = apply(host, add(pki["issuing"], "CA"), dict(add(pki["root"], "Root"), **operation))
+    assert result["failed"] is True
+    assert message.format(root=pki["root_thumbprint"]) in message_of(result)
+    assert message_of(result).startswith("Invalid operation #1 (action '")
+    assert result["changed"] is False
+    assert snapshot(host) == before
+
+
+def test_the_same_certificate_and_store_twice_fails_before_any_change(pki):
+    host = make_host()
+    before = snapshot(host)
+    result = apply(host, add(pki["root"], "Root"), remove(pki["root"], "Root"))
+    assert "the certificate and store are listed more than once." in message_of(result)
+    assert snapshot(host) == before
+
+
+def test_a_bad_probe_entry_fails(pki):
+    result = probe(make_host(), (pki["root_thumbprint"].lower(), "Root"))
+    assert result["failed"] is True
+    assert "thumbprint must be 40 uppercase hexadecimal digits." in message_of(result)
+
+
+def test_an_injected_fault_lands_after_the_first_operation(pki):
+    host = make_host()
+    args = {"script": payload_source("ca_certificates"), "parameters": {"Mode": "apply", "Operations": [
+        add(pki["issuing"], "CA"), add(pki["root"], "Root")]}, "depth": 8, "error_action": "stop"}
+    invocation = ModuleInvocation(name="ansible.windows.win_powershell", args=args, script="", become=False)
+    result = win_powershell.run(host, invocation, {"after_operations": 1, "error": "Access is denied"})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["result"] == {"applied": [{"action": "add", "thumbprint": pki["issuing_thumbprint"], "store": "CA"}]}
+    assert find_certificate(host.state, "CA", pki["issuing_thumbprint"]) is not None
+    assert find_certificate(host.state, "Root", pki["root_thumbprint"]) is None
