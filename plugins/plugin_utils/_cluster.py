@@ -326,7 +326,7 @@ class _Planner:
         main = self.resolved_service(params["service"], "service")
         additional = [(entry, self.resolved_service(entry["service"], f"additional_services[{i}].service"))
                       for i, entry in enumerate(params["additional_services"])]
-        resolved_names = [main["name"].lower()] + [s["name"].lower() for _, s in additional]
+        resolved_names = [main["name"].lower()] + [service["name"].lower() for _entry, service in additional]
         if len(set(resolved_names)) != len(resolved_names):
             raise PlanError("service and additional_services name the same Windows service more than once")
         owner_node = self.check_owner_node()
