@@ -28,7 +28,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 # registers both.
 _NETBIOS_INVALID = set('\\/:*?"<>|,~!@#$%^&\'.(){}_ ')
 NETBIOS_MAX = 15
-AVAILABLE_STORAGE = "Available Storage"
+# The group of the cluster's unused disks, by its type: its name may be localised.
+AVAILABLE_STORAGE_TYPE = "AvailableStorage"
 GENERIC_SERVICE = "Generic Service"
 # Cluster networks that carry client traffic: a client access point's address must be on one of them.
 _CLIENT_NETWORK_ROLES = ("Client", "ClusterAndClient")
@@ -139,8 +140,10 @@ def _require(current: dict, key: str, kind: type):
 def _resource_view(resource: dict) -> dict:
     return {
         "type": resource.get("resource_type"),
-        "service_name": resource.get("service_name"),
-        "address": resource.get("address"),
+        # The payload reports an unset ServiceName as ''.
+        "service_name": resource.get("service_name") or None,
+        "address": resource.get("address") or None,
+        "dhcp": bool(resource.get("enable_dhcp")),
         "checkpoints": sorted(resource.get("checkpoints") or [], key=str.lower),
         "depends_on": sorted(_DEPENDENCY_NAME.findall(resource.get("dependency_expression") or ""), key=str.lower),
     }
@@ -181,8 +184,8 @@ class _Role:
         return [n for n, r in self.resources.items() if r["type"] == resource_type]
 
     def add_resource(self, name: str, resource_type: str, **fields) -> None:
-        self.resources[name] = {"type": resource_type, "service_name": None, "address": None, "checkpoints": [],
-                                "depends_on": [], **fields}
+        self.resources[name] = {"type": resource_type, "service_name": None, "address": None, "dhcp": False,
+                                "checkpoints": [], "depends_on": [], **fields}
 
 
 class _Planner:
@@ -274,7 +277,7 @@ class _Planner:
             owner = report.get("owner_group")
             if allowed_group and _fold(owner) == allowed_group.lower():
                 continue
-            if _fold(owner) != AVAILABLE_STORAGE.lower():
+            if report.get("owner_group_type") != AVAILABLE_STORAGE_TYPE:
                 raise PlanError(f"{where}: the disk {name!r} belongs to the role {owner!r}, so it is not available")
             to_add.append(report["name"])
         return to_add
@@ -312,11 +315,18 @@ class _Planner:
             return existing, False
         # Named as Failover Cluster Manager names a Generic Service resource: after the service's display name.
         resource = service.get("display_name") or service["name"]
-        if self.role.resource_named(resource):
+        existing = self.role.resource_named(resource)
+        if existing and self.role.resources[existing]["type"] == GENERIC_SERVICE and not self.role.resources[existing]["service_name"]:
+            # Created by a run that failed before it set the service: the payload configures it.
+            resource = existing
+        elif existing:
             raise PlanError(f"the role {self.params['name']!r} already has a resource named {resource!r} that does not run "
                             f"the service {service['name']}")
         self.add("add_service_resource", resource=resource, group=self.params["name"], service_name=service["name"])
-        self.role.add_resource(resource, GENERIC_SERVICE, service_name=service["name"])
+        if existing:
+            self.role.resources[resource]["service_name"] = service["name"]
+        else:
+            self.role.add_resource(resource, GENERIC_SERVICE, service_name=service["name"])
         for provider in providers:
             self.ensure_dependency(resource, provider)
         return resource, True
@@ -375,11 +385,12 @@ class _Planner:
                 self.ensure_dependency(resource, provider_name)
             self.ensure_checkpoints(resource, entry["registry_checkpoints"])
 
-        if resources_added or self.role.view.get("status") != "Online":
-            self.add("start_role", name=params["name"])
+        # Moved before it is started: a group still coming online cannot move.
         if owner_node and _fold(self.role.view.get("owner_node")) != owner_node.lower():
             self.add("move_role", name=params["name"], node=owner_node)
             self.role.view["owner_node"] = owner_node
+        if resources_added or self.role.view.get("status") != "Online":
+            self.add("start_role", name=params["name"])
         if self.operations:
             self.add("wait_online", name=params["name"], timeout_seconds=params["online_timeout"])
         self.role.view["status"] = "Online"
@@ -388,7 +399,8 @@ class _Planner:
         wanted = self.params["static_addresses"]
         if not wanted:
             return
-        present = sorted(r["address"] for r in self.role.resources.values() if r["type"] == "IP Address" and r["address"])
+        present = sorted(r["address"] for r in self.role.resources.values()
+                         if r["type"] == "IP Address" and r["address"] and not r["dhcp"])
         if {a.lower() for a in present} != {a.lower() for a in wanted}:
             raise PlanError(f"static_addresses: the role {self.params['name']!r} already exists with the addresses "
                             f"{', '.join(present) or 'none'}. This module sets a role's addresses only when it creates "

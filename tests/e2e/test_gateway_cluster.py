@@ -122,7 +122,7 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
     assert planned["changed"] and planned["created"]
     assert planned["diff"]["before"] == {"state": "absent"}
     assert [a["action"] for a in planned["actions"]] == [
-        "create_role", "add_checkpoint", "add_service_resource", "start_role", "move_role"]
+        "create_role", "add_checkpoint", "add_service_resource", "move_role", "start_role"]
 
     logged_before = {n: len(lab.state(n)["_sim"]["log"]) for n in NODES}
     first = lab.run(SITE)
@@ -191,7 +191,7 @@ def test_a_failure_after_creating_the_role_converges_on_the_next_run(lab, gatewa
     rerun = lab.run(SITE)
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     assert [a["action"] for a in _role_result(rerun)["actions"]] == [
-        "add_checkpoint", "add_service_resource", "start_role", "move_role"]
+        "add_checkpoint", "add_service_resource", "move_role", "start_role"]
     assert cluster.resources()[GATEWAY]["checkpoints"] == [GATEWAY_KEY]
     assert cluster.group()["state"] == "Online"
     assert all(lab.state(n)["features"]["RSAT-Clustering-PowerShell"]["installed"] for n in NODES)

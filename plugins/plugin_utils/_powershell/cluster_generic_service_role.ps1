@@ -205,7 +205,7 @@ function Get-DiskReport {
 
     $report = [System.Collections.Generic.List[object]]::new()
     foreach ($query in $Queries) {
-        $entry = @{ name = $query; found = $false; resource_type = $null; owner_group = $null; state = $null }
+        $entry = @{ name = $query; found = $false; resource_type = $null; owner_group = $null; owner_group_type = $null; state = $null }
         $resource = Find-ByName -Items $Resources -Name $query
         if ($null -ne $resource) {
             # ResourceType is a ClusterResourceType object and OwnerGroup a
@@ -213,6 +213,9 @@ function Get-DiskReport {
             $entry['found'] = $true
             $entry['resource_type'] = [string]$resource.ResourceType.Name
             $entry['owner_group'] = [string]$resource.OwnerGroup.Name
+            # 'AvailableStorage' for the cluster's unused disks, whatever the
+            # group is called in the cluster's language.
+            $entry['owner_group_type'] = [string]$resource.OwnerGroup.GroupType
             $entry['state'] = [string]$resource.State
         }
         $report.Add($entry)
@@ -233,6 +236,7 @@ function Get-ResourceReport {
         state = [string]$Resource.State
         service_name = $null
         address = $null
+        enable_dhcp = $null
         dependency_expression = ''
         checkpoints = [System.Collections.Generic.List[object]]::new()
     }
@@ -244,6 +248,9 @@ function Get-ResourceReport {
         }
         elseif ($type -eq 'IP Address') {
             $report['address'] = [string](Get-ClusterParameter -InputObject $Resource -Name 'Address').Value
+            # A role on a cluster network with DHCP always gets an address
+            # from it (EnableDhcp 1), besides the static ones it was given.
+            $report['enable_dhcp'] = [int](Get-ClusterParameter -InputObject $Resource -Name 'EnableDhcp').Value -eq 1
         }
         $dependency = Get-ClusterResourceDependency -InputObject $Resource
         if ($null -ne $dependency -and $null -ne $dependency.DependencyExpression) {

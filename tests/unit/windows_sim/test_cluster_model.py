@@ -117,16 +117,31 @@ def test_a_fault_after_creation_leaves_a_role_the_next_run_completes():
     assert converge(host, options())[1].operations == []
 
 
-def test_a_generic_service_resource_left_unconfigured_is_configured_not_duplicated():
+def test_a_fault_between_creating_a_service_resource_and_configuring_it_converges():
     cluster = make_cluster()
     host = make_node(cluster)
-    converge(host, options(additional_services=[]))
-    cluster["resources"].append({"name": SYNC, "resource_type": "Generic Service", "group": "CloudGateway", "state": "Offline",
-                                 "parameters": {}, "dependencies": [], "checkpoints": []})
-    operation = {"action": "add_service_resource", "resource": SYNC, "group": "CloudGateway", "service_name": "CASync"}
-    applied = run_payload(host, {"Mode": "apply", "Name": "CloudGateway", "Operations": [operation]})
+    # create_role, add_checkpoint, then Add-ClusterResource succeeds and Set-ClusterParameter does not happen.
+    applied, _plan = converge(host, options(), fault={"after_operations": 3, "error": "The RPC server is unavailable."})
+    assert applied["failed"]
+    assert [r["parameters"] for r in cluster["resources"] if r["name"] == SYNC] == [{}]
+    applied, plan = converge(host, options())
+    assert plan.operations[0] == {"action": "add_service_resource", "resource": SYNC, "group": "CloudGateway",
+                                  "service_name": "CASync"}
     assert not applied.get("failed"), applied
     assert [r["parameters"] for r in cluster["resources"] if r["name"] == SYNC] == [{"ServiceName": "CASync"}]
+    assert converge(host, options())[1].operations == []
+
+
+def test_a_dhcp_client_network_gives_the_role_an_address_and_a_second_run_accepts_it():
+    cluster = make_cluster()
+    cluster["networks"].append({"name": "Cluster Network 3", "role": "Client", "address": "192.168.5.0",
+                                "address_mask": "255.255.255.0", "dhcp": True})
+    host = make_node(cluster)
+    applied, _plan = converge(host, options())
+    assert not applied.get("failed"), applied
+    leased = [r for r in cluster["resources"] if r["resource_type"] == "IP Address" and r["parameters"]["EnableDhcp"] == 1]
+    assert [r["parameters"]["Address"] for r in leased] == ["192.168.5.100"]
+    assert converge(host, options())[1].operations == []
 
 
 def test_removal_gives_the_disks_back_to_available_storage():

@@ -13,7 +13,7 @@ PROBE = {
                 "networks": [{"name": "Cluster Network 1", "role": "ClusterAndClient", "address": "10.0.0.0",
                               "address_mask": "255.255.255.0"}]},
     "services": [{"query": GATEWAY, "found": True, "name": "CAGateway", "display_name": GATEWAY}],
-    "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage",
+    "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage", "owner_group_type": "AvailableStorage",
                "state": "Online"}],
     "group": None,
 }

@@ -49,6 +49,7 @@ def probe(group=None, services=None, disks=None) -> dict:
         "services": services if services is not None else [service(GATEWAY, "CAGateway", GATEWAY), service(SYNC, "CASync", SYNC)],
         "disks": disks if disks is not None else [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk",
                                                    "owner_group": group["name"] if group else "Available Storage",
+                                                   "owner_group_type": "GenericService" if group else "AvailableStorage",
                                                    "state": "Online"}],
         "group": group,
     }
@@ -156,15 +157,15 @@ def test_a_new_role_is_created_then_checkpointed_then_started_and_waited_for():
         {"action": "create_role", "name": "CloudGateway", "service_name": "CAGateway", "static_addresses": ["10.0.0.50"],
          "ignore_networks": [], "storage": ["Cluster Disk 2"]},
         {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
-        {"action": "start_role", "name": "CloudGateway"},
         {"action": "move_role", "name": "CloudGateway", "node": "GW02"},
+        {"action": "start_role", "name": "CloudGateway"},
         {"action": "wait_online", "name": "CloudGateway", "timeout_seconds": 120},
     ]
     assert plan.before == {"state": "absent"}
     assert plan.after["state"] == "present" and plan.after["owner_node"] == "GW02" and plan.after["status"] == "Online"
     assert plan.after["resources"][GATEWAY]["checkpoints"] == [CHECKPOINT]
     assert plan.result["created"] is True and plan.result["removed"] is False
-    assert [a["action"] for a in plan.result["actions"]] == ["create_role", "add_checkpoint", "start_role", "move_role"]
+    assert [a["action"] for a in plan.result["actions"]] == ["create_role", "add_checkpoint", "move_role", "start_role"]
 
 
 def test_an_additional_service_gets_its_resource_dependencies_and_checkpoints():
@@ -201,7 +202,7 @@ def test_a_service_that_is_not_installed_fails():
 
 @pytest.mark.parametrize("disk, message", [
     ({"name": "Cluster Disk 2", "found": False}, "the cluster has no disk resource named 'Cluster Disk 2'"),
-    ({"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "FileServer"},
+    ({"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "FileServer", "owner_group_type": "FileServer"},
      "belongs to the role 'FileServer', so it is not available"),
     ({"name": "Cluster Disk 2", "found": True, "resource_type": "IP Address", "owner_group": "Available Storage"},
      "is a IP Address resource, not a cluster disk"),
@@ -273,11 +274,27 @@ def test_a_role_without_its_service_resource_is_completed_not_recreated():
 
 def test_a_missing_disk_is_moved_in_and_made_a_dependency():
     group = complete_group()
-    disks = [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "CloudGateway"},
-             {"name": "Cluster Disk 3", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage"}]
+    disks = [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "CloudGateway", "owner_group_type": "GenericService"},
+             {"name": "Cluster Disk 3", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage",
+              "owner_group_type": "AvailableStorage"}]
     plan = plan_role(params(storage=["Cluster Disk 2", "Cluster Disk 3"]), probe(group=group, disks=disks))
     assert plan.operations[:2] == [{"action": "add_disk", "disk": "Cluster Disk 3", "group": "CloudGateway"},
                                    {"action": "add_dependency", "resource": GATEWAY, "provider": "Cluster Disk 3"}]
+
+
+def test_a_half_created_service_resource_is_configured_rather_than_blocking():
+    group = complete_group()
+    group["resources"].append(resource(SYNC, "Generic Service", service_name="", state="Offline"))
+    plan = plan_role(params(additional_services=[{"service": SYNC}]), probe(group=group))
+    assert plan.operations[0] == {"action": "add_service_resource", "resource": SYNC, "group": "CloudGateway",
+                                  "service_name": "CASync"}
+    assert plan.after["resources"][SYNC]["service_name"] == "CASync"
+
+
+def test_an_address_the_role_leases_from_dhcp_is_not_one_of_its_static_addresses():
+    group = complete_group()
+    group["resources"].append(dict(resource("IP Address 10.0.9.100", "IP Address", address="10.0.9.100"), enable_dhcp=True))
+    assert plan_role(params(), probe(group=group)).operations == []
 
 
 def test_different_addresses_on_an_existing_role_fail_rather_than_re_address_it():
@@ -287,7 +304,7 @@ def test_different_addresses_on_an_existing_role_fail_rather_than_re_address_it(
 
 def test_a_failed_role_is_started_and_a_role_elsewhere_is_moved():
     plan = plan_role(params(owner_node="GW02"), probe(group=complete_group(state="Failed")))
-    assert actions(plan) == ["start_role", "move_role", "wait_online"]
+    assert actions(plan) == ["move_role", "start_role", "wait_online"]
     assert plan.before["status"] == "Failed" and plan.after["status"] == "Online"
 
 

@@ -64,6 +64,7 @@ def _disk_report(cluster: dict, name: str) -> dict:
     return {"name": name, "found": resource is not None,
             "resource_type": resource["resource_type"] if resource else None,
             "owner_group": resource["group"] if resource else None,
+            "owner_group_type": model.require_group(cluster, resource["group"])["group_type"] if resource else None,
             "state": resource["state"] if resource else None}
 
 
@@ -82,6 +83,7 @@ def _group_report(cluster: dict, name: str) -> dict | None:
             "name": r["name"], "resource_type": r["resource_type"], "state": r["state"],
             "service_name": r["parameters"].get("ServiceName") if r["resource_type"] == "Generic Service" else None,
             "address": r["parameters"].get("Address") if r["resource_type"] == "IP Address" else None,
+            "enable_dhcp": r["parameters"].get("EnableDhcp") == 1 if r["resource_type"] == "IP Address" else None,
             "dependency_expression": _dependency_expression(r),
             "checkpoints": list(r["checkpoints"]),
         } for r in model.group_resources(cluster, group["name"])],
@@ -132,8 +134,16 @@ def _create_role(call, cluster: dict, op: dict) -> None:
         if resource is None or resource["group"] != model.AVAILABLE_STORAGE:
             _fail(context, f"The disk '{disk}' is not available storage.")
     ignored = {n.lower() for n in op["ignore_networks"]}
+    dhcp_addresses = []
     for network in cluster["networks"]:
-        if network.get("role") not in ("Client", "ClusterAndClient") or network.get("dhcp") or network["name"].lower() in ignored:
+        if network.get("role") not in ("Client", "ClusterAndClient"):
+            continue
+        if network.get("dhcp"):
+            # "Networks with DHCP enabled are always included", even when ignored: the role leases an address there.
+            dhcp_addresses.append(str(ipaddress.ip_network(f"{network['address']}/{network['address_mask']}",
+                                                           strict=False).network_address + 100))
+            continue
+        if network["name"].lower() in ignored:
             continue
         subnet = ipaddress.ip_network(f"{network['address']}/{network['address_mask']}", strict=False)
         if not any(ipaddress.ip_address(a) in subnet for a in op["static_addresses"]):
@@ -142,11 +152,11 @@ def _create_role(call, cluster: dict, op: dict) -> None:
     owner = call.host.computer_name
     cluster["groups"].append({"name": op["name"], "group_type": "GenericService", "owner_node": owner, "state": "Offline"})
     addresses = []
-    for address in op["static_addresses"]:
+    for address, dhcp in [(a, 0) for a in op["static_addresses"]] + [(a, 1) for a in dhcp_addresses]:
         addresses.append(f"IP Address {address}")
         cluster["resources"].append({"name": addresses[-1], "resource_type": "IP Address", "group": op["name"],
-                                     "state": "Offline", "parameters": {"Address": address}, "dependencies": [],
-                                     "checkpoints": []})
+                                     "state": "Offline", "parameters": {"Address": address, "EnableDhcp": dhcp},
+                                     "dependencies": [], "checkpoints": []})
     cluster["resources"].append({"name": op["name"], "resource_type": "Network Name", "group": op["name"],
                                  "state": "Offline", "parameters": {"DnsName": op["name"]}, "dependencies": addresses,
                                  "checkpoints": []})
@@ -182,15 +192,15 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
         context = f"Cannot create Generic Service resource '{op['resource']}' in the role '{op['group']}'"
         model.require_group(cluster, op["group"])
         existing = model.find_resource(cluster, op["resource"])
-        if existing and existing["resource_type"] == "Generic Service" and existing["group"].lower() == op["group"].lower():
-            # One an earlier run created and failed to configure: configuring it converges.
-            existing["parameters"]["ServiceName"] = op["service_name"]
-        elif existing:
+        if existing and (existing["resource_type"] != "Generic Service" or existing["group"].lower() != op["group"].lower()):
             _fail(context, "A cluster resource with this name already exists.")
-        else:
-            cluster["resources"].append({"name": op["resource"], "resource_type": "Generic Service", "group": op["group"],
-                                         "state": "Offline", "parameters": {"ServiceName": op["service_name"]},
-                                         "dependencies": [], "checkpoints": []})
+        if not existing:
+            # Add-ClusterResource, then Set-ClusterParameter: two calls, and a failure may land between them.
+            existing = {"name": op["resource"], "resource_type": "Generic Service", "group": op["group"],
+                        "state": "Offline", "parameters": {}, "dependencies": [], "checkpoints": []}
+            cluster["resources"].append(existing)
+            call.operation_done()
+        existing["parameters"]["ServiceName"] = op["service_name"]
     elif action == "add_dependency":
         resource = model.require_resource(cluster, op["resource"])
         provider = model.require_resource(cluster, op["provider"])
