@@ -19,6 +19,9 @@ description:
   - Fails, changing nothing, when the certificate is not in the store or has no private key, because a service pointed at such
     a certificate could not decrypt.
   - Creates the key when it is missing, in the 64-bit registry view.
+  - On a Failover Cluster whose role has the key as a registry checkpoint, the cluster restores the key from the active node
+    whenever the role comes online on another node, so a value written on a passive node does not last. The
+    C(rotate_gateway_certificate) playbook writes it on every node while the role is online.
 options:
   thumbprint:
     description:

@@ -47,7 +47,9 @@ options:
   static_addresses:
     description:
       - IPv4 addresses for the client access point. Each must lie in a cluster network that carries client traffic.
-      - Leave empty for a client access point that takes its address from DHCP.
+      - A client network none of the addresses is in is left out of the role, unless it has DHCP; Windows always gives the
+        role an address on a network with DHCP, and the module does not count such an address among these.
+      - Leave empty when every client network has DHCP.
     type: list
     elements: str
     default: []
@@ -187,6 +189,16 @@ cluster:
   returned: success
   type: str
   sample: GWCLUSTER
+nodes:
+  description: The cluster's nodes and their state, for example to check that a play reaches every node.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: GW01
+      state: Up
+    - name: GW02
+      state: Up
 name:
   description: The role's name.
   returned: always

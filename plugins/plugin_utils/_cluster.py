@@ -430,6 +430,8 @@ def plan_role(params: dict, current: dict) -> Plan:
         after=after,
         result={
             "cluster": planner.cluster.get("name"),
+            "nodes": [{"name": n.get("name"), "state": n.get("state")} for n in planner.cluster.get("nodes") or []
+                      if isinstance(n, dict)],
             "name": params["name"],
             "role": after,
             "created": "create_role" in actions,

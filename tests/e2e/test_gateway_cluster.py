@@ -128,7 +128,8 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
     first = lab.run(SITE)
     assert first.returncode == 0, first.stdout[-4000:]
     group = cluster.group()
-    assert group == {"name": "CloudGateway", "group_type": "GenericService", "owner_node": "KF-GW02", "state": "Online"}
+    assert {k: group[k] for k in ("group_type", "owner_node", "state")} == {
+        "group_type": "GenericService", "owner_node": "KF-GW02", "state": "Online"}
     resources = cluster.resources()
     assert resources[GATEWAY]["parameters"] == {"ServiceName": "CAGateway"}
     assert resources[GATEWAY]["checkpoints"] == [GATEWAY_KEY]
@@ -147,7 +148,8 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
     # The cluster is changed once, from one node, with become.
     cluster_calls = [(n, e["mode"]) for n in NODES for e in lab.state(n)["_sim"]["log"][logged_before[n]:]
                      if e.get("payload") == "cluster_generic_service_role"]
-    assert cluster_calls == [(NODES[0], "probe"), (NODES[0], "apply")]
+    # Checked before any node changed, then changed once, from one node.
+    assert cluster_calls == [(NODES[0], "probe"), (NODES[0], "probe"), (NODES[0], "apply")]
 
     second = lab.run(SITE)
     assert second.returncode == 0
@@ -167,11 +169,11 @@ def test_bad_input_fails_clearly_and_leaves_no_partial_state(lab, gateway_cert, 
                                          "storage[0]: the disk 'Cluster Disk 1' belongs to the role 'Cluster Group'"),
     }
     for case, (overrides, message) in cases.items():
-        before = cluster.state()
+        before = (cluster.state(), [lab.windows_state(n) for n in NODES])
         run = lab.run(SITE, extra_vars=overrides)
         assert run.returncode != 0, case
         assert any(message in m for m in run.failure_messages(NODES[0])), (case, run.failure_messages(NODES[0]))
-        assert cluster.state() == before, f"{case}: the cluster is unchanged"
+        assert (cluster.state(), [lab.windows_state(n) for n in NODES]) == before, f"{case}: nothing changed anywhere"
         assert cluster.group() is None
 
 
@@ -281,3 +283,51 @@ def test_rotation_refuses_to_remove_the_new_certificate(lab, gateway_cert, ca):
     assert run.returncode != 0
     assert any("is the new certificate's thumbprint" in m for m in run.failure_messages(NODES[0]))
     assert all(cluster.thumbprint in lab.state(node)["certificates"]["My"] for node in NODES)
+
+
+def _set_cluster(cluster: Cluster, change) -> None:
+    state = cluster.state()
+    change(state)
+    cluster.path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("problem", ["role offline", "node outside the play"])
+def test_rotation_refuses_what_the_registry_checkpoint_would_undo(lab, gateway_cert, ca, problem):
+    cluster = Cluster(lab, gateway_cert, ca)
+    assert lab.run(SITE).returncode == 0
+    if problem == "role offline":
+        _set_cluster(cluster, lambda s: next(g for g in s["groups"] if g["name"] == "CloudGateway").update(state="Offline"))
+    else:
+        _set_cluster(cluster, lambda s: s["nodes"].append({"name": "KF-GW03", "state": "Up"}))
+    renewed = pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
+    new_pfx = lab.root / "gateway-renewed.pfx"
+    new_pfx.write_bytes(pki.pfx(renewed, PASSWORD))
+    before = [lab.windows_state(n) for n in NODES]
+    run = lab.run(ROTATE, extra_vars={"rotate_gateway_pfx_src": str(new_pfx), "rotate_gateway_pfx_password": PASSWORD,
+                                      "rotate_gateway_previous_thumbprint": cluster.thumbprint})
+    assert run.returncode != 0
+    assert any("must exist and be online" in m and "must be in this play" in m for m in run.failure_messages(NODES[0]))
+    assert [lab.windows_state(n) for n in NODES] == before, "no node changed"
+
+
+def test_after_rotation_a_failover_brings_the_new_serial_with_it(lab, gateway_cert, ca):
+    cluster = Cluster(lab, gateway_cert, ca)
+    assert lab.run(SITE).returncode == 0
+    renewed = pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
+    new_pfx = lab.root / "gateway-renewed.pfx"
+    new_pfx.write_bytes(pki.pfx(renewed, PASSWORD))
+    rotation = {"rotate_gateway_pfx_src": str(new_pfx), "rotate_gateway_pfx_password": PASSWORD,
+                "rotate_gateway_previous_thumbprint": cluster.thumbprint}
+    assert lab.run(ROTATE, extra_vars=rotation).returncode == 0
+    assert cluster.group()["owner_node"] == "KF-GW02"
+    # A stale value on the passive node, which the cluster overwrites when the role comes online there.
+    passive = lab.state(NODES[0])
+    passive["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"] = "00STALE"
+    (lab.root / f"{NODES[0]}.json").write_text(json.dumps(passive))
+
+    move = {"test_role": {"name": "CloudGateway", "service": GATEWAY, "owner_node": "KF-GW01"}}
+    moved = lab.run(MODULE_PLAYBOOK, extra_vars=move)
+    assert moved.returncode == 0, moved.stdout[-3000:]
+    assert cluster.group()["owner_node"] == "KF-GW01"
+    assert lab.run(MODULE_PLAYBOOK, extra_vars=move).changed(NODES[0]) == 0
+    assert _pointed_at(lab, NODES[0])["thumbprint"] == _thumbprint(renewed), "the checkpoint carried the new serial"

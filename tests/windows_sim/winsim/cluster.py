@@ -6,9 +6,11 @@ Schema (documented in ../README.md):
 - ``nodes``: ``{"name", "state": "Up" | "Down" | "Paused"}``;
 - ``networks``: ``{"name", "role": "None" | "Cluster" | "Client" | "ClusterAndClient", "address", "address_mask",
   "dhcp": bool}``; a client network without DHCP needs a static address for each new role, or must be ignored;
-- ``groups``: ``{"name", "group_type", "owner_node", "state"}``; ``Cluster Group`` and ``Available Storage`` always exist;
+- ``groups``: ``{"name", "group_type", "owner_node", "state", "pending_restore"}``; ``Cluster Group`` and
+  ``Available Storage`` always exist;
 - ``resources``: ``{"name", "resource_type", "group", "state", "parameters": {...}, "dependencies": [names],
-  "checkpoints": [keys]}``; a seeded disk is ``{"name": "Cluster Disk 2", "resource_type": "Physical Disk"}``;
+  "checkpoints": [keys], "checkpoint_data": {key: registry subtree}}``; a seeded disk is
+  ``{"name": "Cluster Disk 2", "resource_type": "Physical Disk"}``;
 - ``failing_services``: service names whose Generic Service resource fails to come online;
 - ``credential_delegation``: true when the nodes' WinRM sessions may reach the other nodes (CredSSP or Kerberos
   delegation); otherwise only a task run with become can change the cluster.
@@ -17,6 +19,7 @@ Schema (documented in ../README.md):
 from __future__ import annotations
 
 import contextlib
+import copy
 
 from . import state as state_file
 from .errors import HostError
@@ -41,7 +44,10 @@ def complete(cluster: dict) -> dict:
     for name, group_type in ((CORE_GROUP, "Cluster"), (AVAILABLE_STORAGE, "AvailableStorage")):
         if find_group(cluster, name) is None:
             cluster["groups"].append({"name": name, "group_type": group_type, "owner_node": first_node, "state": "Online"})
+    for group in cluster["groups"]:
+        group.setdefault("pending_restore", None)
     for resource in cluster["resources"]:
+        resource.setdefault("checkpoint_data", {})
         resource.setdefault("group", AVAILABLE_STORAGE)
         resource.setdefault("state", "Online")
         resource.setdefault("parameters", {})
@@ -100,3 +106,52 @@ def bring_online(cluster: dict, group: dict) -> None:
         resource["state"] = "Failed" if service and service in failing else "Online"
     states = {r["state"] for r in resources}
     group["state"] = "Online" if states <= {"Online"} else ("Failed" if states == {"Failed"} else "PartialOnline")
+    came_online(group)
+
+
+def came_online(group: dict) -> None:
+    """The resources start on the owner node, which first gets the checkpointed registry keys restored."""
+    if group["state"] in ("Online", "PartialOnline"):
+        group["pending_restore"] = group["owner_node"]
+
+
+# Registry checkpoints. Windows restores a checkpointed key (with its subkeys) on the node a resource comes online
+# on, and captures it again whenever it changes on that node while the resource is online; a write on any other node
+# is overwritten at the next failover. A node's registry lives in its own state file, which only that node's runs
+# open, so restore happens at the start of the owner's next run and capture at its end: no run can observe a
+# difference.
+
+
+def _in_subtree(path: str, key: str) -> bool:
+    return path.lower() == key.lower() or path.lower().startswith(key.lower() + "\\")
+
+
+def _owned_online(cluster: dict, node: str):
+    for group in cluster["groups"]:
+        if str(group.get("owner_node")).lower() == node.lower() and group["state"] in ("Online", "PartialOnline"):
+            yield group
+
+
+def restore_checkpoints(cluster: dict, host_state: dict, node: str) -> None:
+    for group in _owned_online(cluster, node):
+        if str(group.get("pending_restore") or "").lower() != node.lower():
+            continue
+        registry = host_state.setdefault("registry", {})
+        for resource in group_resources(cluster, group["name"]):
+            for key, subtree in resource["checkpoint_data"].items():
+                for path in [p for p in registry if _in_subtree(p, key)]:
+                    del registry[path]
+                registry.update(copy.deepcopy(subtree))
+        group["pending_restore"] = None
+
+
+def capture_checkpoints(cluster: dict, host_state: dict, node: str) -> None:
+    registry = host_state.get("registry") or {}
+    for group in _owned_online(cluster, node):
+        if group.get("pending_restore"):
+            continue
+        for resource in group_resources(cluster, group["name"]):
+            resource["checkpoint_data"] = {
+                key: {p: copy.deepcopy(v) for p, v in registry.items() if _in_subtree(p, key)}
+                for key in resource["checkpoints"]
+            }

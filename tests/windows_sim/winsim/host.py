@@ -89,6 +89,8 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure"))
 
         host = Host(current, cluster)
+        if cluster is not None:
+            cluster_file.restore_checkpoints(cluster, current, host.computer_name)
         if invocation.name == "ansible.windows.win_powershell":
             # pylint: disable-next=import-outside-toplevel
             from .win_powershell import run as run_win_powershell
@@ -107,6 +109,8 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
                 "msg": f"windows_sim does not simulate the module {invocation.name}; add a stand-in "
                 "under tests/windows_sim/winsim/stock/ before using it in a simulated run",
             }
+        if cluster is not None:
+            cluster_file.capture_checkpoints(cluster, current, host.computer_name)
         result = state_file.redact(result, secrets)
         entry["result"] = {k: result.get(k) for k in ("changed", "failed", "msg") if k in result}
         return result

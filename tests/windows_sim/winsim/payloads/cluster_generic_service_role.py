@@ -223,6 +223,7 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
         if node is None or node["state"] != "Up":
             _fail(f"Cannot move the role '{op['name']}' to '{op['node']}'", "The node is not available.")
         group["owner_node"] = node["name"]
+        model.came_online(group)
     elif action == "remove_role":
         group = model.require_group(cluster, op["name"])
         for disk_name in op["keep_disks"]:
