@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, plan_role
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-from winsim import registry, win_powershell
+from winsim import cluster as model, registry, win_powershell
 from winsim.cluster import complete as complete_cluster
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
@@ -79,7 +79,8 @@ def test_create_then_nothing_more_to_do():
     assert applied["changed"] and not applied.get("failed"), applied
     assert [a["action"] for a in applied["result"]["applied"]] == [op["action"] for op in plan.operations[:-1]]
     group = next(g for g in cluster["groups"] if g["name"] == "CloudGateway")
-    assert group == {"name": "CloudGateway", "group_type": "GenericService", "owner_node": "GW02", "state": "Online"}
+    assert group == {"name": "CloudGateway", "group_type": "GenericService", "owner_node": "GW02", "state": "Online",
+                     "pending_restore": "GW02"}
     assert next(r for r in cluster["resources"] if r["name"] == "Cluster Disk 2")["group"] == "CloudGateway"
     again, plan = converge(host, options(owner_node="GW02"))
     assert again == {"changed": False} and plan.operations == []
@@ -198,3 +199,33 @@ def test_a_malformed_operation_fails_before_any_change():
     result = run_payload(make_node(cluster), {"Mode": "apply", "Name": "x", "Operations": operations})
     assert "Invalid operation #2: 'add_checkpoint' needs key." in message_of(result)
     assert cluster == before
+
+
+def test_checkpoints_follow_the_role_from_the_active_node_to_the_next():
+    cluster = make_cluster()
+    gw01, gw02 = make_node(cluster, "GW01"), make_node(cluster, "GW02")
+    converge(gw01, options(owner_node="GW01"))
+    model.restore_checkpoints(cluster, gw01.state, "GW01")
+    gw01.state["registry"] = {CHECKPOINT: {"EncryptSerialNumber": {"kind": "String", "data": "01NEW"}}}
+    gw02.state["registry"] = {CHECKPOINT: {"EncryptSerialNumber": {"kind": "String", "data": "00OLD"}}}
+    model.capture_checkpoints(cluster, gw02.state, "GW02")  # a passive node's value is never captured
+    model.capture_checkpoints(cluster, gw01.state, "GW01")
+    converge(gw01, options(owner_node="GW02"))
+    model.restore_checkpoints(cluster, gw02.state, "GW02")
+    assert gw02.state["registry"][CHECKPOINT]["EncryptSerialNumber"]["data"] == "01NEW"
+    assert [g["pending_restore"] for g in cluster["groups"] if g["name"] == "CloudGateway"] == [None]
+
+
+def test_a_change_while_the_role_is_offline_is_not_captured():
+    cluster = make_cluster()
+    gw01 = make_node(cluster, "GW01")
+    converge(gw01, options(owner_node="GW01"))
+    model.restore_checkpoints(cluster, gw01.state, "GW01")
+    gw01.state["registry"] = {CHECKPOINT: {"EncryptSerialNumber": {"kind": "String", "data": "00OLD"}}}
+    model.capture_checkpoints(cluster, gw01.state, "GW01")
+    next(g for g in cluster["groups"] if g["name"] == "CloudGateway")["state"] = "Offline"
+    gw01.state["registry"][CHECKPOINT]["EncryptSerialNumber"]["data"] = "01NEW"
+    model.capture_checkpoints(cluster, gw01.state, "GW01")
+    converge(gw01, options(owner_node="GW01"))  # starts the role again, which restores what was captured
+    model.restore_checkpoints(cluster, gw01.state, "GW01")
+    assert gw01.state["registry"][CHECKPOINT]["EncryptSerialNumber"]["data"] == "00OLD"

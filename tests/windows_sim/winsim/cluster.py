@@ -138,7 +138,7 @@ def restore_checkpoints(cluster: dict, host_state: dict, node: str) -> None:
             continue
         registry = host_state.setdefault("registry", {})
         for resource in group_resources(cluster, group["name"]):
-            for key, subtree in resource["checkpoint_data"].items():
+            for key, subtree in resource.get("checkpoint_data", {}).items():
                 for path in [p for p in registry if _in_subtree(p, key)]:
                     del registry[path]
                 registry.update(copy.deepcopy(subtree))
