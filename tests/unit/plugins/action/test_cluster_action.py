@@ -13,8 +13,8 @@ PROBE = {
                 "networks": [{"name": "Cluster Network 1", "role": "ClusterAndClient", "address": "10.0.0.0",
                               "address_mask": "255.255.255.0"}]},
     "services": [{"query": GATEWAY, "found": True, "name": "CAGateway", "display_name": GATEWAY}],
-    "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage", "owner_group_type": "AvailableStorage",
-               "state": "Online"}],
+    "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage",
+               "owner_group_type": "AvailableStorage", "state": "Online"}],
     "group": None,
 }
 
@@ -59,7 +59,7 @@ def test_access_denied_is_explained_with_or_without_become(make_action, ps_ok, p
     action._task.become = become  # pylint: disable=protected-access
     replay.queue(ps_ok(PROBE),
                  ps_failed("Cannot create the role 'CloudGateway': Access is denied.",
-                                       type_name="System.InvalidOperationException", changed=False))
+                           type_name="System.InvalidOperationException", changed=False))
     result = action.run(task_vars={})
     assert result["failed"]
     assert "apply failed on the host: Cannot create the role 'CloudGateway': Access is denied. Cluster changes reach" in result["msg"]
