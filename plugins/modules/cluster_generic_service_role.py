@@ -128,6 +128,9 @@ notes:
     (C(become_method=ansible.builtin.runas), C(become_user) an administrator of the cluster), or the connection delegates
     credentials (CredSSP, or Kerberos with delegation).
   - The module does not build the cluster, prepare its storage, or start or stop the role on demand.
+  - Add-ClusterGenericServiceRole names the service's resource itself; the module expects the service's display name, as
+    Failover Cluster Manager shows it. Should Windows name it otherwise, the first run fails adding the registry checkpoint
+    and the next run, which finds the resource by its service, adds it.
 seealso:
   - name: Add-ClusterGenericServiceRole
     description: The cmdlet the module creates a role with.

@@ -331,3 +331,16 @@ def test_after_rotation_a_failover_brings_the_new_serial_with_it(lab, gateway_ce
     assert cluster.group()["owner_node"] == "KF-GW01"
     assert lab.run(MODULE_PLAYBOOK, extra_vars=move).changed(NODES[0]) == 0
     assert _pointed_at(lab, NODES[0])["thumbprint"] == _thumbprint(renewed), "the checkpoint carried the new serial"
+
+
+def test_removing_the_role_gives_its_disk_back_and_a_second_removal_changes_nothing(lab, gateway_cert, ca):
+    cluster = Cluster(lab, gateway_cert, ca)
+    assert lab.run(SITE).returncode == 0
+    remove = {"test_role": {"name": "CloudGateway", "state": "absent"}}
+    check = lab.run(MODULE_PLAYBOOK, check=True, diff=True, extra_vars=remove)
+    assert check.changed(NODES[0]) == 1 and cluster.group() is not None
+    removed = lab.run(MODULE_PLAYBOOK, extra_vars=remove)
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    assert cluster.group() is None and cluster.resources() == {}
+    assert cluster.resources("Available Storage")["Cluster Disk 2"]["dependencies"] == []
+    assert lab.run(MODULE_PLAYBOOK, extra_vars=remove).changed(NODES[0]) == 0
