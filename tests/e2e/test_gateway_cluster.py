@@ -345,3 +345,18 @@ def test_removing_the_role_gives_its_disk_back_and_a_second_removal_changes_noth
     assert cluster.group() is None and cluster.resources() == {}
     assert cluster.resources("Available Storage")["Cluster Disk 2"]["dependencies"] == []
     assert lab.run(MODULE_PLAYBOOK, extra_vars=remove).changed(NODES[0]) == 0
+
+
+def test_an_enrollment_agent_certificate_is_imported_on_every_node_with_read_for_the_gateway(lab, gateway_cert, ca):
+    # An enrollment agent signs; it needs no key encipherment, unlike the encryption certificate.
+    agent = pki.issue("gateway-enrollment-agent.contoso.com", issuer=ca[1], key_usage={"key_encipherment": False})
+    agent_pfx = lab.root / "agent.pfx"
+    agent_pfx.write_bytes(pki.pfx(agent, PASSWORD))
+    Cluster(lab, gateway_cert, ca, gateway_cluster_node_enrollment_agent_pfx_src=str(agent_pfx),
+            gateway_cluster_node_enrollment_agent_pfx_password=PASSWORD)
+    first = lab.run(SITE)
+    assert first.returncode == 0, first.stdout[-3000:]
+    for node in NODES:
+        key = lab.state(node)["certificates"]["My"][_thumbprint(agent)]["private_key"]
+        assert [a["rights"] for a in key["acl"] if a["sid"] == NETWORK_SERVICE] == [READ]
+    assert [lab.run(SITE).changed(n) for n in NODES] == [0, 0]
