@@ -101,8 +101,10 @@ class SimLab:
         return path
 
     def run(self, playbook: str | pathlib.Path, *args: str, check: bool = False, diff: bool = False,
-            extra_vars: dict | None = None) -> PlaybookRun:
-        command = [str(BIN / "ansible-playbook"), "-i", str(self._inventory()), str(playbook)]
+            extra_vars: dict | None = None, inventories: list | None = None) -> PlaybookRun:
+        """ansible-playbook on the lab's hosts, or on the given inventory sources instead."""
+        sources = [str(source) for source in inventories] if inventories else [str(self._inventory())]
+        command = [str(BIN / "ansible-playbook"), *[arg for source in sources for arg in ("-i", source)], str(playbook)]
         if check:
             command.append("--check")
         if diff:

@@ -1,0 +1,136 @@
+"""The example inventories in docs/examples run as written, on simulated hosts, and converge to changed=0.
+
+Each example is used unmodified. A second inventory source adds only what a real estate has and this
+machine does not: the simulator connection for each host, the vault's values and the controller's files.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives.serialization import Encoding
+
+import pki_fixtures as pki
+from conftest import BIN, PLAYBOOKS, REPO, SimLab
+from winsim.cluster import complete as complete_cluster
+from winsim.state import complete, computer_name_for
+
+EXAMPLES = REPO / "docs" / "examples"
+PASSWORD = "Example!Pfx-Password-1"
+VAULT = {
+    "vault_kf_installer_password": "Example!Installer-1",
+    "vault_svc_keyfactor_password": "Example!Service-Account-1",
+    "vault_svc_kfportal_password": "Example!Portal-Account-1",
+    "vault_encryption_pfx_password": PASSWORD,
+    "vault_gateway_pfx_password": PASSWORD,
+    "vault_kf_cluster_admin_password": "Example!Cluster-Admin-1",
+}
+ACCOUNTS = ["kf_installer", "svc_keyfactor", "svc_kfportal", "svc_kfservices", "gmsa_kforch$", "kf_cluster_admin"]
+GATEWAY_NODE = {
+    "features": {"Failover-Clustering": {"installed": True}},
+    "services": {"CAGateway": {"display_name": "Keyfactor Managed CA Gateway"},
+                 "CASync": {"display_name": "Keyfactor Managed CA Sync Service"}},
+}
+
+
+def _hosts(inventory: dict) -> list[str]:
+    found = []
+
+    def walk(group: dict) -> None:
+        found.extend((group.get("hosts") or {}).keys())
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    walk(inventory["all"])
+    return list(dict.fromkeys(found))
+
+
+def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
+    """The simulator inventory for the example's hosts, and the extra vars standing in for the vault and files."""
+    inventory = yaml.safe_load(example.read_text())
+    gateway = "keyfactor_gateway_cluster" in inventory["all"].get("children", {})
+    extra = dict(VAULT)
+    hosts = {}
+    for host in _hosts(inventory):
+        seed = {"domain": {"accounts": [{"name": name, "type": "user"} for name in ACCOUNTS]}}
+        if gateway:
+            seed.update(GATEWAY_NODE)
+        path = lab.root / f"{host}.json"
+        path.write_text(json.dumps(complete(seed, computer_name_for(host))))
+        hosts[host] = {"ansible_connection": "windows_sim", "windows_sim_state_file": str(path)}
+    root, issuing = pki.chain()
+    leaf = pki.issue("keyfactor-encryption.contoso.com", issuer=issuing)
+    (lab.root / "encryption.pfx").write_bytes(pki.pfx(leaf, PASSWORD))
+    # The controller's files, where the example names one.
+    for option in ("portal_encryption_pfx_src", "services_encryption_pfx_src"):
+        if option in example.read_text():
+            extra[option] = str(lab.root / "encryption.pfx")
+    if gateway:
+        cluster = lab.root / "cluster.json"
+        cluster.write_text(json.dumps(complete_cluster({
+            "name": "GWCLUSTER",
+            "nodes": [{"name": computer_name_for(h), "state": "Up"} for h in hosts],
+            "networks": [{"name": "Cluster Network 1", "role": "ClusterAndClient", "address": "192.0.2.0",
+                          "address_mask": "255.255.255.0"}],
+            "resources": [{"name": "Cluster Disk 2", "resource_type": "Physical Disk"}],
+        })))
+        for host_vars in hosts.values():
+            host_vars["windows_sim_cluster_state_file"] = str(cluster)
+        (lab.root / "root.cer").write_bytes(root.cert.public_bytes(Encoding.DER))
+        (lab.root / "issuing.cer").write_bytes(issuing.cert.public_bytes(Encoding.DER))
+        extra.update(gateway_cluster_node_encryption_pfx_src=str(lab.root / "encryption.pfx"),
+                     gateway_cluster_node_chain_certificates=[{"src": str(lab.root / "root.cer")},
+                                                               {"src": str(lab.root / "issuing.cer")}])
+    overlay = lab.root / "simulated.yml"
+    overlay.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    return overlay, extra
+
+
+def _playbook(example: pathlib.Path) -> pathlib.Path:
+    """The playbook the example's own header tells the user to run."""
+    name = next(line.split("pkiops.keyfactor_command.", 1)[1].split()[0] for line in example.read_text().splitlines()
+                if "ansible-playbook" in line)
+    return PLAYBOOKS / f"{name}.yml"
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yml")), ids=lambda p: p.stem)
+def test_the_example_inventory_converges_as_written(lab, example):
+    listed = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(example), "--list"], capture_output=True, text=True,
+                            check=False)
+    assert listed.returncode == 0, listed.stderr
+    overlay, extra = _overlay(lab, example)
+    playbook = _playbook(example)
+    for run in ("first", "second"):
+        completed = lab.run(playbook, extra_vars=extra, inventories=[example, overlay])
+        hosts = _hosts(yaml.safe_load(example.read_text()))
+        assert completed.returncode == 0, (run, [completed.failure_messages(host) for host in hosts])
+    assert all(completed.changed(host) == 0 for host in hosts), completed.stdout[-3000:]
+
+
+PROFILE_VARS = {
+    "portal": {"portal_app_pool_account": "CONTOSO\\svc_keyfactor", "portal_app_pool_password": "Example!Service-Account-1"},
+    "services": {"services_account": "CONTOSO\\svc_keyfactor"},
+    "web_api": {"web_api_app_pool_account": "CONTOSO\\svc_keyfactor", "web_api_app_pool_password": "Example!Service-Account-1"},
+    "orchestrator_api": {"orchestrator_api_app_pool_account": "CONTOSO\\gmsa_kforch$"},
+    "ca_connector": {"ca_connector_app_pool_account": "CONTOSO\\svc_keyfactor",
+                     "ca_connector_app_pool_password": "Example!Service-Account-1",
+                     "ca_connector_oauth_authority": "https://idp.contoso.com/realms/Keyfactor"},
+}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILE_VARS))
+def test_each_profile_has_its_own_playbook(lab, profile):
+    host = f"kf-{profile.replace('_', '')}01.contoso.com"
+    seed = {"domain": {"accounts": [{"name": name, "type": "user"} for name in ACCOUNTS]}}
+    lab.add_host(host, groups=(f"keyfactor_{profile}",), seed=seed, common_installer_account="CONTOSO\\kf_installer",
+                 **PROFILE_VARS[profile])
+    playbook = PLAYBOOKS / f"{profile}.yml"
+    first = lab.run(playbook)
+    assert first.returncode == 0, first.stdout[-3000:]
+    validated = [task for task in first.ran(host) if task.startswith("Validating arguments against arg spec 'main'")]
+    assert len(validated) == 2, "the common role and the profile's role ran"
+    assert lab.run(playbook).changed(host) == 0
