@@ -10,11 +10,18 @@ from ansible.errors import AnsibleError
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._ca_certificates_spec import ARGUMENT_SPEC, CA_STORES, SPEC_RULES
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _ca_certificates
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    PayloadError,
     Plan,
+    PlanError,
     TaskInputError,
     UnexpectedProbeResult,
     WindowsTaskAction,
 )
+
+
+def _describe(operation: dict) -> str:
+    verb, preposition = ("add", "to") if operation["action"] == "add" else ("remove", "from")
+    return f"{verb} {operation['thumbprint']} {preposition} {operation['store']}"
 
 
 class ActionModule(WindowsTaskAction):
@@ -50,20 +57,33 @@ class ActionModule(WindowsTaskAction):
     def probe_parameters(self, params):
         return {"Certificates": [{"thumbprint": c.thumbprint, "store": c.store} for c in params["wanted"]]}
 
+    def _execute_payload(self, step, parameters, secrets):
+        # A probe about no certificates has a known answer; asking the host
+        # would cost a round trip and tell nothing.
+        if step == "probe" and not parameters["Certificates"]:
+            return {"certificates": []}
+        return super()._execute_payload(step, parameters, secrets)
+
     def plan(self, params, current):
         report = current.get("certificates")
         if not isinstance(report, list) or not all(isinstance(entry, dict) for entry in report):
             raise UnexpectedProbeResult("no 'certificates' list")
-        present = {(entry.get("thumbprint"), entry.get("store")): entry.get("present") for entry in report}
+        reported = {(entry.get("thumbprint"), entry.get("store")): entry for entry in report}
         installing = params["state"] == "present"
 
-        operations, entries = [], []
+        operations, entries, warnings, held_elsewhere = [], [], [], []
         before: dict[str, list] = {store: [] for store in CA_STORES}
         after: dict[str, list] = {store: [] for store in CA_STORES}
         for certificate in params["wanted"]:
-            found = present.get((certificate.thumbprint, certificate.store))
-            if not isinstance(found, bool):
+            entry = reported.get((certificate.thumbprint, certificate.store)) or {}
+            found, in_default_store = entry.get("present"), entry.get("in_default_store")
+            if not isinstance(found, bool) or not isinstance(in_default_store, bool):
                 raise UnexpectedProbeResult(f"no presence report for {certificate.thumbprint} in {certificate.store}")
+            if found and not in_default_store:
+                # Visible in the logical store only through another physical
+                # store (Group Policy, enterprise trust, automatic root update,
+                # smart card), which Windows fills and empties by itself.
+                held_elsewhere.append(certificate)
             changes = found != installing
             if changes and installing:
                 operations.append({"action": "add", "thumbprint": certificate.thumbprint, "store": certificate.store,
@@ -77,12 +97,48 @@ class ActionModule(WindowsTaskAction):
             entries.append({"thumbprint": certificate.thumbprint, "subject": certificate.subject, "store": certificate.store,
                             "not_after": certificate.not_after.isoformat(), "changed": changes})
 
+        if held_elsewhere and not installing:
+            # Refused for all, before any change: removing the others and not
+            # these would leave the task half done for a reason known now.
+            names = "; ".join(f"{c.describe()} in LocalMachine\\{c.store}" for c in held_elsewhere)
+            it, it_is = ("it", "it is") if len(held_elsewhere) == 1 else ("them", "they are")
+            raise PlanError(f"cannot remove {names}: {it_is} not installed in the store itself but trusted through Group "
+                            f"Policy, enterprise trust or automatic root update, so removing {it} would not last, as that "
+                            f"source puts {it} back; to distrust a certificate, add it to the Disallowed store or change the "
+                            "policy that provides it")
+        for certificate in held_elsewhere:
+            warnings.append(f"the CA certificate {certificate.describe()} is trusted in LocalMachine\\{certificate.store} "
+                            "through Group Policy, enterprise trust or automatic root update, not installed in the store "
+                            "directly; it is treated as present, and may disappear when that source no longer provides it")
+        if installing:
+            warnings.extend(_ca_certificates.validity_warnings(params["wanted"]))
+
         changed = [op["thumbprint"] for op in operations]
         return Plan(
             operations=operations,
             before={store: sorted(thumbprints) for store, thumbprints in before.items()},
             after={store: sorted(thumbprints) for store, thumbprints in after.items()},
-            warnings=_ca_certificates.validity_warnings(params["wanted"]) if installing else [],
+            warnings=warnings,
             result={"certificates": entries, "installed": changed if installing else [],
                     "removed": [] if installing else changed},
         )
+
+    def check_applied(self, params, plan, applied_result):
+        applied = applied_result.get("applied")
+        if not isinstance(applied, list) or not all(isinstance(op, dict) for op in applied):
+            # Whether anything changed is unknown, so it is not denied.
+            raise PayloadError("apply returned an unexpected result: no 'applied' list", "apply", changed=True)
+        sent = [{key: op[key] for key in ("action", "thumbprint", "store")} for op in plan.operations]
+        done = [{key: op.get(key) for key in ("action", "thumbprint", "store")} for op in applied]
+        if done != sent:
+            # The payload skips an operation when ShouldProcess declines it;
+            # reporting success then would claim a change that did not happen.
+            missing = [_describe(op) for op in sent if op not in done]
+            unexpected = [_describe(op) for op in done if op not in sent]
+            detail = []
+            if missing:
+                detail.append(f"not done: {', '.join(missing)}")
+            if unexpected:
+                detail.append(f"done but not planned: {', '.join(unexpected)}")
+            raise PayloadError("apply did not perform the planned operations (" + "; ".join(detail or ["in another order"]) + ")",
+                               "apply", changed=bool(done), partial={"applied": applied})

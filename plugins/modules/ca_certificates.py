@@ -20,7 +20,7 @@ description:
     naming the entry.
   - Idempotent by thumbprint. The host is asked, per certificate, only whether a certificate with that thumbprint is in
     its store; only missing ones are added, and with O(state=absent) only present ones removed. Other certificates in
-    the stores are never touched.
+    the stores are never touched. An empty O(certificates) list changes nothing and does not contact the host.
   - Certificates are public, so their DER bytes go to the host as ordinary payload parameters and are added with
     C(X509Store.Add); no file is written on the host.
 options:
@@ -70,9 +70,19 @@ extends_documentation_fragment:
   - pkiops.keyfactor_command.windows_task
 notes:
   - Needs the Python C(cryptography) library on the controller.
-  - A certificate is looked up in the store as Windows shows it, which includes certificates that Group Policy or
-    enterprise trust in Active Directory put there. Such a certificate is not added a second time; remove it through
-    that policy rather than with O(state=absent).
+  - A certificate is looked up in the store as Windows shows it. The C(Root) store also shows the certificates of
+    automatic root update (C(.AuthRoot)), Group Policy (C(.GroupPolicy)), enterprise trust in Active Directory
+    (C(.Enterprise)) and smart cards (C(.SmartCard)); the C(CA) store those of Group Policy and enterprise trust. The
+    probe also checks whether a certificate is installed in the store itself (the C(.Default) physical store, one
+    registry key per certificate under C(HKLM\SOFTWARE\Microsoft\SystemCertificates\<store>\Certificates)).
+  - With O(state=present), a certificate that only another source provides counts as present and is not added, as
+    M(ansible.windows.win_certificate_store) does, but the task warns that it is trusted through that source rather
+    than installed, and may disappear when the source no longer provides it.
+  - With O(state=absent), a certificate that only another source provides fails the task before anything is changed,
+    because removing it would not last; that source would put it back. To distrust such a certificate, add it to the
+    C(Disallowed) store or change the policy that provides it.
+  - When the host reports that the apply did not perform exactly the planned operations (for example because
+    C(ShouldProcess) declined one), the task fails and returns what was done in C(applied).
 seealso:
   - module: pkiops.keyfactor_command.pfx_import
     description: Installs the CA certificates that come inside a PFX, with its option C(chain=install).
@@ -146,6 +156,26 @@ removed:
   type: list
   elements: str
   sample: []
+applied:
+  description:
+    - When the change failed part way, or the host did not perform every planned operation, the operations it did
+      perform; running the task again finishes the rest.
+  returned: failure during a change
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: C(add) or C(remove).
+      type: str
+      sample: add
+    thumbprint:
+      description: The certificate's SHA-1 thumbprint.
+      type: str
+      sample: 3B1EFD3A66EA28B16697394703A72CA340A05BD5
+    store:
+      description: The LocalMachine store, C(CA) or C(Root).
+      type: str
+      sample: Root
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

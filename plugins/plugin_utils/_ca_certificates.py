@@ -23,6 +23,9 @@ except ImportError:  # pragma: no cover - reported when a task needs it
 
 # A line that starts PEM armour; text before it, such as OpenSSL's subject= lines, is allowed.
 _PEM_BEGIN = re.compile(rb"^[ \t]*-----BEGIN ", re.MULTILINE)
+# Any line that begins a private key (PRIVATE KEY, RSA PRIVATE KEY, ENCRYPTED PRIVATE KEY, ...), armoured well or
+# not: a key whose END line is wrong or missing forms no PEM block, so looking at blocks alone would let it through.
+_PRIVATE_KEY_BEGIN = re.compile(rb"-----BEGIN ([^-\r\n]*PRIVATE KEY)")
 # One armoured block; the END line must name what the BEGIN line named.
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _PEM_CERTIFICATE_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
@@ -46,17 +49,20 @@ class CaCertificate:
         return f"{self.subject} (thumbprint {self.thumbprint})"
 
 
+def _refuse_private_keys(data: bytes, label: str) -> None:
+    """Names the line and the kind of key, never any of the key itself."""
+    found = _PRIVATE_KEY_BEGIN.search(data)
+    if found:
+        line = data.count(b"\n", 0, found.start()) + 1
+        kind = found.group(1).strip().decode("ascii", "replace")
+        raise TaskInputError(f"{label}: line {line} begins a private key ({kind}); CA certificates are installed without "
+                             "keys, so give the certificates alone and keep the key out of the task's files")
+
+
 def _load_pem(data: bytes, label: str) -> list:
     blocks = list(_PEM_BLOCK.finditer(data))
     if not blocks:
         raise TaskInputError(f"{label}: has a PEM BEGIN line without its matching END line")
-    # Checked before anything is parsed, so that a key is reported as a key
-    # wherever it sits in the file.
-    for number, block in enumerate(blocks, 1):
-        if b"PRIVATE KEY" in block.group(1):
-            raise TaskInputError(f"{label}: PEM block {number} is a private key ({block.group(1).decode()}); CA certificates "
-                                 "are installed without keys, so give the certificates alone and keep the key out of the "
-                                 "task's files")
     certificates = []
     for number, block in enumerate(blocks, 1):
         kind = block.group(1)
@@ -89,6 +95,9 @@ def load_certificates(data: bytes, label: str, *, base64_der: bool) -> list:
     if x509 is None:
         raise TaskInputError("the Python package 'cryptography' is needed on the controller to read certificate files; "
                              "install it in the environment that runs ansible-playbook (pip install cryptography)")
+    # Before anything else looks at the data, so that a key is reported as a
+    # key wherever it sits and however it is armoured.
+    _refuse_private_keys(data, label)
     if _PEM_BEGIN.search(data):
         certificates = _load_pem(data, label)
     else:

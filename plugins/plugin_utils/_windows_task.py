@@ -155,6 +155,14 @@ class WindowsTaskAction(ActionBase):
         """Parameters of the apply run; by default just the planned operations."""
         return {"Operations": plan.operations}
 
+    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> None:
+        """Called after an apply the host reported as successful, with its ``$Ansible.Result``.
+
+        A payload can succeed without doing everything it was sent (ShouldProcess
+        may decline an operation); a module whose result says what was done can
+        compare it with ``plan.operations`` here and raise PayloadError.
+        """
+
     def explain_failure(self, step: str, message: str) -> str:
         """Windows' message for a failed step, with what the module knows about its likely cause."""
         return message
@@ -189,7 +197,8 @@ class WindowsTaskAction(ActionBase):
         current = self._execute_payload("probe", self.probe_parameters(params), self.secrets(params, "probe"))
         plan = self.plan(params, current)
         if plan.operations and not self._play_context.check_mode:
-            self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
+            applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
+            self.check_applied(params, plan, applied_result)
         outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)

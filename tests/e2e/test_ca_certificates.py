@@ -139,8 +139,44 @@ def test_an_expired_ca_certificate_is_installed_with_a_warning(lab):
     assert _thumbprint(expired) in _stores(lab)["Root"]
 
 
+def test_a_root_that_group_policy_provides_is_left_alone_and_cannot_be_removed(lab, ca):
+    root, issuing = ca
+    seed = _seed_with((root, "Root"))
+    seed["certificates"]["Root"][_thumbprint(root)]["physical_store"] = "GroupPolicy"
+    lab.add_host(HOST, groups=("gateway",), seed=seed)
+    wanted = {"test_ca_certificates": [{"content": _pem(issuing, root)}]}
+
+    run = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert run.returncode == 0, run.stdout[-3000:]
+    result = _result(run)
+    assert result["installed"] == [_thumbprint(issuing)], "only the issuing CA is added; the root is already trusted"
+    assert any(f"(thumbprint {_thumbprint(root)}) is trusted in LocalMachine\\Root through Group Policy" in warning
+               for warning in result["warnings"])
+    assert _stores(lab)["Root"][_thumbprint(root)]["physical_store"] == "GroupPolicy"
+    assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
+    trips = lab.round_trips(HOST)
+    before = lab.windows_state(HOST)
+
+    removed = lab.run(PLAYBOOK, extra_vars=dict(wanted, test_ca_state="absent"))
+    (message,) = removed.failure_messages(HOST)
+    assert message.startswith(f"pkiops.keyfactor_command.ca_certificates: cannot remove O=Contoso,CN=Contoso Test Root CA "
+                              f"(thumbprint {_thumbprint(root)}) in LocalMachine\\Root: it is not installed in the store itself")
+    assert "add it to the Disallowed store" in message
+    assert lab.round_trips(HOST) == trips + 1, "refused after the probe, with no apply"
+    assert lab.windows_state(HOST) == before, "not even the issuing CA is removed"
+
+
+def test_an_empty_list_costs_no_round_trip(lab):
+    lab.add_host(HOST, groups=("gateway",))
+    run = lab.run(PLAYBOOK, extra_vars={"test_ca_certificates": []})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert run.changed(HOST) == 0
+    assert lab.round_trips(HOST) == 0
+
+
 @pytest.mark.parametrize("case, expected", [
-    ("private_key", "certificates[1].content: PEM block 2 is a private key"),
+    ("private_key", "certificates[1].content: line 20 begins a private key (PRIVATE KEY)"),
+    ("private_key_without_end", "certificates[0].content: line 1 begins a private key (PRIVATE KEY)"),
     ("request", "certificates[0].content: PEM block 1 is a CERTIFICATE REQUEST, not a certificate"),
     ("not_a_certificate", "certificates[0].src: is not a certificate"),
     ("leaf_with_auto", "is not a CA certificate"),
@@ -154,6 +190,7 @@ def test_bad_input_fails_with_zero_round_trips(lab, ca, case, expected):
     key_pem = root.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     certificates = {
         "private_key": [{"content": _pem(issuing)}, {"content": _pem(root) + key_pem}],
+        "private_key_without_end": [{"content": key_pem.replace("-----END PRIVATE KEY-----", "") + _pem(root)}],
         "request": [{"content": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}],
         "not_a_certificate": [{"src": _write(lab, "readme.txt", b"The root CA certificate is on the wiki.\n")}],
         "leaf_with_auto": [{"content": _pem(pki.issue("web.contoso.com", issuer=issuing))}],
@@ -166,7 +203,7 @@ def test_bad_input_fails_with_zero_round_trips(lab, ca, case, expected):
     assert message.startswith("pkiops.keyfactor_command.ca_certificates: ") and expected in message, message
     assert lab.round_trips(HOST) == 0
     assert "certificates" not in lab.windows_state(HOST) or not any(lab.windows_state(HOST)["certificates"].values())
-    if case == "private_key":
+    if case.startswith("private_key"):
         key_line = key_pem.splitlines()[1]
         for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.report))):
             assert key_line not in text, f"the private key reached {where}"

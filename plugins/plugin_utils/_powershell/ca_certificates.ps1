@@ -5,9 +5,10 @@
 # Certification Authorities ('Root') stores.
 #
 # probe: read only. For each entry of -Certificates (thumbprint and store)
-#        reports whether a certificate with that thumbprint is in that store.
-#        Safe under -WhatIf: nothing in this mode is gated by ShouldProcess or
-#        writes.
+#        reports whether a certificate with that thumbprint is in that store
+#        as Windows shows it, and whether it is in the store's own .Default
+#        physical store (its registry key exists). Safe under -WhatIf: nothing
+#        in this mode is gated by ShouldProcess or writes.
 # apply: performs exactly the operations in -Operations, in order: 'add'
 #        builds the certificate from its DER bytes (base64, the 'der' key)
 #        and adds it to its store; 'remove' removes every certificate with
@@ -17,11 +18,21 @@
 # Certificates are public: their bytes arrive as ordinary parameters, and are
 # added from memory without a temporary file.
 #
+# A LocalMachine system store is a collection of physical stores ("System
+# Store Locations"): Root shows .Default, .AuthRoot, .GroupPolicy,
+# .Enterprise and .SmartCard; CA shows .Default, .GroupPolicy and
+# .Enterprise. Only .Default is the computer's own; Windows fills and empties
+# the others from Group Policy, Active Directory and automatic root update.
+# The probe reports both views so that the controller can tell a certificate
+# that removal would really remove from one that its source would put back.
+#
 # API reference: X509Store (constructor X509Store(String, StoreLocation),
 # Open, Certificates, Add, Remove, Close), OpenFlags, StoreLocation,
 # X509Certificate2 (constructor X509Certificate2(Byte[]), Thumbprint,
 # Subject, Reset), X509Certificate2.GetCertContentType(Byte[]),
-# X509ContentType, Convert.FromBase64String.
+# X509ContentType, Enum.ToString, Convert.FromBase64String;
+# Microsoft.Win32.RegistryKey (OpenBaseKey, OpenSubKey(String, Boolean),
+# Dispose), RegistryHive, RegistryView.
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -135,6 +146,51 @@ function Get-StoreThumbprintSet {
     , $thumbprints
 }
 
+function Open-LocalMachine64 {
+    # HKEY_LOCAL_MACHINE in the 64-bit view, so that a 32-bit PowerShell host
+    # reads the keys Windows itself uses rather than WOW6432Node. On a 32-bit
+    # Windows the 64-bit view is the 32-bit one. The caller disposes it.
+    try {
+        [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
+    }
+    catch {
+        throw (New-ContextException -Context 'Cannot open HKEY_LOCAL_MACHINE (64-bit view)' -ErrorRecord $_)
+    }
+}
+
+function Test-DefaultStoreEntry {
+    # Whether the certificate is in the store's .Default physical store: the
+    # LocalMachine system stores live under
+    # HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates, one key per
+    # certificate below <store>\Certificates, named by its thumbprint.
+    param(
+        [Parameter(Mandatory)]
+        [Microsoft.Win32.RegistryKey]$LocalMachine,
+
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $path = "SOFTWARE\Microsoft\SystemCertificates\$Store\Certificates\$Thumbprint"
+    $key = $null
+    try {
+        # Read access only: the probe must not need, or use, more.
+        $key = $LocalMachine.OpenSubKey($path, $false)
+    }
+    catch {
+        throw (New-ContextException -Context "Cannot open HKEY_LOCAL_MACHINE\$path" -ErrorRecord $_)
+    }
+    # OpenSubKey returns null when the key does not exist.
+    if ($null -eq $key) {
+        return $false
+    }
+    $key.Dispose()
+    $true
+}
+
 function Invoke-Probe {
     param(
         [AllowEmptyCollection()]
@@ -146,15 +202,23 @@ function Invoke-Probe {
     # Each store is read once, however many certificates are asked about.
     $storeContents = @{}
     $report = [System.Collections.Generic.List[object]]::new()
-    foreach ($entry in $entries) {
-        if (-not $storeContents.ContainsKey($entry.Store)) {
-            $storeContents[$entry.Store] = Get-StoreThumbprintSet -Name $entry.Store
+    $localMachine = Open-LocalMachine64
+    try {
+        foreach ($entry in $entries) {
+            if (-not $storeContents.ContainsKey($entry.Store)) {
+                $storeContents[$entry.Store] = Get-StoreThumbprintSet -Name $entry.Store
+            }
+            $inDefaultStore = Test-DefaultStoreEntry -LocalMachine $localMachine -Store $entry.Store -Thumbprint $entry.Thumbprint
+            $report.Add(@{
+                    thumbprint = $entry.Thumbprint
+                    store = $entry.Store
+                    present = $storeContents[$entry.Store].Contains($entry.Thumbprint)
+                    in_default_store = $inDefaultStore
+                })
         }
-        $report.Add(@{
-                thumbprint = $entry.Thumbprint
-                store = $entry.Store
-                present = $storeContents[$entry.Store].Contains($entry.Thumbprint)
-            })
+    }
+    finally {
+        $localMachine.Dispose()
     }
 
     $Ansible.Changed = $false
@@ -199,7 +263,14 @@ function ConvertTo-CaCertificate {
         $contentType = [System.Security.Cryptography.X509Certificates.X509ContentType]::Unknown
     }
     if ($contentType -ne [System.Security.Cryptography.X509Certificates.X509ContentType]::Cert) {
-        throw "Invalid ${Label}: der is not a single certificate (Windows identifies it as '$contentType')."
+        # Pfx and Pkcs12 are one value of X509ContentType, and Enum.ToString
+        # does not promise which of two such names it returns: name it here,
+        # so that the message is the same on every .NET version.
+        $contentName = [string]$contentType
+        if ($contentType -eq [System.Security.Cryptography.X509Certificates.X509ContentType]::Pkcs12) {
+            $contentName = 'Pkcs12'
+        }
+        throw "Invalid ${Label}: der is not a single certificate (Windows identifies it as '$contentName')."
     }
 
     try {

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs7, pkcs12
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
@@ -81,10 +82,32 @@ def test_the_probe_reports_presence_per_store(pki):
     result = probe(host, (pki["root_thumbprint"], "Root"), (pki["root_thumbprint"], "CA"), (pki["issuing_thumbprint"], "CA"))
     assert result["changed"] is False
     assert result["result"] == {"certificates": [
-        {"thumbprint": pki["root_thumbprint"], "store": "Root", "present": True},
-        {"thumbprint": pki["root_thumbprint"], "store": "CA", "present": False},
-        {"thumbprint": pki["issuing_thumbprint"], "store": "CA", "present": False},
+        {"thumbprint": pki["root_thumbprint"], "store": "Root", "present": True, "in_default_store": True},
+        {"thumbprint": pki["root_thumbprint"], "store": "CA", "present": False, "in_default_store": False},
+        {"thumbprint": pki["issuing_thumbprint"], "store": "CA", "present": False, "in_default_store": False},
     ]}
+
+
+@pytest.mark.parametrize("store_name, physical", [
+    ("Root", "AuthRoot"), ("Root", "GroupPolicy"), ("Root", "Enterprise"), ("Root", "SmartCard"),
+    ("CA", "GroupPolicy"), ("CA", "Enterprise"),
+])
+def test_a_certificate_from_another_physical_store_is_present_but_not_in_the_default_store(pki, store_name, physical):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, store_name)[thumbprint] = dict(entry, physical_store=physical)
+    result = probe(host, (thumbprint, store_name))
+    assert result["result"] == {"certificates": [
+        {"thumbprint": thumbprint, "store": store_name, "present": True, "in_default_store": False}]}
+
+
+@pytest.mark.parametrize("store_name, physical", [("CA", "AuthRoot"), ("Root", "Default"), ("Root", "grouppolicy")])
+def test_a_seeded_physical_store_the_logical_store_does_not_show_fails_loudly(pki, store_name, physical):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, store_name)[thumbprint] = dict(entry, physical_store=physical)
+    with pytest.raises(ValueError, match=f"has physical_store '{physical}'"):
+        probe(host, (thumbprint, store_name))
 
 
 def test_the_probe_of_nothing_reports_nothing():
@@ -118,6 +141,28 @@ def test_apply_removes_every_copy_and_only_from_the_store_named(pki):
     assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root"}]}
     assert find_certificate(host.state, "Root", thumbprint) is None
     assert find_certificate(host.state, "CA", thumbprint) is not None
+
+
+def test_adding_a_certificate_that_is_there_keeps_the_entry_and_its_private_key(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert, private_key=pki["root"].key)
+    store(host.state, "Root")[thumbprint] = entry
+    kept = json.loads(json.dumps(entry))
+    result = apply(host, add(pki["root"], "Root"))
+    assert result["result"] == {"applied": [{"action": "add", "thumbprint": thumbprint, "store": "Root"}]}
+    assert find_certificate(host.state, "Root", thumbprint) == kept
+    assert kept["private_key"] is not None
+
+
+def test_der_base64_may_hold_whitespace_as_convert_frombase64string_allows(pki):
+    root, issuing = der_base64(pki["root"]), der_base64(pki["issuing"])
+    wrapped = "\r\n".join(root[i:i + 64] for i in range(0, len(root), 64)) + "\n"
+    spaced = " \t".join(issuing[i:i + 4] for i in range(0, len(issuing), 4))
+    host = make_host()
+    result = apply(host, dict(add(pki["root"], "Root"), der=wrapped), dict(add(pki["issuing"], "CA"), der=spaced))
+    assert not result.get("failed"), result
+    assert find_certificate(host.state, "Root", pki["root_thumbprint"])["der"] == root
+    assert find_certificate(host.state, "CA", pki["issuing_thumbprint"])["der"] == issuing
 
 
 def test_removing_a_certificate_that_is_not_there_succeeds(pki):
@@ -154,6 +199,32 @@ def test_a_bad_operation_fails_before_any_change(pki, operation, message):
     assert message_of(result).startswith("Invalid operation #1 (action '")
     assert result["changed"] is False
     assert snapshot(host) == before
+
+
+def content_of_each_type(pki) -> dict:
+    """Bytes of each kind X509Certificate2.GetCertContentType tells apart, by the name the payload gives it."""
+    der = pki["root"].cert.public_bytes(Encoding.DER)
+    return {
+        "Pkcs7": pkcs7.serialize_certificates([pki["root"].cert], Encoding.DER),
+        "Pkcs12": pkcs12.serialize_key_and_certificates(b"root", pki["root"].key, pki["root"].cert, None,
+                                                        BestAvailableEncryption(b"Sup3r-Secret!")),
+        # CertSerializeCertificateStoreElement: property elements (id, encoding, length, bytes), the certificate as id 32.
+        "SerializedCert": struct.pack("<III", 11, 1, 8) + "Root".encode("utf-16-le") + struct.pack("<III", 32, 1, len(der)) + der,
+        # A CERT_STORE_FILE_HEADER (version 0, "CERT") followed by the end element.
+        "SerializedStore": struct.pack("<II", 0, 0x54524543) + struct.pack("<III", 0, 0, 0),
+        "Unknown": b"not a certificate",
+    }
+
+
+@pytest.mark.parametrize("kind", ["Pkcs7", "Pkcs12", "SerializedCert", "SerializedStore", "Unknown"])
+def test_anything_but_a_lone_certificate_is_named_as_windows_names_it(pki, kind):
+    host = make_host()
+    encoded = base64.b64encode(content_of_each_type(pki)[kind]).decode("ascii")
+    result = apply(host, dict(add(pki["root"], "Root"), der=encoded))
+    assert result["failed"] is True
+    assert message_of(result) == (f"Invalid operation #0 (action 'add', thumbprint '{pki['root_thumbprint']}', store 'Root'): "
+                                  f"der is not a single certificate (Windows identifies it as '{kind}').")
+    assert find_certificate(host.state, "Root", pki["root_thumbprint"]) is None
 
 
 def test_the_same_certificate_and_store_twice_fails_before_any_change(pki):

@@ -50,8 +50,10 @@ def fixture_ca_certificates(make_action, pki):
     return factory
 
 
-def probe(*entries: tuple[str, str, bool]) -> dict:
-    return {"certificates": [{"thumbprint": t, "store": s, "present": p} for t, s, p in entries]}
+def probe(*entries: tuple) -> dict:
+    """(thumbprint, store, present) or (thumbprint, store, present, in_default_store); by default a present one is in .Default."""
+    return {"certificates": [{"thumbprint": e[0], "store": e[1], "present": e[2], "in_default_store": e[3] if len(e) > 3 else e[2]}
+                             for e in entries]}
 
 
 def chain_probe(pki: dict, *, issuing: bool, root: bool) -> dict:
@@ -60,6 +62,14 @@ def chain_probe(pki: dict, *, issuing: bool, root: bool) -> dict:
 
 def applied(*operations: dict) -> dict:
     return {"applied": [{k: op[k] for k in ("action", "thumbprint", "store")} for op in operations]}
+
+
+def add(issued, store: str) -> dict:
+    return {"action": "add", "thumbprint": thumbprint_of(issued), "store": store, "der": der_base64(issued)}
+
+
+def remove(issued, store: str) -> dict:
+    return {"action": "remove", "thumbprint": thumbprint_of(issued), "store": store}
 
 
 # --- the probe ----------------------------------------------------------------------------------------------------------------
@@ -93,7 +103,7 @@ def test_steady_state_is_one_probe(ca_certificates, ps_ok, pki):
 
 def test_the_result_describes_every_certificate(ca_certificates, ps_ok, pki):
     action, replay = ca_certificates()
-    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok({"applied": []}, changed=True))
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok(applied(add(pki["root"], "Root")), changed=True))
     result = action.run(task_vars={})
     assert result["certificates"] == [
         {"thumbprint": pki["issuing_thumbprint"], "subject": "O=Contoso,CN=Contoso Test Issuing CA", "store": "CA",
@@ -126,7 +136,7 @@ def test_missing_certificates_are_added_with_their_der_bytes(ca_certificates, ps
 
 def test_only_the_missing_certificate_is_added(ca_certificates, ps_ok, pki):
     action, replay = ca_certificates()
-    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok({"applied": []}, changed=True))
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok(applied(add(pki["root"], "Root")), changed=True))
     result = action.run(task_vars={})
     assert [op["thumbprint"] for op in replay.calls[1]["module_args"]["parameters"]["Operations"]] == [pki["root_thumbprint"]]
     assert result["installed"] == [pki["root_thumbprint"]]
@@ -144,7 +154,7 @@ def test_check_mode_reports_the_change_with_one_probe(ca_certificates, ps_ok, pk
 
 def test_absent_removes_only_the_present_certificates_and_sends_no_bytes(ca_certificates, ps_ok, pki):
     action, replay = ca_certificates(state="absent", diff=True)
-    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok({"applied": []}, changed=True))
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok(applied(remove(pki["issuing"], "CA")), changed=True))
     result = action.run(task_vars={})
     assert replay.calls[1]["module_args"]["parameters"]["Operations"] == [
         {"action": "remove", "thumbprint": pki["issuing_thumbprint"], "store": "CA"}]
@@ -186,12 +196,58 @@ def test_a_failed_apply_reports_what_it_had_applied(ca_certificates, ps_ok, ps_f
     assert result["msg"] == f"{FQCN}: apply failed on the host: Cannot add certificate to LocalMachine\\Root: Access is denied"
 
 
+def test_an_apply_that_did_less_than_planned_fails_naming_what_was_not_done(ca_certificates, ps_ok, pki):
+    # What the payload returns when ShouldProcess declines the second operation.
+    action, replay = ca_certificates()
+    replay.queue(ps_ok(chain_probe(pki, issuing=False, root=False)), ps_ok(applied(add(pki["issuing"], "CA")), changed=True))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe", "apply"]
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["applied"] == applied(add(pki["issuing"], "CA"))["applied"]
+    assert result["msg"] == (f"{FQCN}: apply did not perform the planned operations (not done: add "
+                             f"{pki['root_thumbprint']} to Root)")
+
+
+def test_an_apply_that_did_nothing_fails_and_reports_no_change(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(state="absent")
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=True)), ps_ok({"applied": []}))
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["applied"] == []
+    assert result["msg"] == (f"{FQCN}: apply did not perform the planned operations (not done: remove "
+                             f"{pki['issuing_thumbprint']} from CA, remove {pki['root_thumbprint']} from Root)")
+
+
+def test_an_apply_that_reports_an_operation_it_was_not_sent_fails(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(certificates=[{"content": pem(pki["root"])}])
+    replay.queue(ps_ok(probe((pki["root_thumbprint"], "Root", False))),
+                 ps_ok(applied(add(pki["root"], "Root"), add(pki["issuing"], "CA")), changed=True))
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["msg"] == (f"{FQCN}: apply did not perform the planned operations (done but not planned: add "
+                             f"{pki['issuing_thumbprint']} to CA)")
+
+
+@pytest.mark.parametrize("reply", [{}, {"applied": "all"}, {"applied": ["add"]}], ids=["none", "not a list", "not dicts"])
+def test_an_apply_result_of_another_shape_fails(ca_certificates, ps_ok, pki, reply):
+    action, replay = ca_certificates(certificates=[{"content": pem(pki["root"])}])
+    replay.queue(ps_ok(probe((pki["root_thumbprint"], "Root", False))), ps_ok(reply, changed=True))
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["msg"] == f"{FQCN}: apply returned an unexpected result: no 'applied' list"
+
+
 @pytest.mark.parametrize("reply, detail", [
     ({}, "no 'certificates' list"),
     ({"certificates": ["CA"]}, "no 'certificates' list"),
     ({"certificates": []}, "no presence report for {issuing} in CA"),
-    ({"certificates": [{"thumbprint": "{issuing}", "store": "CA", "present": "yes"}]}, "no presence report for {issuing} in CA"),
-], ids=["no list", "not dicts", "missing entry", "not a boolean"])
+    ({"certificates": [{"thumbprint": "{issuing}", "store": "CA", "present": "yes", "in_default_store": True}]},
+     "no presence report for {issuing} in CA"),
+    ({"certificates": [{"thumbprint": "{issuing}", "store": "CA", "present": True}]}, "no presence report for {issuing} in CA"),
+], ids=["no list", "not dicts", "missing entry", "not a boolean", "no default store report"])
 def test_a_probe_of_another_shape_is_an_unexpected_result(ca_certificates, ps_ok, pki, reply, detail):
     action, replay = ca_certificates(certificates=[{"content": pem(pki["issuing"])}])
     replay.queue(ps_ok(json.loads(json.dumps(reply).replace("{issuing}", pki["issuing_thumbprint"]))))
@@ -199,6 +255,70 @@ def test_a_probe_of_another_shape_is_an_unexpected_result(ca_certificates, ps_ok
     assert replay.modes == ["probe"]
     assert result["failed"] is True
     assert result["msg"] == f"{FQCN}: probe returned an unexpected result: {detail.format(issuing=pki['issuing_thumbprint'])}"
+
+
+# --- certificates from other physical stores ------------------------------------------------------------------------------
+
+
+def test_a_certificate_only_policy_provides_is_present_with_a_warning(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(diff=True)
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True), (pki["root_thumbprint"], "Root", True, False))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False
+    assert result["installed"] == []
+    assert result["diff"]["before"] == result["diff"]["after"]
+    assert result["warnings"] == [
+        f"the CA certificate O=Contoso,CN=Contoso Test Root CA (thumbprint {pki['root_thumbprint']}) is trusted in "
+        "LocalMachine\\Root through Group Policy, enterprise trust or automatic root update, not installed in the store "
+        "directly; it is treated as present, and may disappear when that source no longer provides it"]
+
+
+def test_check_mode_warns_the_same_way(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(check_mode=True)
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True, False), (pki["root_thumbprint"], "Root", False))))
+    result = action.run(task_vars={})
+    assert result["changed"] is True
+    assert result["installed"] == [pki["root_thumbprint"]]
+    (warning,) = result["warnings"]
+    assert warning.startswith(f"the CA certificate O=Contoso,CN=Contoso Test Issuing CA (thumbprint {pki['issuing_thumbprint']}) "
+                              "is trusted in LocalMachine\\CA through Group Policy")
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check mode"])
+def test_removing_a_certificate_only_policy_provides_fails_before_any_change(ca_certificates, ps_ok, pki, check_mode):
+    action, replay = ca_certificates(state="absent", check_mode=check_mode)
+    # The issuing CA could be removed, but the task is refused as a whole.
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True), (pki["root_thumbprint"], "Root", True, False))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["msg"] == (
+        f"{FQCN}: cannot remove O=Contoso,CN=Contoso Test Root CA (thumbprint {pki['root_thumbprint']}) in LocalMachine\\Root: "
+        "it is not installed in the store itself but trusted through Group Policy, enterprise trust or automatic root "
+        "update, so removing it would not last, as that source puts it back; to distrust a certificate, add it to the "
+        "Disallowed store or change the policy that provides it")
+
+
+def test_removing_several_certificates_policy_provides_names_them_all(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(state="absent")
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True, False), (pki["root_thumbprint"], "Root", True, False))))
+    result = action.run(task_vars={})
+    assert result["msg"].startswith(
+        f"{FQCN}: cannot remove O=Contoso,CN=Contoso Test Issuing CA (thumbprint {pki['issuing_thumbprint']}) in "
+        f"LocalMachine\\CA; O=Contoso,CN=Contoso Test Root CA (thumbprint {pki['root_thumbprint']}) in LocalMachine\\Root: "
+        "they are not installed in the store itself")
+    assert "so removing them would not last, as that source puts them back; " in result["msg"]
+
+
+def test_absent_with_a_certificate_that_is_not_there_at_all_is_not_refused(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(state="absent")
+    replay.queue(ps_ok(chain_probe(pki, issuing=False, root=False)))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False
 
 
 # --- reading the certificates ---------------------------------------------------------------------------------------------------
@@ -235,13 +355,24 @@ def test_base64_der_content_and_a_repeat_in_pem_are_one_certificate(ca_certifica
     assert [c["thumbprint"] for c in result["certificates"]] == [pki["root_thumbprint"], pki["issuing_thumbprint"]]
 
 
-def test_an_empty_list_probes_nothing_and_changes_nothing(ca_certificates, ps_ok):
-    action, replay = ca_certificates(certificates=[])
-    replay.queue(ps_ok({"certificates": []}))
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check mode"])
+def test_an_empty_list_changes_nothing_without_a_round_trip(ca_certificates, state, check_mode):
+    action, replay = ca_certificates(certificates=[], state=state, check_mode=check_mode, diff=True)
     result = action.run(task_vars={})
-    assert replay.calls[0]["module_args"]["parameters"] == {"Mode": "probe", "Certificates": []}
+    assert replay.calls == []
+    assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
-    assert result["certificates"] == []
+    assert result["certificates"] == result["installed"] == result["removed"] == []
+    assert result["diff"] == {"before": {"CA": [], "Root": []}, "after": {"CA": [], "Root": []}}
+
+
+def test_an_empty_list_is_still_checked_against_the_argument_spec(ca_certificates):
+    action, replay = ca_certificates(certificates=[], state="exported")
+    result = action.run(task_vars={})
+    assert replay.calls == []
+    assert result["failed"] is True
+    assert "state" in result["msg"]
 
 
 # --- warnings ----------------------------------------------------------------------------------------------------------------------
@@ -253,7 +384,7 @@ def test_an_expired_ca_certificate_is_installed_with_a_warning(ca_certificates, 
                                  not_after=now - datetime.timedelta(days=1))
     thumbprint = thumbprint_of(expired)
     action, replay = ca_certificates(certificates=[{"content": pem(expired)}])
-    replay.queue(ps_ok(probe((thumbprint, "Root", False))), ps_ok({"applied": []}, changed=True))
+    replay.queue(ps_ok(probe((thumbprint, "Root", False))), ps_ok(applied(add(expired, "Root")), changed=True))
     result = action.run(task_vars={})
     assert not result.get("failed"), result.get("msg")
     assert result["installed"] == [thumbprint]
@@ -266,8 +397,9 @@ def test_removing_an_expired_ca_certificate_warns_about_nothing(ca_certificates,
     expired = pki_fixtures.issue("Retired Root CA", ca=True, not_before=now - datetime.timedelta(days=400),
                                  not_after=now - datetime.timedelta(days=1))
     action, replay = ca_certificates(certificates=[{"content": pem(expired)}], state="absent")
-    replay.queue(ps_ok(probe((thumbprint_of(expired), "Root", True))), ps_ok({"applied": []}, changed=True))
+    replay.queue(ps_ok(probe((thumbprint_of(expired), "Root", True))), ps_ok(applied(remove(expired, "Root")), changed=True))
     result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
     assert "warnings" not in result
 
 
@@ -281,7 +413,8 @@ def test_a_private_key_in_the_pem_fails_without_touching_the_host_or_showing_the
     assert replay.calls == []
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"].startswith(f"{FQCN}: certificates[1].content: PEM block 2 is a private key (PRIVATE KEY)")
+    line = pem(pki["root"]).count("\n") + 1
+    assert result["msg"].startswith(f"{FQCN}: certificates[1].content: line {line} begins a private key (PRIVATE KEY); ")
     assert key.splitlines()[1] not in json.dumps(result)
 
 

@@ -11,6 +11,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights imp
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PAYLOAD_DIR,
+    PayloadError,
     Plan,
     Secret,
     WindowsTaskAction,
@@ -233,6 +234,69 @@ def test_an_apply_that_loses_the_connection_is_not_retried(user_rights, ps_ok, s
     assert replay.modes == ["probe", "apply"]
     action._connection.reset.assert_not_called()  # pylint: disable=protected-access
     assert sleeps == []
+
+
+# --- what the apply reports ------------------------------------------------------------------
+
+
+class CheckedAction(ActionModule):
+    """user_rights, recording each check_applied call and raising when told to."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checked: list = []
+        self.refusal: PayloadError | None = None
+
+    def check_applied(self, params, plan, applied_result):
+        self.checked.append((params, plan, applied_result))
+        if self.refusal is not None:
+            raise self.refusal
+
+
+def test_check_applied_sees_the_plan_and_the_apply_result(make_action, ps_ok):
+    action, replay = make_action(CheckedAction, ARGS)
+    replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    ((params, plan, applied_result),) = action.checked
+    assert params["rights"] == ARGS["rights"]
+    assert plan.operations == replay.calls[1]["module_args"]["parameters"]["Operations"]
+    assert applied_result == APPLIED
+
+
+@pytest.mark.parametrize("check_mode, probe", [(False, HELD), (True, NOT_HELD)], ids=["steady state", "check mode"])
+def test_check_applied_is_not_called_without_an_apply(make_action, ps_ok, check_mode, probe):
+    action, replay = make_action(CheckedAction, ARGS, check_mode=check_mode)
+    replay.queue(ps_ok(probe))
+    action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert action.checked == []
+
+
+def test_check_applied_is_not_called_after_a_failed_apply(make_action, ps_ok, ps_failed):
+    action, replay = make_action(CheckedAction, ARGS)
+    replay.queue(ps_ok(NOT_HELD), ps_failed("Access is denied"))
+    action.run(task_vars={})
+    assert action.checked == []
+
+
+def test_a_payload_error_from_check_applied_fails_the_task_with_what_was_applied(make_action, ps_ok):
+    action, replay = make_action(CheckedAction, ARGS)
+    action.refusal = PayloadError("apply did less than planned", "apply", changed=True, partial={"applied": ["one"]})
+    replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["applied"] == ["one"]
+    assert result["msg"] == f"{FQCN}: apply did less than planned"
+
+
+def test_the_default_check_applied_accepts_any_result(user_rights, ps_ok):
+    action, replay = user_rights()
+    replay.queue(ps_ok(NOT_HELD), ps_ok({}, changed=True))
+    result = action.run(task_vars={})
+    assert not result.get("failed")
+    assert result["changed"] is True
 
 
 # --- secrets --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import datetime
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs7
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, NoEncryption, PrivateFormat, pkcs7
 from cryptography.x509.oid import NameOID
 
 import pki_fixtures
@@ -100,22 +100,60 @@ def test_a_pkcs7_bundle_yields_its_certificates(pki, encoding):
         [pki["root"].cert.subject.rfc4514_string(), pki["issuing"].cert.subject.rfc4514_string()])
 
 
-@pytest.mark.parametrize("key_format", [PrivateFormat.PKCS8, PrivateFormat.TraditionalOpenSSL], ids=["pkcs8", "traditional"])
-def test_a_pem_with_a_private_key_is_refused_without_quoting_it(pki, key_format):
-    key = pki["root"].key.private_bytes(Encoding.PEM, key_format, NoEncryption())
+def private_key_pem(issued, key_format=PrivateFormat.PKCS8, encryption=None) -> bytes:
+    return issued.key.private_bytes(Encoding.PEM, key_format, encryption or NoEncryption())
+
+
+def assert_refused_as_a_key(data: bytes, key: bytes, line: int, kind: str, *, base64_der: bool = False) -> None:
     with pytest.raises(TaskInputError) as failure:
-        load_certificates(pem(pki["root"]) + key, LABEL, base64_der=False)
-    message = str(failure.value)
-    assert message.startswith(f"{LABEL}: PEM block 2 is a private key (")
-    body = key.decode().splitlines()[1]
-    assert body not in message
+        load_certificates(data, LABEL, base64_der=base64_der)
+    assert str(failure.value) == (f"{LABEL}: line {line} begins a private key ({kind}); CA certificates are installed without "
+                                  "keys, so give the certificates alone and keep the key out of the task's files")
+    for body_line in key.decode().splitlines()[1:-1]:
+        assert body_line not in str(failure.value)
+
+
+@pytest.mark.parametrize("key_format, encryption, kind", [
+    (PrivateFormat.PKCS8, None, "PRIVATE KEY"),
+    (PrivateFormat.TraditionalOpenSSL, None, "RSA PRIVATE KEY"),
+    (PrivateFormat.PKCS8, BestAvailableEncryption(b"Sup3r-Secret!"), "ENCRYPTED PRIVATE KEY"),
+], ids=["pkcs8", "traditional", "encrypted"])
+def test_a_pem_with_a_private_key_is_refused_without_quoting_it(pki, key_format, encryption, kind):
+    key = private_key_pem(pki["root"], key_format, encryption)
+    certificate = pem(pki["root"])
+    assert_refused_as_a_key(certificate + key, key, certificate.count(b"\n") + 1, kind)
 
 
 def test_a_private_key_is_reported_even_after_a_block_that_is_not_a_certificate(pki):
-    key = pki["root"].key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    key = private_key_pem(pki["root"])
     data = b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n" + key
-    with pytest.raises(TaskInputError, match="PEM block 2 is a private key"):
-        load_certificates(data, LABEL, base64_der=False)
+    assert_refused_as_a_key(data, key, 4, "PRIVATE KEY")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_private_key_with_the_wrong_end_line_is_refused_next_to_a_good_certificate(pki, where):
+    # BEGIN PRIVATE KEY ... END RSA PRIVATE KEY forms no PEM block, so only the
+    # certificate's block would be read if blocks alone were looked at.
+    key = private_key_pem(pki["root"]).replace(b"-----END PRIVATE KEY-----", b"-----END RSA PRIVATE KEY-----")
+    certificate = pem(pki["issuing"])
+    data = key + certificate if where == "before" else certificate + key
+    line = 1 if where == "before" else certificate.count(b"\n") + 1
+    assert_refused_as_a_key(data, key, line, "PRIVATE KEY")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_private_key_without_its_end_line_is_refused_next_to_a_good_certificate(pki, where):
+    key = private_key_pem(pki["root"]).replace(b"-----END PRIVATE KEY-----\n", b"")
+    certificate = pem(pki["issuing"])
+    data = key + certificate if where == "before" else certificate + key
+    line = 1 if where == "before" else certificate.count(b"\n") + 1
+    assert_refused_as_a_key(data, key, line, "PRIVATE KEY")
+
+
+def test_an_indented_private_key_in_base64_content_is_refused(pki):
+    key = private_key_pem(pki["root"], PrivateFormat.TraditionalOpenSSL)
+    data = b"".join(b"    " + line + b"\n" for line in key.splitlines())
+    assert_refused_as_a_key(data, key, 1, "RSA PRIVATE KEY", base64_der=True)
 
 
 @pytest.mark.parametrize("data, message", [

@@ -29,14 +29,16 @@ def test_the_corpus_is_there():
 
 @pytest.mark.parametrize("path", CORPUS, ids=[str(p.relative_to(VECTORS)) for p in CORPUS])
 def test_each_file_yields_stored_certificates_or_fails_with_a_clear_message(path):
+    data = path.read_bytes()
     try:
-        certificates = _ca_certificates.load_certificates(path.read_bytes(), LABEL, base64_der=False)
+        certificates = _ca_certificates.load_certificates(data, LABEL, base64_der=False)
         chosen = _ca_certificates.collect([(LABEL, certificates, "auto")])
     except TaskInputError as error:
         assert str(error).startswith(f"{LABEL}: "), error
-        if b"PRIVATE KEY-----" in path.read_bytes():
-            assert "is a private key" in str(error)
+        if b"PRIVATE KEY-----" in data:
+            assert "begins a private key" in str(error)
         return
+    assert b"PRIVATE KEY" not in data, "a file that holds a private key was accepted"
     assert certificates and all(isinstance(c, x509.Certificate) for c in certificates)
     assert chosen and all(c.store in ("CA", "Root") and len(c.thumbprint) == 40 for c in chosen)
 
