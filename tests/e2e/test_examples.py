@@ -82,9 +82,9 @@ def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
             host_vars["windows_sim_cluster_state_file"] = str(cluster)
         (lab.root / "root.cer").write_bytes(root.cert.public_bytes(Encoding.DER))
         (lab.root / "issuing.cer").write_bytes(issuing.cert.public_bytes(Encoding.DER))
+        chain = [{"src": str(lab.root / "root.cer")}, {"src": str(lab.root / "issuing.cer")}]
         extra.update(gateway_cluster_node_encryption_pfx_src=str(lab.root / "encryption.pfx"),
-                     gateway_cluster_node_chain_certificates=[{"src": str(lab.root / "root.cer")},
-                                                               {"src": str(lab.root / "issuing.cer")}])
+                     gateway_cluster_node_chain_certificates=chain)
     overlay = lab.root / "simulated.yml"
     overlay.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     return overlay, extra
