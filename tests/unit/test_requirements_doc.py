@@ -158,7 +158,7 @@ def _reachable(role: str) -> frozenset[tuple[str, str]]:
 def _check_module(module: str) -> list[str]:
     if not FQCN.match(module):
         return [f"the module {module!r} is not a fully qualified name"]
-    namespace, _, name = module.rpartition(".")
+    namespace, _dot, name = module.rpartition(".")
     folder = MODULE_DIRS.get(namespace)
     if folder is None:
         return [f"the module {module} is from {namespace}, which this test does not know"]
@@ -209,7 +209,7 @@ def _check_proof(row: Row) -> list[str]:
         return ["no test is cited as path::name in backticks"]
     problems = []
     for citation in citations:
-        relative, _, name = citation.partition("::")
+        relative, _separator, name = citation.partition("::")
         path = REPO / relative
         if not path.is_file():
             problems.append(f"the test file {relative} does not exist")
