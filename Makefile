@@ -15,18 +15,18 @@ export ANSIBLE_CONNECTION_PLUGINS := $(CURDIR)/tests/windows_sim/connection_plug
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap test demo unit e2e molecule lint sanity changelog release lock clean
+.PHONY: help bootstrap test demo unit e2e molecule lint doclint sanity changelog release ee lock clean
 
 help:
 	@echo "make test   - install everything needed, then run the whole test suite"
 	@echo "make demo   - converge playbooks/site.yml on simulated Windows hosts, twice"
-	@echo "make unit | e2e | molecule | lint | sanity | changelog | release - one part of the suite"
+	@echo "make unit | e2e | molecule | lint | doclint | sanity | changelog | release | ee - one part of the suite"
 
 bootstrap:
 	@tools/bootstrap
 
 test: bootstrap
-	$(MAKE) --no-print-directory unit e2e molecule lint changelog release sanity
+	$(MAKE) --no-print-directory unit e2e molecule lint doclint changelog release ee sanity
 
 unit: bootstrap
 	$(BIN)/python -m pytest -q -n 2 tests/unit tests/payloads
@@ -42,6 +42,14 @@ lint: bootstrap
 
 changelog: bootstrap
 	$(BIN)/antsibull-changelog lint
+
+# Module and role documentation as docs.ansible.com renders it.
+doclint: bootstrap
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs $(COLLECTIONS)/ansible_collections/pkiops/keyfactor_command
+
+# The AWX / Automation Platform execution environment's build context, offline.
+ee: bootstrap
+	$(BIN)/python tools/check_execution_environment.py
 
 # The tarball a user installs: offline into an empty path, every module and
 # role listed by ansible-doc, and the changelog generated for its version.
