@@ -134,3 +134,24 @@ def test_each_profile_has_its_own_playbook(lab, profile):
     validated = [task for task in first.ran(host) if task.startswith("Validating arguments against arg spec 'main'")]
     assert len(validated) == 2, "the common role and the profile's role ran"
     assert lab.run(playbook).changed(host) == 0
+
+
+WINDOWS_SCENARIO = REPO / "extensions" / "molecule" / "windows"
+
+
+def test_the_windows_molecule_scenario_converges_and_verifies_on_its_example_inventory(lab, monkeypatch):
+    """Molecule's own sequence for the scenario, on simulated hosts: converge, idempotence, verify."""
+    example = WINDOWS_SCENARIO / "inventory.example.yml"
+    overlay, extra = _overlay(lab, example)
+    # The example reads its credentials from the environment, as the scenario's users set them.
+    monkeypatch.setenv("KF_WINRM_USER", "kf_installer@CONTOSO.COM")
+    monkeypatch.setenv("KF_WINRM_PASSWORD", VAULT["vault_kf_installer_password"])
+    monkeypatch.setenv("KF_SERVICE_PASSWORD", VAULT["vault_svc_keyfactor_password"])
+    env_inventories = [example, overlay]
+    converge = lab.run(WINDOWS_SCENARIO / "converge.yml", extra_vars=extra, inventories=env_inventories)
+    assert converge.returncode == 0, [converge.failure_messages(h) for h in _hosts(yaml.safe_load(example.read_text()))]
+    idempotence = lab.run(WINDOWS_SCENARIO / "converge.yml", extra_vars=extra, inventories=env_inventories)
+    assert all(count == 0 for count in (idempotence.changed(h) for h in _hosts(yaml.safe_load(example.read_text()))))
+    verify = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=env_inventories)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert any(task == "Check that the service account logs on as a service" for task in verify.ran("kf-test01.contoso.com"))
