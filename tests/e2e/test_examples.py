@@ -141,7 +141,7 @@ WINDOWS_SCENARIO = REPO / "extensions" / "molecule" / "windows"
 
 def test_the_windows_molecule_scenario_converges_and_verifies_on_its_example_inventory(lab, monkeypatch):
     """Molecule's own sequence for the scenario, on simulated hosts: converge, idempotence, verify."""
-    example = WINDOWS_SCENARIO / "inventory.example.yml"
+    example = WINDOWS_SCENARIO / "inventory.yml"
     overlay, extra = _overlay(lab, example)
     # The example reads its credentials from the environment, as the scenario's users set them.
     monkeypatch.setenv("KF_WINRM_USER", "kf_installer@CONTOSO.COM")
