@@ -90,11 +90,12 @@ def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
     return overlay, extra
 
 
-def _playbook(example: pathlib.Path) -> pathlib.Path:
-    """The playbook the example's own header tells the user to run."""
+def _playbook(example: pathlib.Path) -> str:
+    """The playbook the example's own header tells the user to run, by the name the user types."""
     name = next(line.split("pkiops.keyfactor_command.", 1)[1].split()[0] for line in example.read_text().splitlines()
                 if "ansible-playbook" in line)
-    return PLAYBOOKS / f"{name}.yml"
+    assert (PLAYBOOKS / f"{name}.yml").is_file()
+    return f"pkiops.keyfactor_command.{name}"
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yml")), ids=lambda p: p.stem)
@@ -128,7 +129,7 @@ def test_each_profile_has_its_own_playbook(lab, profile):
     seed = {"domain": {"accounts": [{"name": name, "type": "user"} for name in ACCOUNTS]}}
     lab.add_host(host, groups=(f"keyfactor_{profile}",), seed=seed, common_installer_account="CONTOSO\\kf_installer",
                  **PROFILE_VARS[profile])
-    playbook = PLAYBOOKS / f"{profile}.yml"
+    playbook = f"pkiops.keyfactor_command.{profile}"
     first = lab.run(playbook)
     assert first.returncode == 0, first.stdout[-3000:]
     validated = [task for task in first.ran(host) if task.startswith("Validating arguments against arg spec 'main'")]
