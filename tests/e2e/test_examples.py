@@ -62,13 +62,15 @@ def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
         path = lab.root / f"{host}.json"
         path.write_text(json.dumps(complete(seed, computer_name_for(host))))
         hosts[host] = {"ansible_connection": "windows_sim", "windows_sim_state_file": str(path)}
+    # The controller's files, in files/ next to the inventory, where the examples say they are.
+    files = lab.root / "files"
+    files.mkdir()
     root, issuing = pki.chain()
     leaf = pki.issue("keyfactor-encryption.contoso.com", issuer=issuing)
-    (lab.root / "encryption.pfx").write_bytes(pki.pfx(leaf, PASSWORD))
-    # The controller's files, where the example names one.
-    for option in ("portal_encryption_pfx_src", "services_encryption_pfx_src"):
-        if option in example.read_text():
-            extra[option] = str(lab.root / "encryption.pfx")
+    for name in ("keyfactor-encryption.pfx", "gateway-encryption.pfx"):
+        (files / name).write_bytes(pki.pfx(leaf, PASSWORD))
+    (files / "managed-forest-root.cer").write_bytes(root.cert.public_bytes(Encoding.DER))
+    (files / "managed-forest-issuing.cer").write_bytes(issuing.cert.public_bytes(Encoding.DER))
     if gateway:
         cluster = lab.root / "cluster.json"
         cluster.write_text(json.dumps(complete_cluster({
@@ -80,11 +82,6 @@ def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
         })))
         for host_vars in hosts.values():
             host_vars["windows_sim_cluster_state_file"] = str(cluster)
-        (lab.root / "root.cer").write_bytes(root.cert.public_bytes(Encoding.DER))
-        (lab.root / "issuing.cer").write_bytes(issuing.cert.public_bytes(Encoding.DER))
-        chain = [{"src": str(lab.root / "root.cer")}, {"src": str(lab.root / "issuing.cer")}]
-        extra.update(gateway_cluster_node_encryption_pfx_src=str(lab.root / "encryption.pfx"),
-                     gateway_cluster_node_chain_certificates=chain)
     overlay = lab.root / "simulated.yml"
     overlay.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     return overlay, extra
@@ -105,8 +102,10 @@ def test_the_example_inventory_converges_as_written(lab, example):
     assert listed.returncode == 0, listed.stderr
     overlay, extra = _overlay(lab, example)
     playbook = _playbook(example)
+    copy = lab.root / example.name  # unmodified, so that inventory_dir is where its files/ are
+    copy.write_text(example.read_text())
     for run in ("first", "second"):
-        completed = lab.run(playbook, extra_vars=extra, inventories=[example, overlay])
+        completed = lab.run(playbook, extra_vars=extra, inventories=[copy, overlay])
         hosts = _hosts(yaml.safe_load(example.read_text()))
         assert completed.returncode == 0, (run, [completed.failure_messages(host) for host in hosts])
     assert all(completed.changed(host) == 0 for host in hosts), completed.stdout[-3000:]
@@ -156,3 +155,15 @@ def test_the_windows_molecule_scenario_converges_and_verifies_on_its_example_inv
     verify = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=env_inventories)
     assert verify.returncode == 0, verify.stdout[-3000:]
     assert any(task == "Check that the service account logs on as a service" for task in verify.ran("kf-test01.contoso.com"))
+
+
+def test_the_web_api_playbook_leaves_a_portal_servers_api_to_the_portal(lab):
+    host = "kf-app01.contoso.com"
+    seed = {"domain": {"accounts": [{"name": name, "type": "user"} for name in ACCOUNTS]}}
+    lab.add_host(host, groups=("keyfactor_portal", "keyfactor_web_api"), seed=seed,
+                 common_installer_account="CONTOSO\\kf_installer", **PROFILE_VARS["portal"], **PROFILE_VARS["web_api"])
+    run = lab.run("pkiops.keyfactor_command.web_api")
+    assert run.returncode == 0, run.failure_messages(host)
+    validated = [task for task in run.ran(host) if task.startswith("Validating arguments against arg spec 'main'")]
+    assert len(validated) == 1, "only the common role ran"
+    assert "KeyfactorAPI" not in lab.state(host).get("iis", {}).get("app_pools", {})
