@@ -43,6 +43,12 @@ def main() -> None:
             sys.exit(f"execution environment check: ansible-builder create wrote no usable Containerfile in {context}")
         if not galaxy.is_file() or "pkiops.keyfactor_command" not in galaxy.read_text():
             sys.exit("execution environment check: the build context does not install pkiops.keyfactor_command")
+        build = pathlib.Path(context) / "_build"
+        python = (build / "requirements.txt").read_text() if (build / "requirements.txt").is_file() else ""
+        system = (build / "bindep.txt").read_text() if (build / "bindep.txt").is_file() else ""
+        if "pypsrp[kerberos]" not in python or "pywinrm[kerberos]" not in python or "krb5-workstation" not in system:
+            sys.exit("execution environment check: the build context lacks pywinrm and pypsrp with Kerberos or the "
+                     "Kerberos client")
     print("execution environment check: ansible-builder create writes the build context offline", flush=True)
 
 
