@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""`make reliability`: add up what the test suite recorded in tests/reliability.py's ledger and print the figure.
+
+Exits non-zero when anything leaked or was lost, or when the suite recorded nothing at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+
+from reliability import RELIABILITY_DIR  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def main() -> None:
+    totals: collections.Counter = collections.Counter()
+    problems = []
+    for ledger in sorted(RELIABILITY_DIR.glob("*.jsonl")):
+        for line in ledger.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            totals[entry["kind"]] += entry["count"]
+            if entry["kind"] in ("leaked", "lost"):
+                problems.append(entry)
+    print(f"reliability: {totals['bad_input']} bad inputs tried, {totals['fault']} faults injected, "
+          f"{totals['secret_scanned']} secrets scanned, {totals['leaked']} leaked, {totals['lost']} lost")
+    for problem in problems:
+        print(f"reliability: {json.dumps(problem, sort_keys=True)}")
+    if problems:
+        sys.exit(1)
+    if not totals:
+        sys.exit(f"reliability: nothing was recorded in {RELIABILITY_DIR}; run make unit and make e2e first")
+
+
+if __name__ == "__main__":
+    main()
