@@ -199,6 +199,10 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
             existing = {"name": op["resource"], "resource_type": "Generic Service", "group": op["group"],
                         "state": "Offline", "parameters": {}, "dependencies": [], "checkpoints": []}
             cluster["resources"].append(existing)
+            # An offline resource in an online group: Windows reports the group PartialOnline until it is started.
+            group = model.find_group(cluster, op["group"])
+            if group["state"] == "Online":
+                group["state"] = "PartialOnline"
             call.operation_done()
         existing["parameters"]["ServiceName"] = op["service_name"]
     elif action == "add_dependency":
