@@ -15,6 +15,9 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     WindowsTaskAction,
 )
 
+# Registry element size limits (Microsoft): a value name has at most 16,383 characters.
+MAX_VALUE_NAME = 16383
+
 
 class ActionModule(WindowsTaskAction):
     """Write the serial number of a certificate in a LocalMachine store to a registry value."""
@@ -26,6 +29,9 @@ class ActionModule(WindowsTaskAction):
     def check_params(self, params):
         if not params["value_name"]:
             raise TaskInputError("value_name: give the name of the registry value; the default value of a key is not supported")
+        if len(params["value_name"]) > MAX_VALUE_NAME:
+            raise TaskInputError(f"value_name: has {len(params['value_name'])} characters; a registry value's name has at most "
+                                 f"{MAX_VALUE_NAME}")
         return dict(params, thumbprint=normalise_thumbprint(params["thumbprint"]), key=local_machine_subkey(params["key"]))
 
     def probe_parameters(self, params):
@@ -38,7 +44,7 @@ class ActionModule(WindowsTaskAction):
             raise UnexpectedProbeResult("no 'certificate' and 'registry' reports")
         where = f"LocalMachine\\{params['store_name']}"
         if not certificate.get("found"):
-            raise PlanError(f"the certificate {params['thumbprint']} is not in {where}; import it first")
+            raise PlanError(f"thumbprint: the certificate {params['thumbprint']} is not in {where}; import it first")
         if not certificate.get("has_private_key"):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key, so the service could not "
                             "decrypt with it; import it with its key")

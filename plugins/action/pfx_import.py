@@ -20,6 +20,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 )
 
 
+# A hundred years: longer than any certificate is valid.
+MAX_EXPIRY_WARNING_DAYS = 36500
 # SYSTEM and Administrators with full control: what Windows gives a machine key it creates.
 NEW_MACHINE_KEY_ACL = [
     {"sid": "S-1-5-18", "type": "allow", "rights": _private_keys.signed(_private_keys.FULL_CONTROL), "inherited": False},
@@ -38,25 +40,38 @@ class ActionModule(WindowsTaskAction):
     _pfx = None
 
     def _pfx_bytes(self, params) -> bytes:
-        if params.get("content"):
+        if params.get("content") is not None:
+            # base64 tools and YAML block scalars wrap lines; the host's decoder ignores the line breaks too.
+            text = "".join(params["content"].split())
+            if not text:
+                raise TaskInputError("content: is empty; give the PFX file's bytes encoded as base64, or src")
             try:
-                # base64 tools and YAML block scalars wrap lines; the host's decoder ignores the line breaks too.
-                return base64.b64decode("".join(params["content"].split()), validate=True)
+                return base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError):
                 raise TaskInputError("content: is not base64; give the PFX file's bytes encoded as base64") from None
+        if not params["src"]:
+            raise TaskInputError("src: is empty; give the path of the PFX file, or content")
         try:
             path = self._find_needle("files", params["src"])
         except AnsibleError as error:
             raise TaskInputError(f"src: {error.message}") from None
-        with open(path, "rb") as handle:
-            return handle.read()
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError as error:
+            raise TaskInputError(f"src: cannot read {path}: {error.strerror}") from None
 
     def check_params(self, params):
+        source = "content" if params.get("content") is not None else "src"
         data = self._pfx_bytes(params)
         if len(base64.b64encode(data)) > _certificates.MAX_SECURE_STRING:
-            raise TaskInputError(f"the PFX is {len(data)} bytes; it reaches the host as a SecureString of its base64 text, which "
-                                 "holds at most 65,536 characters (a PFX of about 48 KiB). Leave extra certificates out of it")
-        pfx = self._pfx = _certificates.load_pfx(data, params["password"])
+            raise TaskInputError(f"{source}: the PFX is {len(data)} bytes; it reaches the host as a SecureString of its base64 "
+                                 "text, which holds at most 65,536 characters (a PFX of about 48 KiB). Leave extra "
+                                 "certificates out of it")
+        if not 0 <= params["expiry_warning_days"] <= MAX_EXPIRY_WARNING_DAYS:
+            raise TaskInputError(f"expiry_warning_days: {params['expiry_warning_days']} is not between 0 (no warning) and "
+                                 f"{MAX_EXPIRY_WARNING_DAYS} days")
+        pfx = self._pfx = _certificates.load_pfx(data, params["password"], source)
         self._requirement_warnings = ([
             "the PFX password is very short; every occurrence of it in the task's output is masked, which can garble "
             "values such as the thumbprint. Use a longer password"] if 0 < len(params["password"]) < 6 else []) + _certificates.check_requirements(

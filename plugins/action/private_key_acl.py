@@ -32,7 +32,7 @@ class ActionModule(WindowsTaskAction):
         _private_keys.check_key_report(report, "certificate")
         where = f"LocalMachine\\{params['store_name']}"
         if not report["found"]:
-            raise PlanError(f"the certificate {params['thumbprint']} is not in {where}")
+            raise PlanError(f"thumbprint: the certificate {params['thumbprint']} is not in {where}")
         if not report.get("has_private_key"):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key")
         if report.get("key_error"):

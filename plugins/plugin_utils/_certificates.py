@@ -156,25 +156,49 @@ def _is_self_signed(cert) -> bool:
     return cert.subject == cert.issuer
 
 
-def load_pfx(data: bytes, password: str) -> Pfx:
-    """Parse a PFX with its password; fail with a clear message for a wrong password, a corrupt file or no private key."""
+def pfx_shape_problem(data: bytes) -> str | None:
+    """What keeps data from being a PKCS#12 PFX, judged by its outer structure alone; None when it looks like one.
+
+    PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (a SEQUENCE that starts with its type's OID), ... }.
+    cryptography says "invalid password or PKCS12 data" for both; this tells the two apart, so that the message
+    can name the option at fault.
+    """
+    try:
+        length, start = _der_length(data, 1) if data[0] == 0x30 else (0, 0)
+        if not start or data[start:start + 3] != b"\x02\x01\x03" or data[_der_enter(data, start + 3, 0x30)] != 0x06:
+            return "is not a valid PKCS#12 (PFX) archive; give the certificate exported with its private key as .pfx or .p12"
+    except (IndexError, ValueError):
+        return "is not a valid PKCS#12 (PFX) archive; give the certificate exported with its private key as .pfx or .p12"
+    if data[1] != 0x80 and start + length > len(data):  # 0x80: an indefinite (BER) length, which has no size to check
+        return f"is cut short: it holds {len(data)} bytes of a PFX of {start + length}"
+    return None
+
+
+def load_pfx(data: bytes, password: str, source: str = "the file") -> Pfx:
+    """Parse a PFX with its password; fail with a clear message for a wrong password, a corrupt file or no private key.
+
+    source is the option the bytes came from (src or content), which the messages name.
+    """
     require_cryptography()
+    problem = pfx_shape_problem(data)
+    if problem:
+        raise TaskInputError(f"{source}: {problem}")
     try:
         key, cert, additional = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
     except ValueError:
-        raise TaskInputError("the PFX could not be opened: the password is wrong or the file is not a valid PKCS#12 "
-                             "(PFX) archive") from None
+        raise TaskInputError(f"password: does not open the PFX given in {source}: the password is wrong, or the file is "
+                             "damaged") from None
     except Exception as error:  # pylint: disable=broad-exception-caught
         # Unusual archives raise other exceptions from cryptography's parser; the
         # message names the kind of problem only, never any content.
-        raise TaskInputError(f"the PFX could not be read ({type(error).__name__}); it may use an encryption this "
+        raise TaskInputError(f"{source}: could not be read as a PFX ({type(error).__name__}); it may use an encryption this "
                              "controller's cryptography library does not support") from None
     if key is None and cert is None and additional:
-        raise TaskInputError("the PFX holds a certificate but not its private key; export it again with the private key")
+        raise TaskInputError(f"{source}: holds a certificate but not its private key; export the PFX again with the private key")
     if cert is None:
-        raise TaskInputError("the PFX holds no certificate with a private key")
+        raise TaskInputError(f"{source}: holds no certificate with a private key")
     if key is None:
-        raise TaskInputError("the PFX holds a certificate but not its private key; export it again with the private key")
+        raise TaskInputError(f"{source}: holds a certificate but not its private key; export the PFX again with the private key")
     der = cert.public_bytes(Encoding.DER)
     algorithm, size = _key_description(key)
     leaf_thumbprint = thumbprint(der)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
@@ -23,11 +24,12 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     UnexpectedProbeResult,
 )
 
-# Characters a NetBIOS computer name may not contain (Microsoft, "Naming conventions in Active Directory
-# for computers, domains, sites, and OUs"), plus those a DNS host name may not: the client access point
-# registers both.
-_NETBIOS_INVALID = set('\\/:*?"<>|,~!@#$%^&\'.(){}_ ')
+# The client access point registers a NetBIOS name and a DNS host name, so its name must be valid as both:
+# letters, digits and hyphens (RFC 1123), which also avoids every character Microsoft's "Naming conventions
+# in Active Directory for computers, domains, sites, and OUs" forbids in either.
+_NETBIOS_ALLOWED = frozenset(string.ascii_letters + string.digits + "-")
 NETBIOS_MAX = 15
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 # The group of the cluster's unused disks, by its type: its name may be localised.
 AVAILABLE_STORAGE_TYPE = "AvailableStorage"
 GENERIC_SERVICE = "Generic Service"
@@ -43,7 +45,7 @@ def check_role_name(name: str) -> str:
         problems.append("it is empty")
     if len(name) > NETBIOS_MAX:
         problems.append(f"it has {len(name)} characters and a NetBIOS name has at most {NETBIOS_MAX}")
-    invalid = sorted({c for c in name if c in _NETBIOS_INVALID or not c.isascii() or not c.isprintable()})
+    invalid = sorted(set(name) - _NETBIOS_ALLOWED)
     if invalid:
         problems.append("it contains " + " ".join(repr(c) for c in invalid))
     if name.isdigit():
@@ -83,8 +85,9 @@ def _check_addresses(values: list) -> list[str]:
             address = ipaddress.IPv4Address((value or "").strip())
         except ValueError:
             raise TaskInputError(f"static_addresses[{index}]: {value!r} is not an IPv4 address such as 192.0.2.10") from None
-        if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local:
-            raise TaskInputError(f"static_addresses[{index}]: {value} cannot be a client access point's address")
+        # 0.0.0.0/8 is "this network" (RFC 1122); is_reserved is 240.0.0.0/4, with the limited broadcast.
+        if address in _THIS_NETWORK or address.is_loopback or address.is_multicast or address.is_link_local or address.is_reserved:
+            raise TaskInputError(f"static_addresses[{index}]: {address} cannot be a client access point's address")
         addresses.append(str(address))
     return _check_names(addresses, "static_addresses")
 
@@ -121,7 +124,13 @@ def check_params(params: dict) -> dict:
             "registry_checkpoints": _check_checkpoints(entry["registry_checkpoints"], f"{where}.registry_checkpoints"),
             "depends_on": _check_names(entry["depends_on"], f"{where}.depends_on"),
         })
-    _check_names([checked["service"]] + [a["service"] for a in additional], "service and additional_services[].service")
+    services = {checked["service"].lower(): "the role's service (service)"}
+    for index, entry in enumerate(additional):
+        where = f"additional_services[{index}].service"
+        if entry["service"].lower() in services:
+            raise TaskInputError(f"{where}: {entry['service']!r} is already {services[entry['service'].lower()]}; a role "
+                                 "runs each service once")
+        services[entry["service"].lower()] = f"listed as {where}"
     checked["additional_services"] = additional
     return checked
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import CREATE_DEFAULTS
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
     PlanError,
@@ -58,7 +59,7 @@ def normalise_pools(pools: list[dict]) -> list[dict]:
         if not name or name != name.strip() or any(ord(c) < 32 for c in name):
             raise TaskInputError(f"{label}: name must be non-empty, without leading or trailing spaces or control characters")
         if name.lower() in seen:
-            raise TaskInputError(f"{label}: the pool is also listed as pools[{seen[name.lower()]}] (IIS pool names are not case-sensitive)")
+            raise TaskInputError(f"{label}: the name is also listed as pools[{seen[name.lower()]}] (IIS pool names are not case-sensitive)")
         seen[name.lower()] = index
         if pool["state"] == "absent":
             continue
@@ -68,6 +69,8 @@ def normalise_pools(pools: list[dict]) -> list[dict]:
             raise TaskInputError(f"{label}: username is only used with identity_type SpecificUser, not {identity}")
         if not specific and pool.get("password") is not None:
             raise TaskInputError(f"{label}: password is only used with identity_type SpecificUser, not {identity}")
+        if specific and principal_problem(pool["username"]):
+            raise TaskInputError(f"{label}: username {pool['username']!r} {principal_problem(pool['username'])}")
         if specific and is_gmsa(pool["username"]) and pool.get("password") is not None:
             raise TaskInputError(
                 f"{label}: {pool['username']} is a group managed service account, which has no password; remove password"

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PlanError,
     TaskInputError,
@@ -78,9 +79,15 @@ def _resolve(grants: list[dict], principals) -> dict[str, dict]:
     missing = [g["principal"] for g in grants if g["principal"] not in by_input]
     if missing:
         raise UnexpectedProbeResult(f"no resolution for {', '.join(missing)}")
-    failures = [f"{p['input']!r} ({p.get('error') or 'not found'})" for p in by_input.values() if not p.get("sid")]
+    failures, seen = [], set()
+    for index, grant in enumerate(grants):
+        principal = by_input[grant["principal"]]
+        if not principal.get("sid") and grant["principal"] not in seen:
+            seen.add(grant["principal"])
+            failures.append(f"key_access[{index}].principal: {grant['principal']!r} could not be resolved to a SID on the host "
+                            f"({principal.get('error') or 'not found'})")
     if failures:
-        raise PlanError("key_access: these principals could not be resolved to a SID on the host: " + ", ".join(failures))
+        raise PlanError("; ".join(failures))
     return by_input
 
 
@@ -138,7 +145,19 @@ def plan_key_acl(grants: list[dict], acl: list[dict], principals, unconditional:
 
 
 def check_grants(grants: list[dict]) -> list[dict]:
+    wanted: dict[str, tuple[int, str | None]] = {}
     for index, grant in enumerate(grants):
         if not grant["principal"].strip():
             raise TaskInputError(f"key_access[{index}]: principal is empty")
+        problem = principal_problem(grant["principal"])
+        if problem:
+            raise TaskInputError(f"key_access[{index}].principal: {grant['principal']!r} {problem}")
+        # The same reference twice with different access is a contradiction the controller can see; two
+        # references to one account (a name and its SID) only the host can match.
+        key = grant["principal"].strip().lower()
+        want = grant["access"] if grant["state"] == "present" else None
+        if key in wanted and wanted[key][1] != want:
+            raise TaskInputError(f"key_access[{index}].principal: {grant['principal']!r} is also listed as "
+                                 f"key_access[{wanted[key][0]}] with different access; list each account once")
+        wanted.setdefault(key, (index, want))
     return grants

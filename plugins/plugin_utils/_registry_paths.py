@@ -13,6 +13,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 # registry provider (Registry::HKEY_LOCAL_MACHINE\\) write it; PowerShell also takes HKLM:SOFTWARE.
 _HIVE = re.compile(r"^(?:Registry::)?(?P<hive>HK[A-Z_]+)(?::\\*|\\+|$)", re.IGNORECASE)
 _LOCAL_MACHINE = ("HKLM", "HKEY_LOCAL_MACHINE")
+# Registry element size limits (Microsoft): each key name in a path has at most 255 characters.
+MAX_KEY_NAME = 255
 
 
 def local_machine_subkey(key: str, option: str = "key") -> str:
@@ -27,4 +29,8 @@ def local_machine_subkey(key: str, option: str = "key") -> str:
     first = subkey.split("\\", 1)[0]
     if not subkey or "\\\\" in subkey or ":" in first:
         raise TaskInputError(f"{option}: {key!r} is not a registry key path such as HKLM:\\SOFTWARE\\Vendor\\Product")
+    longest = max(subkey.split("\\"), key=len)
+    if len(longest) > MAX_KEY_NAME:
+        raise TaskInputError(f"{option}: has a key name of {len(longest)} characters ({longest[:16]!r}...); a registry "
+                             f"key's name has at most {MAX_KEY_NAME}")
     return subkey

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import difflib
-import re
 
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
     PlanError,
@@ -71,7 +71,6 @@ LOGON_RIGHTS = (
 )
 ALL_RIGHTS = PRIVILEGES + LOGON_RIGHTS
 _CANONICAL = {name.lower(): name for name in ALL_RIGHTS}
-_SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 
 
 def canonical_right(name: str) -> str:
@@ -103,8 +102,9 @@ def normalise_rights(rights: dict) -> dict[str, list[str]]:
         for account in cleaned:
             if not account:
                 raise TaskInputError(f"rights: {right} lists an empty account name")
-            if account.upper().startswith("S-1-") and not _SID.match(account):
-                raise TaskInputError(f"rights: {right} lists {account!r}, which is not a valid SID string")
+            problem = principal_problem(account)
+            if problem:
+                raise TaskInputError(f"rights: {right} lists {account!r}, which {problem}")
         normalised[right] = cleaned
     return normalised
 

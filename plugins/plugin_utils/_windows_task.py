@@ -29,6 +29,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._arguments import spec_errors, text_errors
 
 COLLECTION = "pkiops.keyfactor_command"
 PAYLOAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_powershell")
@@ -207,12 +208,16 @@ class WindowsTaskAction(ActionBase):
         return outcome
 
     def _validate(self) -> dict:
-        validation = ArgumentSpecValidator(self.argument_spec, **self.spec_rules).validate(self._task.args)
+        args = self._task.args
+        validation = ArgumentSpecValidator(self.argument_spec, **self.spec_rules).validate(args)
         # Collected before any error is raised: a message about a bad value may quote a secret.
         # pylint: disable-next=protected-access
         self._no_log_values = set(validation._no_log_values)
-        if validation.error_messages:
-            raise TaskInputError("; ".join(validation.error_messages))
+        if validation.error_messages or text_errors(self.argument_spec, args):
+            # Told again option by option, so that each message names its option, parent[index].sub for a
+            # suboption; the validator's own messages stand if that finds nothing.
+            messages = spec_errors(self.argument_spec, self.spec_rules, args) or validation.error_messages
+            raise TaskInputError("; ".join(messages))
         return validation.validated_parameters
 
     def _execute_payload(self, step: str, parameters: dict, secrets: dict[str, Secret]) -> dict:

@@ -343,8 +343,8 @@ def test_a_wrong_password_fails_without_touching_the_host(pfx_import):
     assert replay.calls == []
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == (f"{fqcn(PfxImport)}: the PFX could not be opened: the password is wrong or the file is not a valid "
-                             "PKCS#12 (PFX) archive")
+    assert result["msg"] == (f"{fqcn(PfxImport)}: password: does not open the PFX given in content: the password is wrong, or "
+                             "the file is damaged")
 
 
 @pytest.mark.parametrize("content", ["not base64!", "QUJD*", "QUJDRA=x"], ids=["words", "symbol", "bad padding"])
@@ -360,7 +360,7 @@ def test_base64_that_is_not_a_pfx_fails_without_touching_the_host(pfx_import):
     action, replay = pfx_import(content=base64.b64encode(b"just some bytes").decode())
     result = action.run(task_vars={})
     assert replay.calls == []
-    assert result["msg"].startswith(f"{fqcn(PfxImport)}: the PFX could not be")
+    assert result["msg"].startswith(f"{fqcn(PfxImport)}: content: is not a valid PKCS#12 (PFX) archive")
 
 
 def test_content_wrapped_into_lines_is_accepted(pfx_import, ps_ok, pki):
@@ -666,7 +666,7 @@ def test_private_key_acl_with_a_bad_thumbprint_fails_without_touching_the_host(p
 
 
 @pytest.mark.parametrize("certificate, message", [
-    (NOT_FOUND, f"the certificate {THUMBPRINT} is not in LocalMachine\\My"),
+    (NOT_FOUND, f"thumbprint: the certificate {THUMBPRINT} is not in LocalMachine\\My"),
     (NO_KEY, f"the certificate {THUMBPRINT} in LocalMachine\\My has no private key"),
 ], ids=["missing", "no key"])
 def test_private_key_acl_without_a_key_to_change_fails_after_the_probe(private_key_acl, ps_ok, certificate, message):
@@ -847,7 +847,8 @@ def test_a_missing_certificate_fails_saying_to_import_it_first(cert_serial_regis
     assert replay.modes == ["probe"]
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == f"{fqcn(CertSerialRegistry)}: the certificate {THUMBPRINT} is not in LocalMachine\\My; import it first"
+    assert result["msg"] == (f"{fqcn(CertSerialRegistry)}: thumbprint: the certificate {THUMBPRINT} is not in LocalMachine\\My; "
+                             "import it first")
 
 
 def test_a_certificate_without_its_key_fails(cert_serial_registry, ps_ok):

@@ -185,7 +185,7 @@ def test_duplicate_pool_names_fail_before_touching_the_host(iis_app_pools):
     action, replay = iis_app_pools(PORTAL, {"name": "keyfactorportal"})
     result = action.run(task_vars={})
     assert replay.calls == []
-    assert result["msg"].startswith(f"{FQCN}: pools[1] ('keyfactorportal'): the pool is also listed as pools[0]")
+    assert result["msg"].startswith(f"{FQCN}: pools[1] ('keyfactorportal'): the name is also listed as pools[0]")
 
 
 def test_a_user_account_without_username_fails_the_argument_spec(iis_app_pools):

@@ -29,7 +29,7 @@ from winsim.certificates import serial_as_windows_shows_it
 PASSWORD = "Pfx-Pa55word!"
 THUMBPRINT = "9F2C1A7E5B3D4C6A8E0F1B2D3C4E5F60718293A4"
 LRM = "\u200e"  # the left-to-right mark the certificates console copies in front of a thumbprint
-WRONG_PASSWORD_MESSAGE = "the PFX could not be opened: the password is wrong or the file is not a valid PKCS#12 (PFX) archive"
+WRONG_PASSWORD_MESSAGE = "password: does not open the PFX given in src: the password is wrong, or the file is damaged"
 NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 # Signing with one EC key is fast enough to make hundreds of certificates.
 EC_KEY = pki_fixtures.new_key("ec")
@@ -281,7 +281,7 @@ def test_load_pfx_with_a_wrong_password_fails_clearly(pki, legacy):
     data = pki_fixtures.pfx(pki["leaf"], PASSWORD, legacy=legacy)
     for wrong in ("wrong", "", PASSWORD.lower()):
         with pytest.raises(TaskInputError) as caught:
-            load_pfx(data, wrong)
+            load_pfx(data, wrong, "src")
         assert str(caught.value) == WRONG_PASSWORD_MESSAGE
 
 
@@ -289,33 +289,33 @@ def test_load_pfx_with_a_wrong_password_fails_clearly(pki, legacy):
                          ids=["empty", "text", "random bytes", "truncated sequence"])
 def test_load_pfx_of_garbage_fails_clearly(data):
     with pytest.raises(TaskInputError) as caught:
-        load_pfx(data, PASSWORD)
-    assert str(caught.value).startswith("the PFX could not be")
+        load_pfx(data, PASSWORD, "content")
+    assert str(caught.value).startswith("content: is not a valid PKCS#12 (PFX) archive")
 
 
 def test_load_pfx_of_a_truncated_pfx_fails_clearly(pki):
     data = pki_fixtures.pfx(pki["leaf"], PASSWORD)
     with pytest.raises(TaskInputError) as caught:
-        load_pfx(data[:len(data) // 2], PASSWORD)
-    assert str(caught.value).startswith("the PFX could not be")
+        load_pfx(data[:len(data) // 2], PASSWORD, "src")
+    assert str(caught.value) == f"src: is cut short: it holds {len(data) // 2} bytes of a PFX of {len(data)}"
 
 
 def test_load_pfx_without_a_certificate_fails_clearly():
     data = pkcs12.serialize_key_and_certificates(b"key only", EC_KEY, None, None, BestAvailableEncryption(PASSWORD.encode()))
     with pytest.raises(TaskInputError) as caught:
-        load_pfx(data, PASSWORD)
-    assert str(caught.value) == "the PFX holds no certificate with a private key"
+        load_pfx(data, PASSWORD, "src")
+    assert str(caught.value) == "src: holds no certificate with a private key"
 
 
 def test_load_pfx_without_the_private_key_fails(pki):
-    with pytest.raises(TaskInputError, match=r"^the PFX holds "):
-        load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, with_key=False), PASSWORD)
+    with pytest.raises(TaskInputError, match=r"^content: holds "):
+        load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, with_key=False), PASSWORD, "content")
 
 
 def test_load_pfx_without_the_private_key_says_to_export_it_again_with_the_key(pki):
     with pytest.raises(TaskInputError) as caught:
-        load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, with_key=False), PASSWORD)
-    assert str(caught.value) == "the PFX holds a certificate but not its private key; export it again with the private key"
+        load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, with_key=False), PASSWORD, "src")
+    assert str(caught.value) == "src: holds a certificate but not its private key; export the PFX again with the private key"
 
 
 def test_the_pfx_object_carries_no_private_key_material(pki):

@@ -123,8 +123,11 @@ def test_a_duplicate_address_disk_or_service_fails():
         params(static_addresses=["10.0.0.50", "10.0.0.050".replace("050", "50")])
     with pytest.raises(TaskInputError, match="storage: 'cluster disk 2' is listed more than once"):
         params(storage=["Cluster Disk 2", "cluster disk 2"])
-    with pytest.raises(TaskInputError, match="listed more than once"):
+    with pytest.raises(TaskInputError, match=r"^additional_services\[0\]\.service: .* is already the role's service"):
         params(additional_services=[{"service": GATEWAY.upper()}])
+    with pytest.raises(TaskInputError, match=r"^additional_services\[1\]\.service: 'casync' is already listed as "
+                                             r"additional_services\[0\]\.service"):
+        params(additional_services=[{"service": "CASync"}, {"service": "casync"}])
 
 
 def test_checkpoints_accept_every_spelling_of_the_hive_and_reject_other_hives():

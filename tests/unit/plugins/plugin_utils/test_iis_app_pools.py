@@ -107,12 +107,12 @@ def test_normalise_pools_rejects_names_differing_only_in_case_naming_both_indexe
     with pytest.raises(TaskInputError) as raised:
         normalise_pools([pool("KeyfactorPortal"), pool("KeyfactorApi"), pool("keyfactorportal")])
     assert str(raised.value) == (
-        "pools[2] ('keyfactorportal'): the pool is also listed as pools[0] (IIS pool names are not case-sensitive)"
+        "pools[2] ('keyfactorportal'): the name is also listed as pools[0] (IIS pool names are not case-sensitive)"
     )
 
 
 def test_normalise_pools_rejects_a_duplicate_name_even_when_one_entry_is_absent():
-    with pytest.raises(TaskInputError, match=r"pools\[1\] \('KEYFACTORPORTAL'\): the pool is also listed as pools\[0\]"):
+    with pytest.raises(TaskInputError, match=r"pools\[1\] \('KEYFACTORPORTAL'\): the name is also listed as pools\[0\]"):
         normalise_pools([pool("KeyfactorPortal"), pool("KEYFACTORPORTAL", state="absent")])
 
 

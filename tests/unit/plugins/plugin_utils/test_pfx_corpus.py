@@ -38,7 +38,7 @@ def _open(path: pathlib.Path):
     failures = []
     for password in guesses:
         try:
-            return password, _certificates.load_pfx(data, password)
+            return password, _certificates.load_pfx(data, password, "src")
         except TaskInputError as error:
             failures.append(error)
     # A wrong guess only says the password is wrong; any other failure says more.
@@ -54,7 +54,7 @@ def test_the_corpus_is_there():
 def test_each_file_opens_or_fails_with_a_clear_message(path):
     outcome = _open(path)[1]
     if isinstance(outcome, TaskInputError):
-        assert str(outcome).startswith("the PFX "), outcome
+        assert str(outcome).startswith(("src: ", "password: ")), outcome
         assert UNUSABLE.search(path.name), f"{path.name} holds a certificate and its key, but did not open: {outcome}"
         return
     assert outcome.thumbprint and outcome.serial_number

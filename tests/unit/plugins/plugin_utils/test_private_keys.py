@@ -268,15 +268,15 @@ def test_an_unresolved_principal_is_a_plan_error_naming_it():
     report = principals(*grants, unresolved={"CONTOSO\\svc_gone": "Some or all identity references could not be translated."})
     with pytest.raises(PlanError) as caught:
         plan_key_acl(grants, [], report)
-    assert str(caught.value) == ("key_access: these principals could not be resolved to a SID on the host: "
-                                 "'CONTOSO\\\\svc_gone' (Some or all identity references could not be translated.)")
+    assert str(caught.value) == ("key_access[1].principal: 'CONTOSO\\\\svc_gone' could not be resolved to a SID on the host "
+                                 "(Some or all identity references could not be translated.)")
 
 
 def test_an_unresolved_principal_without_an_error_says_not_found():
     grants = [grant("CONTOSO\\svc_gone")]
     with pytest.raises(PlanError) as caught:
         plan_key_acl(grants, [], [{"input": "CONTOSO\\svc_gone", "sid": None, "name": None, "error": None}])
-    assert str(caught.value).endswith("'CONTOSO\\\\svc_gone' (not found)")
+    assert str(caught.value).endswith("'CONTOSO\\\\svc_gone' could not be resolved to a SID on the host (not found)")
 
 
 def test_a_probe_that_misses_a_principal_is_an_unexpected_result():
