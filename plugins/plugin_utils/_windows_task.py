@@ -248,11 +248,17 @@ class WindowsTaskAction(ActionBase):
                     task_vars=self._task_vars,
                 )
                 break
-            except AnsibleConnectionFailure:
+            except AnsibleConnectionFailure as error:
                 # A probe only reads, so repeating it is safe. An apply is not
                 # repeated: a re-run of the task converges instead.
+                if step == "apply":
+                    raise AnsibleConnectionFailure(
+                        f"{self.fqcn}: the connection was lost during the change, so the host may have made all, part or "
+                        f"none of it; it is not repeated, and running the task again converges: {error}") from error
                 if attempt == attempts:
-                    raise
+                    raise AnsibleConnectionFailure(
+                        f"{self.fqcn}: the connection was lost on all {attempts} attempts to read the host's state; "
+                        f"nothing was changed: {error}") from error
                 self._display.vvv(f"{self.fqcn}: probe attempt {attempt} lost the connection; retrying")
                 time.sleep(self.probe_retry_delay * attempt)
                 self._connection.reset()

@@ -214,13 +214,15 @@ def test_a_probe_that_loses_the_connection_is_retried_after_a_reset(user_rights,
     assert not result.get("failed")
 
 
-def test_the_probe_gives_up_after_probe_attempts_and_re_raises(user_rights, sleeps):
+def test_the_probe_gives_up_after_probe_attempts_and_says_so(user_rights, sleeps):
     action, replay = user_rights()
     failures = [AnsibleConnectionFailure(f"winrm: connection reset ({n})") for n in range(ActionModule.probe_attempts)]
     replay.queue(*failures)
     with pytest.raises(AnsibleConnectionFailure) as raised:
         action.run(task_vars={})
-    assert raised.value is failures[-1]
+    assert raised.value.__cause__ is failures[-1]
+    assert str(raised.value).startswith("pkiops.keyfactor_command.user_rights: the connection was lost on all 3 attempts "
+                                        "to read the host's state; nothing was changed: winrm: connection reset (2)")
     assert len(replay.calls) == ActionModule.probe_attempts == 3
     assert action._connection.reset.call_count == 2  # pylint: disable=protected-access
     assert sleeps == [2.0, 4.0]
@@ -229,8 +231,9 @@ def test_the_probe_gives_up_after_probe_attempts_and_re_raises(user_rights, slee
 def test_an_apply_that_loses_the_connection_is_not_retried(user_rights, ps_ok, sleeps):
     action, replay = user_rights()
     replay.queue(ps_ok(NOT_HELD), AnsibleConnectionFailure("winrm: connection reset by peer"))
-    with pytest.raises(AnsibleConnectionFailure):
+    with pytest.raises(AnsibleConnectionFailure) as raised:
         action.run(task_vars={})
+    assert "lost during the change" in str(raised.value) and "winrm: connection reset by peer" in str(raised.value)
     assert replay.modes == ["probe", "apply"]
     action._connection.reset.assert_not_called()  # pylint: disable=protected-access
     assert sleeps == []
