@@ -7,18 +7,35 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from reliability import scan_for_secrets
+from secret_scan import SecretCollector, strings_in
 from winsim.state import complete, computer_name_for
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 PLAYBOOKS = REPO / "playbooks"
 TEST_PLAYBOOKS = pathlib.Path(__file__).resolve().parent / "playbooks"
+# Directories of the lab that are Ansible's own, not the test's files.
+ANSIBLE_DIRS = ("ansible-home", "tmp")
+
+
+class SecretLeak(AssertionError):
+    """A run's output, results or a simulated host's log holds a secret the run was given."""
+
+
+def _json_text(raw: str) -> str:
+    """A JSON document as written, then its strings unescaped: a secret with a quote or a backslash is found too."""
+    try:
+        return raw + "\n" + "\n".join(strings_in(json.loads(raw)))
+    except ValueError:
+        return raw
 
 
 @dataclasses.dataclass
@@ -105,6 +122,9 @@ class SimLab:
         """ansible-playbook on the lab's hosts, or on the given inventory sources instead."""
         sources = [str(source) for source in inventories] if inventories else [str(self._inventory())]
         command = [str(BIN / "ansible-playbook"), *[arg for source in sources for arg in ("-i", source)], str(playbook)]
+        if not any(re.fullmatch(r"-v+", arg) for arg in args):
+            # The secrets scan reads what a user debugging with -vvv would see.
+            command.append("-vvv")
         if check:
             command.append("--check")
         if diff:
@@ -132,7 +152,72 @@ class SimLab:
             ANSIBLE_HOME=str(self.root / "ansible-home"),
         )
         completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=self.root, check=False)
-        return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, record)
+        run = PlaybookRun(completed.returncode, completed.stdout, completed.stderr, record)
+        self.scan(run, playbook, args, extra_vars, inventories)
+        return run
+
+    def _state_files(self) -> dict[str, pathlib.Path]:
+        """Every simulated host's state file in the lab, by host: the lab's own and those a test wrote itself."""
+        paths = {name: pathlib.Path(host["vars"]["windows_sim_state_file"]) for name, host in self.hosts.items()}
+        known = set(paths.values())
+        for path in sorted(self.root.rglob("*.json")):
+            if path in known or any(part in ANSIBLE_DIRS for part in path.relative_to(self.root).parts):
+                continue
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(state, dict) and isinstance(state.get("_sim"), dict):
+                paths[path.name] = path
+        return paths
+
+    def secrets(self, args=(), extra_vars: dict | None = None, inventories: list | None = None) -> dict[str, str]:
+        """Every secret a run is given, by a label that names where it was given and never quotes it."""
+        collector = SecretCollector(self.root)
+        for key, value in (extra_vars or {}).items():
+            collector.walk(f"extra var {key}", value, str(key))
+        for option, value in zip(args, list(args)[1:]):
+            if option in ("-e", "--extra-vars"):
+                try:
+                    text = pathlib.Path(self.root, value[1:]).read_text() if value.startswith("@") else value
+                    given = yaml.safe_load(text)
+                except OSError:
+                    continue
+                except yaml.YAMLError:
+                    given = dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
+                for key, item in (given if isinstance(given, dict) else {}).items():
+                    collector.walk(f"extra var {key}", item, str(key))
+        for name, host in self.hosts.items():
+            for key, value in host["vars"].items():
+                collector.walk(f"host var {key} of {name}", value, str(key))
+        for source in inventories or []:
+            path = pathlib.Path(source)
+            if path.is_file() and path.suffix in (".yml", ".yaml", ".json"):
+                try:
+                    collector.walk(f"inventory {path.name}", yaml.safe_load(path.read_text()))
+                except yaml.YAMLError:
+                    pass  # a vaulted inventory: its values are given to the run as extra vars here
+        # A templated src ("{{ inventory_dir }}/files/x.pfx") names a file only the run resolves.
+        collector.pfx_files_under(self.root, skip=ANSIBLE_DIRS)
+        return collector.secrets
+
+    def scan(self, run: PlaybookRun, playbook, args=(), extra_vars: dict | None = None,
+             inventories: list | None = None) -> None:
+        """Look for every secret of the run in its output, its results and diffs, and every simulated host's log."""
+        texts = {"console output (stdout)": run.stdout, "console output (stderr)": run.stderr}
+        if run.record_path.is_file():
+            texts["callback record (results and diffs)"] = _json_text(run.record_path.read_text())
+        for name, path in self._state_files().items():
+            try:
+                log = json.loads(path.read_text())["_sim"].get("log", [])
+            except (OSError, ValueError, KeyError):
+                continue
+            texts[f"simulator log of {name}"] = _json_text(json.dumps(log))
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0] or "e2e"
+        where = f"{test} {run.record_path.stem} ({pathlib.Path(str(playbook)).name})"
+        leaks = scan_for_secrets(texts, self.secrets(args, extra_vars, inventories), where)
+        if leaks:
+            raise SecretLeak(f"{where}: secrets leaked: " + "; ".join(leaks))
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import hashlib
+import pathlib
+import re
 
 from . import cluster as cluster_file, manifest, registry, state as state_file
 from .accounts import Directory
@@ -44,7 +48,8 @@ def _call_facts(invocation: manifest.ModuleInvocation) -> dict:
 
 
 def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
-    """Values the log must not keep: sensitive parameters, a stand-in's secret options, and any *password* option."""
+    """Values a result must not carry, nor a stock module's log entry: sensitive parameters, a stand-in's secret
+    options, and any *password* option."""
     args = invocation.args
     found = []
     for parameter in args.get("sensitive_parameters") or []:
@@ -56,15 +61,56 @@ def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
     return [s for s in found if isinstance(s, str) and s]
 
 
+_PAYLOAD_DIR = pathlib.Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_powershell"
+_INCLUDE = re.compile(r"^# pkiops-include: (_[a-z0-9_]+\.ps1)[ \t]*\r?$", re.MULTILINE)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _repository_payloads() -> frozenset:
+    """The sha256 of every payload in the repository, as its file and as it reaches the host (fragments inlined)."""
+    def inline(match: re.Match) -> str:
+        return (_PAYLOAD_DIR / match.group(1)).read_text(encoding="utf-8").rstrip("\n")
+
+    sources = [path.read_text(encoding="utf-8") for path in _PAYLOAD_DIR.glob("[!_]*.ps1")]
+    return frozenset(_sha256(text) for source in sources for text in (source, _INCLUDE.sub(inline, source)))
+
+
+def _script_block_log(invocation: manifest.ModuleInvocation) -> dict:
+    """What a real host's PowerShell ScriptBlock log sees of a win_powershell run.
+
+    The script text: kept as its length and sha256 when it is one of the repository's payloads, and in full
+    otherwise, so that anything put into a script (a secret, above all) is in the log. The parameters verbatim,
+    whatever Ansible's no_log says: the host never hears of it, and a secret wrongly passed as a plain parameter
+    must show up here for the secrets scan to catch it. Of sensitive_parameters only the names: their values
+    arrive as SecureString or PSCredential, which the log does not see.
+    """
+    logged = invocation.public_args()
+    script = logged.get("script")
+    if isinstance(script, str):
+        logged["script"] = f"<{len(script)} characters>"
+        logged["script_sha256"] = _sha256(script)
+        if logged["script_sha256"] not in _repository_payloads():
+            logged["script_text"] = script
+    if isinstance(logged.get("sensitive_parameters"), list):
+        logged["sensitive_parameters"] = [
+            {key: (value if key == "name" else state_file.REDACTED) for key, value in parameter.items()}
+            if isinstance(parameter, dict) else state_file.REDACTED
+            for parameter in logged["sensitive_parameters"]]
+    return logged
+
+
 def _logged_args(invocation: manifest.ModuleInvocation, secrets: list[str]):
+    if invocation.name == "ansible.windows.win_powershell":
+        return _script_block_log(invocation)
+    # A stock module's options arrive as data on stdin, which ScriptBlock logging does not record.
     if invocation.args.get("_ansible_no_log"):
         # A no_log task may carry secrets in any option: keep only their names.
         return sorted(invocation.public_args())
-    logged = invocation.public_args()
-    if isinstance(logged.get("script"), str):
-        # The payload is in the repository; its size is what is worth keeping here.
-        logged["script"] = f"<{len(logged['script'])} characters>"
-    return state_file.redact(logged, secrets)
+    return state_file.redact(invocation.public_args(), secrets)
 
 
 def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | None = None) -> dict:
