@@ -50,8 +50,10 @@ $ErrorActionPreference = 'Stop'
 # work so that a failure before the first mutation does not report a change.
 $Ansible.Changed = $false
 
-# The controller replaces this line with the shared error wrapping.
+# The controller replaces these lines with the shared fragments: error
+# wrapping, and HKEY_LOCAL_MACHINE and the LocalMachine stores.
 # pkiops-include: _errors.ps1
+# pkiops-include: _local_machine.ps1
 
 # The system store names Windows uses: 'CA' is what X509Store's
 # StoreName.CertificateAuthority opens, 'Root' is StoreName.Root.
@@ -116,18 +118,10 @@ function Get-StoreThumbprintSet {
     )
 
     $thumbprints = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
-        $Name, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    # CA and Root exist on every Windows installation; a missing one is an
+    # error to report.
+    $store = Open-LocalMachineStore -Name $Name
     try {
-        try {
-            # OpenExistingOnly: a read must never create a store. CA and Root
-            # exist on every Windows installation.
-            $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
-            $store.Open($openFlags)
-        }
-        catch {
-            throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$Name" -ErrorRecord $_)
-        }
         # Every read of X509Store.Certificates creates a new object for each
         # certificate in the store: read it once, and release each object.
         #
@@ -144,18 +138,6 @@ function Get-StoreThumbprintSet {
         $store.Close()
     }
     , $thumbprints
-}
-
-function Open-LocalMachine64 {
-    # HKEY_LOCAL_MACHINE in the 64-bit view, so that a 32-bit PowerShell host
-    # reads the keys Windows itself uses rather than WOW6432Node. On a 32-bit
-    # Windows the 64-bit view is the 32-bit one. The caller disposes it.
-    try {
-        [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
-    }
-    catch {
-        throw (New-ContextException -Context 'Cannot open HKEY_LOCAL_MACHINE (64-bit view)' -ErrorRecord $_)
-    }
 }
 
 function Test-DefaultStoreEntry {
@@ -351,28 +333,6 @@ function Clear-OperationPlan {
     }
 }
 
-function Open-CaStoreForWrite {
-    # The caller closes the store.
-    param(
-        [Parameter(Mandatory)]
-        [string]$Name
-    )
-
-    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
-        $Name, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
-    try {
-        # OpenExistingOnly: CA and Root always exist, so a missing one is an
-        # error to report rather than a store to create.
-        $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadWrite -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
-        $store.Open($openFlags)
-    }
-    catch {
-        $store.Close()
-        throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$Name for writing" -ErrorRecord $_)
-    }
-    $store
-}
-
 function Add-CaCertificate {
     param(
         [Parameter(Mandatory)]
@@ -382,7 +342,7 @@ function Add-CaCertificate {
         [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate
     )
 
-    $target = Open-CaStoreForWrite -Name $Store
+    $target = Open-LocalMachineStore -Name $Store -ForWrite
     try {
         $target.Add($Certificate)
     }
@@ -405,7 +365,7 @@ function Remove-CaCertificate {
         [string]$Thumbprint
     )
 
-    $target = Open-CaStoreForWrite -Name $Store
+    $target = Open-LocalMachineStore -Name $Store -ForWrite
     try {
         # X509Store.Certificates is a copy, so removing from the store while
         # going through it is safe.

@@ -46,10 +46,12 @@ $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
 # The controller replaces these lines with the shared fragments: error
-# wrapping, principal names, and the certificate store lookup and key report.
+# wrapping, principal names, the certificate store lookup and key report, and
+# HKEY_LOCAL_MACHINE's 64-bit view.
 # pkiops-include: _errors.ps1
 # pkiops-include: _principals.ps1
 # pkiops-include: _private_key_acl.ps1
+# pkiops-include: _local_machine.ps1
 
 function Assert-Input {
     # The controller normalises every value; anything else is a controller
@@ -88,17 +90,6 @@ function Assert-Input {
     # The empty name is the key's default value, which the contract excludes.
     if ([string]::IsNullOrEmpty($Name)) {
         throw 'Invalid ValueName: give the name of the registry value.'
-    }
-}
-
-function Open-LocalMachine64 {
-    # HKEY_LOCAL_MACHINE in the 64-bit view; see the header for why. The
-    # caller disposes it.
-    try {
-        [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
-    }
-    catch {
-        throw (New-ContextException -Context 'Cannot open HKEY_LOCAL_MACHINE (64-bit view)' -ErrorRecord $_)
     }
 }
 

@@ -65,11 +65,12 @@ $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
 # The controller replaces these lines with the shared fragments: error
-# wrapping, principal resolution, and the key helper type, store lookup and
-# key ACL operations.
+# wrapping, principal resolution, the key helper type, store lookup and key
+# ACL operations, and opening the LocalMachine stores.
 # pkiops-include: _errors.ps1
 # pkiops-include: _principals.ps1
 # pkiops-include: _private_key_acl.ps1
+# pkiops-include: _local_machine.ps1
 
 # The two stores a CA certificate can go to, by the system store names
 # Windows uses: 'CA' is Intermediate Certification Authorities (what
@@ -144,27 +145,6 @@ function Get-InstallPlan {
         $plan.Add($entry)
     }
     , $plan
-}
-
-function Open-LocalMachineStoreForWrite {
-    # The caller closes the store. ReadWrite without OpenExistingOnly: a store
-    # named in the task that does not exist yet is created, so that the
-    # import can go there.
-    param(
-        [Parameter(Mandatory)]
-        [string]$Name
-    )
-
-    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
-        $Name, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
-    try {
-        $store.Open([System.Security.Cryptography.X509Certificates.OpenFlags]::ReadWrite)
-    }
-    catch {
-        $store.Close()
-        throw (New-ContextException -Context "Cannot open the certificate store LocalMachine\$Name for writing" -ErrorRecord $_)
-    }
-    $store
 }
 
 function Invoke-Probe {
@@ -340,7 +320,7 @@ function Import-PfxContent {
                 throw "Cannot import: the PFX holds certificate $LeafThumbprint without its private key."
             }
 
-            $store = Open-LocalMachineStoreForWrite -Name $Store
+            $store = Open-LocalMachineStore -Name $Store -ForWrite -CreateMissing
             try {
                 # A copy already in the store (for example one whose key was
                 # lost) is replaced by this one, which carries its key.
@@ -374,7 +354,7 @@ function Import-PfxContent {
             # reference to the temporary key container of this import.
             $publicOnly = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($caCertificate.RawData)
             try {
-                $store = Open-LocalMachineStoreForWrite -Name $entry.Store
+                $store = Open-LocalMachineStore -Name $entry.Store -ForWrite -CreateMissing
                 try {
                     $store.Add($publicOnly)
                 }

@@ -1,0 +1,56 @@
+# HKEY_LOCAL_MACHINE and the LocalMachine certificate stores, opened the way
+# the payloads need them.
+#
+# Functions only; the controller inlines this fragment where a payload names
+# it in a pkiops-include line (cert_serial_registry, ca_certificates,
+# pfx_import). It uses New-ContextException from _errors.ps1.
+
+function Open-LocalMachine64 {
+    # HKEY_LOCAL_MACHINE in the 64-bit view (RegistryKey.OpenBaseKey with
+    # RegistryView.Registry64): 64-bit services read that view, whereas a
+    # 32-bit PowerShell host would by default be redirected to
+    # HKLM\SOFTWARE\WOW6432Node. On a 32-bit Windows the 64-bit view is the
+    # 32-bit one. The caller disposes it.
+    try {
+        [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
+    }
+    catch {
+        throw (New-ContextException -Context 'Cannot open HKEY_LOCAL_MACHINE (64-bit view)' -ErrorRecord $_)
+    }
+}
+
+function Open-LocalMachineStore {
+    # LocalMachine\<Name>, read-only or with -ForWrite for writing. The
+    # caller closes it. OpenExistingOnly unless -CreateMissing: without it,
+    # opening a store name that does not exist creates that store, which a
+    # read must never do and a write only may when the task names a store to
+    # import into.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Name,
+
+        [switch]$ForWrite,
+
+        [switch]$CreateMissing
+    )
+
+    $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly
+    $context = "Cannot open the certificate store LocalMachine\$Name"
+    if ($ForWrite) {
+        $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadWrite
+        $context = "$context for writing"
+    }
+    if (-not $CreateMissing) {
+        $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+    }
+    $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
+        $Name, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    try {
+        $store.Open($openFlags)
+    }
+    catch {
+        $store.Close()
+        throw (New-ContextException -Context $context -ErrorRecord $_)
+    }
+    $store
+}
