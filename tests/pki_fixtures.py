@@ -22,6 +22,11 @@ class Issued:
     key: object
 
 
+def thumbprint(issued: Issued) -> str:
+    """The certificate's SHA-1 thumbprint as X509Certificate2.Thumbprint spells it: 40 uppercase hex digits."""
+    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Contoso")])
 

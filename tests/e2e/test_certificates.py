@@ -39,9 +39,7 @@ def _my_store(lab):
     return lab.state(HOST).get("certificates", {}).get("My", {})
 
 
-def _thumbprint(issued):
-    from cryptography.hazmat.primitives.hashes import SHA1  # pylint: disable=import-outside-toplevel
-    return issued.cert.fingerprint(SHA1()).hex().upper()
+_thumbprint = pki.thumbprint
 
 
 def _result(run, task):

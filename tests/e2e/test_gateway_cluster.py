@@ -57,9 +57,7 @@ def fixture_gateway_cert(ca):
     return pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
 
 
-def _thumbprint(issued) -> str:
-    from cryptography.hazmat.primitives.hashes import SHA1  # pylint: disable=import-outside-toplevel
-    return issued.cert.fingerprint(SHA1()).hex().upper()
+_thumbprint = pki.thumbprint
 
 
 class Cluster:

@@ -22,7 +22,6 @@ from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleError
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 import pki_fixtures
@@ -63,8 +62,7 @@ DROP = object()  # an option left out of the task
 # --- the PKI the certificate cases use, made once --------------------------------------------------------------------------
 
 
-def _thumbprint(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+_thumbprint = pki_fixtures.thumbprint
 
 
 def _b64(data: bytes) -> str:

@@ -7,7 +7,6 @@ import json
 import struct
 
 import pytest
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs7, pkcs12
 
 import pki_fixtures
@@ -21,8 +20,7 @@ from winsim.state import complete
 registry.load_all()
 
 
-def thumbprint_of(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+thumbprint_of = pki_fixtures.thumbprint
 
 
 def der_base64(issued) -> str:

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from cryptography.hazmat.primitives import hashes
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
@@ -39,8 +38,7 @@ GATEWAY_SUBKEY = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"
 WRONG_PASSWORD = "The specified network password is not correct."
 
 
-def thumbprint_of(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+thumbprint_of = pki_fixtures.thumbprint
 
 
 @pytest.fixture(scope="module", name="pki")

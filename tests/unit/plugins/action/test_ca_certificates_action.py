@@ -8,7 +8,6 @@ import json
 
 import pytest
 from ansible.errors import AnsibleError
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs7
 
 import pki_fixtures
@@ -18,8 +17,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 FQCN = "pkiops.keyfactor_command.ca_certificates"
 
 
-def thumbprint_of(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+thumbprint_of = pki_fixtures.thumbprint
 
 
 def pem(*issued) -> str:

@@ -9,7 +9,6 @@ import json
 
 import pytest
 from ansible.errors import AnsibleError
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
 import pki_fixtures
@@ -48,8 +47,7 @@ def fqcn(cls) -> str:
     return f"pkiops.keyfactor_command.{cls.module_name}"
 
 
-def thumbprint_of(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+thumbprint_of = pki_fixtures.thumbprint
 
 
 @pytest.fixture(scope="module", name="pki")

@@ -44,8 +44,7 @@ def der(issued) -> bytes:
     return issued.cert.public_bytes(Encoding.DER)
 
 
-def thumbprint_of(issued) -> str:
-    return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
+thumbprint_of = pki_fixtures.thumbprint
 
 
 def without_extensions(common_name: str):
