@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
-from ansible.errors import AnsibleError
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._pfx_import_spec import ARGUMENT_SPEC, SPEC_RULES
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _certificates, _private_keys
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
@@ -40,26 +38,7 @@ class ActionModule(WindowsTaskAction):
     _pfx = None
 
     def _pfx_bytes(self, params) -> bytes:
-        if params.get("content") is not None:
-            # base64 tools and YAML block scalars wrap lines; the host's decoder ignores the line breaks too.
-            text = "".join(params["content"].split())
-            if not text:
-                raise TaskInputError("content: is empty; give the PFX file's bytes encoded as base64, or src")
-            try:
-                return base64.b64decode(text, validate=True)
-            except (binascii.Error, ValueError):
-                raise TaskInputError("content: is not base64; give the PFX file's bytes encoded as base64") from None
-        if not params["src"]:
-            raise TaskInputError("src: is empty; give the path of the PFX file, or content")
-        try:
-            path = self._find_needle("files", params["src"])
-        except AnsibleError as error:
-            raise TaskInputError(f"src: {error.message}") from None
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except OSError as error:
-            raise TaskInputError(f"src: cannot read {path}: {error.strerror}") from None
+        return _certificates.read_pfx(params.get("src"), params.get("content"), lambda src: self._find_needle("files", src))
 
     def check_params(self, params):
         source = "content" if params.get("content") is not None else "src"

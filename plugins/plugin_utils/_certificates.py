@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import dataclasses
 import datetime
 import hashlib
 import re
 
+from ansible.errors import AnsibleError
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
 
 try:
@@ -172,6 +174,34 @@ def pfx_shape_problem(data: bytes) -> str | None:
     if data[1] != 0x80 and start + length > len(data):  # 0x80: an indefinite (BER) length, which has no size to check
         return f"is cut short: it holds {len(data)} bytes of a PFX of {start + length}"
     return None
+
+
+def read_pfx(src: str | None, content: str | None, find_file, prefix: str = "") -> bytes:
+    """The PFX's bytes, from base64 content or from the file src names, which find_file locates as a task's files.
+
+    prefix names where the options sit (``requirements[2].``) in the messages, which name the option.
+    """
+    content_option, src_option = (f"{prefix}pfx_content", f"{prefix}pfx_src") if prefix else ("content", "src")
+    if content is not None:
+        # base64 tools and YAML block scalars wrap lines; the host's decoder ignores the line breaks too.
+        text = "".join(content.split())
+        if not text:
+            raise TaskInputError(f"{content_option}: is empty; give the PFX file's bytes encoded as base64, or {src_option}")
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise TaskInputError(f"{content_option}: is not base64; give the PFX file's bytes encoded as base64") from None
+    if not src:
+        raise TaskInputError(f"{src_option}: is empty; give the path of the PFX file, or {content_option}")
+    try:
+        path = find_file(src)
+    except AnsibleError as error:
+        raise TaskInputError(f"{src_option}: {error.message}") from None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise TaskInputError(f"{src_option}: cannot read {path}: {error.strerror}") from None
 
 
 def load_pfx(data: bytes, password: str, source: str = "the file") -> Pfx:

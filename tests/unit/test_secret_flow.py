@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule as IisAppPools
 from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
+from ansible_collections.pkiops.keyfactor_command.plugins.action.readiness_info import ActionModule as ReadinessInfo
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import WindowsTaskAction, payload_source
 from reliability import scan_for_secrets
 from secret_scan import pfx_forms, strings_in
@@ -192,7 +193,8 @@ def fixture_pfx() -> dict:
     leaf = pki_fixtures.issue("flow.contoso.com", issuer=issuing)
     data = pki_fixtures.pfx(leaf, PFX_PASSWORD, extra=(issuing, root))
     return {"data": data, "content": base64.b64encode(data).decode("ascii"),
-            "chain": [c.cert.fingerprint(hashes.SHA1()).hex().upper() for c in (issuing, root)]}
+            "chain": [c.cert.fingerprint(hashes.SHA1()).hex().upper() for c in (issuing, root)],
+            "thumbprint": pki_fixtures.thumbprint(leaf)}
 
 
 def _pfx_probe_not_found(pfx: dict) -> dict:
@@ -230,8 +232,41 @@ FLOW_CASES = {
 }
 
 
+def _readiness_case(pfx):
+    args = {"requirements": [{"kind": "key_access", "pfx_content": pfx["content"], "pfx_password": PFX_PASSWORD, "account": NS},
+                             {"kind": "certificate", "pfx_src": "flow.pfx", "pfx_password": PFX_PASSWORD}]}
+    secrets = {"pfx_password": PFX_PASSWORD, **pfx_forms("PFX of a requirement", pfx["data"])}
+    return ReadinessInfo, args, secrets
+
+
+# Modules whose secrets are used on the controller only: nothing of them reaches the host, not even as a
+# sensitive parameter.
+CONTROLLER_ONLY_CASES = {"readiness_info": _readiness_case}
+
+
+def test_secrets_used_on_the_controller_never_reach_the_host(pfx, make_action, ps_ok, tmp_path, monkeypatch):
+    cls, args, secrets = CONTROLLER_ONLY_CASES["readiness_info"](pfx)
+    action, replay = make_action(cls, args, diff=True)
+    (tmp_path / "flow.pfx").write_bytes(pfx["data"])
+    monkeypatch.setattr(action, "_find_needle", lambda dirname, needle: str(tmp_path / needle))
+    empty = {"rights": {"holders": {}}, "accounts": [{"input": NS, "sid": NS_SID, "name": NS, "error": None}], "groups": {},
+             "paths": {}, "features": {"installed": {}}, "iis": {"installed": True, "pools": {}},
+             "certificates": [{"store": "My", "thumbprint": pfx["thumbprint"], "found": False}],
+             "registry": [], "cluster": {"services": []}, "co_location": None}
+    replay.queue(ps_ok(empty, changed=False))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    assert replay.modes == ["probe"]
+    call = replay.calls[0]
+    assert "sensitive_parameters" not in call["module_args"]
+    texts = {"the task's result and diff": json.dumps(result), "probe module options": json.dumps(call["module_args"])}
+    leaks = scan_for_secrets(texts, secrets, where="tests/unit/test_secret_flow.py readiness_info")
+    assert not leaks, f"secrets reached the host or the result: {leaks}"
+    assert [r["status"] for r in result["requirements"]] == ["fail", "fail"]
+
+
 def test_every_module_with_a_secret_option_has_a_flow_case_and_the_others_send_no_secret():
-    covered = {name.split()[0] for name in FLOW_CASES}
+    covered = {name.split()[0] for name in FLOW_CASES} | set(CONTROLLER_ONLY_CASES)
     with_secrets = {o.module for o in SECRET_OPTIONS if o.module in MODULES}
     assert with_secrets == covered
     for module in set(MODULES) - covered:

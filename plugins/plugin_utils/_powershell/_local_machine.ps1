@@ -3,7 +3,7 @@
 #
 # Functions only; the controller inlines this fragment where a payload names
 # it in a pkiops-include line (cert_serial_registry, ca_certificates,
-# pfx_import). It uses New-ContextException from _errors.ps1.
+# pfx_import, readiness_info). It uses New-ContextException from _errors.ps1.
 
 function Open-LocalMachine64 {
     # HKEY_LOCAL_MACHINE in the 64-bit view (RegistryKey.OpenBaseKey with
@@ -53,4 +53,71 @@ function Open-LocalMachineStore {
         throw (New-ContextException -Context $context -ErrorRecord $_)
     }
     $store
+}
+
+function Get-RegistryReport {
+    # A value below HKEY_LOCAL_MACHINE (64-bit view), read only: whether its key
+    # and the value exist, its kind, and the data of a string value.
+    param(
+        [Parameter(Mandatory)]
+        [string]$SubKey,
+
+        [Parameter(Mandatory)]
+        [string]$Name
+    )
+
+    $report = @{
+        key_exists = $false
+        value_exists = $false
+        value_kind = $null
+        value = $null
+    }
+    $where = "HKEY_LOCAL_MACHINE\$SubKey"
+
+    $base = Open-LocalMachine64
+    try {
+        $opened = $null
+        try {
+            # Read access only: the probe must not need, or use, more.
+            $opened = $base.OpenSubKey($SubKey, $false)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot open $where" -ErrorRecord $_)
+        }
+        # OpenSubKey returns null when the key does not exist.
+        if ($null -eq $opened) {
+            return $report
+        }
+        try {
+            $report['key_exists'] = $true
+            try {
+                # Value names are case-insensitive in the registry, as -contains
+                # is. GetValue alone cannot tell a missing value from one whose
+                # data is empty, and GetValueKind throws for a missing value.
+                if (-not ($opened.GetValueNames() -contains $Name)) {
+                    return $report
+                }
+                $kind = $opened.GetValueKind($Name)
+                $report['value_exists'] = $true
+                # The enum's name (String, ExpandString, DWord, ...):
+                # win_powershell would otherwise turn it into a dictionary.
+                $report['value_kind'] = [string]$kind
+                if ($kind -eq [Microsoft.Win32.RegistryValueKind]::String -or $kind -eq [Microsoft.Win32.RegistryValueKind]::ExpandString) {
+                    # The data as stored: for REG_EXPAND_SZ, without expanding
+                    # %variables%, so the comparison is with what is written.
+                    $report['value'] = [string]$opened.GetValue($Name, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+                }
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot read value '$Name' of $where" -ErrorRecord $_)
+            }
+        }
+        finally {
+            $opened.Dispose()
+        }
+    }
+    finally {
+        $base.Dispose()
+    }
+    $report
 }
