@@ -123,10 +123,12 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             (cluster_file.locked(cluster_path) if cluster_path else contextlib.nullcontext()) as cluster:
         sim = current["_sim"]
         sim["round_trips"] += 1
+        # Exactly what the exec wrapper was handed on stdin: the bytes this round trip sent to the host.
+        sim["bytes_received"] = sim.get("bytes_received", 0) + len(in_data)
         invocation = manifest.decode(in_data)
         facts = _call_facts(invocation)
         secrets = _secrets(invocation)
-        entry = {"n": sim["round_trips"], **facts, "args": _logged_args(invocation, secrets)}
+        entry = {"n": sim["round_trips"], **facts, "bytes": len(in_data), "args": _logged_args(invocation, secrets)}
         sim["log"].append(entry)
 
         fault = state_file.take_fault(current, facts)

@@ -11,7 +11,23 @@ import dataclasses
 import typing as t
 
 STOCK_MODULES: dict[str, "StockModule"] = {}
-PAYLOAD_MODELS: dict[str, t.Callable] = {}
+# Scripts of the bench's stock-module baselines (tests/bench/baseline), tagged ``bench_baseline_<name>``. They are
+# not the collection's payloads, so the contract "every payload has a model and every model a payload" does not
+# list them, but win_powershell finds them like any payload model.
+BASELINE_PREFIX = "bench_baseline_"
+BASELINE_MODELS: dict[str, t.Callable] = {}
+
+
+class _PayloadModels(dict):
+    """The collection's payload models by tag; a lookup also finds the baselines' script models."""
+
+    def get(self, key, default=None):
+        if isinstance(key, str) and key.startswith(BASELINE_PREFIX):
+            return BASELINE_MODELS.get(key, default)
+        return super().get(key, default)
+
+
+PAYLOAD_MODELS: dict[str, t.Callable] = _PayloadModels()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +50,7 @@ def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides
 
 def payload_model(tag: str):
     def register(function):
-        PAYLOAD_MODELS[tag] = function
+        (BASELINE_MODELS if tag.startswith(BASELINE_PREFIX) else PAYLOAD_MODELS)[tag] = function
         return function
 
     return register
@@ -44,3 +60,4 @@ def load_all() -> None:
     """Import every model module so that its decorators run."""
     # pylint: disable=import-outside-toplevel,unused-import
     from . import payloads, stock  # noqa: F401
+    from .payloads import bench_baseline_cluster_role  # noqa: F401
