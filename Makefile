@@ -15,11 +15,12 @@ export ANSIBLE_CONNECTION_PLUGINS := $(CURDIR)/tests/windows_sim/connection_plug
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap test demo unit e2e reliability molecule lint doclint sanity changelog release ee lock clean
+.PHONY: help bootstrap test demo bench unit e2e reliability molecule lint doclint sanity changelog release ee lock clean
 
 help:
 	@echo "make test   - install everything needed, then run the whole test suite"
 	@echo "make demo   - converge playbooks/site.yml on simulated Windows hosts, twice"
+	@echo "make bench  - round trips, bytes and controller time of our roles against stock-module baselines"
 	@echo "make unit | e2e | reliability | molecule | lint | doclint | sanity | changelog | release | ee - one part of the suite"
 
 bootstrap:
@@ -74,6 +75,9 @@ sanity: bootstrap
 
 demo: bootstrap
 	$(BIN)/python tools/demo.py
+
+bench: bootstrap
+	$(BIN)/python tools/bench.py
 
 lock:
 	rm -rf .cache/lock-venv

@@ -1,0 +1,82 @@
+"""The performance targets of make bench (docs/performance.md), on the same figures tools/bench.py prints.
+
+Our roles and the stock-module baselines (tests/bench/baseline) run against identically seeded simulated hosts;
+the simulator counts round trips and bytes exactly. Controller time is measured on 1 and 10 Management Portal
+servers here (make bench adds 50), as the ratio ours / baseline of the CPU time of the ansible-playbook process
+tree, alternating the sides.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools"))
+
+import bench  # noqa: E402  pylint: disable=wrong-import-position
+
+PROFILES = ("portal", "services", "web_api", "orchestrator_api", "ca_connector", "gateway_cluster_node")
+STEADY_ROUND_TRIP_RATIO = 0.5
+SITE_FIRST_RUN_ROUND_TRIP_RATIO = 0.5
+CONTROLLER_TIME_RATIO = 1.2
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    runs = bench.measure_site(tmp_path_factory.mktemp("bench") / "site")
+    _lines, values = bench.site_figures(runs)
+    return runs, values
+
+
+def _misses(values: dict, run: str, figure: str, limit: float, profiles=PROFILES) -> list[str]:
+    misses = []
+    for profile in profiles:
+        ours, baseline = values[(profile, run, figure)]
+        if ours > limit * baseline:
+            misses.append(f"{profile} {run} {figure} ours={ours} baseline={baseline} ratio={ours / baseline:.2f} "
+                          f"(target <= {limit})")
+    return misses
+
+
+def test_every_task_makes_one_round_trip_in_steady_state_and_two_on_a_change(site):
+    runs, _values = site
+    too_many = [f"{t['host']}: {t['task']} made {t['round_trips']} round trips in steady state"
+                for t in runs[("ours", "steady")].tasks if (t["round_trips"] or 0) > 1]
+    too_many += [f"{t['host']}: {t['task']} made {t['round_trips']} round trips on the first run"
+                 for t in runs[("ours", "first")].tasks if (t["round_trips"] or 0) > 2]
+    assert not too_many, "\n".join(too_many)
+    assert all(t["round_trips"] <= 1 for t in runs[("ours", "steady")].tasks if t["round_trips"] is not None)
+    # The steady state is steady on both sides, so the comparison is of like with like.
+    for side in bench.SIDES:
+        assert not any(t["changed"] for t in runs[(side, "steady")].tasks), f"{side} changed something in steady state"
+
+
+def test_steady_state_bytes_are_no_more_than_the_baselines(site):
+    _runs, values = site
+    misses = _misses(values, "steady", "bytes", 1.0)
+    assert not misses, "\n".join(misses)
+
+
+def test_steady_state_round_trips_are_at_most_half_the_baselines(site):
+    _runs, values = site
+    misses = _misses(values, "steady", "round_trips", STEADY_ROUND_TRIP_RATIO)
+    assert not misses, "\n".join(misses)
+
+
+def test_the_whole_site_first_run_makes_at_most_half_the_baselines_round_trips(site):
+    _runs, values = site
+    misses = _misses(values, "first", "round_trips", SITE_FIRST_RUN_ROUND_TRIP_RATIO, profiles=("site",))
+    assert not misses, "\n".join(misses)
+
+
+def test_controller_time_per_host_is_no_worse_than_the_baselines(tmp_path):
+    results = bench.measure_time(tmp_path, counts=(1, 10), repeats={1: 2, 10: 1})
+    misses = []
+    for count, result in results.items():
+        ratio = result["cpu"]["ours"] / result["cpu"]["baseline"]
+        if ratio > CONTROLLER_TIME_RATIO:
+            misses.append(f"{count} host(s): controller CPU time ours={result['cpu']['ours']:.2f}s "
+                          f"baseline={result['cpu']['baseline']:.2f}s ratio={ratio:.2f} (target <= {CONTROLLER_TIME_RATIO})")
+    assert not misses, "\n".join(misses)
