@@ -22,7 +22,8 @@ class ActionModule(WindowsTaskAction):
         # Only the thumbprint leaves this method: the PFX and its password never go to the host.
         data = _certificates.read_pfx(requirement.get("pfx_src"), requirement.get("pfx_content"),
                                       lambda src: self._find_needle("files", src), prefix=f"{where}.")
-        return _certificates.load_pfx(data, requirement.get("pfx_password") or "", f"{where}.pfx").thumbprint
+        source = f"{where}.pfx_content" if requirement.get("pfx_content") is not None else f"{where}.pfx_src"
+        return _certificates.load_pfx(data, requirement.get("pfx_password") or "", source, f"{where}.pfx_password").thumbprint
 
     def check_params(self, params):
         cache: dict = {}

@@ -204,10 +204,11 @@ def read_pfx(src: str | None, content: str | None, find_file, prefix: str = "") 
         raise TaskInputError(f"{src_option}: cannot read {path}: {error.strerror}") from None
 
 
-def load_pfx(data: bytes, password: str, source: str = "the file") -> Pfx:
+def load_pfx(data: bytes, password: str, source: str = "the file", password_option: str = "password") -> Pfx:
     """Parse a PFX with its password; fail with a clear message for a wrong password, a corrupt file or no private key.
 
-    source is the option the bytes came from (src or content), which the messages name.
+    source is the option the bytes came from (src or content), and password_option the one the password came from,
+    which the messages name.
     """
     require_cryptography()
     problem = pfx_shape_problem(data)
@@ -216,7 +217,7 @@ def load_pfx(data: bytes, password: str, source: str = "the file") -> Pfx:
     try:
         key, cert, additional = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
     except ValueError:
-        raise TaskInputError(f"password: does not open the PFX given in {source}: the password is wrong, or the file is "
+        raise TaskInputError(f"{password_option}: does not open the PFX given in {source}: the password is wrong, or the file is "
                              "damaged") from None
     except Exception as error:  # pylint: disable=broad-exception-caught
         # Unusual archives raise other exceptions from cryptography's parser; the

@@ -19,6 +19,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certific
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import access_level
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import ALL_RIGHTS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError, UnexpectedProbeResult
 
 # The order the report groups requirements in.
@@ -39,6 +40,9 @@ FILE_SYSTEM_RIGHTS = {
     "FullControl": 0x1F01FF,
 }
 _RIGHT_NAMES = {name.lower(): name for name in FILE_SYSTEM_RIGHTS}
+# GENERIC_READ, GENERIC_WRITE, GENERIC_EXECUTE and GENERIC_ALL, as the file system maps them: Windows leaves them
+# unmapped in inherit-only entries, such as the ones a folder under C:\Program Files inherits.
+_GENERIC_FILE_RIGHTS = {0x80000000: 0x120089, 0x40000000: 0x120116, 0x20000000: 0x1200A0, 0x10000000: 0x1F01FF}
 
 # How secpol.msc names the rights this collection grants.
 RIGHT_TITLES = {
@@ -51,7 +55,7 @@ RIGHT_TITLES = {
 
 # A certificate authority, or a SQL Server instance; the Windows Internal Database is neither.
 _CONFLICTING_SERVICE = re.compile(r"^(CertSvc|MSSQLSERVER|MSSQL\$(?!MICROSOFT##WID$).+)$", re.IGNORECASE)
-_RIGHT_NAME = re.compile(r"^Se[A-Za-z]+(Privilege|Right)$")
+_USER_RIGHTS = {name.lower(): name for name in ALL_RIGHTS}
 MAX_WARNING_DAYS = 3650
 
 
@@ -59,11 +63,19 @@ def _fold(value) -> str:
     return str(value or "").strip().lower()
 
 
-def _check_account(value, where: str) -> str:
+def _check_account(value, option: str) -> str:
     problem = principal_problem(value or "")
     if problem:
-        raise TaskInputError(f"{where}.account: {problem}")
+        raise TaskInputError(f"{option}: {problem}")
     return value.strip()
+
+
+def _named(mapping, name: str, what: str):
+    """The report of mapping for name, which the payload keys as it was sent: Windows compares these names without case."""
+    for key, value in (mapping or {}).items():
+        if _fold(key) == _fold(name):
+            return value
+    raise UnexpectedProbeResult(f"no report on {what} {name}")
 
 
 def normalise(requirements: list[dict], load_pfx) -> list[dict]:
@@ -76,16 +88,22 @@ def normalise(requirements: list[dict], load_pfx) -> list[dict]:
         where = f"requirements[{index}]"
         entry = dict(requirement)
         kind = entry["kind"]
-        if entry.get("account") is not None:
-            entry["account"] = _check_account(entry["account"], where)
-        if entry.get("group") is not None:
-            entry["group"] = _check_account(entry["group"], where)
-        if kind == "user_right" and not _RIGHT_NAME.match(entry["right"] or ""):
-            raise TaskInputError(f"{where}.right: {entry['right']!r} is not a user right or privilege constant such as "
-                                 "SeServiceLogonRight or SeBackupPrivilege")
+        for option in ("account", "group"):
+            if entry.get(option) is not None:
+                entry[option] = _check_account(entry[option], f"{where}.{option}")
+        for option in ("pool", "service", "role", "store", "value_name"):
+            if isinstance(entry.get(option), str) and not entry[option].strip():
+                raise TaskInputError(f"{where}.{option}: is empty; give a name")
+        if kind == "user_right":
+            if _fold(entry["right"]) not in _USER_RIGHTS:
+                raise TaskInputError(f"{where}.right: {entry['right']!r} is not a Windows logon right or privilege constant, "
+                                     "such as SeServiceLogonRight or SeBackupPrivilege")
+            entry["right"] = _USER_RIGHTS[_fold(entry["right"])]
         if kind == "directory_access":
             if not (entry["path"] or "").strip():
                 raise TaskInputError(f"{where}.path: give the directory's path")
+            if not entry["file_rights"]:
+                raise TaskInputError(f"{where}.file_rights: give at least one FileSystemRights name")
             unknown = [r for r in entry["file_rights"] if r.strip().lower() not in _RIGHT_NAMES]
             if unknown:
                 raise TaskInputError(f"{where}.file_rights: {', '.join(unknown)} is not a FileSystemRights name; use names "
@@ -109,6 +127,11 @@ def normalise(requirements: list[dict], load_pfx) -> list[dict]:
                 raise TaskInputError(f"{where}.expiry_warning_days: give a number of days from 0 to {MAX_WARNING_DAYS}")
         if kind == "registry_serial":
             entry["registry_key"] = local_machine_subkey(entry["registry_key"], f"{where}.registry_key")
+        if kind == "cluster_role":
+            for position, service in enumerate(entry["services"]):
+                if not service.strip():
+                    raise TaskInputError(f"{where}.services[{position}]: is empty; give a service name")
+            entry["checkpoints"] = [local_machine_subkey(c, f"{where}.checkpoints[{i}]") for i, c in enumerate(entry["checkpoints"])]
         for option in ("pfx_src", "pfx_content", "pfx_password"):
             entry.pop(option, None)
         normalised.append(entry)
@@ -141,8 +164,17 @@ def requirement_id(entry: dict) -> str:
     return f"cluster_role/{_fold(entry['role'])}"
 
 
+def _canonical(value):
+    """A value as Windows compares it: names without regard to case, lists without regard to order or repeats."""
+    if isinstance(value, str):
+        return _fold(value)
+    if isinstance(value, list):
+        return sorted({_canonical(v) for v in value if str(v).strip()})
+    return value
+
+
 def _expectation(entry: dict) -> str:
-    return json.dumps({k: v for k, v in entry.items() if k not in ("profile", "source", "fix")}, sort_keys=True, default=str)
+    return json.dumps({k: _canonical(v) for k, v in entry.items() if k not in ("profile", "source", "fix")}, sort_keys=True, default=str)
 
 
 def _merge(entries: list[dict]) -> list[dict]:
@@ -179,7 +211,7 @@ def probe_parameters(requirements: list[dict]) -> dict:
     registry = unique(f"{r['registry_key']}|{r['value_name']}" for r in of if r["kind"] == "registry_serial")
     return {
         "Rights": unique(r["right"] for r in of if r["kind"] == "user_right"),
-        "Accounts": unique([r.get("account") for r in of] + [r.get("username") for r in of if r["kind"] == "app_pool"]),
+        "Accounts": unique([r.get("account") for r in of] + [r["username"] for r in of if r["kind"] == "app_pool" and r["identity_type"] == "SpecificUser"]),
         "Groups": unique(r["group"] for r in of if r["kind"] == "group_member"),
         "Paths": unique(r["path"] for r in of if r["kind"] == "directory_access"),
         "Features": unique(f for r in of if r["kind"] == "features" for f in r["features"]),
@@ -212,7 +244,7 @@ class _Host:
 
     def certificate(self, entry: dict) -> dict:
         for report in self.current["certificates"] or []:
-            if report.get("store") == entry["store"] and _fold(report.get("thumbprint")) == _fold(entry["thumbprint"]):
+            if _fold(report.get("store")) == _fold(entry["store"]) and _fold(report.get("thumbprint")) == _fold(entry["thumbprint"]):
                 return report
         raise UnexpectedProbeResult(f"no report on certificate {entry['thumbprint']}")
 
@@ -228,7 +260,9 @@ def _result(status: str, expected: str, observed: str) -> tuple[str, str, str]:
 
 
 def _judge_co_location(entry, host):
-    report = host.current.get("co_location") or {}
+    report = host.current.get("co_location")
+    if not isinstance(report, dict):
+        raise UnexpectedProbeResult("no 'co_location' report")
     if report.get("error"):
         return _result("fail", "no certificate authority or SQL Server service", f"the services could not be read: {report['error']}")
     conflicting = [s for s in report.get("services") or [] if _CONFLICTING_SERVICE.match(s)]
@@ -241,7 +275,7 @@ def _judge_co_location(entry, host):
 
 def _judge_group_member(entry, host):
     expected = f"{entry['account']} is a direct member of {entry['group']}"
-    report = (host.current["groups"] or {}).get(entry["group"]) or {}
+    report = _named(host.current["groups"], entry["group"], "group")
     sid = host.sid(entry["account"])
     if sid is None:
         return _result("fail", expected, host.unresolved(entry["account"]))
@@ -260,7 +294,7 @@ def _judge_user_right(entry, host):
         return _result("fail", expected, host.unresolved(entry["account"]))
     if rights.get("error"):
         return _result("fail", expected, f"the local security policy could not be read: {rights['error']}")
-    holders = (rights.get("holders") or {}).get(entry["right"]) or []
+    holders = _named(rights.get("holders"), entry["right"], "user right") or []
     if sid in holders:
         return _result("pass", expected, "granted")
     return _result("fail", expected, f"not granted; {len(holders)} account(s) hold it")
@@ -272,7 +306,7 @@ def _inherits_to_children(ace: dict) -> bool:
 
 
 def _judge_directory(entry, host):
-    report = (host.current["paths"] or {}).get(entry["path"]) or {}
+    report = _named(host.current["paths"], entry["path"], "path")
     if report.get("error"):
         return _result("fail", f"{entry['path']} exists", f"it could not be read: {report['error']}")
     if not report.get("exists") or not report.get("is_directory"):
@@ -291,6 +325,9 @@ def _judge_directory(entry, host):
     here = children = 0
     for ace in aces:
         mask = int(ace.get("rights") or 0) & 0xFFFFFFFF
+        for generic, specific in _GENERIC_FILE_RIGHTS.items():
+            if mask & generic:
+                mask |= specific
         if ace.get("type") == "deny":
             denied |= mask
             continue
@@ -331,7 +368,7 @@ def _judge_app_pool(entry, host):
         return _result("fail", expected, "IIS is not installed")
     if iis.get("error"):
         return _result("fail", expected, f"IIS could not be read: {iis['error']}")
-    pool = (iis.get("pools") or {}).get(entry["pool"]) or {}
+    pool = _named(iis.get("pools"), entry["pool"], "application pool")
     if not pool.get("exists"):
         return _result("fail", expected, "no such pool")
     observed_who = pool.get("username") if pool.get("identity_type") == "SpecificUser" else pool.get("identity_type")
@@ -443,7 +480,7 @@ def _judge_cluster_role(entry, host):
     cluster = host.current["cluster"] or {}
     if cluster.get("error"):
         return _result("fail", expected, f"the cluster could not be read: {cluster['error']}")
-    role = (cluster.get("roles") or {}).get(entry["role"])
+    role = _named(cluster.get("roles"), entry["role"], "cluster role")
     if not role:
         return _result("fail", expected, "no such role")
     resources = role.get("resources") or []
@@ -457,7 +494,7 @@ def _judge_cluster_role(entry, host):
             problems.append(f"no resource runs {query}")
     checkpoints = {_fold(c) for r in resources for c in r.get("checkpoints") or []}
     for checkpoint in entry["checkpoints"]:
-        if _fold(local_machine_subkey(checkpoint, "checkpoints")) not in checkpoints:
+        if _fold(checkpoint) not in checkpoints:
             problems.append(f"{checkpoint} is not replicated")
     if problems:
         return _result("fail", expected, "; ".join(problems))
@@ -492,7 +529,8 @@ def title(entry: dict) -> str:
     if kind == "certificate":
         return f"Certificate {entry['thumbprint']} in LocalMachine\\{entry['store']}"
     if kind == "key_access":
-        return f"{entry['account']} can read the private key of {entry['thumbprint'][:8]}"
+        level = "read" if entry["access"] == "read" else "fully control"
+        return f"{entry['account']} can {level} the private key of {entry['thumbprint'][:8]}"
     if kind == "registry_serial":
         return f"{entry['value_name']} matches the serial of {entry['thumbprint'][:8]}"
     if kind == "service_installed":
