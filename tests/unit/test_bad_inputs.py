@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
+import importlib
 import json
+import pathlib
 import re
 from typing import Callable
 from unittest.mock import MagicMock
@@ -25,28 +27,15 @@ from ansible.errors import AnsibleError
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 import pki_fixtures
-from ansible_collections.pkiops.keyfactor_command.plugins.action.ca_certificates import ActionModule as CaCertificates
-from ansible_collections.pkiops.keyfactor_command.plugins.action.cert_serial_registry import ActionModule as CertSerialRegistry
-from ansible_collections.pkiops.keyfactor_command.plugins.action.cluster_generic_service_role import ActionModule as ClusterRole
-from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule as IisAppPools
-from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
-from ansible_collections.pkiops.keyfactor_command.plugins.action.private_key_acl import ActionModule as PrivateKeyAcl
-from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights import ActionModule as UserRights
-from ansible_collections.pkiops.keyfactor_command.plugins.module_utils import (
-    _ca_certificates_spec,
-    _cert_serial_registry_spec,
-    _cluster_generic_service_role_spec,
-    _iis_app_pools_spec,
-    _pfx_import_spec,
-    _private_key_acl_spec,
-    _user_rights_spec,
-)
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
 from plugins.action.conftest import WinPowerShellReplay, win_powershell_ok
 from reliability import record
 
-MODULES = {cls.module_name: cls for cls in (UserRights, IisAppPools, PfxImport, PrivateKeyAcl, CertSerialRegistry,
-                                            CaCertificates, ClusterRole)}
+# Every module of the collection, by its action plugin: a new module is in the matrix, and must bring its cases.
+ACTION_DIR = pathlib.Path(__file__).resolve().parents[2] / "plugins" / "action"
+ACTION_NAMES = sorted(path.stem for path in ACTION_DIR.glob("*.py") if not path.stem.startswith("_"))
+MODULES = {name: importlib.import_module(f"ansible_collections.pkiops.keyfactor_command.plugins.action.{name}").ActionModule
+           for name in ACTION_NAMES}
 
 PASSWORD = "Pfx-Matrix-S3cret!Pa55"
 POOL_PASSWORD = "AppP00l-Matrix-S3cret!"
@@ -185,7 +174,7 @@ class Case:
 
     host: why only the host can tell; then probe is the probe's answer, and the task may make that one round trip.
     secret: a value that must appear nowhere in the result. files: src names the task may look up, with their bytes
-    (or DIRECTORY). fragment: text the message must also hold, when naming the option is not specific enough.
+    (or DIRECTORY, or a key of the pki fixture). fragment: text the message must also hold, when naming the option is not specific enough.
     """
 
     id: str
@@ -565,6 +554,170 @@ case("online_timeout is text", M, with_options(CLUSTER, online_timeout="two minu
 case("state unknown", M, with_options(CLUSTER, state="online"), "state")
 case("unknown option", M, with_options(CLUSTER, role_name="CloudGateway"), "role_name")
 
+# readiness_info: requirements[] with kind and the options each kind needs ---------------------------------------------------
+M = "readiness_info"
+LOGS = "C:\\Keyfactor\\logs"
+
+
+def requirement(kind: str, **options) -> dict:
+    """A task with one requirement of that kind."""
+    return {"requirements": [{"kind": kind, **options}]}
+
+
+R_RIGHT = requirement("user_right", right="SeServiceLogonRight", account=NS)
+R_GROUP = requirement("group_member", group="Administrators", account=SVC)
+R_DIRECTORY = requirement("directory_access", path=LOGS, account="BUILTIN\\Users")
+R_FEATURES = requirement("features", features=["Web-Server", "Web-Asp-Net45"])
+R_POOL = requirement("app_pool", pool="KeyfactorPortal", identity_type="ApplicationPoolIdentity")
+R_CERTIFICATE = requirement("certificate", thumbprint=THUMBPRINT)
+R_PFX = requirement("certificate", pfx_content=Pki("pfx_b64"), pfx_password=PASSWORD)
+R_KEY = requirement("key_access", thumbprint=THUMBPRINT, account=NS)
+R_SERIAL = requirement("registry_serial", thumbprint=THUMBPRINT)
+R_SERVICE = requirement("service_installed", service=GATEWAY)
+R_ROLE = requirement("cluster_role", role="CloudGateway", services=[GATEWAY], checkpoints=["SOFTWARE\\Keyfactor"])
+R_TWO = {"requirements": [{"kind": "co_location"}, {"kind": "user_right", "right": "SeServiceLogonRight", "account": NS}]}
+R = "requirements"
+case("requirements missing", M, {}, "requirements", fragment="missing required")
+case("requirements is a mapping", M, {"requirements": {"kind": "co_location"}}, "requirements")
+case("requirements element is a kind name", M, {"requirements": ["co_location"]}, "requirements")
+case("kind missing", M, {"requirements": [{"allow": True}]}, "requirements[0].kind", fragment="required")
+case("kind missing in the second requirement", M, {"requirements": [{"kind": "co_location"}, {"right": "SeServiceLogonRight"}]},
+     "requirements[1].kind")
+case("kind unknown", M, requirement("local_admin"), "requirements[0].kind")
+case("kind has the wrong case", M, in_list(R_RIGHT, R, kind="User_Right"), "requirements[0].kind")
+case("kind is a list", M, requirement(["co_location"]), "requirements[0].kind")
+case("profile unknown", M, in_list(R_RIGHT, R, profile="gateway"), "requirements[0].profile")
+case("profile has the wrong case", M, in_list(R_RIGHT, R, profile="Portal"), "requirements[0].profile")
+case("source is a list", M, in_list(R_RIGHT, R, source=["001-07"]), "requirements[0].source")
+case("fix is a mapping", M, in_list(R_RIGHT, R, fix={"role": "services"}), "requirements[0].fix")
+case("group_member without group", M, in_list(R_GROUP, R, group=DROP), "requirements[0].group", fragment="missing")
+case("group_member without account", M, in_list(R_GROUP, R, account=DROP), "requirements[0].account", fragment="missing")
+case("group is empty", M, in_list(R_GROUP, R, group=""), "requirements[0].group")
+case("group has two backslashes", M, in_list(R_GROUP, R, group="BUILTIN\\\\Administrators"), "requirements[0].group")
+case("group SID is malformed", M, in_list(R_GROUP, R, group="S-1-5-32-"), "requirements[0].group", fragment="SID")
+case("group is a list", M, in_list(R_GROUP, R, group=["Administrators"]), "requirements[0].group")
+case("user_right without right", M, in_list(R_RIGHT, R, right=DROP), "requirements[0].right", fragment="missing")
+case("user_right without account", M, in_list(R_RIGHT, R, account=DROP), "requirements[0].account", fragment="missing")
+case("user_right without account in the second requirement", M, in_list(R_TWO, R, 1, account=DROP), "requirements[1].account")
+case("right is an unknown constant", M, in_list(R_RIGHT, R, right="SeLogonAsServicePrivilege"), "requirements[0].right")
+case("right is misspelt", M, in_list(R_RIGHT, R, right="SeServiceLogonRights"), "requirements[0].right")
+case("right is named in prose", M, in_list(R_RIGHT, R, right="Log on as a service"), "requirements[0].right")
+case("right is empty", M, in_list(R_RIGHT, R, right=""), "requirements[0].right")
+case("right is a list", M, in_list(R_RIGHT, R, right=["SeServiceLogonRight"]), "requirements[0].right")
+case("account is empty", M, in_list(R_RIGHT, R, account=""), "requirements[0].account", fragment="empty")
+case("account is blank", M, in_list(R_RIGHT, R, account="   "), "requirements[0].account", fragment="empty")
+case("account has an empty user part", M, in_list(R_RIGHT, R, account="CONTOSO\\"), "requirements[0].account")
+case("account has an empty domain part", M, in_list(R_RIGHT, R, account="\\svc_keyfactor"), "requirements[0].account")
+case("account has two backslashes", M, in_list(R_TWO, R, 1, account="CONTOSO\\svc\\keyfactor"), "requirements[1].account")
+case("account UPN has no domain", M, in_list(R_KEY, R, account="svc_keyfactor@"), "requirements[0].account")
+case("account SID is malformed", M, in_list(R_DIRECTORY, R, account="S-1-5-21-abc"), "requirements[0].account", fragment="SID")
+case("account has a control character", M, in_list(R_GROUP, R, account="CONTOSO\\svc\tkeyfactor"), "requirements[0].account")
+case("account has a forbidden character", M, in_list(R_RIGHT, R, account="CONTOSO\\svc|keyfactor"), "requirements[0].account")
+case("account is a mapping", M, in_list(R_RIGHT, R, account={"name": NS}), "requirements[0].account")
+case("directory_access without path", M, in_list(R_DIRECTORY, R, path=DROP), "requirements[0].path", fragment="missing")
+case("path is blank", M, in_list(R_DIRECTORY, R, path="  "), "requirements[0].path")
+case("path is a list", M, in_list(R_DIRECTORY, R, path=[LOGS]), "requirements[0].path")
+case("file_rights names an unknown right", M, in_list(R_DIRECTORY, R, file_rights=["CreateFiles", "WriteEverything"]),
+     "requirements[0].file_rights", fragment="WriteEverything")
+case("file_rights names a user right", M, in_list(R_DIRECTORY, R, file_rights=["SeBackupPrivilege"]), "requirements[0].file_rights")
+case("file_rights is empty", M, in_list(R_DIRECTORY, R, file_rights=[]), "requirements[0].file_rights")
+case("file_rights element is a mapping", M, in_list(R_DIRECTORY, R, file_rights=[{"name": "Modify"}]),
+     "requirements[0].file_rights[0]")
+case("features without features", M, in_list(R_FEATURES, R, features=DROP), "requirements[0].features", fragment="missing")
+case("features is empty", M, in_list(R_FEATURES, R, features=[]), "requirements[0].features")
+case("features has only blank names", M, in_list(R_FEATURES, R, features=["", "  "]), "requirements[0].features")
+case("features element is a list", M, in_list(R_FEATURES, R, features=[["Web-Server"]]), "requirements[0].features[0]")
+case("app_pool without pool", M, in_list(R_POOL, R, pool=DROP), "requirements[0].pool", fragment="missing")
+case("app_pool without identity_type", M, in_list(R_POOL, R, identity_type=DROP), "requirements[0].identity_type",
+     fragment="missing")
+case("pool is blank", M, in_list(R_POOL, R, pool=" "), "requirements[0].pool")
+case("pool is a list", M, in_list(R_POOL, R, pool=["KeyfactorPortal"]), "requirements[0].pool")
+case("identity_type unknown", M, in_list(R_POOL, R, identity_type="NetworkServices"), "requirements[0].identity_type")
+case("identity_type has the wrong case", M, in_list(R_POOL, R, identity_type="specificuser", username=SVC),
+     "requirements[0].identity_type")
+case("SpecificUser without username", M, in_list(R_POOL, R, identity_type="SpecificUser"), "requirements[0].username")
+case("SpecificUser with a blank username", M, in_list(R_POOL, R, identity_type="SpecificUser", username=" "),
+     "requirements[0].username")
+case("username has two backslashes", M, in_list(R_POOL, R, identity_type="SpecificUser", username="CONTOSO\\svc\\kf"),
+     "requirements[0].username")
+case("username is a list", M, in_list(R_POOL, R, identity_type="SpecificUser", username=[SVC]), "requirements[0].username")
+case("certificate without thumbprint or PFX", M, requirement("certificate"), "requirements[0].thumbprint", fragment="pfx_src")
+case("key_access without thumbprint or PFX", M, in_list(R_KEY, R, thumbprint=DROP), "requirements[0].thumbprint")
+case("key_access without account", M, in_list(R_KEY, R, account=DROP), "requirements[0].account", fragment="missing")
+case("registry_serial without thumbprint or PFX", M, requirement("registry_serial"), "requirements[0].thumbprint")
+case("thumbprint is too short", M, in_list(R_CERTIFICATE, R, thumbprint=THUMBPRINT[:-1]), "requirements[0].thumbprint")
+case("thumbprint is not hexadecimal", M, in_list(R_KEY, R, thumbprint="G" * 40), "requirements[0].thumbprint")
+case("thumbprint is a SHA-256", M, in_list(R_SERIAL, R, thumbprint="AB" * 32), "requirements[0].thumbprint")
+case("thumbprint is a subject", M, in_list(R_CERTIFICATE, R, thumbprint="CN=gateway.contoso.com"), "requirements[0].thumbprint")
+case("thumbprint is a list", M, in_list(R_CERTIFICATE, R, thumbprint=[THUMBPRINT]), "requirements[0].thumbprint")
+case("thumbprint and pfx_src", M, in_list(R_CERTIFICATE, R, pfx_src="gateway.pfx", pfx_password=PASSWORD),
+     "requirements[0].thumbprint", fragment="mutually exclusive", secret=PASSWORD)
+case("pfx_src and pfx_content", M, in_list(R_PFX, R, pfx_src="gateway.pfx"), "requirements[0].pfx_src",
+     fragment="mutually exclusive", secret=PASSWORD)
+case("pfx_src is not found", M, requirement("key_access", account=NS, pfx_src="missing.pfx", pfx_password=PASSWORD),
+     "requirements[0].pfx_src", secret=PASSWORD)
+case("pfx_src is a directory", M, requirement("certificate", pfx_src="pfx_dir", pfx_password=PASSWORD), "requirements[0].pfx_src",
+     files={"pfx_dir": DIRECTORY}, secret=PASSWORD)
+case("pfx_src is a text file", M, requirement("registry_serial", pfx_src="notes.pfx", pfx_password=PASSWORD),
+     "requirements[0].pfx_src", files={"notes.pfx": b"hello\n"}, secret=PASSWORD)
+case("pfx_src is a list", M, requirement("certificate", pfx_src=["a.pfx"], pfx_password=PASSWORD), "requirements[0].pfx_src",
+     secret=PASSWORD)
+case("pfx_content is not base64", M, in_list(R_PFX, R, pfx_content="this is not base64!"), "requirements[0].pfx_content",
+     secret=PASSWORD)
+case("pfx_content is empty", M, in_list(R_PFX, R, pfx_content=""), "requirements[0].pfx_content", secret=PASSWORD)
+case("pfx_content is blank", M, in_list(R_PFX, R, pfx_content=" \n "), "requirements[0].pfx_content", secret=PASSWORD)
+case("pfx_content is a DER certificate", M, in_list(R_PFX, R, pfx_content=Pki("leaf_der_b64")), "requirements[0].pfx_content",
+     secret=PASSWORD)
+case("pfx_content is truncated", M, in_list(R_PFX, R, pfx_content=Pki("pfx", lambda d: _b64(d[: len(d) // 2]))),
+     "requirements[0].pfx_content", secret=PASSWORD)
+case("pfx_content holds no private key", M, in_list(R_PFX, R, pfx_content=Pki("keyless_pfx_b64")), "requirements[0].pfx_content",
+     secret=PASSWORD)
+case("pfx_content of the second requirement is not base64", M,
+     {"requirements": [R_PFX["requirements"][0], {"kind": "key_access", "account": NS, "pfx_content": "%%%", "pfx_password": PASSWORD}]},
+     "requirements[1].pfx_content", secret=PASSWORD)
+case("pfx_password is wrong", M, in_list(R_PFX, R, pfx_password="Wr0ng-Pa55word!"), "requirements[0].pfx_password",
+     secret="Wr0ng-Pa55word!")
+case("pfx_password has the wrong case", M, in_list(R_PFX, R, pfx_password=PASSWORD.lower()), "requirements[0].pfx_password",
+     secret=PASSWORD.lower())
+case("pfx_password is wrong for a PFX file", M, requirement("key_access", account=NS, pfx_src="gateway.pfx", pfx_password="N0t-It!"),
+     "requirements[0].pfx_password", files={"gateway.pfx": "pfx"}, secret="N0t-It!")
+case("pfx_password missing for an encrypted PFX", M, in_list(R_PFX, R, pfx_password=DROP), "requirements[0].pfx_password")
+case("pfx_password is a list", M, in_list(R_PFX, R, pfx_password=[PASSWORD]), "requirements[0].pfx_password", secret=PASSWORD)
+case("require_key is not a boolean", M, in_list(R_CERTIFICATE, R, require_key="if present"), "requirements[0].require_key")
+case("expiry_warning_days is negative", M, in_list(R_CERTIFICATE, R, expiry_warning_days=-1), "requirements[0].expiry_warning_days")
+case("expiry_warning_days beyond ten years", M, in_list(R_PFX, R, expiry_warning_days=3651), "requirements[0].expiry_warning_days",
+     secret=PASSWORD)
+case("expiry_warning_days is text", M, in_list(R_CERTIFICATE, R, expiry_warning_days="a month"),
+     "requirements[0].expiry_warning_days")
+case("store is empty", M, in_list(R_CERTIFICATE, R, store=""), "requirements[0].store")
+case("store is a list", M, in_list(R_KEY, R, store=["My"]), "requirements[0].store")
+case("access unknown", M, in_list(R_KEY, R, access="write"), "requirements[0].access")
+case("access has the wrong case", M, in_list(R_KEY, R, access="Read"), "requirements[0].access")
+case("access is full", M, in_list(R_KEY, R, access="full"), "requirements[0].access")
+case("registry_key under HKEY_CURRENT_USER", M, in_list(R_SERIAL, R, registry_key="HKCU:\\Software\\Keyfactor"),
+     "requirements[0].registry_key")
+case("registry_key under HKEY_USERS", M, in_list(R_SERIAL, R, registry_key="Registry::HKEY_USERS\\.DEFAULT\\Keyfactor"),
+     "requirements[0].registry_key")
+case("registry_key is empty", M, in_list(R_SERIAL, R, registry_key=""), "requirements[0].registry_key")
+case("registry_key is a file path", M, in_list(R_SERIAL, R, registry_key="C:\\Program Files\\Keyfactor"), "requirements[0].registry_key")
+case("value_name is empty", M, in_list(R_SERIAL, R, value_name=""), "requirements[0].value_name")
+case("value_name is a list", M, in_list(R_SERIAL, R, value_name=["EncryptSerialNumber"]), "requirements[0].value_name")
+case("service_installed without service", M, in_list(R_SERVICE, R, service=DROP), "requirements[0].service", fragment="missing")
+case("service is blank", M, in_list(R_SERVICE, R, service="  "), "requirements[0].service")
+case("service is a list", M, in_list(R_SERVICE, R, service=[GATEWAY]), "requirements[0].service")
+case("cluster_role without role", M, in_list(R_ROLE, R, role=DROP), "requirements[0].role", fragment="missing")
+case("role is empty", M, in_list(R_ROLE, R, role=""), "requirements[0].role")
+case("role is a mapping", M, in_list(R_ROLE, R, role={"name": "CloudGateway"}), "requirements[0].role")
+case("services has a blank entry", M, in_list(R_ROLE, R, services=[GATEWAY, " "]), "requirements[0].services[1]")
+case("services element is a mapping", M, in_list(R_ROLE, R, services=[{"name": GATEWAY}]), "requirements[0].services[0]")
+case("checkpoints under HKEY_CURRENT_USER", M, in_list(R_ROLE, R, checkpoints=["HKCU\\Software\\Keyfactor"]),
+     "requirements[0].checkpoints[0]")
+case("checkpoints has an empty entry", M, in_list(R_ROLE, R, checkpoints=["SOFTWARE\\Keyfactor", ""]), "requirements[0].checkpoints[1]")
+case("checkpoints is a mapping", M, in_list(R_ROLE, R, checkpoints={"key": "SOFTWARE\\Keyfactor"}), "requirements[0].checkpoints")
+case("allow is not a boolean", M, requirement("co_location", allow="in the lab"), "requirements[0].allow")
+case("unknown requirements option", M, in_list(R_RIGHT, R, principal=NS), "requirements[0].principal")
+case("unknown option", M, with_options(R_RIGHT, profile="services"), "profile")
+
 
 # --- running a case ----------------------------------------------------------------------------------------------------------
 
@@ -624,7 +777,8 @@ def _files(tmp_path, files: dict, pki: dict):
         if content is DIRECTORY:
             path.mkdir()
         else:
-            path.write_bytes(pki[content].encode("ascii") if isinstance(content, str) else content)
+            data = pki[content] if isinstance(content, str) else content
+            path.write_bytes(data.encode("ascii") if isinstance(data, str) else data)
 
     def find_needle(dirname, needle):
         path = tmp_path / str(needle)
@@ -657,15 +811,15 @@ def test_bad_input_fails_naming_its_option(run_case, bad: Case):
 
 
 def test_the_matrix_covers_every_module_and_every_option():
-    """Every option and suboption of every module has at least one case, and every module has a fair share."""
-    specs = {"user_rights": _user_rights_spec, "iis_app_pools": _iis_app_pools_spec, "pfx_import": _pfx_import_spec,
-             "private_key_acl": _private_key_acl_spec, "cert_serial_registry": _cert_serial_registry_spec,
-             "ca_certificates": _ca_certificates_spec, "cluster_generic_service_role": _cluster_generic_service_role_spec}
-    assert set(specs) == set(MODULES)
+    """Every option and suboption of every module (each action plugin in plugins/action) has a case, and every module a fair share."""
+    assert {"user_rights", "pfx_import", "readiness_info"} <= set(ACTION_NAMES)
+    assert set(MODULES) == {path.stem for path in ACTION_DIR.glob("*.py") if not path.stem.startswith("_")}
+    assert {c.module for c in CASES} == set(MODULES)
     assert len(CASES) >= 120
-    for module, spec in specs.items():
+    for module, cls in MODULES.items():
+        assert cls.module_name == module
         wanted = set()
-        for name, option in spec.ARGUMENT_SPEC.items():
+        for name, option in cls.argument_spec.items():
             wanted.add(name)
             wanted.update(f"{name}.{sub}" for sub in option.get("options", {}))
         covered = {re.sub(r"\[\d+\]", "", c.option) for c in CASES if c.module == module}
