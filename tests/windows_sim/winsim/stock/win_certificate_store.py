@@ -70,7 +70,7 @@ def _import(host, params, check_mode) -> dict:
             changed = True
             if not check_mode:
                 store[thumbprint] = entry
-    return {"changed": changed, "thumbprints": [thumbprint for thumbprint, _ in certificates]}
+    return {"changed": changed, "thumbprints": [pair[0] for pair in certificates]}
 
 
 @stock_module("ansible.windows.win_certificate_store", secret_options=("password",))
