@@ -39,13 +39,18 @@ def round_trips() -> dict[str, int]:
     return {h: json.loads((STATE_DIR / f"{h}.json").read_text())["_sim"]["round_trips"] for h in hosts()}
 
 
-def converge(label: str) -> dict[str, tuple[int, int]]:
-    print(f"\n===== {label}: ansible-playbook playbooks/site.yml =====", flush=True)
+def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(STATE_DIR), ANSIBLE_NOCOLOR="1", GATEWAY_TEST_PFX_PASSWORD=PFX_PASSWORD)
-    completed = subprocess.run(
-        [str(REPO / "tests" / "windows_sim" / "sim-playbook"), "-i", str(DEMO / "inventory.yml"), str(REPO / "playbooks" / "site.yml")],
+    return subprocess.run(
+        [str(REPO / "tests" / "windows_sim" / "sim-playbook"), "-i", str(DEMO / "inventory.yml"),
+         str(REPO / "playbooks" / name), *args],
         env=env, capture_output=True, text=True, check=False,
     )
+
+
+def converge(label: str) -> dict[str, tuple[int, int]]:
+    print(f"\n===== {label}: ansible-playbook playbooks/site.yml =====", flush=True)
+    completed = playbook("site.yml")
     print(completed.stdout, end="")
     print(completed.stderr, end="", file=sys.stderr)
     recap = {m[0]: (int(m[2]), int(m[3]) + int(m[4])) for m in RECAP.findall(completed.stdout)}
@@ -78,6 +83,17 @@ def main() -> None:
     print(f"\nsecond run: changed={total_second} across {len(second)} hosts; simulated state in {STATE_DIR.relative_to(REPO)}/")
     if total_second:
         sys.exit("demo: the second run changed something; the collection is not idempotent")
+
+    report_dir = STATE_DIR / "readiness"
+    print("\n===== readiness: ansible-playbook playbooks/readiness.yml =====", flush=True)
+    completed = playbook("readiness.yml", "-e", f"keyfactor_readiness_report_dir={report_dir}")
+    said = ["Readiness report:" + line.split("Readiness report:", 1)[1].rstrip().rstrip('"')
+            for line in completed.stdout.splitlines() if "Readiness report:" in line]
+    if completed.returncode != 0 or not said:
+        print(completed.stdout, end="")
+        sys.exit(f"demo: the readiness report failed (exit {completed.returncode})")
+    print(said[-1])
+    print(f"open {report_dir / 'readiness.html'} in a browser; {report_dir / 'readiness.md'} is the same in Markdown")
 
 
 if __name__ == "__main__":
