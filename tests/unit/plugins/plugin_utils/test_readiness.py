@@ -834,7 +834,7 @@ def test_the_pfx_and_its_password_stay_on_the_controller(make_action, ps_ok, pfx
 
 
 def test_a_probe_in_an_unexpected_shape_fails_the_task(make_action, ps_ok, pfx_b64):
-    pfx, _ = pfx_b64
+    pfx = pfx_b64[0]
     action, replay = make_action(ActionModule, task_args(pfx))
     replay.queue(ps_ok({"rights": {}}))
     result = action.run(task_vars={})
