@@ -78,6 +78,14 @@ def _named(mapping, name: str, what: str):
     raise UnexpectedProbeResult(f"no report on {what} {name}")
 
 
+def _listed(reports, what: str, **fields):
+    """The report in a list whose fields match, as the payload sent them back: names compared without case."""
+    for report in reports or []:
+        if all(_fold(report.get(field)) == _fold(value) for field, value in fields.items()):
+            return report
+    raise UnexpectedProbeResult(f"no report on {what}")
+
+
 def normalise(requirements: list[dict], load_pfx) -> list[dict]:
     """Each requirement checked and completed: certificates identified by thumbprint, keys and rights spelt as Windows does.
 
@@ -114,10 +122,7 @@ def normalise(requirements: list[dict], load_pfx) -> list[dict]:
         if kind == "app_pool" and entry["identity_type"] == "SpecificUser":
             if not (entry.get("username") or "").strip():
                 raise TaskInputError(f"{where}.username: required when identity_type is SpecificUser")
-            problem = principal_problem(entry["username"])
-            if problem:
-                raise TaskInputError(f"{where}.username: {problem}")
-            entry["username"] = entry["username"].strip()
+            entry["username"] = _check_account(entry["username"], f"{where}.username")
         if kind in CERTIFICATE_KINDS:
             if entry.get("thumbprint"):
                 entry["thumbprint"] = normalise_thumbprint(entry["thumbprint"], f"{where}.thumbprint")
@@ -228,7 +233,8 @@ def probe_parameters(requirements: list[dict]) -> dict:
 class _Host:
     """The probe's answer, with lookups that fail loudly when it is not in the promised shape."""
 
-    def __init__(self, current: dict):
+    def __init__(self, current: dict, now: datetime.datetime):
+        self.now = now
         for part in ("rights", "accounts", "groups", "paths", "features", "iis", "certificates", "registry", "cluster"):
             if part not in current:
                 raise UnexpectedProbeResult(f"no '{part}' report")
@@ -243,20 +249,15 @@ class _Host:
         return f"{account} does not resolve to an account on this server ({self.account_errors.get(_fold(account)) or 'not found'})"
 
     def certificate(self, entry: dict) -> dict:
-        for report in self.current["certificates"] or []:
-            if _fold(report.get("store")) == _fold(entry["store"]) and _fold(report.get("thumbprint")) == _fold(entry["thumbprint"]):
-                return report
-        raise UnexpectedProbeResult(f"no report on certificate {entry['thumbprint']}")
+        return _listed(self.current["certificates"], f"certificate {entry['thumbprint']}",
+                       store=entry["store"], thumbprint=entry["thumbprint"])
 
     def registry(self, entry: dict) -> dict:
-        for report in self.current["registry"] or []:
-            if _fold(report.get("key")) == _fold(entry["registry_key"]) and _fold(report.get("name")) == _fold(entry["value_name"]):
-                return report
-        raise UnexpectedProbeResult(f"no report on registry value {entry['value_name']}")
+        return _listed(self.current["registry"], f"registry value {entry['value_name']}",
+                       key=entry["registry_key"], name=entry["value_name"])
 
-
-def _result(status: str, expected: str, observed: str) -> tuple[str, str, str]:
-    return status, expected, observed
+    def service(self, query: str) -> dict:
+        return _listed((self.current["cluster"] or {}).get("services"), f"service {query}", query=query)
 
 
 def _judge_co_location(entry, host):
@@ -264,13 +265,13 @@ def _judge_co_location(entry, host):
     if not isinstance(report, dict):
         raise UnexpectedProbeResult("no 'co_location' report")
     if report.get("error"):
-        return _result("fail", "no certificate authority or SQL Server service", f"the services could not be read: {report['error']}")
+        return ("fail", "no certificate authority or SQL Server service", f"the services could not be read: {report['error']}")
     conflicting = [s for s in report.get("services") or [] if _CONFLICTING_SERVICE.match(s)]
     if not conflicting:
-        return _result("pass", "no certificate authority or SQL Server service", "none")
+        return ("pass", "no certificate authority or SQL Server service", "none")
     status = "warn" if entry["allow"] else "fail"
-    return _result(status, "no certificate authority or SQL Server service (Keyfactor advises against both in production)",
-                   ", ".join(sorted(conflicting)) + (" (allowed for this server)" if entry["allow"] else ""))
+    return (status, "no certificate authority or SQL Server service (Keyfactor advises against both in production)",
+            ", ".join(sorted(conflicting)) + (" (allowed for this server)" if entry["allow"] else ""))
 
 
 def _judge_group_member(entry, host):
@@ -278,12 +279,12 @@ def _judge_group_member(entry, host):
     report = _named(host.current["groups"], entry["group"], "group")
     sid = host.sid(entry["account"])
     if sid is None:
-        return _result("fail", expected, host.unresolved(entry["account"]))
+        return ("fail", expected, host.unresolved(entry["account"]))
     if report.get("error"):
-        return _result("fail", expected, f"the group could not be read: {report['error']}")
+        return ("fail", expected, f"the group could not be read: {report['error']}")
     members = report.get("members") or []
-    return _result("pass" if sid in members else "fail", expected,
-                   "member" if sid in members else f"not a member ({len(members)} direct members)")
+    return ("pass" if sid in members else "fail", expected,
+            "member" if sid in members else f"not a member ({len(members)} direct members)")
 
 
 def _judge_user_right(entry, host):
@@ -291,13 +292,13 @@ def _judge_user_right(entry, host):
     rights = host.current["rights"] or {}
     sid = host.sid(entry["account"])
     if sid is None:
-        return _result("fail", expected, host.unresolved(entry["account"]))
+        return ("fail", expected, host.unresolved(entry["account"]))
     if rights.get("error"):
-        return _result("fail", expected, f"the local security policy could not be read: {rights['error']}")
+        return ("fail", expected, f"the local security policy could not be read: {rights['error']}")
     holders = _named(rights.get("holders"), entry["right"], "user right") or []
     if sid in holders:
-        return _result("pass", expected, "granted")
-    return _result("fail", expected, f"not granted; {len(holders)} account(s) hold it")
+        return ("pass", expected, "granted")
+    return ("fail", expected, f"not granted; {len(holders)} account(s) hold it")
 
 
 def _inherits_to_children(ace: dict) -> bool:
@@ -308,18 +309,18 @@ def _inherits_to_children(ace: dict) -> bool:
 def _judge_directory(entry, host):
     report = _named(host.current["paths"], entry["path"], "path")
     if report.get("error"):
-        return _result("fail", f"{entry['path']} exists", f"it could not be read: {report['error']}")
+        return ("fail", f"{entry['path']} exists", f"it could not be read: {report['error']}")
     if not report.get("exists") or not report.get("is_directory"):
-        return _result("fail", f"{entry['path']} exists as a directory", "missing" if not report.get("exists") else "a file")
+        return ("fail", f"{entry['path']} exists as a directory", "missing" if not report.get("exists") else "a file")
     if not entry.get("account"):
-        return _result("pass", f"{entry['path']} exists as a directory", "exists")
+        return ("pass", f"{entry['path']} exists as a directory", "exists")
     wanted = 0
     for name in entry["file_rights"]:
         wanted |= FILE_SYSTEM_RIGHTS[name]
     expected = f"{entry['account']} may {', '.join(entry['file_rights'])}, inherited by files and folders created in it"
     sid = host.sid(entry["account"])
     if sid is None:
-        return _result("fail", expected, host.unresolved(entry["account"]))
+        return ("fail", expected, host.unresolved(entry["account"]))
     aces = [a for a in report.get("acl") or [] if a.get("sid") == sid]
     denied = 0
     here = children = 0
@@ -336,12 +337,12 @@ def _judge_directory(entry, host):
         if _inherits_to_children(ace):
             children |= mask
     if denied & wanted:
-        return _result("fail", expected, "a deny entry takes some of these rights away")
+        return ("fail", expected, "a deny entry takes some of these rights away")
     if here & wanted != wanted:
-        return _result("fail", expected, "not granted" if not aces else f"granted only 0x{here:X}")
+        return ("fail", expected, "not granted" if not aces else f"granted only 0x{here:X}")
     if children & wanted != wanted:
-        return _result("fail", expected, "granted on the directory, but not inherited by the files and folders in it")
-    return _result("pass", expected, "granted and inherited")
+        return ("fail", expected, "granted on the directory, but not inherited by the files and folders in it")
+    return ("pass", expected, "granted and inherited")
 
 
 def _judge_features(entry, host):
@@ -349,15 +350,15 @@ def _judge_features(entry, host):
     names = [str(f).strip() for f in entry["features"] if str(f).strip()]
     expected = f"installed: {', '.join(names)}"
     if report.get("error"):
-        return _result("fail", expected, f"the features could not be read: {report['error']}")
+        return ("fail", expected, f"the features could not be read: {report['error']}")
     installed = {_fold(k): v for k, v in (report.get("installed") or {}).items()}
     unknown = [n for n in names if _fold(n) not in installed]
     missing = [n for n in names if installed.get(_fold(n)) is False]
     if unknown or missing:
         parts = ([f"not installed: {', '.join(missing)}"] if missing else []) + \
             ([f"not features of this Windows: {', '.join(unknown)}"] if unknown else [])
-        return _result("fail", expected, "; ".join(parts))
-    return _result("pass", expected, f"all {len(names)} installed")
+        return ("fail", expected, "; ".join(parts))
+    return ("pass", expected, f"all {len(names)} installed")
 
 
 def _judge_app_pool(entry, host):
@@ -365,25 +366,25 @@ def _judge_app_pool(entry, host):
     expected = f"pool {entry['pool']} exists and runs as {who}"
     iis = host.current["iis"] or {}
     if not iis.get("installed", True):
-        return _result("fail", expected, "IIS is not installed")
+        return ("fail", expected, "IIS is not installed")
     if iis.get("error"):
-        return _result("fail", expected, f"IIS could not be read: {iis['error']}")
+        return ("fail", expected, f"IIS could not be read: {iis['error']}")
     pool = _named(iis.get("pools"), entry["pool"], "application pool")
     if not pool.get("exists"):
-        return _result("fail", expected, "no such pool")
+        return ("fail", expected, "no such pool")
     observed_who = pool.get("username") if pool.get("identity_type") == "SpecificUser" else pool.get("identity_type")
     observed = f"runs as {observed_who}, {pool.get('state')}"
     if pool.get("identity_type") != entry["identity_type"]:
-        return _result("fail", expected, observed)
+        return ("fail", expected, observed)
     if entry["identity_type"] == "SpecificUser":
         sid = host.sid(entry["username"])
         if sid is None:
-            return _result("fail", expected, host.unresolved(entry["username"]))
+            return ("fail", expected, host.unresolved(entry["username"]))
         if pool.get("sid") != sid:
-            return _result("fail", expected, observed)
+            return ("fail", expected, observed)
     if pool.get("state") != "Started":
-        return _result("warn", expected, observed)
-    return _result("pass", expected, observed)
+        return ("warn", expected, observed)
+    return ("pass", expected, observed)
 
 
 def _certificate_problem(entry, report) -> str | None:
@@ -399,13 +400,14 @@ def _certificate_problem(entry, report) -> str | None:
     return None
 
 
-def _judge_certificate(entry, host, now):
+def _judge_certificate(entry, host):
+    now = host.now
     report = host.certificate(entry)
     expected = f"in LocalMachine\\{entry['store']}" + (" with its private key" if entry["require_key"] else "") + \
         f", valid for more than {entry['expiry_warning_days']} days"
     problem = _certificate_problem(entry, report)
     if problem:
-        return _result("fail", expected, problem)
+        return ("fail", expected, problem)
     try:
         not_after = datetime.datetime.fromisoformat(str(report.get("not_after")).replace("Z", "+00:00"))
     except ValueError as error:
@@ -414,10 +416,10 @@ def _judge_certificate(entry, host, now):
         not_after = not_after.replace(tzinfo=datetime.timezone.utc)
     observed = f"present, expires {not_after.strftime('%Y-%m-%d %H:%M')} UTC"
     if not_after <= now:
-        return _result("fail", expected, observed.replace("expires", "expired"))
+        return ("fail", expected, observed.replace("expires", "expired"))
     if not_after - now <= datetime.timedelta(days=entry["expiry_warning_days"]):
-        return _result("warn", expected, f"{observed}, in {(not_after - now).days} days")
-    return _result("pass", expected, observed)
+        return ("warn", expected, f"{observed}, in {(not_after - now).days} days")
+    return ("pass", expected, observed)
 
 
 def _judge_key_access(entry, host):
@@ -426,18 +428,18 @@ def _judge_key_access(entry, host):
     report = host.certificate(entry)
     problem = _certificate_problem(entry, report)
     if problem:
-        return _result("fail", expected, problem)
+        return ("fail", expected, problem)
     sid = host.sid(entry["account"])
     if sid is None:
-        return _result("fail", expected, host.unresolved(entry["account"]))
+        return ("fail", expected, host.unresolved(entry["account"]))
     aces = [a for a in report.get("acl") or [] if a.get("sid") == sid]
     if any(a.get("type") == "deny" for a in aces):
-        return _result("fail", expected, "a deny entry shuts the account out")
+        return ("fail", expected, "a deny entry shuts the account out")
     mask = 0
     for ace in aces:
         mask |= int(ace.get("rights") or 0)
     observed = {"read": "Read", "full_control": "Full control", "other": f"rights 0x{mask & 0xFFFFFFFF:X}", None: "no access"}[access_level(mask)]
-    return _result("pass" if access_level(mask) == entry["access"] else "fail", expected, observed)
+    return ("pass" if access_level(mask) == entry["access"] else "fail", expected, observed)
 
 
 def _judge_registry_serial(entry, host):
@@ -446,32 +448,25 @@ def _judge_registry_serial(entry, host):
     report = host.certificate(entry)
     problem = _certificate_problem(entry, report)
     if problem:
-        return _result("fail", expected, f"the certificate: {problem}")
+        return ("fail", expected, f"the certificate: {problem}")
     serial = report.get("serial_number")
     expected = f"{path} is the string {serial}"
     value = host.registry(entry)
     if value.get("error"):
-        return _result("fail", expected, f"the value could not be read: {value['error']}")
+        return ("fail", expected, f"the value could not be read: {value['error']}")
     if not value.get("value_exists"):
-        return _result("fail", expected, "the key is missing" if not value.get("key_exists") else "the value is missing")
+        return ("fail", expected, "the key is missing" if not value.get("key_exists") else "the value is missing")
     if value.get("value_kind") != "String":
-        return _result("fail", expected, f"a {value.get('value_kind')} value")
+        return ("fail", expected, f"a {value.get('value_kind')} value")
     if _fold(value.get("value")) != _fold(serial):
-        return _result("fail", expected, f"holds {value.get('value')}")
-    return _result("pass", expected, f"holds {value.get('value')}")
-
-
-def _service(host, query: str) -> dict:
-    for report in (host.current["cluster"] or {}).get("services") or []:
-        if _fold(report.get("query")) == _fold(query):
-            return report
-    raise UnexpectedProbeResult(f"no report on service {query}")
+        return ("fail", expected, f"holds {value.get('value')}")
+    return ("pass", expected, f"holds {value.get('value')}")
 
 
 def _judge_service(entry, host):
-    report = _service(host, entry["service"])
-    return _result("pass" if report.get("found") else "fail", f"service {entry['service']} is installed",
-                   f"installed as {report.get('name')}" if report.get("found") else "not installed")
+    report = host.service(entry["service"])
+    return ("pass" if report.get("found") else "fail", f"service {entry['service']} is installed",
+            f"installed as {report.get('name')}" if report.get("found") else "not installed")
 
 
 def _judge_cluster_role(entry, host):
@@ -479,16 +474,16 @@ def _judge_cluster_role(entry, host):
         (f", replicates {', '.join(entry['checkpoints'])}" if entry["checkpoints"] else "")
     cluster = host.current["cluster"] or {}
     if cluster.get("error"):
-        return _result("fail", expected, f"the cluster could not be read: {cluster['error']}")
+        return ("fail", expected, f"the cluster could not be read: {cluster['error']}")
     role = _named(cluster.get("roles"), entry["role"], "cluster role")
     if not role:
-        return _result("fail", expected, "no such role")
+        return ("fail", expected, "no such role")
     resources = role.get("resources") or []
     problems = []
     if role.get("state") != "Online":
         problems.append(f"the role is {role.get('state')}")
     for query in entry["services"]:
-        service = _service(host, query)
+        service = host.service(query)
         name = service.get("name") or query
         if not any(_fold(r.get("service_name")) == _fold(name) for r in resources if r.get("resource_type") == "Generic Service"):
             problems.append(f"no resource runs {query}")
@@ -497,15 +492,15 @@ def _judge_cluster_role(entry, host):
         if _fold(checkpoint) not in checkpoints:
             problems.append(f"{checkpoint} is not replicated")
     if problems:
-        return _result("fail", expected, "; ".join(problems))
-    return _result("pass", expected, f"Online on {role.get('owner_node')}")
+        return ("fail", expected, "; ".join(problems))
+    return ("pass", expected, f"Online on {role.get('owner_node')}")
 
 
 _JUDGES = {
     "co_location": _judge_co_location, "group_member": _judge_group_member, "user_right": _judge_user_right,
     "directory_access": _judge_directory, "features": _judge_features, "app_pool": _judge_app_pool,
-    "key_access": _judge_key_access, "registry_serial": _judge_registry_serial, "service_installed": _judge_service,
-    "cluster_role": _judge_cluster_role,
+    "certificate": _judge_certificate, "key_access": _judge_key_access, "registry_serial": _judge_registry_serial,
+    "service_installed": _judge_service, "cluster_role": _judge_cluster_role,
 }
 
 
@@ -540,13 +535,10 @@ def title(entry: dict) -> str:
 
 def evaluate(requirements: list[dict], current: dict, now: datetime.datetime) -> list[dict]:
     """Each requirement with its status (pass, fail or warn), what was expected and what the host showed."""
-    host = _Host(current)
+    host = _Host(current, now)
     results = []
     for entry in requirements:
-        if entry["kind"] == "certificate":
-            status, expected, observed = _judge_certificate(entry, host, now)
-        else:
-            status, expected, observed = _JUDGES[entry["kind"]](entry, host)
+        status, expected, observed = _JUDGES[entry["kind"]](entry, host)
         results.append({
             "id": entry["id"],
             "title": title(entry),
