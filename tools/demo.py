@@ -35,6 +35,20 @@ def hosts() -> list[str]:
     return list(dict.fromkeys(host for group in groups().values() for host in group["hosts"]))
 
 
+def seed_estate(state_dir: pathlib.Path, pfx_password: str) -> None:
+    """The demo inventory's hosts and cluster as fresh servers, and the gateway's throwaway PKI, in state_dir.
+
+    The inventory finds them through PKIOPS_DEMO_STATE_DIR, and the PFX password through GATEWAY_TEST_PFX_PASSWORD.
+    """
+    gateway_nodes = set(groups()[GATEWAY_GROUP]["hosts"])
+    for host in hosts():
+        seed = "gateway_node_seed.json" if host in gateway_nodes else "seed.json"
+        shutil.copy(DEMO / seed, state_dir / f"{host}.json")
+    shutil.copy(DEMO / "gateway_cluster_seed.json", state_dir / "gwcluster.json")
+    subprocess.run([sys.executable, str(REPO / "tools" / "gateway_test_pki.py"), str(state_dir / "pki")],
+                   env=dict(os.environ, GATEWAY_TEST_PFX_PASSWORD=pfx_password), check=True)
+
+
 def round_trips() -> dict[str, int]:
     return {h: json.loads((STATE_DIR / f"{h}.json").read_text())["_sim"]["round_trips"] for h in hosts()}
 
@@ -62,13 +76,7 @@ def converge(label: str) -> dict[str, tuple[int, int]]:
 def main() -> None:
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     STATE_DIR.mkdir(parents=True)
-    gateway_nodes = set(groups()[GATEWAY_GROUP]["hosts"])
-    for host in hosts():
-        seed = "gateway_node_seed.json" if host in gateway_nodes else "seed.json"
-        shutil.copy(DEMO / seed, STATE_DIR / f"{host}.json")
-    shutil.copy(DEMO / "gateway_cluster_seed.json", STATE_DIR / "gwcluster.json")
-    subprocess.run([sys.executable, str(REPO / "tools" / "gateway_test_pki.py"), str(STATE_DIR / "pki")],
-                   env=dict(os.environ, GATEWAY_TEST_PFX_PASSWORD=PFX_PASSWORD), check=True)
+    seed_estate(STATE_DIR, PFX_PASSWORD)
 
     first = converge("first run")
     trips_after_first = round_trips()

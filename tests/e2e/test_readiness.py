@@ -9,61 +9,40 @@ is opened in headless Chromium. Reading never changes a server.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
-import subprocess
 import sys
 
 import pytest
-import yaml
 
 from chromium import Browser, png_info
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEMO = REPO / "tests" / "windows_sim" / "demo"
+sys.path.insert(0, str(REPO / "tools"))
+
+import demo  # noqa: E402  pylint: disable=wrong-import-position
+
 READINESS = REPO / "playbooks" / "readiness.yml"
 SITE = REPO / "playbooks" / "site.yml"
-INVENTORY = DEMO / "inventory.yml"
+INVENTORY = demo.DEMO / "inventory.yml"
 TASK = "Read the server and judge each requirement"
 PFX_PASSWORD = "Readiness-Test!Pfx-2026"
 FULL_CONTROL = 0x1F01FF
 SERVICES = "kf-services01.contoso.com"
-GATEWAY_NODES = ("kf-gw01.contoso.com", "kf-gw02.contoso.com")
-
-
-def _hosts() -> list[str]:
-    groups = yaml.safe_load((DEMO / "inventory.yml").read_text())["all"]["children"]
-    return sorted({host for group in groups.values() for host in group["hosts"]})
-
-
-HOSTS = _hosts()
+HOSTS = sorted(demo.hosts())
+GATEWAY_NODES = tuple(sorted(demo.groups()[demo.GATEWAY_GROUP]["hosts"]))
 
 
 @pytest.fixture(name="estate")
 def fixture_estate(lab, monkeypatch):
     """The demo inventory's hosts, seeded as make demo seeds them, with their state files in the lab."""
-    for host in HOSTS:
-        seed = "gateway_node_seed.json" if host in GATEWAY_NODES else "seed.json"
-        shutil.copy(DEMO / seed, lab.root / f"{host}.json")
-    shutil.copy(DEMO / "gateway_cluster_seed.json", lab.root / "gwcluster.json")
-    env = dict(os.environ, GATEWAY_TEST_PFX_PASSWORD=PFX_PASSWORD)
-    subprocess.run([sys.executable, str(REPO / "tools" / "gateway_test_pki.py"), str(lab.root / "pki")], env=env, check=True)
+    demo.seed_estate(lab.root, PFX_PASSWORD)
     monkeypatch.setenv("PKIOPS_DEMO_STATE_DIR", str(lab.root))
     monkeypatch.setenv("GATEWAY_TEST_PFX_PASSWORD", PFX_PASSWORD)
     return lab
 
 
-def _state(lab, host: str) -> dict:
-    return json.loads((lab.root / f"{host}.json").read_text())
-
-
 def _write(lab, host: str, state: dict) -> None:
     (lab.root / f"{host}.json").write_text(json.dumps(state, indent=2, sort_keys=True))
-
-
-def _windows(lab, host: str) -> dict:
-    return {k: v for k, v in _state(lab, host).items() if k != "_sim"}
 
 
 def _read(lab, *args, check=False) -> tuple[dict, pathlib.Path]:
@@ -93,13 +72,13 @@ def test_readiness_fails_before_converge_passes_after_and_names_exactly_what_was
     # Check mode reads too, and still writes the report on the controller.
     checked, checked_report = _read(lab, check=True)
     assert (checked_report / "readiness.md").read_text().count("NOT READY") == len(HOSTS)
-    states = {host: _windows(lab, host) for host in HOSTS}
-    trips = {host: _state(lab, host)["_sim"]["round_trips"] for host in HOSTS}
+    states = {host: lab.windows_state(host) for host in HOSTS}
+    trips = {host: lab.state(host)["_sim"]["round_trips"] for host in HOSTS}
 
     before = _read(lab)[0]
     for host in HOSTS:
-        assert _windows(lab, host) == states[host], f"{host}: reading changed the server"
-        assert _state(lab, host)["_sim"]["round_trips"] == trips[host] + 1, f"{host}: one round trip to read"
+        assert lab.windows_state(host) == states[host], f"{host}: reading changed the server"
+        assert lab.state(host)["_sim"]["round_trips"] == trips[host] + 1, f"{host}: one round trip to read"
         assert not before[host]["ready"] and before[host]["summary"]["fail"] > 0, host
         assert before[host]["requirements"] == checked[host]["requirements"], f"{host}: check mode reads the same"
 
@@ -136,19 +115,19 @@ def test_readiness_fails_before_converge_passes_after_and_names_exactly_what_was
     assert png_info(screenshot).colours > 50
 
     # Broken by hand: a right removed, a key ACL widened to Full control, a serial overwritten.
-    services = _state(lab, SERVICES)
+    services = lab.state(SERVICES)
     account_sid = next(r for r in after[SERVICES]["requirements"] if r["id"].startswith("user_right/SeServiceLogonRight/"))
     services["user_rights"]["SeServiceLogonRight"] = ["S-1-5-80-0"]
     _write(lab, SERVICES, services)
 
-    node1 = _state(lab, GATEWAY_NODES[0])
+    node1 = lab.state(GATEWAY_NODES[0])
     for certificate in node1["certificates"]["My"].values():
         for ace in certificate["private_key"]["acl"]:
             if ace["sid"] == "S-1-5-20":
                 ace["rights"] = FULL_CONTROL
     _write(lab, GATEWAY_NODES[0], node1)
 
-    node2 = _state(lab, GATEWAY_NODES[1])
+    node2 = lab.state(GATEWAY_NODES[1])
     key = next(k for k in node2["registry"] if k.lower().endswith("keyfactor ca gateway\\parameters"))
     node2["registry"][key]["EncryptSerialNumber"]["data"] = "00DEADBEEF"
     _write(lab, GATEWAY_NODES[1], node2)
@@ -172,3 +151,12 @@ def test_readiness_fails_before_converge_passes_after_and_names_exactly_what_was
         assert browser.console() == []
     markdown = (broken_report / "readiness.md").read_text()
     assert markdown.count("NOT READY") == 3
+
+    # --limit leaves the other servers out of the report, rather than showing them as errors.
+    limited_report = lab.root / "report-limited"
+    limited = lab.run(READINESS, "--limit", SERVICES, extra_vars={"keyfactor_readiness_report_dir": str(limited_report)},
+                      inventories=[INVENTORY])
+    assert limited.returncode == 0, limited.stdout[-3000:]
+    assert "0 of 1 servers ready" in limited.stdout
+    assert [line for line in (limited_report / "readiness.md").read_text().splitlines() if line.startswith("- **")] == [
+        f"- **{SERVICES}**: NOT READY (6 pass, 1 fail, 0 warn)"]
