@@ -90,6 +90,19 @@ def registry_key(state: dict, path: str) -> dict | None:
     return keys[found] if found else None
 
 
+def registry_report(state: dict, path: str, name: str) -> dict:
+    """Get-RegistryReport of the _local_machine.ps1 fragment: a value's key and itself, its kind, and a string's data."""
+    key = registry_key(state, path)
+    found = next((n for n in (key or {}) if n.lower() == name.lower()), None)
+    value = key[found] if found else None
+    return {
+        "key_exists": key is not None,
+        "value_exists": value is not None,
+        "value_kind": value["kind"] if value else None,
+        "value": value["data"] if value and value["kind"] in ("String", "ExpandString") else None,
+    }
+
+
 def create_registry_key(state: dict, path: str) -> dict:
     """RegistryKey.CreateSubKey: creates the key and every missing parent."""
     keys = state.setdefault("registry", {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..certificates import create_registry_key, find_certificate, registry_key
+from ..certificates import create_registry_key, find_certificate, registry_report
 from ..registry import payload_model
 
 
@@ -12,8 +12,6 @@ def cert_serial_registry(call) -> None:
     parameters = call.parameters
     if call.mode == "probe":
         certificate = find_certificate(call.host.state, parameters.get("StoreName") or "My", parameters.get("Thumbprint") or "")
-        key = registry_key(call.host.state, parameters["Key"])
-        value = (key or {}).get(next((n for n in (key or {}) if n.lower() == parameters["ValueName"].lower()), ""))
         call.result = {
             "certificate": {
                 "found": certificate is not None,
@@ -21,12 +19,7 @@ def cert_serial_registry(call) -> None:
                 "key_error": "Keyset does not exist" if certificate and (certificate.get("private_key") or {}).get("broken") else None,
                 "serial_number": certificate["serial_number"] if certificate else None,
             },
-            "registry": {
-                "key_exists": key is not None,
-                "value_exists": value is not None,
-                "value_kind": value["kind"] if value else None,
-                "value": value["data"] if value and value["kind"] in ("String", "ExpandString") else None,
-            },
+            "registry": registry_report(call.host.state, parameters["Key"], parameters["ValueName"]),
         }
         return
     if call.check_mode:

@@ -11,7 +11,7 @@ import datetime
 
 from .. import iis
 from ..accounts import resolution_report, resolve_as_payload
-from ..certificates import find_certificate, registry_key
+from ..certificates import find_certificate, registry_report
 from ..errors import HostError
 from ..registry import payload_model
 from ..stock.win_feature import CATALOGUE, is_installed
@@ -112,18 +112,9 @@ def _certificates(call) -> list:
 
 
 def _registry(call) -> list:
-    report = []
-    for request in call.parameters.get("RegistryValues") or []:
-        key = registry_key(call.host.state, request["key"])
-        name = next((n for n in (key or {}) if n.lower() == request["name"].lower()), None)
-        value = key[name] if name else None
-        report.append({
-            "key": request["key"], "name": request["name"], "error": None,
-            "key_exists": key is not None, "value_exists": value is not None,
-            "value_kind": value["kind"] if value else None,
-            "value": value["data"] if value and value["kind"] in ("String", "ExpandString") else None,
-        })
-    return report
+    return [{"key": request["key"], "name": request["name"], "error": None,
+             **registry_report(call.host.state, request["key"], request["name"])}
+            for request in call.parameters.get("RegistryValues") or []]
 
 
 def _cluster(call) -> dict:
