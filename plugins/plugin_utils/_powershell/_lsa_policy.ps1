@@ -1,6 +1,7 @@
 # Shared by payloads that read or change the local security policy through
-# LSA (user_rights, readiness_info): the LsaPolicy type and Open-LocalPolicy.
-# Included by the controller in place of a pkiops-include line.
+# LSA (user_rights, readiness_info): the LsaPolicy type, Open-LocalPolicy and
+# Get-RightHolders. Included by the controller in place of a pkiops-include
+# line, after _errors.ps1 and _principals.ps1, whose functions it uses.
 #
 # Windows API reference for every native call below: ntsecapi.h (advapi32.dll).
 
@@ -295,4 +296,49 @@ function Open-LocalPolicy {
     catch {
         throw (New-ContextException -Context "Cannot open the local security policy (LsaOpenPolicy, access $Access)" -ErrorRecord $_)
     }
+}
+
+function Get-RightHolders {
+    # The direct holders of each right, by right: a list of sid and name.
+    param(
+        [AllowEmptyCollection()]
+        [string[]]$RightNames
+    )
+
+    $holders = @{}
+    if ($RightNames.Count -eq 0) {
+        return $holders
+    }
+    # LsaEnumerateAccountsWithUserRight requires POLICY_LOOKUP_NAMES and
+    # POLICY_VIEW_LOCAL_INFORMATION; nothing more is requested so that a read
+    # cannot modify the policy through this handle.
+    $access = [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_LOOKUP_NAMES -bor [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_VIEW_LOCAL_INFORMATION
+    $policy = Open-LocalPolicy -Access $access
+    try {
+        foreach ($right in $RightNames) {
+            $sids = $null
+            try {
+                $sids = $policy.GetAccountsWithRight($right)
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot list the holders of '$right' (LsaEnumerateAccountsWithUserRight)" -ErrorRecord $_)
+            }
+
+            # A List keeps zero and one holder as a list in the result
+            # instead of being unrolled to nothing or to a single object.
+            $entries = [System.Collections.Generic.List[object]]::new()
+            foreach ($sidValue in $sids) {
+                $sid = [System.Security.Principal.SecurityIdentifier]::new($sidValue)
+                $entries.Add(@{
+                        sid = $sid.Value
+                        name = Get-SidDisplayName -Sid $sid
+                    })
+            }
+            $holders[$right] = $entries
+        }
+    }
+    finally {
+        $policy.Dispose()
+    }
+    $holders
 }

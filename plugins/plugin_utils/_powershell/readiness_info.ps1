@@ -71,30 +71,21 @@ function Get-PartError {
 }
 
 function Get-RightHolderReport {
+    # The direct holders of each right, as SIDs.
     param(
         [AllowEmptyCollection()]
         [string[]]$RightNames
     )
 
     $report = @{ error = $null; holders = @{} }
-    if ($RightNames.Count -eq 0) {
-        return $report
-    }
     try {
-        # The two access rights LsaEnumerateAccountsWithUserRight requires.
-        $access = [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_LOOKUP_NAMES -bor [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_VIEW_LOCAL_INFORMATION
-        $policy = Open-LocalPolicy -Access $access
-        try {
-            foreach ($right in $RightNames) {
-                $entries = [System.Collections.Generic.List[object]]::new()
-                foreach ($sidValue in $policy.GetAccountsWithRight($right)) {
-                    $entries.Add(([System.Security.Principal.SecurityIdentifier]::new($sidValue)).Value)
-                }
-                $report['holders'][$right] = $entries
+        $byRight = Get-RightHolders -RightNames $RightNames
+        foreach ($right in $byRight.Keys) {
+            $sids = [System.Collections.Generic.List[object]]::new()
+            foreach ($holder in $byRight[$right]) {
+                $sids.Add($holder['sid'])
             }
-        }
-        finally {
-            $policy.Dispose()
+            $report['holders'][$right] = $sids
         }
     }
     catch {

@@ -46,41 +46,7 @@ function Invoke-Probe {
         [string[]]$AccountReferences
     )
 
-    $holders = @{}
-    if ($RightNames.Count -gt 0) {
-        # LsaEnumerateAccountsWithUserRight requires POLICY_LOOKUP_NAMES and
-        # POLICY_VIEW_LOCAL_INFORMATION; nothing more is requested so that
-        # the probe cannot modify the policy through this handle.
-        $access = [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_LOOKUP_NAMES -bor [Pkiops.KeyfactorCommand.UserRights.PolicyAccess]::POLICY_VIEW_LOCAL_INFORMATION
-        $policy = Open-LocalPolicy -Access $access
-        try {
-            foreach ($right in $RightNames) {
-                $sids = $null
-                try {
-                    $sids = $policy.GetAccountsWithRight($right)
-                }
-                catch {
-                    throw (New-ContextException -Context "Cannot list the holders of '$right' (LsaEnumerateAccountsWithUserRight)" -ErrorRecord $_)
-                }
-
-                # A List keeps zero and one holder as a list in the result
-                # instead of being unrolled to nothing or to a single object.
-                $entries = [System.Collections.Generic.List[object]]::new()
-                foreach ($sidValue in $sids) {
-                    $sid = [System.Security.Principal.SecurityIdentifier]::new($sidValue)
-                    $entries.Add(@{
-                            sid = $sid.Value
-                            name = Get-SidDisplayName -Sid $sid
-                        })
-                }
-                $holders[$right] = $entries
-            }
-        }
-        finally {
-            $policy.Dispose()
-        }
-    }
-
+    $holders = Get-RightHolders -RightNames $RightNames
     $resolved = Resolve-PrincipalList -References $AccountReferences
 
     $Ansible.Changed = $false
