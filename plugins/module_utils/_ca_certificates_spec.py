@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
+
 # The LocalMachine system stores for CA certificates, by the names Windows gives
 # them: CA is Intermediate Certification Authorities, Root is Trusted Root
 # Certification Authorities.
@@ -27,6 +29,7 @@ ARGUMENT_SPEC = {
         "required_one_of": [["src", "content"]],
     },
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {}

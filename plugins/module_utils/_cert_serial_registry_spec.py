@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._key_access_spec import KEY_STORES
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
 
 GATEWAY_PARAMETERS_KEY = r"HKLM:\SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters"
 
@@ -15,6 +16,7 @@ ARGUMENT_SPEC = {
     # A registry key path, not a cryptographic key.
     "key": {"type": "str", "default": GATEWAY_PARAMETERS_KEY, "no_log": False},
     "value_name": {"type": "str", "default": "EncryptSerialNumber"},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {}

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
+
 ADDITIONAL_SERVICE_OPTIONS = {
     "service": {"type": "str", "required": True},
     "registry_checkpoints": {"type": "list", "elements": "str", "default": []},
@@ -23,6 +25,7 @@ ARGUMENT_SPEC = {
     "owner_node": {"type": "str"},
     "online_timeout": {"type": "int", "default": 120},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {

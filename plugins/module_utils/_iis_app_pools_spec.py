@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
+
 IDENTITY_TYPES = ["ApplicationPoolIdentity", "NetworkService", "LocalService", "LocalSystem", "SpecificUser"]
 
 # Settings left out of a task keep an existing pool's value; a new pool gets CREATE_DEFAULTS.
@@ -43,6 +45,7 @@ ARGUMENT_SPEC = {
         "options": POOL_OPTIONS,
         "required_if": [["identity_type", "SpecificUser", ["username"]]],
     },
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {}

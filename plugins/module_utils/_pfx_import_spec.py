@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._key_access_spec import KEY_ACCESS_OPTIONS, KEY_STORES
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
 
 ARGUMENT_SPEC = {
     "src": {"type": "path"},
@@ -20,6 +21,7 @@ ARGUMENT_SPEC = {
     "expiry_warning_days": {"type": "int", "default": 30},
     # Who may use the private key: names, not key material.
     "key_access": {"type": "list", "elements": "dict", "default": [], "options": KEY_ACCESS_OPTIONS, "no_log": False},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._key_access_spec import KEY_ACCESS_OPTIONS, KEY_STORES
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
 
 ARGUMENT_SPEC = {
     "thumbprint": {"type": "str", "required": True},
     "store_name": {"type": "str", "choices": KEY_STORES, "default": "My"},
     # Who may use the private key: names, not key material.
     "key_access": {"type": "list", "elements": "dict", "required": True, "options": KEY_ACCESS_OPTIONS, "no_log": False},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {}

@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import SNAPSHOT_OPTION
+
 ARGUMENT_SPEC = {
     "rights": {"type": "dict", "required": True},
     "action": {"type": "str", "choices": ["add", "remove", "set"], "default": "add"},
+    **SNAPSHOT_OPTION,
 }
 
 SPEC_RULES: dict = {}

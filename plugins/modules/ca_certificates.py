@@ -68,6 +68,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
 notes:
   - Needs the Python C(cryptography) library on the controller.
   - A certificate is looked up in the store as Windows shows it. The C(Root) store also shows the certificates of

@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
 seealso:
   - module: pkiops.keyfactor_command.pfx_import
 author:

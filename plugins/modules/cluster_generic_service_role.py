@@ -122,6 +122,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
 notes:
   - Cluster changes reach every node of the cluster. A WinRM logon cannot pass its credentials on to them (the
     double hop), so the change fails with access denied unless the task runs with C(become)

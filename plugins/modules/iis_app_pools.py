@@ -111,6 +111,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
 notes:
   - IIS (the C(Web-Server) feature) must be installed. In check mode on a host where IIS is not installed yet, every
     pool is reported as to be created, with a warning.

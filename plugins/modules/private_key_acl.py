@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
   - pkiops.keyfactor_command.key_access
 seealso:
   - module: pkiops.keyfactor_command.pfx_import

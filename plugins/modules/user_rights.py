@@ -44,6 +44,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - pkiops.keyfactor_command.windows_task
+  - pkiops.keyfactor_command.snapshot
 seealso:
   - module: ansible.windows.win_user_right
     description: Manages one right per task, comparing accounts the same way.

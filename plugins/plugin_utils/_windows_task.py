@@ -29,6 +29,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _snapshot
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._arguments import spec_errors, text_errors
 
 COLLECTION = "pkiops.keyfactor_command"
@@ -195,17 +196,47 @@ class WindowsTaskAction(ActionBase):
 
     def _converge(self) -> dict:
         params = self.check_params(self._validate())
-        current = self._execute_payload("probe", self.probe_parameters(params), self.secrets(params, "probe"))
-        plan = self.plan(params, current)
+        probe_parameters = self.probe_parameters(params)
+        probe_secrets = self.secrets(params, "probe")
+        plan = self._plan_on_snapshot(params, probe_parameters, probe_secrets)
+        if plan is None:
+            plan = self.plan(params, self._execute_payload("probe", probe_parameters, probe_secrets))
+        outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.operations and not self._play_context.check_mode:
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
             self.check_applied(params, plan, applied_result)
-        outcome = dict(plan.result, changed=bool(plan.operations))
+            outcome["ansible_facts"] = _snapshot.counted_change(self._task_vars, self.module_name)
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)
         if self._play_context.diff:
             outcome["diff"] = {"before": plan.before, "after": plan.after}
         return outcome
+
+    def _plan_on_snapshot(self, params: dict, probe_parameters: dict, probe_secrets: dict) -> Plan | None:
+        """The plan made on the shared read given in the snapshot option, or None when the host must be read.
+
+        A probe that compares a secret on the host is never in a snapshot. A loop
+        item does not consult it: the changes of one item are counted only once
+        the loop ends. A plan the snapshot makes impossible is made again on a
+        fresh read, which either fails the same way or finds the host changed.
+        """
+        if "snapshot" not in self.argument_spec:
+            return None
+        try:
+            snapshot = _snapshot.snapshot_of(params.get("snapshot"))
+        except _snapshot.SnapshotError as error:
+            raise TaskInputError(f"snapshot {error}") from error
+        if snapshot is None or probe_secrets or self._task.loop or self._task.loop_with:
+            return None
+        current = _snapshot.lookup(snapshot, self._task_vars, self.module_name, probe_parameters)
+        if current is None:
+            return None
+        try:
+            plan = self.plan(params, current)
+        except (PlanError, PayloadError):
+            return None
+        self._display.vvv(f"{self.fqcn}: planned on the snapshot; the host was not read again")
+        return plan
 
     def _validate(self) -> dict:
         args = self._task.args

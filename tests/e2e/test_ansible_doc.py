@@ -26,8 +26,8 @@ def _ansible_doc(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_module_and_role_is_found():
-    assert MODULES == ["ca_certificates", "cert_serial_registry", "cluster_generic_service_role", "iis_app_pools", "pfx_import",
-                       "private_key_acl", "readiness_info", "user_rights"]
+    assert MODULES == ["ca_certificates", "cert_serial_registry", "cluster_generic_service_role", "host_snapshot",
+                       "iis_app_pools", "pfx_import", "private_key_acl", "readiness_info", "user_rights"]
     assert ROLES == ["ca_connector", "common", "gateway_cluster_node", "orchestrator_api", "portal", "services", "web_api"]
 
 

@@ -719,6 +719,43 @@ case("unknown requirements option", M, in_list(R_RIGHT, R, principal=NS), "requi
 case("unknown option", M, with_options(R_RIGHT, profile="services"), "profile")
 
 
+# snapshot: the option every module that changes the host shares ------------------------------------------------------------
+NOT_A_SNAPSHOT = {"changed": False, "reads": []}
+for module_name, base in (("user_rights", USER_RIGHTS), ("iis_app_pools", POOLS), ("pfx_import", PFX),
+                          ("private_key_acl", KEY_ACL), ("cert_serial_registry", SERIAL), ("ca_certificates", CA),
+                          ("cluster_generic_service_role", CLUSTER)):
+    case("snapshot is not a host_snapshot result", module_name, with_options(base, snapshot=NOT_A_SNAPSHOT), "snapshot",
+         fragment="host_snapshot")
+    case("snapshot is text", module_name, with_options(base, snapshot="common_snapshot"), "snapshot")
+
+# host_snapshot: reads[] of module and options, checks by name -------------------------------------------------------------
+M = "host_snapshot"
+READ = {"module": "user_rights", "options": USER_RIGHTS}
+SNAPSHOT = {"reads": [READ]}
+case("reads is a mapping", M, {"reads": READ}, "reads")
+case("reads element is a module name", M, {"reads": ["user_rights"]}, "reads")
+case("module missing", M, in_list(SNAPSHOT, "reads", module=DROP), "reads[0].module", fragment="required")
+case("module is readiness_info", M, in_list(SNAPSHOT, "reads", module="readiness_info"), "reads[0].module")
+case("module has the collection's name", M, in_list(SNAPSHOT, "reads", module="pkiops.keyfactor_command.user_rights"),
+     "reads[0].module")
+case("module has the wrong case", M, in_list(SNAPSHOT, "reads", module="User_Rights"), "reads[0].module")
+case("options missing", M, in_list(SNAPSHOT, "reads", options=DROP), "reads[0].options", fragment="required")
+case("options is a list", M, in_list(SNAPSHOT, "reads", options=[USER_RIGHTS]), "reads[0].options")
+case("options name an unknown right", M, {"reads": [READ, {"module": "user_rights", "options": {"rights": {"SeLogonRight": [NS]}}}]},
+     "reads[1]", fragment="(user_rights): rights")
+case("options lack a required option", M, {"reads": [{"module": "pfx_import", "options": {"password": PASSWORD}}]}, "reads[0]",
+     fragment="(pfx_import)", secret=PASSWORD)
+case("options hold a wrong PFX password", M,
+     {"reads": [{"module": "pfx_import", "options": {"content": Pki("pfx_b64"), "password": "Wr0ng-Matrix-Pa55!"}}]},
+     "reads[0]", fragment="(pfx_import)", secret="Wr0ng-Matrix-Pa55!")
+case("unknown reads option", M, in_list(SNAPSHOT, "reads", retries=2), "reads[0].retries")
+case("checks is a list", M, {"checks": [{"kind": "co_location"}]}, "checks")
+case("a check is one requirement, not a list", M, {"checks": {"log": {"kind": "directory_access", "path": LOGS}}}, "checks.log")
+case("a check has an unknown kind", M, {"checks": {"log": [{"kind": "directory"}]}}, "checks.log",
+     fragment="requirements[0].kind")
+case("unknown option", M, with_options(SNAPSHOT, retries=2), "retries")
+
+
 # --- running a case ----------------------------------------------------------------------------------------------------------
 
 

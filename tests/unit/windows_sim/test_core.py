@@ -670,3 +670,40 @@ def test_the_probe_resolves_a_local_group_written_as_dot_backslash_name(state_pa
     result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "probe", "Accounts": [".\\Administrators"]}))
     assert result["result"]["accounts"] == [{"input": ".\\Administrators", "sid": "S-1-5-32-544", "name": "BUILTIN\\Administrators",
                                              "error": None}]
+
+
+# === host_snapshot: several payloads' probes in one run ===========================================================
+
+
+HOST_SNAPSHOT_PS1 = REPO / "plugins" / "plugin_utils" / "_powershell" / "host_snapshot.ps1"
+
+
+def host_snapshot_input(scripts: dict, reads: list, *, check_mode: bool = False) -> bytes:
+    return exec_wrapper_input({"script": HOST_SNAPSHOT_PS1.read_text(encoding="utf-8"),
+                               "parameters": {"Mode": "probe", "Scripts": scripts, "Reads": reads}, "depth": 11,
+                               "error_action": "stop", "_ansible_check_mode": check_mode, "_ansible_diff": False})
+
+
+def test_a_shared_read_answers_each_read_as_its_payload_alone_in_one_round_trip(state_path):
+    alone = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))["result"]
+    parameters = {k: v for k, v in PROBE.items() if k != "Mode"}
+    scripts = {"user_rights": USER_RIGHTS_PS1.read_text(encoding="utf-8")}
+    result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
+        scripts, [{"module": "user_rights", "parameters": parameters},
+                  {"module": "user_rights", "parameters": {"Rights": ["SeNoSuchRight"]}},
+                  {"module": "iis_app_pools", "parameters": {}}], check_mode=True))
+    assert not result.get("failed") and result["changed"] is False
+    first, unknown_right, no_script = result["result"]["reads"]
+    assert first == {"result": alone, "error": None}
+    assert unknown_right["result"] is None and unknown_right["error"] == "A specified privilege does not exist"
+    assert no_script["error"] == "No script was sent for the payload 'iis_app_pools'."
+    logged = saved(state_path)["_sim"]
+    assert logged["round_trips"] == 2
+    assert logged["log"][-1]["reads"] == ["user_rights", "user_rights", "iis_app_pools"]
+
+
+def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
+    result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
+        {"iis_app_pools": USER_RIGHTS_PS1.read_text(encoding="utf-8")}, [{"module": "iis_app_pools", "parameters": {}}]))
+    (read,) = result["result"]["reads"]
+    assert read["result"] is None and "tag 'user_rights'" in read["error"]

@@ -44,6 +44,9 @@ def _call_facts(invocation: manifest.ModuleInvocation) -> dict:
 
         facts["payload"] = payload_tag(invocation.args.get("script") or "")
         facts["mode"] = (invocation.args.get("parameters") or {}).get("Mode")
+        if facts["payload"] == "host_snapshot":
+            facts["reads"] = [str(read.get("module")) for read in (invocation.args.get("parameters") or {}).get("Reads") or []
+                              if isinstance(read, dict)]
     return facts
 
 

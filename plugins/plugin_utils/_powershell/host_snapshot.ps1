@@ -1,0 +1,66 @@
+# pkiops-payload: host_snapshot
+#
+# The shared read: runs the probe of several of this collection's payloads in
+# one PowerShell execution, each exactly as it runs on its own, and returns
+# what each returned.
+#
+# probe: read only. -Scripts maps a payload name to the payload's script, as
+#        the controller sends it when the payload runs on its own; -Reads
+#        lists the probes to run, each a dictionary with the payload's name
+#        (module) and its probe parameters (parameters). Every payload's probe
+#        only reads and is safe under -WhatIf, so this mode is too.
+#
+# A probe that fails is reported with Windows' message and the others still
+# run: the task that needs it reads the host itself and fails there, with its
+# own context.
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [Parameter(Mandatory)]
+    [ValidateSet('probe')]
+    [string]$Mode,
+
+    [System.Collections.IDictionary]$Scripts = @{},
+
+    [object[]]$Reads = @()
+)
+
+$ErrorActionPreference = 'Stop'
+
+$Ansible.Changed = $false
+
+# pkiops-include: _errors.ps1
+
+# Each script is compiled once, however many reads use it.
+$probes = @{}
+foreach ($name in $Scripts.Keys) {
+    $probes[$name] = [scriptblock]::Create([string]$Scripts[$name])
+}
+
+$results = [System.Collections.Generic.List[object]]::new()
+foreach ($read in $Reads) {
+    $entry = @{ result = $null; error = $null }
+    try {
+        $module = [string]$read['module']
+        if (-not $probes.ContainsKey($module)) {
+            throw "No script was sent for the payload '$module'."
+        }
+        $arguments = @{}
+        foreach ($key in $read['parameters'].Keys) {
+            $arguments[$key] = $read['parameters'][$key]
+        }
+        $arguments['Mode'] = 'probe'
+        # A payload publishes its reading in $Ansible.Result, the object
+        # win_powershell gave this script; the payload runs in a child scope
+        # and sees the same object.
+        $Ansible.Result = @{}
+        $null = & $probes[$module] @arguments
+        $entry['result'] = $Ansible.Result
+    }
+    catch {
+        $entry['error'] = (Get-UnderlyingException -ErrorRecord $_).Message
+    }
+    $results.Add($entry)
+}
+
+$Ansible.Result = @{ reads = $results }
+$Ansible.Changed = $false

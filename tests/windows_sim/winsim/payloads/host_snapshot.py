@@ -1,0 +1,52 @@
+"""Model of plugins/plugin_utils/_powershell/host_snapshot.ps1: several payloads' probes in one run.
+
+Each read runs the sent script's own model in probe mode, bound as PowerShell
+would bind the script's parameters, so a read answers exactly what the payload
+answers when it runs on its own, and a script that does not parse or has no
+model fails that read only, as the payload's try/catch does.
+"""
+
+from __future__ import annotations
+
+from .. import powershell
+from ..errors import HostError
+from ..registry import PAYLOAD_MODELS, payload_model
+
+
+def _read(call, scripts: dict, read: dict) -> dict:
+    # pylint: disable-next=import-outside-toplevel
+    from ..win_powershell import PayloadCall, _bind  # the module that dispatches to this one
+
+    module = str(read.get("module"))
+    script = scripts.get(module)
+    if script is None:
+        raise HostError(f"No script was sent for the payload '{module}'.", "System.Management.Automation.RuntimeException")
+    problems = powershell.syntax_problems(script)
+    if problems:
+        raise HostError("The script does not parse: " + "; ".join(problems[:5]),
+                        "System.Management.Automation.ParseException")
+    tag = powershell.payload_tag(script)
+    model = PAYLOAD_MODELS.get(tag or "")
+    if model is None or tag != module:
+        raise HostError(f"windows_sim has no model for the script sent as '{module}' (tag {tag!r})",
+                        "System.Management.Automation.RuntimeException")
+    parameters = _bind(script, {"parameters": {**(read.get("parameters") or {}), "Mode": "probe"}})
+    probe = PayloadCall(host=call.host, parameters=parameters, check_mode=call.check_mode, become=call.become)
+    model(probe)
+    return probe.result
+
+
+@payload_model("host_snapshot")
+def host_snapshot(call) -> None:
+    if call.mode != "probe":
+        raise HostError("Cannot validate argument on parameter 'Mode'.",
+                        "System.Management.Automation.ParameterBindingValidationException")
+    scripts = call.parameters.get("Scripts") or {}
+    results = []
+    for read in call.parameters.get("Reads") or []:
+        try:
+            results.append({"result": _read(call, scripts, read), "error": None})
+        except HostError as error:
+            results.append({"result": None, "error": error.message})
+    call.changed = False
+    call.result = {"reads": results}
