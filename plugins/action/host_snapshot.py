@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import functools
+import gzip
 import importlib
 import json
 
@@ -19,6 +22,12 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     WindowsTaskAction,
     payload_source,
 )
+
+
+@functools.lru_cache(maxsize=None)
+def compressed_payload(name: str) -> str:
+    """A payload's script as host_snapshot.ps1 takes it: gzip (no timestamp, so always the same bytes), then base64."""
+    return base64.b64encode(gzip.compress(payload_source(name).encode("utf-8"), mtime=0)).decode("ascii")
 
 
 class ActionModule(WindowsTaskAction):
@@ -65,10 +74,10 @@ class ActionModule(WindowsTaskAction):
                 raise TaskInputError(f"checks.{name} must be a list of requirements, as readiness_info takes them")
             action, options = self._module_action("readiness_info", {"requirements": requirements}, f"checks.{name}")
             checks[name] = options["requirements"]
-        self._readiness_probe = _readiness.probe_parameters([r for group in checks.values() for r in group])
-        # Counted before the host is read, so that a change made after this task always makes its reads stale.
-        self._changes_at_read = _snapshot.change_counts(self._task_vars)
-        return dict(params, reads=reads, checks=checks)
+        return dict(params, reads=reads, checks=checks,
+                    readiness_probe=_readiness.probe_parameters([r for group in checks.values() for r in group]),
+                    # Counted before the host is read, so that a change made after this task makes its reads stale.
+                    changes_at_read=_snapshot.change_counts(self._task_vars))
 
     def _probes(self, params) -> list[dict]:
         """The probes to run, once each: those of the reads, then the checks'."""
@@ -79,13 +88,13 @@ class ActionModule(WindowsTaskAction):
                 seen.add(key)
                 probes.append({"module": read["module"], "key": key, "parameters": read["probe"]})
         if params["checks"]:
-            probes.append({"module": "readiness_info", "key": "checks", "parameters": self._readiness_probe})
+            probes.append({"module": "readiness_info", "key": "checks", "parameters": params["readiness_probe"]})
         return probes
 
     def probe_parameters(self, params):
         probes = self._probes(params)
         return {
-            "Scripts": {name: payload_source(name) for name in sorted({p["module"] for p in probes})},
+            "Scripts": {name: compressed_payload(name) for name in sorted({p["module"] for p in probes})},
             "Reads": [{"module": p["module"], "parameters": p["parameters"]} for p in probes],
         }
 
@@ -112,27 +121,29 @@ class ActionModule(WindowsTaskAction):
         view = {"reads": {f"{i}: {s['module']}": s["state"] for i, s in enumerate(summary)},
                 "checks": {name: "met" if c["met"] else "not met" for name, c in checks.items()}}
         return Plan(before=view, after=view, result={
-            "snapshot": {"changes": self._changes_at_read, "reads": kept},
+            "snapshot": {"changes": params["changes_at_read"], "reads": kept},
             "reads": summary,
             "checks": checks,
+            "met": all(s["met"] for s in summary) and all(c["met"] for c in checks.values()),
         })
 
     def _keep(self, read: dict, read_by_key: dict, kept: dict) -> dict:
         """Keeps a read's answer in the snapshot, and says what became of it."""
+        module = read["module"]
         if read["secret"]:
-            return {"module": read["module"], "state": "not read: its probe compares a secret on the host"}
-        key = _snapshot.read_key(read["module"], read["probe"])
+            return {"module": module, "met": False, "state": "not read: its probe compares a secret on the host"}
+        key = _snapshot.read_key(module, read["probe"])
         answer = read_by_key.get(key, {})
         if answer.get("error") is not None or not isinstance(answer.get("result"), dict):
-            return {"module": read["module"], "state": f"not read: {answer.get('error') or 'no result'}"}
+            return {"module": module, "met": False, "state": f"not read: {answer.get('error') or 'no result'}"}
         # The result is masked wherever a secret's text occurs, so a reading that holds such text (a short
         # password inside a thumbprint or a SID) would reach the task garbled; its task reads the host itself.
         text = json.dumps(answer["result"], sort_keys=True)
         if any(value and str(value) in text for value in self._no_log_values):
-            return {"module": read["module"], "state": "not kept: it holds text equal to a secret of this task"}
-        kept[key] = {"module": read["module"], "current": answer["result"]}
+            return {"module": module, "met": False, "state": "not kept: it holds text equal to a secret of this task"}
+        kept[key] = {"module": module, "current": answer["result"]}
         try:
             met = not read["action"].plan(read["params"], answer["result"]).operations
         except (PlanError, PayloadError) as error:
-            return {"module": read["module"], "state": f"read; its task cannot run as written: {error}"}
-        return {"module": read["module"], "state": "read; nothing to change" if met else "read; to change"}
+            return {"module": module, "met": False, "state": f"read; its task cannot run as written: {error}"}
+        return {"module": module, "met": met, "state": "read; nothing to change" if met else "read; to change"}

@@ -111,6 +111,10 @@ reads:
       description: O(reads[].module).
       type: str
       sample: user_rights
+    met:
+      description: Whether the read was taken and its task has nothing to change.
+      type: bool
+      sample: true
     state:
       description:
         - C(read; nothing to change), C(read; to change), or why it was not read (C(not read; ...)) or why its task
@@ -132,6 +136,13 @@ checks:
       type: list
       elements: dict
   sample: {"log_directory": {"met": true, "requirements": []}}
+met:
+  description:
+    - Whether every read was taken and its task has nothing to change, and every check is met, so that a playbook can
+      skip a group of tasks at once. A read not taken (a probe that compares a secret) makes it false.
+  returned: success
+  type: bool
+  sample: true
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

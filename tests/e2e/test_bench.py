@@ -22,14 +22,14 @@ STEADY_ROUND_TRIP_RATIO = 0.5
 SITE_FIRST_RUN_ROUND_TRIP_RATIO = 0.5
 CONTROLLER_TIME_RATIO = 1.2
 
-# Issue 9's targets that the collection does not reach yet (docs/performance.md, "Targets"). Each stays asserted
-# at the target as a strict expected failure, so that reaching it turns the run red until the mark is removed, and
-# what is reached today is held by the guards below, so that a regression fails too.
-NOT_REACHED = "not reached yet: per-task batching leaves the stock tasks' round trips; see docs/performance.md"
-REACHED_STEADY_BYTES_RATIO = 1.05
-REACHED_STEADY_ROUND_TRIP_RATIO = 0.9
-REACHED_SITE_FIRST_RUN_ROUND_TRIP_RATIO = 1.05
-REACHED_CONTROLLER_TIME_RATIO = 2.0
+# The one target of issue 9 not reached (docs/performance.md, "Targets") stays asserted at the target as a strict
+# expected failure, so that reaching it turns the run red until the mark is removed. What is reached is held
+# tighter than the targets by the guards at the end, so that losing part of it fails too.
+NOT_REACHED = ("not reached: the first run makes one round trip per change, and reaching half the baseline needs "
+               "changes batched across tasks; see docs/performance.md")
+REACHED_STEADY_BYTES_RATIO = 0.8
+REACHED_STEADY_ROUND_TRIP_RATIO = 0.35
+REACHED_SITE_FIRST_RUN_ROUND_TRIP_RATIO = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +62,12 @@ def test_every_task_makes_one_round_trip_in_steady_state_and_two_on_a_change(sit
         assert not any(t["changed"] for t in runs[(side, "steady")].tasks), f"{side} changed something in steady state"
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_REACHED)
 def test_steady_state_bytes_are_no_more_than_the_baselines(site):
     _runs, values = site
     misses = _misses(values, "steady", "bytes", 1.0)
     assert not misses, "\n".join(misses)
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_REACHED)
 def test_steady_state_round_trips_are_at_most_half_the_baselines(site):
     _runs, values = site
     misses = _misses(values, "steady", "round_trips", STEADY_ROUND_TRIP_RATIO)
@@ -85,7 +83,8 @@ def test_the_whole_site_first_run_makes_at_most_half_the_baselines_round_trips(s
 
 @pytest.fixture(scope="module", name="controller_time")
 def fixture_controller_time(tmp_path_factory):
-    return bench.measure_time(tmp_path_factory.mktemp("time"), counts=(1, 10), repeats={1: 2, 10: 1})
+    # Several alternating repetitions, summed: one run on a shared machine varies by a tenth either way.
+    return bench.measure_time(tmp_path_factory.mktemp("time"), counts=(1, 10), repeats={1: 4, 10: 2})
 
 
 def _time_misses(results: dict, limit: float) -> list[str]:
@@ -98,17 +97,27 @@ def _time_misses(results: dict, limit: float) -> list[str]:
     return misses
 
 
-# Not strict: CPU time on a shared machine is noisy enough that a run near the target may pass.
-@pytest.mark.xfail(reason=NOT_REACHED)
 def test_controller_time_per_host_is_no_worse_than_the_baselines(controller_time):
     misses = _time_misses(controller_time, CONTROLLER_TIME_RATIO)
     assert not misses, "\n".join(misses)
 
 
-def test_what_is_reached_today_does_not_regress(site, controller_time):
+def test_what_is_reached_today_does_not_regress(site):
     _runs, values = site
     misses = _misses(values, "steady", "bytes", REACHED_STEADY_BYTES_RATIO)
     misses += _misses(values, "steady", "round_trips", REACHED_STEADY_ROUND_TRIP_RATIO)
     misses += _misses(values, "first", "round_trips", REACHED_SITE_FIRST_RUN_ROUND_TRIP_RATIO, profiles=("site",))
-    misses += _time_misses(controller_time, REACHED_CONTROLLER_TIME_RATIO)
     assert not misses, "\n".join(misses)
+
+
+def test_a_prepared_server_costs_one_round_trip_per_shared_read(site):
+    """Steady state: every round trip is a shared read, except the reads a snapshot may not take (a probe that
+    compares a pool's password) and cert_serial_registry on the gateway nodes, whose thumbprint comes from the import."""
+    runs, values = site
+    allowed = {"pkiops.keyfactor_command.host_snapshot", "pkiops.keyfactor_command.iis_app_pools",
+               "pkiops.keyfactor_command.cert_serial_registry"}
+    costly = [f"{t['host']}: {t['task']} ({t['action']})" for t in runs[("ours", "steady")].tasks
+              if (t["round_trips"] or 0) > 0 and t["action"] not in allowed]
+    assert not costly, "\n".join(costly)
+    # The Orchestrators API pool runs as a gMSA, with no password: common's shared read and the profile's are all.
+    assert values[("orchestrator_api", "steady", "round_trips")][0] == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import pathlib
 
@@ -678,9 +680,14 @@ def test_the_probe_resolves_a_local_group_written_as_dot_backslash_name(state_pa
 HOST_SNAPSHOT_PS1 = REPO / "plugins" / "plugin_utils" / "_powershell" / "host_snapshot.ps1"
 
 
+def compressed(script: str) -> str:
+    return base64.b64encode(gzip.compress(script.encode("utf-8"))).decode("ascii")
+
+
 def host_snapshot_input(scripts: dict, reads: list, *, check_mode: bool = False) -> bytes:
+    encoded = {name: compressed(script) if isinstance(script, str) else script.decode("ascii") for name, script in scripts.items()}
     return exec_wrapper_input({"script": HOST_SNAPSHOT_PS1.read_text(encoding="utf-8"),
-                               "parameters": {"Mode": "probe", "Scripts": scripts, "Reads": reads}, "depth": 11,
+                               "parameters": {"Mode": "probe", "Scripts": encoded, "Reads": reads}, "depth": 11,
                                "error_action": "stop", "_ansible_check_mode": check_mode, "_ansible_diff": False})
 
 
@@ -707,3 +714,21 @@ def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
         {"iis_app_pools": USER_RIGHTS_PS1.read_text(encoding="utf-8")}, [{"module": "iis_app_pools", "parameters": {}}]))
     (read,) = result["result"]["reads"]
     assert read["result"] is None and "tag 'user_rights'" in read["error"]
+
+
+@pytest.mark.parametrize("encoded, message", [
+    (b"not base64!", "The input is not a valid Base-64 string"),
+    (base64.b64encode(b"plain text, not gzip"), "Found invalid data while decoding."),
+])
+def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):
+    result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
+        {"user_rights": encoded}, [{"module": "user_rights", "parameters": {}}]))
+    assert result["failed"] is True
+    assert result["error"][0]["exception"]["message"].startswith(message)
+
+
+def test_a_shared_read_fails_whole_on_a_script_that_does_not_parse(state_path):
+    result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
+        {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))
+    assert result["failed"] is True
+    assert result["error"][0]["exception"]["type"] == "System.Management.Automation.ParseException"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 
 import pytest
@@ -129,11 +131,16 @@ def test_one_run_reads_every_task_once_with_each_script_sent_once(make_action, p
     (call,) = replay.calls
     parameters = call["module_args"]["parameters"]
     assert parameters["Mode"] == "probe"
-    assert parameters["Scripts"] == {"user_rights": payload_source("user_rights")}
+    (encoded,) = parameters["Scripts"].values()
+    assert list(parameters["Scripts"]) == ["user_rights"]
+    assert gzip.decompress(base64.b64decode(encoded)).decode("utf-8") == payload_source("user_rights")
+    assert len(encoded) < len(payload_source("user_rights")) / 2, "the script travels compressed"
     assert parameters["Reads"] == [{"module": "user_rights", "parameters": PROBE},
                                    {"module": "user_rights", "parameters": {"Rights": ["SeBatchLogonRight"], "Accounts": [SERVICE_ACCOUNT]}}]
     assert call["module_args"]["depth"] == 11
     assert [r["state"] for r in result["reads"]] == ["read; nothing to change", "read; to change", "read; nothing to change"]
+    assert [r["met"] for r in result["reads"]] == [True, False, True]
+    assert result["met"] is False
     assert result["snapshot"]["changes"] == {"user_rights": 7}
     assert set(result["snapshot"]["reads"]) == {_snapshot.read_key("user_rights", PROBE),
                                                 _snapshot.read_key("user_rights", {"Rights": ["SeBatchLogonRight"],
@@ -160,7 +167,8 @@ def test_a_read_that_failed_on_the_host_is_not_kept(make_action, ps_ok):
     action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS}]})
     replay.queue(ps_ok({"reads": [{"result": None, "error": "Access is denied"}]}))
     result = action.run(task_vars={})
-    assert result["reads"] == [{"module": "user_rights", "state": "not read: Access is denied"}]
+    assert result["reads"] == [{"module": "user_rights", "met": False, "state": "not read: Access is denied"}]
+    assert result["met"] is False
     assert result["snapshot"]["reads"] == {}
 
 
@@ -199,6 +207,7 @@ def test_checks_are_judged_by_name_from_the_same_run(make_action, ps_ok):
     assert result["checks"]["services"]["met"] is False
     assert result["checks"]["no_ca"]["met"] is False
     assert result["checks"]["no_ca"]["requirements"][0]["observed"] == "CertSvc"
+    assert result["met"] is False
 
 
 def test_a_bad_read_fails_naming_it_before_the_host_is_read(make_action):
@@ -215,3 +224,16 @@ def test_every_module_that_changes_the_host_has_domains():
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import READABLE_MODULES
     assert sorted(READABLE_MODULES) == sorted(_snapshot.DOMAINS)
+
+
+def test_met_says_whether_every_read_and_check_needs_nothing(make_action, ps_ok):
+    action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS}],
+                                                "checks": {"none": []}})
+    replay.queue(ps_ok({"reads": [{"result": GRANTED, "error": None},
+                                  {"result": {"rights": {}, "accounts": [], "groups": {}, "paths": {}, "features": {},
+                                              "iis": {}, "certificates": [], "registry": [], "cluster": {}},
+                                   "error": None}]}))
+    result = action.run(task_vars={})
+    assert result["reads"] == [{"module": "user_rights", "met": True, "state": "read; nothing to change"}]
+    assert result["checks"] == {"none": {"met": True, "requirements": []}}
+    assert result["met"] is True

@@ -2,11 +2,18 @@
 
 Each read runs the sent script's own model in probe mode, bound as PowerShell
 would bind the script's parameters, so a read answers exactly what the payload
-answers when it runs on its own, and a script that does not parse or has no
-model fails that read only, as the payload's try/catch does.
+answers when it runs on its own. Every script is decoded and compiled before
+the first read, as the payload does, so one that does not decode or parse
+fails the whole run; a read that fails (no script sent, no model, a binding or
+a host error) fails alone, as the payload's try/catch does.
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import zlib
 
 from .. import powershell
 from ..errors import HostError
@@ -21,10 +28,6 @@ def _read(call, scripts: dict, read: dict) -> dict:
     script = scripts.get(module)
     if script is None:
         raise HostError(f"No script was sent for the payload '{module}'.", "System.Management.Automation.RuntimeException")
-    problems = powershell.syntax_problems(script)
-    if problems:
-        raise HostError("The script does not parse: " + "; ".join(problems[:5]),
-                        "System.Management.Automation.ParseException")
     tag = powershell.payload_tag(script)
     model = PAYLOAD_MODELS.get(tag or "")
     if model is None or tag != module:
@@ -36,12 +39,32 @@ def _read(call, scripts: dict, read: dict) -> dict:
     return probe.result
 
 
+def _decompress(encoded: str) -> str:
+    """ConvertFrom-CompressedScript: base64, then gzip; what .NET throws when either is not what it claims."""
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise HostError("The input is not a valid Base-64 string as it contains a non-base 64 character, more than two "
+                        "padding characters, or an illegal character among the padding characters.",
+                        "System.FormatException") from error
+    try:
+        return gzip.decompress(data).decode("utf-8")
+    except (OSError, EOFError, zlib.error) as error:
+        raise HostError("Found invalid data while decoding.", "System.IO.InvalidDataException") from error
+
+
 @payload_model("host_snapshot")
 def host_snapshot(call) -> None:
     if call.mode != "probe":
         raise HostError("Cannot validate argument on parameter 'Mode'.",
                         "System.Management.Automation.ParameterBindingValidationException")
-    scripts = call.parameters.get("Scripts") or {}
+    scripts = {}
+    for name, encoded in (call.parameters.get("Scripts") or {}).items():
+        scripts[name] = _decompress(str(encoded))
+        problems = powershell.syntax_problems(scripts[name])
+        if problems:
+            raise HostError("The script does not parse: " + "; ".join(problems[:5]),
+                            "System.Management.Automation.ParseException")
     results = []
     for read in call.parameters.get("Reads") or []:
         try:
