@@ -181,6 +181,7 @@ class WindowsTaskAction(ActionBase):
         self._task_vars = task_vars or {}
         self._host_warnings: list[str] = []
         self._no_log_values: set = set()
+        self._counted_change: dict | None = None
         try:
             result.update(self._converge())
         except (TaskInputError, PlanError) as error:
@@ -192,6 +193,8 @@ class WindowsTaskAction(ActionBase):
                 result["applied"] = error.partial["applied"]
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
+        if self._counted_change is not None:
+            result["ansible_facts"] = self._counted_change
         return remove_values(result, self._no_log_values)
 
     def _converge(self) -> dict:
@@ -203,9 +206,11 @@ class WindowsTaskAction(ActionBase):
             plan = self.plan(params, self._execute_payload("probe", probe_parameters, probe_secrets))
         outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.operations and not self._play_context.check_mode:
+            # Counted before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
+            # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
+            self._counted_change = _snapshot.counted_change(self._task_vars, self.module_name)
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
             self.check_applied(params, plan, applied_result)
-            outcome["ansible_facts"] = _snapshot.counted_change(self._task_vars, self.module_name)
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)
         if self._play_context.diff:
@@ -217,8 +222,10 @@ class WindowsTaskAction(ActionBase):
 
         A probe that compares a secret on the host is never in a snapshot. A loop
         item does not consult it: the changes of one item are counted only once
-        the loop ends. A plan the snapshot makes impossible is made again on a
-        fresh read, which either fails the same way or finds the host changed.
+        the loop ends. Nor does a delegated task: the snapshot and the change
+        counts are the inventory host's. A plan the snapshot makes impossible is
+        made again on a fresh read, which either fails the same way or finds the
+        host changed.
         """
         if "snapshot" not in self.argument_spec:
             return None
@@ -226,7 +233,7 @@ class WindowsTaskAction(ActionBase):
             snapshot = _snapshot.snapshot_of(params.get("snapshot"))
         except _snapshot.SnapshotError as error:
             raise TaskInputError(f"snapshot {error}") from error
-        if snapshot is None or probe_secrets or self._task.loop or self._task.loop_with:
+        if snapshot is None or probe_secrets or self._task.loop or self._task.loop_with or self._task.delegate_to:
             return None
         current = _snapshot.lookup(snapshot, self._task_vars, self.module_name, probe_parameters)
         if current is None:

@@ -67,8 +67,8 @@ def make_action(monkeypatch, sleeps):
         task.check_mode = check_mode
         task.diff = diff
         task.action = cls.module_name
-        # As a task without a loop has them; a MagicMock's would be truthy.
-        task.loop, task.loop_with = None, None
+        # As a task without a loop or delegation has them; a MagicMock's would be truthy.
+        task.loop, task.loop_with, task.delegate_to = None, None, None
         connection = MagicMock()
         connection._shell.tmpdir = None  # pylint: disable=protected-access
         play_context = MagicMock()

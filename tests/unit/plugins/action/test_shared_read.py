@@ -73,12 +73,29 @@ def test_a_change_in_another_domain_leaves_the_read_fresh(make_action):
     assert result["changed"] is False and replay.calls == []
 
 
-def test_a_loop_item_reads_the_host_itself(make_action, ps_ok):
+@pytest.mark.parametrize("attribute, value", [("loop", ["one", "two"]), ("loop_with", "items"),
+                                              ("delegate_to", "kf-other.contoso.com")])
+def test_a_loop_item_or_a_delegated_task_reads_the_host_itself(make_action, ps_ok, attribute, value):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED)})
-    action._task.loop = ["one", "two"]  # pylint: disable=protected-access
+    setattr(action._task, attribute, value)  # pylint: disable=protected-access
     replay.queue(ps_ok(GRANTED))
     action.run(task_vars={})
     assert replay.modes == ["probe"]
+
+
+def test_an_apply_that_fails_part_way_still_counts_its_change(make_action, ps_ok, ps_failed):
+    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED)})
+    replay.queue(ps_failed("Access is denied"))
+    result = action.run(task_vars={})
+    assert result["failed"] is True and replay.modes == ["apply"]
+    assert result["ansible_facts"] == {_snapshot.CHANGES_FACT: {"user_rights": 1}}
+
+
+def test_check_mode_counts_nothing(make_action):
+    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED)}, check_mode=True)
+    result = action.run(task_vars={})
+    assert result["changed"] is True and replay.calls == []
+    assert "ansible_facts" not in result
 
 
 def test_a_plan_the_snapshot_makes_impossible_is_made_again_on_a_fresh_read(make_action, ps_ok):
