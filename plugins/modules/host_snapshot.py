@@ -50,7 +50,7 @@ options:
     description:
       - Named lists of requirements, each list as O(pkiops.keyfactor_command.readiness_info#module:requirements) of
         M(pkiops.keyfactor_command.readiness_info). All of them are read in the same execution.
-      - RV(checks[name].met) is true when no requirement of the list fails.
+      - The C(met) of a check in RV(checks) is true when no requirement of its list fails.
     type: dict
     default: {}
 extends_documentation_fragment:

@@ -168,8 +168,8 @@ def test_a_read_that_compares_a_secret_is_not_sent_and_not_kept(make_action, ps_
     password = "Pool-Pa55word!"
     pools = {"pools": [{"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SERVICE_ACCOUNT,
                         "password": password}]}
-    action, replay = make_action(HostSnapshot, {"reads": [{"module": "iis_app_pools", "options": pools},
-                                                         {"module": "user_rights", "options": RIGHTS}]})
+    reads = [{"module": "iis_app_pools", "options": pools}, {"module": "user_rights", "options": RIGHTS}]
+    action, replay = make_action(HostSnapshot, {"reads": reads})
     replay.queue(ps_ok({"reads": [{"result": GRANTED, "error": None}]}))
     result = action.run(task_vars={})
     (call,) = replay.calls
@@ -228,8 +228,9 @@ def test_checks_are_judged_by_name_from_the_same_run(make_action, ps_ok):
 
 
 def test_a_bad_read_fails_naming_it_before_the_host_is_read(make_action):
-    action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS},
-                                                         {"module": "user_rights", "options": {"rights": {"SeNoSuchRight": ["x"]}}}]})
+    reads = [{"module": "user_rights", "options": RIGHTS},
+             {"module": "user_rights", "options": {"rights": {"SeNoSuchRight": ["x"]}}}]
+    action, replay = make_action(HostSnapshot, {"reads": reads})
     result = action.run(task_vars={})
     assert result["failed"] is True
     assert result["msg"].startswith("pkiops.keyfactor_command.host_snapshot: reads[1] (user_rights): "), result["msg"]
