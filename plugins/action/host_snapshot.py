@@ -62,6 +62,12 @@ class ActionModule(WindowsTaskAction):
         return action, params
 
     def check_params(self, params):
+        # A snapshot is its host's: read through another host, or once for every host, it would be used on the
+        # wrong one.
+        if self._task.delegate_to:
+            raise TaskInputError("a shared read cannot be delegated: its tasks would plan on another host's state")
+        if self._task.run_once:
+            raise TaskInputError("a shared read cannot run once for all hosts: each host must read its own state")
         reads = []
         for index, read in enumerate(params["reads"]):
             action, options = self._module_action(read["module"], read["options"], f"reads[{index}]")
@@ -76,14 +82,15 @@ class ActionModule(WindowsTaskAction):
             checks[name] = options["requirements"]
         return dict(params, reads=reads, checks=checks,
                     readiness_probe=_readiness.probe_parameters([r for group in checks.values() for r in group]),
-                    # Counted before the host is read, so that a change made after this task makes its reads stale.
-                    changes_at_read=_snapshot.change_counts(self._task_vars))
+                    # Marked before the host is read, so that a change made after this task makes its reads stale.
+                    changes_at_read=_snapshot.change_marks(self._task_vars),
+                    runs_as=_snapshot.identity(self._play_context))
 
     def _probes(self, params) -> list[dict]:
         """The probes to run, once each: those of the reads, then the checks'."""
         probes, seen = [], set()
         for read in params["reads"]:
-            key = _snapshot.read_key(read["module"], read["probe"])
+            key = _snapshot.read_key(read["module"], read["probe"], params["runs_as"])
             if not read["secret"] and key not in seen:
                 seen.add(key)
                 probes.append({"module": read["module"], "key": key, "parameters": read["probe"]})
@@ -107,7 +114,8 @@ class ActionModule(WindowsTaskAction):
 
         kept, summary = {}, []
         for read in params["reads"]:
-            summary.append(self._keep(read, read_by_key, kept))
+            summary.append(self._keep(read, _snapshot.read_key(read["module"], read["probe"], params["runs_as"]),
+                                      read_by_key, kept))
         checks = {}
         if params["checks"]:
             answer = read_by_key["checks"]
@@ -121,18 +129,18 @@ class ActionModule(WindowsTaskAction):
         view = {"reads": {f"{i}: {s['module']}": s["state"] for i, s in enumerate(summary)},
                 "checks": {name: "met" if c["met"] else "not met" for name, c in checks.items()}}
         return Plan(before=view, after=view, result={
-            "snapshot": {"changes": params["changes_at_read"], "reads": kept},
+            "snapshot": {"host": self._task_vars.get("inventory_hostname"), "changes": params["changes_at_read"],
+                         "reads": kept},
             "reads": summary,
             "checks": checks,
             "met": all(s["met"] for s in summary) and all(c["met"] for c in checks.values()),
         })
 
-    def _keep(self, read: dict, read_by_key: dict, kept: dict) -> dict:
+    def _keep(self, read: dict, key: str, read_by_key: dict, kept: dict) -> dict:
         """Keeps a read's answer in the snapshot, and says what became of it."""
         module = read["module"]
         if read["secret"]:
             return {"module": module, "met": False, "state": "not read: its probe compares a secret on the host"}
-        key = _snapshot.read_key(module, read["probe"])
         answer = read_by_key.get(key, {})
         if answer.get("error") is not None or not isinstance(answer.get("result"), dict):
             return {"module": module, "met": False, "state": f"not read: {answer.get('error') or 'no result'}"}

@@ -181,7 +181,7 @@ class WindowsTaskAction(ActionBase):
         self._task_vars = task_vars or {}
         self._host_warnings: list[str] = []
         self._no_log_values: set = set()
-        self._counted_change: dict | None = None
+        self._marked_change: dict | None = None
         try:
             result.update(self._converge())
         except (TaskInputError, PlanError) as error:
@@ -193,8 +193,8 @@ class WindowsTaskAction(ActionBase):
                 result["applied"] = error.partial["applied"]
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
-        if self._counted_change is not None:
-            result["ansible_facts"] = self._counted_change
+        if self._marked_change is not None:
+            result["ansible_facts"] = self._marked_change
         return remove_values(result, self._no_log_values)
 
     def _converge(self) -> dict:
@@ -208,7 +208,7 @@ class WindowsTaskAction(ActionBase):
         if plan.operations and not self._play_context.check_mode:
             # Counted before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
             # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
-            self._counted_change = _snapshot.counted_change(self._task_vars, self.module_name)
+            self._marked_change = _snapshot.marked_change(self._task_vars, self.module_name)
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
             self.check_applied(params, plan, applied_result)
         if plan.warnings:
@@ -220,12 +220,11 @@ class WindowsTaskAction(ActionBase):
     def _plan_on_snapshot(self, params: dict, probe_parameters: dict, probe_secrets: dict) -> Plan | None:
         """The plan made on the shared read given in the snapshot option, or None when the host must be read.
 
-        A probe that compares a secret on the host is never in a snapshot. A loop
-        item does not consult it: the changes of one item are counted only once
-        the loop ends. Nor does a delegated task: the snapshot and the change
-        counts are the inventory host's. A plan the snapshot makes impossible is
-        made again on a fresh read, which either fails the same way or finds the
-        host changed.
+        A probe that compares a secret on the host is never in a snapshot. A
+        delegated task does not consult it: the snapshot and the change marks
+        are the inventory host's. A plan the snapshot makes impossible is made
+        again on a fresh read, which either fails the same way or finds the host
+        changed.
         """
         if "snapshot" not in self.argument_spec:
             return None
@@ -233,9 +232,10 @@ class WindowsTaskAction(ActionBase):
             snapshot = _snapshot.snapshot_of(params.get("snapshot"))
         except _snapshot.SnapshotError as error:
             raise TaskInputError(f"snapshot {error}") from error
-        if snapshot is None or probe_secrets or self._task.loop or self._task.loop_with or self._task.delegate_to:
+        if snapshot is None or probe_secrets or self._task.delegate_to:
             return None
-        current = _snapshot.lookup(snapshot, self._task_vars, self.module_name, probe_parameters)
+        current = _snapshot.lookup(snapshot, self._task_vars, self.module_name, probe_parameters,
+                                   _snapshot.identity(self._play_context))
         if current is None:
             return None
         try:

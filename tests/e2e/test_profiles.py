@@ -203,3 +203,17 @@ def test_the_users_group_may_be_named_by_its_sid(lab):
                  common_log_directory_writers=["S-1-5-32-545"])
     run = lab.run(SITE)
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_the_rights_iis_setup_grants_are_not_granted_again_on_a_first_run(lab):
+    # Installing IIS grants IIS_IUSRS batch logon and impersonation; the profile's shared read, taken before, does not
+    # know, so the grant task must read the host itself after the install.
+    host = "kf-orchapi01.contoso.com"
+    lab.add_host(host, groups=("keyfactor_orchestrator_api",), seed=SEED, **COMMON_VARS,
+                 **PROFILE_VARS["keyfactor_orchestrator_api"])
+    first = lab.run(SITE, diff=True)
+    assert first.returncode == 0, first.stdout[-3000:]
+    results = dict(first.task_results(host))
+    assert results["Install the IIS features"]["changed"] is True
+    assert results["Grant the pool identities batch logon and impersonation"]["changed"] is False, \
+        results["Grant the pool identities batch logon and impersonation"]

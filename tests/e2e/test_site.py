@@ -161,3 +161,22 @@ def test_no_secret_reaches_verbose_output_results_or_the_simulator(lab):
     for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.report)),
                         ("state file", state_path.read_text())):
         assert password not in text, f"the password leaked into {where}"
+
+
+def test_a_local_installer_created_after_the_shared_read_is_granted_not_its_domain_namesake(lab):
+    # Before the local account exists, the bare name kf_installer resolves to CONTOSO\kf_installer; the shared read
+    # taken then is stale for it once the account is created.
+    lab.add_host(HOST, seed=SEED, common_installer_account="kf_installer", common_installer_account_create=True,
+                 common_installer_account_password="Kf-Inst4ller!Pa55w0rd#2026")
+    run = lab.run(SITE)
+    assert run.returncode == 0, run.stdout[-3000:]
+    state = lab.state(HOST)
+    local = next(a["sid"] for a in state["local_accounts"] if a["name"].lower() == "kf_installer")
+    domain = _installer_sid(lab)
+    for holders in (state["local_groups"]["S-1-5-32-544"], state["user_rights"]["SeBackupPrivilege"],
+                    state["user_rights"]["SeRestorePrivilege"]):
+        assert local in holders
+        assert domain not in holders
+
+    again = lab.run(SITE)
+    assert again.returncode == 0 and again.changed(HOST) == 0

@@ -792,6 +792,7 @@ def fixture_run_case(monkeypatch, tmp_path, pki):
 def _task(cls, args: dict):
     task = MagicMock()
     task.args, task.async_val, task.check_mode, task.diff, task.action, task.become = args, 0, False, False, cls.module_name, False
+    task.loop, task.loop_with, task.delegate_to, task.run_once = None, None, None, False
     return task
 
 
@@ -804,6 +805,7 @@ def _connection():
 def _play_context():
     play_context = MagicMock()
     play_context.check_mode, play_context.diff = False, False
+    play_context.become, play_context.become_method, play_context.become_user = False, None, None
     return play_context
 
 

@@ -68,12 +68,13 @@ def make_action(monkeypatch, sleeps):
         task.diff = diff
         task.action = cls.module_name
         # As a task without a loop or delegation has them; a MagicMock's would be truthy.
-        task.loop, task.loop_with, task.delegate_to = None, None, None
+        task.loop, task.loop_with, task.delegate_to, task.run_once = None, None, None, False
         connection = MagicMock()
         connection._shell.tmpdir = None  # pylint: disable=protected-access
         play_context = MagicMock()
         play_context.check_mode = check_mode
         play_context.diff = diff
+        play_context.become, play_context.become_method, play_context.become_user = False, None, None
         action = cls(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
         action._load_name = f"{_windows_task.COLLECTION}.{cls.module_name}"  # pylint: disable=protected-access
         replay = WinPowerShellReplay()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import importlib
 import json
 
 import pytest
@@ -23,11 +24,22 @@ GRANTED = {"holders": {"SeServiceLogonRight": [{"sid": SERVICE_SID, "name": SERV
 NOT_GRANTED = {"holders": {"SeServiceLogonRight": []}, "accounts": [ACCOUNT]}
 
 
-def registered(current: dict, changes: dict | None = None, module: str = "user_rights", probe: dict | None = None) -> dict:
-    """A registered host_snapshot result that read ``current`` for the probe."""
-    key = _snapshot.read_key(module, PROBE if probe is None else probe)
-    return {"changed": False, "snapshot": {"changes": changes or {}, "reads": {key: {"module": module, "current": current}}},
-            "reads": [], "checks": {}}
+HOST = "kf01.contoso.com"
+AS_CONNECTION_USER = {"become": False}
+
+
+def registered(current: dict, changes: dict | None = None, module: str = "user_rights", probe: dict | None = None,
+               host: str = HOST, runs_as: dict | None = None) -> dict:
+    """A registered host_snapshot result that read ``current`` for the probe, on ``host``."""
+    key = _snapshot.read_key(module, PROBE if probe is None else probe, runs_as or AS_CONNECTION_USER)
+    return {"changed": False, "snapshot": {"host": host, "changes": changes or {},
+                                           "reads": {key: {"module": module, "current": current}}},
+            "reads": [], "checks": {}, "met": False}
+
+
+def on_host(**facts) -> dict:
+    """task_vars of a task on HOST, with these host facts."""
+    return {"inventory_hostname": HOST, "ansible_facts": facts}
 
 
 # --- a task given a snapshot ---------------------------------------------------------------------------------------------
@@ -35,27 +47,34 @@ def registered(current: dict, changes: dict | None = None, module: str = "user_r
 
 def test_a_met_task_plans_on_the_snapshot_and_makes_no_round_trip(make_action):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED)})
-    result = action.run(task_vars={})
+    result = action.run(task_vars=on_host())
     assert result["changed"] is False, result
     assert replay.calls == []
     assert "ansible_facts" not in result
 
 
-def test_a_task_to_change_applies_on_the_snapshot_and_counts_its_change(make_action, ps_ok):
-    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED, {"iis": 2, "user_rights": 4})})
+def test_a_task_to_change_applies_on_the_snapshot_and_marks_its_change(make_action, ps_ok):
+    marks = {"iis": "a1", "user_rights": "b2"}
+    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED, marks)})
     replay.queue(ps_ok({"applied": [{"right": "SeServiceLogonRight", "action": "add", "sid": SERVICE_SID}]}, changed=True))
-    result = action.run(task_vars={"ansible_facts": {_snapshot.CHANGES_FACT: {"iis": 2, "user_rights": 4}}})
+    result = action.run(task_vars=on_host(**{_snapshot.CHANGES_FACT: marks}))
     assert result["changed"] is True, result
     assert replay.modes == ["apply"], "one round trip for a change"
-    assert result["ansible_facts"] == {_snapshot.CHANGES_FACT: {"iis": 2, "user_rights": 5}}
+    after = result["ansible_facts"][_snapshot.CHANGES_FACT]
+    assert after["iis"] == "a1", "another domain's mark is kept"
+    assert after["user_rights"] not in ("b2", None), "this domain gets a mark it never had"
 
 
 @pytest.mark.parametrize("why, args, task_vars", [
     ("a change to user rights since the snapshot", {**RIGHTS, "snapshot": registered(GRANTED)},
-     {"ansible_facts": {_snapshot.CHANGES_FACT: {"user_rights": 1}}}),
-    ("another read than this task's", {"rights": {"SeBatchLogonRight": [SERVICE_ACCOUNT]}, "snapshot": registered(GRANTED)}, {}),
-    ("another module's read", {**RIGHTS, "snapshot": registered(GRANTED, module="iis_app_pools")}, {}),
-    ("a skipped snapshot task", {**RIGHTS, "snapshot": {"changed": False, "skipped": True}}, {}),
+     on_host(**{_snapshot.CHANGES_FACT: {"user_rights": "c3"}})),
+    ("another read than this task's", {"rights": {"SeBatchLogonRight": [SERVICE_ACCOUNT]}, "snapshot": registered(GRANTED)},
+     on_host()),
+    ("another module's read", {**RIGHTS, "snapshot": registered(GRANTED, module="iis_app_pools")}, on_host()),
+    ("a skipped snapshot task", {**RIGHTS, "snapshot": {"changed": False, "skipped": True}}, on_host()),
+    ("another host's snapshot", {**RIGHTS, "snapshot": registered(GRANTED, host="kf02.contoso.com")}, on_host()),
+    ("a read made as another user", {**RIGHTS, "snapshot": registered(
+        GRANTED, runs_as={"become": True, "method": "ansible.builtin.runas", "user": "CONTOSO\\kf_admin"})}, on_host()),
 ])
 def test_the_host_is_read_when_the_snapshot_cannot_answer(make_action, ps_ok, why, args, task_vars):
     del why
@@ -68,32 +87,49 @@ def test_the_host_is_read_when_the_snapshot_cannot_answer(make_action, ps_ok, wh
 
 
 def test_a_change_in_another_domain_leaves_the_read_fresh(make_action):
-    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED, {"iis": 1})})
-    result = action.run(task_vars={"ansible_facts": {_snapshot.CHANGES_FACT: {"iis": 3, "certificates": 1}}})
+    action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED, {"iis": "a1"})})
+    result = action.run(task_vars=on_host(**{_snapshot.CHANGES_FACT: {"iis": "d4", "certificates": "e5"}}))
     assert result["changed"] is False and replay.calls == []
 
 
-@pytest.mark.parametrize("attribute, value", [("loop", ["one", "two"]), ("loop_with", "items"),
-                                              ("delegate_to", "kf-other.contoso.com")])
-def test_a_loop_item_or_a_delegated_task_reads_the_host_itself(make_action, ps_ok, attribute, value):
+def test_no_sequence_of_changes_brings_a_stale_read_back():
+    facts = on_host()
+    marks = set()
+    for _change in range(50):
+        facts["ansible_facts"] = _snapshot.marked_change(facts, "user_rights")
+        marks.add(facts["ansible_facts"][_snapshot.CHANGES_FACT]["user_rights"])
+    assert len(marks) == 50
+
+
+def test_a_delegated_task_reads_the_host_itself(make_action, ps_ok):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED)})
-    setattr(action._task, attribute, value)  # pylint: disable=protected-access
+    action._task.delegate_to = "kf-other.contoso.com"  # pylint: disable=protected-access
     replay.queue(ps_ok(GRANTED))
-    action.run(task_vars={})
+    action.run(task_vars=on_host())
     assert replay.modes == ["probe"]
 
 
-def test_an_apply_that_fails_part_way_still_counts_its_change(make_action, ps_ok, ps_failed):
+@pytest.mark.parametrize("attribute, value, fragment", [("delegate_to", "kf-other.contoso.com", "cannot be delegated"),
+                                                        ("run_once", True, "cannot run once for all hosts")])
+def test_a_shared_read_is_refused_delegated_or_once_for_all_hosts(make_action, attribute, value, fragment):
+    action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS}]})
+    setattr(action._task, attribute, value)  # pylint: disable=protected-access
+    result = action.run(task_vars=on_host())
+    assert result["failed"] is True and fragment in result["msg"]
+    assert replay.calls == []
+
+
+def test_an_apply_that_fails_part_way_still_reports_its_change_mark(make_action, ps_failed):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED)})
     replay.queue(ps_failed("Access is denied"))
-    result = action.run(task_vars={})
+    result = action.run(task_vars=on_host())
     assert result["failed"] is True and replay.modes == ["apply"]
-    assert result["ansible_facts"] == {_snapshot.CHANGES_FACT: {"user_rights": 1}}
+    assert set(result["ansible_facts"][_snapshot.CHANGES_FACT]) == {"user_rights"}
 
 
 def test_check_mode_counts_nothing(make_action):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(NOT_GRANTED)}, check_mode=True)
-    result = action.run(task_vars={})
+    result = action.run(task_vars=on_host())
     assert result["changed"] is True and replay.calls == []
     assert "ansible_facts" not in result
 
@@ -104,28 +140,37 @@ def test_a_plan_the_snapshot_makes_impossible_is_made_again_on_a_fresh_read(make
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(unresolved)})
     # The account was created after the snapshot: the fresh read resolves it.
     replay.queue(ps_ok(GRANTED))
-    result = action.run(task_vars={})
+    result = action.run(task_vars=on_host())
     assert result["changed"] is False, result
     assert replay.modes == ["probe"]
 
 
 def test_a_probe_that_compares_a_secret_never_uses_a_snapshot(make_action, ps_ok):
-    pools = {"pools": [{"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SERVICE_ACCOUNT,
-                        "password": "Pool-Pa55word!"}]}
-    action, replay = make_action(IisAppPools, {**pools, "snapshot": registered({}, module="iis_app_pools")})
+    pool = {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SERVICE_ACCOUNT}
+    with_password = {"pools": [{**pool, "password": "Pool-Pa55word!"}]}
+    # A snapshot that holds exactly this task's read, under the key its probe parameters give.
+    action, _replay = make_action(IisAppPools, with_password)
+    params = action.check_params(action._validate())  # pylint: disable=protected-access
+    probe = action.probe_parameters(params)
+    reading = {"iis_installed": True, "pools": {"KeyfactorPortal": {"exists": False}}}
+    snapshot = registered(reading, module="iis_app_pools", probe=probe)
+    assert _snapshot.lookup(_snapshot.snapshot_of(snapshot), on_host(), "iis_app_pools", probe, AS_CONNECTION_USER) == reading
+
+    action, replay = make_action(IisAppPools, {**with_password, "snapshot": snapshot})
     replay.queue(ps_ok({"iis_installed": False}))
-    action.run(task_vars={})
-    assert replay.modes == ["probe"]
+    action.run(task_vars=on_host())
+    assert replay.modes == ["probe"], "the password is compared on the host, never taken from a snapshot"
 
 
 @pytest.mark.parametrize("value, fragment", [
     ({"changed": False}, "has no 'snapshot'"),
     ({"snapshot": {"reads": []}}, "has no 'snapshot'"),
-    ({"snapshot": {"reads": {}, "changes": "none"}}, "has no 'snapshot'"),
+    ({"snapshot": {"reads": {}, "changes": "none", "host": HOST}}, "has no 'snapshot'"),
+    ({"snapshot": {"reads": {}, "changes": {}}}, "has no 'snapshot'"),
 ])
 def test_a_value_that_is_not_a_snapshot_fails_before_the_host_is_read(make_action, value, fragment):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": value})
-    result = action.run(task_vars={})
+    result = action.run(task_vars=on_host())
     assert result["failed"] is True and fragment in result["msg"] and result["msg"].startswith(
         "pkiops.keyfactor_command.user_rights: snapshot ")
     assert replay.calls == []
@@ -143,7 +188,7 @@ def test_one_run_reads_every_task_once_with_each_script_sent_once(make_action, p
     ]})
     batch = {"holders": {"SeBatchLogonRight": []}, "accounts": [ACCOUNT]}
     replay.queue(ps_ok({"reads": [{"result": GRANTED, "error": None}, {"result": batch, "error": None}]}))
-    result = action.run(task_vars={"ansible_facts": {_snapshot.CHANGES_FACT: {"user_rights": 7}}})
+    result = action.run(task_vars=on_host(**{_snapshot.CHANGES_FACT: {"user_rights": "f6"}}))
     assert result["changed"] is False, result
     (call,) = replay.calls
     parameters = call["module_args"]["parameters"]
@@ -158,10 +203,11 @@ def test_one_run_reads_every_task_once_with_each_script_sent_once(make_action, p
     assert [r["state"] for r in result["reads"]] == ["read; nothing to change", "read; to change", "read; nothing to change"]
     assert [r["met"] for r in result["reads"]] == [True, False, True]
     assert result["met"] is False
-    assert result["snapshot"]["changes"] == {"user_rights": 7}
-    assert set(result["snapshot"]["reads"]) == {_snapshot.read_key("user_rights", PROBE),
-                                                _snapshot.read_key("user_rights", {"Rights": ["SeBatchLogonRight"],
-                                                                                   "Accounts": [SERVICE_ACCOUNT]})}
+    assert result["snapshot"]["changes"] == {"user_rights": "f6"}
+    assert result["snapshot"]["host"] == HOST
+    batch_probe = {"Rights": ["SeBatchLogonRight"], "Accounts": [SERVICE_ACCOUNT]}
+    assert set(result["snapshot"]["reads"]) == {_snapshot.read_key("user_rights", PROBE, AS_CONNECTION_USER),
+                                                _snapshot.read_key("user_rights", batch_probe, AS_CONNECTION_USER)}
 
 
 def test_a_read_that_compares_a_secret_is_not_sent_and_not_kept(make_action, ps_ok):
@@ -177,7 +223,7 @@ def test_a_read_that_compares_a_secret_is_not_sent_and_not_kept(make_action, ps_
     assert "sensitive_parameters" not in call["module_args"]
     assert password not in json.dumps(call["module_args"]) and password not in json.dumps(result)
     assert result["reads"][0]["state"] == "not read: its probe compares a secret on the host"
-    assert list(result["snapshot"]["reads"]) == [_snapshot.read_key("user_rights", PROBE)]
+    assert list(result["snapshot"]["reads"]) == [_snapshot.read_key("user_rights", PROBE, AS_CONNECTION_USER)]
 
 
 def test_a_read_that_failed_on_the_host_is_not_kept(make_action, ps_ok):
@@ -237,11 +283,13 @@ def test_a_bad_read_fails_naming_it_before_the_host_is_read(make_action):
     assert replay.calls == []
 
 
-def test_every_module_that_changes_the_host_has_domains():
-    assert sorted(_snapshot.DOMAINS) == sorted(_snapshot.READABLE_MODULES)
+def test_every_module_a_snapshot_reads_for_has_domains_and_a_snapshot_option():
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import READABLE_MODULES
     assert sorted(READABLE_MODULES) == sorted(_snapshot.DOMAINS)
+    for module_name in READABLE_MODULES:
+        action = importlib.import_module(f"ansible_collections.pkiops.keyfactor_command.plugins.action.{module_name}")
+        assert "snapshot" in action.ActionModule.argument_spec, module_name
 
 
 def test_met_says_whether_every_read_and_check_needs_nothing(make_action, ps_ok):
