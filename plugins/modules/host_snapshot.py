@@ -18,9 +18,11 @@ description:
     them, so that a playbook can skip a task of another collection (a Windows feature, a directory, an ACL entry)
     whose outcome is already in place.
   - It never changes the host, in check mode or not.
-  - A read is used only while it is fresh. Every change this collection's modules make is counted in the host fact
+  - A read is used only while it is fresh. Every change this collection's modules make is marked in the host fact
     C(keyfactor_command_changes), by the part of Windows it changes (user rights, IIS, certificates, registry,
     cluster), and a task does not use a read of a part changed since the snapshot; it reads the host itself.
+  - A read is used only on the host it was taken on, and only by a task that runs as it did (the connection's user,
+    or the same become user). So the task refuses C(delegate_to) and C(run_once).
   - A read whose probe compares a secret on the host (an application pool's password) is not taken; its task reads
     the host itself. A snapshot never holds a secret or anything derived from one.
   - Role C(pkiops.keyfactor_command.common) and the profile roles take a snapshot at the start of each part they
@@ -96,11 +98,12 @@ EXAMPLES = r"""
 RETURN = r"""
 snapshot:
   description:
-    - What was read, for the tasks' C(snapshot) option, and the change counts when it was read. Its layout is internal
-      to this collection and may change; pass the whole registered result on.
+    - What was read, on which host, for the tasks' C(snapshot) option, and the change marks when it was read. Its
+      layout is internal to this collection and may change; pass the whole registered result on.
   returned: success
   type: dict
-  sample: {"changes": {"user_rights": 1}, "reads": {"5d1c...": {"module": "user_rights", "current": {}}}}
+  sample: {"host": "kf01.contoso.com", "changes": {"user_rights": "9b2f..."},
+           "reads": {"5d1c...": {"module": "user_rights", "current": {}}}}
 reads:
   description: What became of each of O(reads), in order.
   returned: success
@@ -117,8 +120,9 @@ reads:
       sample: true
     state:
       description:
-        - C(read; nothing to change), C(read; to change), or why it was not read (C(not read; ...)) or why its task
-          cannot run as written, with the reason.
+        - C(read; nothing to change) or C(read; to change); C(read; its task cannot run as written:) and why;
+          C(not read:) and why (its probe compares a secret, or the host could not read it); or C(not kept:) and why
+          (its reading holds the text of a secret of this task, which Ansible would mask).
       type: str
       sample: read; nothing to change
 checks:

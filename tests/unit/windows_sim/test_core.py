@@ -717,18 +717,22 @@ def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
 
 
 @pytest.mark.parametrize("encoded, message", [
-    (b"not base64!", "The input is not a valid Base-64 string"),
-    (base64.b64encode(b"plain text, not gzip"), "Found invalid data while decoding."),
+    (b"not base64!", 'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string'),
+    (base64.b64encode(b"plain text, not gzip"),
+     'Exception calling "ReadToEnd" with "0" argument(s): "The magic number in GZip header is not correct.'),
+    (base64.b64encode(gzip.compress(b"cut short")[:-6]),
+     'Exception calling "ReadToEnd" with "0" argument(s): "Found invalid data while decoding."'),
 ])
 def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         {"user_rights": encoded}, [{"module": "user_rights", "parameters": {}}]))
     assert result["failed"] is True
     assert result["error"][0]["exception"]["message"].startswith(message)
+    assert result["error"][0]["exception"]["type"] == "System.Management.Automation.MethodInvocationException"
 
 
 def test_a_shared_read_fails_whole_on_a_script_that_does_not_parse(state_path):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))
     assert result["failed"] is True
-    assert result["error"][0]["exception"]["type"] == "System.Management.Automation.ParseException"
+    assert result["error"][0]["exception"]["message"].startswith('Exception calling "Create" with "1" argument(s)')

@@ -39,18 +39,27 @@ def _read(call, scripts: dict, read: dict) -> dict:
     return probe.result
 
 
+def _method_error(method: str, arguments: int, message: str) -> HostError:
+    """A .NET method's exception as PowerShell reports it: wrapped in a MethodInvocationException."""
+    return HostError(f'Exception calling "{method}" with "{arguments}" argument(s): "{message}"',
+                     "System.Management.Automation.MethodInvocationException")
+
+
 def _decompress(encoded: str) -> str:
-    """ConvertFrom-CompressedScript: base64, then gzip; what .NET throws when either is not what it claims."""
+    """ConvertFrom-CompressedScript: Convert.FromBase64String, then GZipStream read to the end."""
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise HostError("The input is not a valid Base-64 string as it contains a non-base 64 character, more than two "
-                        "padding characters, or an illegal character among the padding characters.",
-                        "System.FormatException") from error
+        raise _method_error("FromBase64String", 1, "The input is not a valid Base-64 string as it contains a non-base 64 "
+                            "character, more than two padding characters, or an illegal character among the padding "
+                            "characters. ") from error
+    if data[:2] != b"\x1f\x8b":
+        raise _method_error("ReadToEnd", 0, "The magic number in GZip header is not correct. Make sure you are passing "
+                            "in a GZip stream.")
     try:
         return gzip.decompress(data).decode("utf-8")
-    except (OSError, EOFError, zlib.error) as error:
-        raise HostError("Found invalid data while decoding.", "System.IO.InvalidDataException") from error
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+        raise _method_error("ReadToEnd", 0, "Found invalid data while decoding.") from error
 
 
 @payload_model("host_snapshot")
@@ -63,8 +72,7 @@ def host_snapshot(call) -> None:
         scripts[name] = _decompress(str(encoded))
         problems = powershell.syntax_problems(scripts[name])
         if problems:
-            raise HostError("The script does not parse: " + "; ".join(problems[:5]),
-                            "System.Management.Automation.ParseException")
+            raise _method_error("Create", 1, "The script does not parse: " + "; ".join(problems[:5]))
     results = []
     for read in call.parameters.get("Reads") or []:
         try:
