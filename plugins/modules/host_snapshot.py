@@ -22,10 +22,10 @@ description:
     C(keyfactor_command_changes), by the part of Windows it changes (user rights, IIS, certificates, registry,
     cluster), and a task does not use a read of a part changed since the snapshot; it reads the host itself.
   - A read is used only on the host it was taken on, and only by a task that runs as it did (the connection's user,
-    or the same become user). So the task refuses C(delegate_to) and C(run_once).
+    or the same become user), so this task refuses C(delegate_to) and C(run_once).
   - A read whose probe compares a secret on the host (an application pool's password) is not taken; its task reads
     the host itself. A snapshot never holds a secret or anything derived from one.
-  - Role C(pkiops.keyfactor_command.common) and the profile roles take a snapshot at the start of each part they
+  - Role C(pkiops.keyfactor_command.common) and the profile roles take a snapshot before the steps of each part they
     prepare. See C(docs/shared-read.md) in the collection for the design.
 options:
   reads:

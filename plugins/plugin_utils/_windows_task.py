@@ -206,7 +206,7 @@ class WindowsTaskAction(ActionBase):
             plan = self.plan(params, self._execute_payload("probe", probe_parameters, probe_secrets))
         outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.operations and not self._play_context.check_mode:
-            # Counted before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
+            # Marked before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
             # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
             self._marked_change = _snapshot.marked_change(self._task_vars, self.module_name)
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
