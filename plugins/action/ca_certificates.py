@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import base64
 
-from ansible.errors import AnsibleError
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._ca_certificates_spec import ARGUMENT_SPEC, CA_STORES, SPEC_RULES
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _ca_certificates
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _ca_certificates, _certificates
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PayloadError,
     Plan,
     PlanError,
-    TaskInputError,
     UnexpectedProbeResult,
     WindowsTaskAction,
 )
@@ -31,23 +29,14 @@ class ActionModule(WindowsTaskAction):
     argument_spec = ARGUMENT_SPEC
     spec_rules = SPEC_RULES
 
-    def _read_src(self, src: str, label: str) -> bytes:
-        try:
-            path = self._find_needle("files", src)
-        except AnsibleError as error:
-            raise TaskInputError(f"{label}: {error.message}") from None
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except OSError as error:
-            raise TaskInputError(f"{label}: cannot read {path}: {error.strerror}") from None
-
     def check_params(self, params):
         sources = []
         for index, entry in enumerate(params["certificates"]):
             if entry.get("src") is not None:
                 label = f"certificates[{index}].src"
-                certificates = _ca_certificates.load_certificates(self._read_src(entry["src"], label), label, base64_der=False)
+                certificates = _ca_certificates.load_certificates(
+                    _certificates.read_controller_file(entry["src"], label, lambda src: self._find_needle("files", src)),
+                    label, base64_der=False)
             else:
                 label = f"certificates[{index}].content"
                 certificates = _ca_certificates.load_certificates(entry["content"].encode("utf-8"), label, base64_der=True)

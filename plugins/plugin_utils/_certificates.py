@@ -193,15 +193,20 @@ def read_pfx(src: str | None, content: str | None, find_file, prefix: str = "") 
             raise TaskInputError(f"{content_option}: is not base64; give the PFX file's bytes encoded as base64") from None
     if not src:
         raise TaskInputError(f"{src_option}: is empty; give the path of the PFX file, or {content_option}")
+    return read_controller_file(src, src_option, find_file)
+
+
+def read_controller_file(src: str, option: str, find_file) -> bytes:
+    """The bytes of the file src names, which find_file locates as a task's files; errors name the option."""
     try:
         path = find_file(src)
     except AnsibleError as error:
-        raise TaskInputError(f"{src_option}: {error.message}") from None
+        raise TaskInputError(f"{option}: {error.message}") from None
     try:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        raise TaskInputError(f"{src_option}: cannot read {path}: {error.strerror}") from None
+        raise TaskInputError(f"{option}: cannot read {path}: {error.strerror}") from None
 
 
 def load_pfx(data: bytes, password: str, source: str = "the file", password_option: str = "password") -> Pfx:
