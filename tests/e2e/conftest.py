@@ -14,6 +14,7 @@ import sys
 import pytest
 import yaml
 
+import pki_fixtures
 from reliability import scan_for_secrets
 from secret_scan import SecretCollector, strings_in
 from winsim.state import complete, computer_name_for
@@ -223,3 +224,9 @@ class SimLab:
 @pytest.fixture
 def lab(tmp_path) -> SimLab:
     return SimLab(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def ca():
+    """A root and an issuing CA under it (pki_fixtures.chain), made once per test module."""
+    return pki_fixtures.chain()

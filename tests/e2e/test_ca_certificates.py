@@ -22,12 +22,6 @@ HOST = "kf-gw01.contoso.com"
 TASK = "Manage the CA certificates"
 
 
-@pytest.fixture(scope="module")
-def ca():
-    """A root and an issuing CA under it, as the managed forest's CA would have."""
-    return pki.chain()
-
-
 def _thumbprint(issued) -> str:
     return issued.cert.fingerprint(hashes.SHA1()).hex().upper()
 

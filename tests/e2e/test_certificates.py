@@ -20,11 +20,6 @@ GATEWAY_KEY = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"
 
 
 @pytest.fixture(scope="module")
-def ca():
-    return pki.chain()
-
-
-@pytest.fixture(scope="module")
 def gateway_cert(ca):
     return pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
 

@@ -235,11 +235,6 @@ def run_matrix(lab: SimLab, matrix: Matrix) -> None:
     assert all(third.failures(name) == 0 for name in hosts)
 
 
-@pytest.fixture(scope="module", name="ca")
-def fixture_ca():
-    return pki.chain()
-
-
 @pytest.fixture(scope="module", name="leaf")
 def fixture_leaf(ca):
     return pki.issue("kf-app01.contoso.com", issuer=ca[1])
