@@ -68,11 +68,13 @@ class ActionModule(WindowsTaskAction):
             raise TaskInputError("a shared read cannot be delegated: its tasks would plan on another host's state")
         if self._task.run_once:
             raise TaskInputError("a shared read cannot run once for all hosts: each host must read its own state")
+        runs_as = _snapshot.identity(self._play_context)
         reads = []
         for index, read in enumerate(params["reads"]):
             action, options = self._module_action(read["module"], read["options"], f"reads[{index}]")
-            reads.append({"module": read["module"], "action": action, "params": options,
-                          "probe": action.probe_parameters(options),
+            probe = action.probe_parameters(options)
+            reads.append({"module": read["module"], "action": action, "params": options, "probe": probe,
+                          "key": _snapshot.read_key(read["module"], probe, runs_as),
                           "secret": bool(action.secrets(options, "probe"))})
         checks = {}
         for name, requirements in params["checks"].items():
@@ -83,17 +85,15 @@ class ActionModule(WindowsTaskAction):
         return dict(params, reads=reads, checks=checks,
                     readiness_probe=_readiness.probe_parameters([r for group in checks.values() for r in group]),
                     # Marked before the host is read, so that a change made after this task makes its reads stale.
-                    changes_at_read=_snapshot.change_marks(self._task_vars),
-                    runs_as=_snapshot.identity(self._play_context))
+                    changes_at_read=_snapshot.change_marks(self._task_vars))
 
     def _probes(self, params) -> list[dict]:
         """The probes to run, once each: those of the reads, then the checks'."""
         probes, seen = [], set()
         for read in params["reads"]:
-            key = _snapshot.read_key(read["module"], read["probe"], params["runs_as"])
-            if not read["secret"] and key not in seen:
-                seen.add(key)
-                probes.append({"module": read["module"], "key": key, "parameters": read["probe"]})
+            if not read["secret"] and read["key"] not in seen:
+                seen.add(read["key"])
+                probes.append({"module": read["module"], "key": read["key"], "parameters": read["probe"]})
         if params["checks"]:
             probes.append({"module": "readiness_info", "key": "checks", "parameters": params["readiness_probe"]})
         return probes
@@ -114,8 +114,7 @@ class ActionModule(WindowsTaskAction):
 
         kept, summary = {}, []
         for read in params["reads"]:
-            summary.append(self._keep(read, _snapshot.read_key(read["module"], read["probe"], params["runs_as"]),
-                                      read_by_key, kept))
+            summary.append(self._keep(read, read_by_key, kept))
         checks = {}
         if params["checks"]:
             answer = read_by_key["checks"]
@@ -136,12 +135,12 @@ class ActionModule(WindowsTaskAction):
             "met": all(s["met"] for s in summary) and all(c["met"] for c in checks.values()),
         })
 
-    def _keep(self, read: dict, key: str, read_by_key: dict, kept: dict) -> dict:
+    def _keep(self, read: dict, read_by_key: dict, kept: dict) -> dict:
         """Keeps a read's answer in the snapshot, and says what became of it."""
         module = read["module"]
         if read["secret"]:
             return {"module": module, "met": False, "state": "not read: its probe compares a secret on the host"}
-        answer = read_by_key.get(key, {})
+        answer = read_by_key.get(read["key"], {})
         if answer.get("error") is not None or not isinstance(answer.get("result"), dict):
             return {"module": module, "met": False, "state": f"not read: {answer.get('error') or 'no result'}"}
         # The result is masked wherever a secret's text occurs, so a reading that holds such text (a short
@@ -149,7 +148,7 @@ class ActionModule(WindowsTaskAction):
         text = json.dumps(answer["result"], sort_keys=True)
         if any(value and str(value) in text for value in self._no_log_values):
             return {"module": module, "met": False, "state": "not kept: it holds text equal to a secret of this task"}
-        kept[key] = {"module": module, "current": answer["result"]}
+        kept[read["key"]] = {"module": module, "current": answer["result"]}
         try:
             met = not read["action"].plan(read["params"], answer["result"]).operations
         except (PlanError, PayloadError) as error:
