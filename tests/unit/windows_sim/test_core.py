@@ -535,6 +535,26 @@ def test_a_malformed_sid_fails_as_the_sid_constructor_does(directory):
     assert raised.value.type_name == "System.ArgumentException"
 
 
+@pytest.mark.parametrize("sid, canonical", [("S-1-5-32-0544", "S-1-5-32-544"), ("s-1-005-20", "S-1-5-20"),
+                                             ("S-1-5-21-1-2-3-4294967295", "S-1-5-21-1-2-3-4294967295")])
+def test_a_sid_resolves_in_its_canonical_spelling(directory, sid, canonical):
+    assert directory.resolve(sid).sid == canonical
+
+
+@pytest.mark.parametrize("sid", ["S-1-5-21-1-2-3-4294967296", "S-1-281474976710656-1",
+                                 "S-1-5-" + "-".join(["1"] * 16), "S-1-5-"])
+def test_a_sid_out_of_range_or_too_long_fails_as_the_sid_constructor_does(directory, sid):
+    with pytest.raises(HostError) as raised:
+        directory.resolve(sid)
+    assert raised.value.type_name == "System.ArgumentException"
+
+
+def test_a_name_with_surrounding_spaces_is_looked_up_as_written(directory):
+    # LookupAccountName does not trim; neither do the payloads.
+    with pytest.raises(IdentityNotMapped):
+        directory.resolve(" Administrator ")
+
+
 def test_name_of_an_unknown_sid_is_the_sid(directory):
     assert directory.name_of("s-1-5-21-9-9-9-1234") == "S-1-5-21-9-9-9-1234"
 
@@ -644,6 +664,45 @@ def test_a_connection_fault_is_counted_and_logged_in_the_state_file(state_path):
     assert sim["log"][0]["result"] == {"connection_failure": "connection reset by peer"}
 
 
+def test_a_reply_lost_fault_lets_the_host_apply_and_then_drops_the_connection(state_path):
+    seed(state_path, {"match": {"payload": "user_rights", "mode": "apply"}, "kind": "reply_lost", "error": "reset"})
+    with pytest.raises(simulated_host.SimulatedConnectionFailure, match="reset"):
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+    sim = saved(state_path)
+    assert sim["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0", "S-1-5-20", "S-1-5-19"], "the host made the change"
+    assert sim["_sim"]["log"][0]["result"] == {"changed": True, "reply_lost": "reset"}
+
+
+def test_an_unknown_fault_kind_fails_loudly_instead_of_being_ignored(state_path):
+    seed(state_path, {"match": {"payload": "user_rights"}, "kind": "reply-lost"})
+    with pytest.raises(ValueError, match="unknown fault kind 'reply-lost'"):
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+
+
+@pytest.mark.parametrize("operation, message", [
+    ({"right": "SeServiceLogonRight", "action": "add", "sid": "NT AUTHORITY\\NETWORK SERVICE"},
+     "sid must be a SID string such as S-1-5-20"),
+    ({"right": "SeServiceLogonRight", "action": "grant", "sid": "S-1-5-20"}, "action must be 'add' or 'remove'"),
+    ({"right": "", "action": "add", "sid": "S-1-5-20"}, "right is empty"),
+    ({"right": "SeServiceLogonRight", "action": "add", "sid": "S-1-5-21-1-2-3-4294967296"}, "Value was invalid"),
+])
+def test_the_lsa_model_refuses_what_the_payload_refuses_before_any_change(state_path, operation, message):
+    # The bad operation comes second: the payload checks every operation before the first change.
+    first = {"right": "SeServiceLogonRight", "action": "add", "sid": "S-1-5-19"}
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": [first, operation]}))
+    assert result["failed"] is True and result["changed"] is False
+    assert message in result["error"][0]["exception"]["message"]
+    assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0"]
+
+
+def test_a_sid_with_leading_zeros_is_the_same_holder_not_a_new_one(state_path):
+    operations = [{"right": "SeBackupPrivilege", "action": "add", "sid": "S-1-5-32-0544"}]
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": operations}))
+    assert not result.get("failed")
+    assert saved(state_path)["user_rights"]["SeBackupPrivilege"].count("S-1-5-32-544") == 1
+    assert "S-1-5-32-0544" not in json.dumps(saved(state_path)["user_rights"])
+
+
 def test_a_fault_after_one_operation_applies_exactly_one_and_fails(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "apply"}, "after_operations": 1,
                       "error": "Insufficient system resources exist to complete the requested service"})
@@ -720,7 +779,7 @@ def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
     (b"not base64!", 'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 string'),
     (base64.b64encode(b"plain text, not gzip"),
      'Exception calling "ReadToEnd" with "0" argument(s): "The magic number in GZip header is not correct.'),
-    (base64.b64encode(gzip.compress(b"cut short")[:-6]),
+    (base64.b64encode(gzip.compress(b"cut short", mtime=0)[:-6]),
      'Exception calling "ReadToEnd" with "0" argument(s): "Found invalid data while decoding."'),
 ])
 def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):

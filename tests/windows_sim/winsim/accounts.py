@@ -16,6 +16,28 @@ from .iis import app_pool_identity_sid
 
 SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 
+# ConvertStringSidToSid's limits: a 48-bit identifier authority, at most 15
+# sub-authorities (SID_MAX_SUB_AUTHORITIES), each a 32-bit unsigned value.
+_MAX_AUTHORITY = 2 ** 48 - 1
+_MAX_SUB_AUTHORITY = 2 ** 32 - 1
+SID_MAX_SUB_AUTHORITIES = 15
+_INVALID_SID = ('Value was invalid.\r\nParameter name: sddlForm', "System.ArgumentException")
+
+
+def canonical_sid(text: str) -> str:
+    """The SID as SecurityIdentifier.Value writes it, or HostError as its string constructor fails.
+
+    Windows parses the numbers, so S-1-5-32-0544 is S-1-5-32-544, the same
+    principal; a number out of range, or more than 15 sub-authorities, is
+    refused rather than wrapped.
+    """
+    if not SID_PATTERN.match(text):
+        raise HostError(*_INVALID_SID)
+    authority, *subs = (int(part) for part in text.split("-")[2:])
+    if authority > _MAX_AUTHORITY or len(subs) > SID_MAX_SUB_AUTHORITIES or any(s > _MAX_SUB_AUTHORITY for s in subs):
+        raise HostError(*_INVALID_SID)
+    return "-".join(["S", "1", str(authority), *(str(s) for s in subs)])
+
 # (authority, name, SID). The authority is '' for names Windows shows without one.
 WELL_KNOWN = (
     ("", "Everyone", "S-1-1-0"),
@@ -91,7 +113,10 @@ class Directory:
         return list(self._by_sid.values())
 
     def by_sid(self, sid: str) -> Principal | None:
-        return self._by_sid.get(sid.upper())
+        try:
+            return self._by_sid.get(canonical_sid(sid).upper())
+        except HostError:
+            return None
 
     def name_of(self, sid: str) -> str:
         """What SecurityIdentifier.Translate(NTAccount) gives, or the SID itself when it cannot."""
@@ -100,14 +125,11 @@ class Directory:
 
     def resolve(self, reference: str) -> Principal:
         """Resolve a name, UPN or SID string; raise IdentityNotMapped as Windows does."""
-        reference = reference.strip()
-        if SID_PATTERN.match(reference):
-            # Any well-formed SID is valid to Windows, known or not.
-            return self.by_sid(reference) or Principal(reference.upper(), reference.upper(), "unknown")
+        # No whitespace is trimmed: LookupAccountName and the SID parser see the text as given.
         if reference.upper().startswith("S-1-"):
-            raise HostError(
-                'Value was invalid.\r\nParameter name: sddlForm', "System.ArgumentException"
-            )
+            # Any well-formed SID is valid to Windows, known or not, in its canonical spelling.
+            sid = canonical_sid(reference)
+            return self.by_sid(sid) or Principal(sid, sid, "unknown")
         if reference.startswith(".\\"):
             # LookupAccountName knows no '.' domain; callers that accept .\name expand it first, as our payloads do.
             raise IdentityNotMapped()

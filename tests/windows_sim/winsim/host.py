@@ -13,8 +13,13 @@ from . import cluster as cluster_file, manifest, registry, state as state_file
 from .accounts import Directory
 
 
+# error: the call fails on the host; connection: the connection drops before the host sees the call;
+# reply_lost: the host runs the call, then the connection drops before its reply arrives.
+FAULT_KINDS = ("error", "connection", "reply_lost")
+
+
 class SimulatedConnectionFailure(Exception):
-    """An injected transport failure: the host never saw the command."""
+    """An injected transport failure: the host never saw the command, or its reply never came back."""
 
 
 @dataclasses.dataclass
@@ -135,9 +140,14 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
         sim["log"].append(entry)
 
         fault = state_file.take_fault(current, facts)
-        if fault and fault.get("kind", "error") == "connection":
+        fault_kind = fault.get("kind", "error") if fault else None
+        if fault_kind not in (None, *FAULT_KINDS):
+            raise ValueError(f"unknown fault kind {fault_kind!r}; the simulator knows {', '.join(FAULT_KINDS)}")
+        if fault_kind == "connection":
             entry["result"] = {"connection_failure": fault.get("error", "")}
             raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure"))
+        # The host runs a reply_lost call in full; only then is the connection lost, with the reply.
+        model_fault = fault if fault_kind == "error" else None
 
         host = Host(current, cluster)
         if cluster is not None:
@@ -146,9 +156,9 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             # pylint: disable-next=import-outside-toplevel
             from .win_powershell import run as run_win_powershell
 
-            result = run_win_powershell(host, invocation, fault)
-        elif fault:
-            result = {"failed": True, "changed": False, "msg": fault.get("error", "simulated failure")}
+            result = run_win_powershell(host, invocation, model_fault)
+        elif model_fault:
+            result = {"failed": True, "changed": False, "msg": model_fault.get("error", "simulated failure")}
         elif invocation.name in registry.STOCK_MODULES:
             # pylint: disable-next=import-outside-toplevel
             from .stock import run_stock
@@ -164,4 +174,7 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             cluster_file.capture_checkpoints(cluster, current, host.computer_name)
         result = state_file.redact(result, secrets)
         entry["result"] = {k: result.get(k) for k in ("changed", "failed", "msg") if k in result}
+        if fault_kind == "reply_lost":
+            entry["result"]["reply_lost"] = fault.get("error", "")
+            raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure after the host ran the call"))
         return result

@@ -5,7 +5,7 @@ State: ``user_rights`` maps a right constant to the SIDs that hold it.
 
 from __future__ import annotations
 
-from ..accounts import resolution_report
+from ..accounts import canonical_sid, resolution_report
 from ..errors import HostError
 from ..registry import payload_model
 
@@ -47,20 +47,46 @@ def _probe(call) -> None:
     call.result = {"holders": holders, "accounts": accounts}
 
 
+def _operation_plan(operations: list) -> list[tuple[str, str, str]]:
+    """As the payload's Get-OperationPlan: every operation checked before the first change."""
+    plan = []
+    for index, operation in enumerate(operations):
+        if not isinstance(operation, dict):
+            raise HostError(f"Operation #{index} is not a dictionary with the keys right, action and sid.",
+                            "System.Management.Automation.RuntimeException")
+        right, action, sid = (str(operation.get(key) or "") for key in ("right", "action", "sid"))
+        label = f"operation #{index} (right '{right}', action '{action}', sid '{sid}')"
+        if not right:
+            raise HostError(f"Invalid {label}: right is empty.", "System.Management.Automation.RuntimeException")
+        if action not in ("add", "remove"):
+            raise HostError(f"Invalid {label}: action must be 'add' or 'remove'.",
+                            "System.Management.Automation.RuntimeException")
+        # Test-SidString: the LSA calls take a SID, never a name to look up.
+        if not sid.upper().startswith("S-1-"):
+            raise HostError(f"Invalid {label}: sid must be a SID string such as S-1-5-20.",
+                            "System.Management.Automation.RuntimeException")
+        try:
+            plan.append((right, action, canonical_sid(sid)))
+        except HostError as error:
+            raise HostError(f"Invalid {label}: {error.message}", error.type_name) from None
+    return plan
+
+
 def _apply(call) -> None:
     policy = call.host.state["user_rights"]
     applied = []
-    for operation in call.parameters.get("Operations") or []:
-        right = _lsa_right(operation["right"])
-        sid = call.host.directory.resolve(operation["sid"]).sid
+    for right_name, action, sid in _operation_plan(call.parameters.get("Operations") or []):
+        # The right is checked by LSA itself, when the operation runs.
+        right = _lsa_right(right_name)
         if call.check_mode:
             continue  # -WhatIf: ShouldProcess declines every change
         holders = policy.setdefault(right, [])
-        if operation["action"] == "add" and sid not in holders:
+        held = next((h for h in holders if h.upper() == sid.upper()), None)
+        if action == "add" and held is None:
             holders.append(sid)
-        elif operation["action"] == "remove" and sid in holders:
-            holders.remove(sid)
-        applied.append({"right": right, "action": operation["action"], "sid": sid})
+        elif action == "remove" and held is not None:
+            holders.remove(held)
+        applied.append({"right": right, "action": action, "sid": sid})
         call.changed = True
         call.result = {"applied": applied}
         call.operation_done()
