@@ -548,6 +548,32 @@ def test_an_apply_that_loses_the_connection_is_never_repeated_and_a_rerun_conver
     assert (third.changed(REFERENCE), third.changed(faulted)) == (0, 0)
 
 
+@pytest.mark.parametrize("scenario", ["user_rights", "pfx_import"])
+def test_an_apply_whose_reply_is_lost_is_never_repeated_and_a_rerun_finds_it_done(lab, ca, leaf, scenario):
+    # The host made the change; only the reply was lost. The task must not claim that nothing changed,
+    # and the next run must read the change and leave it alone.
+    matrix = SCENARIOS[scenario](lab, ca, leaf)
+    faulted = "lost-reply"
+    for name in (REFERENCE, faulted):
+        lab.add_host(name, seed=dict(copy.deepcopy(matrix.seed), host={"computer_name": matrix.computer_name}))
+    lab.inject_fault(faulted, {"match": {"payload": matrix.module, "mode": "apply"}, "kind": "reply_lost", "error": DROP})
+
+    first = lab.run(matrix.playbook, extra_vars=matrix.extra_vars)
+    assert first.failures(REFERENCE) == 0
+    assert first.stats[faulted]["unreachable"] == 1
+    assert any(DROP in m and "the host may have made all, part or none of it" in m for m in first.failure_messages(faulted))
+    assert [e["mode"] for e in _calls(lab, faulted) if e.get("payload") == matrix.module] == ["probe", "apply"]
+    record("fault", module=matrix.module, transport="apply reply lost")
+
+    second = lab.run(matrix.playbook, extra_vars=matrix.extra_vars)
+    assert second.failures(faulted) == 0
+    assert second.changed(faulted) == 0, "the change the lost reply did not report was made, so nothing is left to do"
+    differences = _differences(_normalised(lab.windows_state(REFERENCE)), _normalised(lab.windows_state(faulted)))
+    if differences:
+        record("lost", module=matrix.module, transport="apply reply lost", differences=differences[:20])
+    assert not differences
+
+
 # --- 3. concurrency -----------------------------------------------------------------------------------------
 
 PARALLEL_PROFILES = {

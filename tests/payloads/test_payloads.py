@@ -83,3 +83,44 @@ def test_every_payload_has_a_model_and_every_model_a_payload():
 def test_every_action_plugin_has_its_payload_and_docs(path):
     assert (REPO / "plugins" / "plugin_utils" / "_powershell" / path.name.replace(".py", ".ps1")).is_file()
     assert (REPO / "plugins" / "modules" / path.name).is_file()
+
+
+def _commands(node, name: str):
+    """Every invocation of the command name under node, case-insensitively, as PowerShell matches names."""
+    if node.type == "command":
+        command_name = node.child_by_field_name("command_name") or next(
+            (c for c in node.children if c.type == "command_name"), None)
+        if command_name is not None and command_name.text.decode().lower() == name.lower():
+            yield node
+    for child in node.children:
+        yield from _commands(child, name)
+
+
+def _parameters(command) -> set[str]:
+    elements = next((c for c in command.children if c.type == "command_elements"), None)
+    return {c.text.decode().lower() for c in (elements.children if elements else []) if c.type == "command_parameter"}
+
+
+def _function(tree, name: str):
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_statement" and next(c for c in node.children if c.type == "function_name").text.decode() == name:
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no function {name}")
+
+
+def test_rights_holders_are_translated_to_names_only_for_the_payload_that_shows_them():
+    # Each translation may be a domain controller round trip; readiness decides on SIDs alone.
+    lsa = powershell.parse((REPO / "plugins/plugin_utils/_powershell/_lsa_policy.ps1").read_text(encoding="utf-8"))
+    translations = list(_commands(_function(lsa, "Get-RightHolders"), "Get-SidDisplayName"))
+    assert translations
+    for call in translations:
+        guard = call.parent
+        while guard is not None and guard.type != "if_statement":
+            guard = guard.parent
+        assert guard is not None and "$IncludeNames" in guard.text.decode().split("{", 1)[0]
+    callers = {name: [_parameters(c) for c in _commands(powershell.parse(payload_source(name)).root_node, "Get-RightHolders")]
+               for name in ("user_rights", "readiness_info")}
+    assert callers == {"user_rights": [{"-rightnames", "-includenames"}], "readiness_info": [{"-rightnames"}]}

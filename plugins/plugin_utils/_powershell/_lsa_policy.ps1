@@ -299,10 +299,15 @@ function Open-LocalPolicy {
 }
 
 function Get-RightHolders {
-    # The direct holders of each right, by right: a list of sid and name.
+    # The direct holders of each right, by right: a list of sid, and name
+    # with -IncludeNames. A name costs a lookup that may go to a domain
+    # controller for every holder, so callers that decide on SIDs alone do
+    # not ask for names.
     param(
         [AllowEmptyCollection()]
-        [string[]]$RightNames
+        [string[]]$RightNames,
+
+        [switch]$IncludeNames
     )
 
     $holders = @{}
@@ -329,10 +334,11 @@ function Get-RightHolders {
             $entries = [System.Collections.Generic.List[object]]::new()
             foreach ($sidValue in $sids) {
                 $sid = [System.Security.Principal.SecurityIdentifier]::new($sidValue)
-                $entries.Add(@{
-                        sid = $sid.Value
-                        name = Get-SidDisplayName -Sid $sid
-                    })
+                $entry = @{ sid = $sid.Value }
+                if ($IncludeNames) {
+                    $entry['name'] = Get-SidDisplayName -Sid $sid
+                }
+                $entries.Add($entry)
             }
             $holders[$right] = $entries
         }

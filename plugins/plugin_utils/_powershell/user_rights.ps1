@@ -46,7 +46,8 @@ function Invoke-Probe {
         [string[]]$AccountReferences
     )
 
-    $holders = Get-RightHolders -RightNames $RightNames
+    # Names are shown in the diff and the result next to each SID.
+    $holders = Get-RightHolders -RightNames $RightNames -IncludeNames
     $resolved = Resolve-PrincipalList -References $AccountReferences
 
     $Ansible.Changed = $false
