@@ -57,7 +57,8 @@ REQUIREMENT_OPTIONS = {
     "role": {"type": "str"},
     "services": {"type": "list", "elements": "str", "default": []},
     "checkpoints": {"type": "list", "elements": "str", "default": []},
-    "allow": {"type": "bool", "default": False},
+    # Unset rather than false by default, so that giving it to a kind it does not apply to can be refused.
+    "allow": {"type": "bool"},
 }
 
 ARGUMENT_SPEC = {

@@ -86,7 +86,7 @@ options:
         description: The user right or privilege constant, such as C(SeServiceLogonRight).
         type: str
       path:
-        description: The directory.
+        description: The directory, as an absolute path with its drive, such as C(C:\Keyfactor\logs).
         type: str
       file_rights:
         description: The FileSystemRights names the account must be allowed.
@@ -162,9 +162,11 @@ options:
         elements: str
         default: []
       allow:
-        description: For O(requirements[].kind=co_location), report a certificate authority or SQL Server as a warning, not a failure.
+        description:
+          - For O(requirements[].kind=co_location), report a certificate authority or SQL Server as a warning, not a
+            failure. Unset means false.
+          - Refused for every other kind.
         type: bool
-        default: false
 attributes:
   check_mode:
     support: full

@@ -38,7 +38,8 @@ _CLIENT_NETWORK_ROLES = ("Client", "ClusterAndClient")
 _DEPENDENCY_NAME = re.compile(r"\[([^\]]+)\]")
 
 
-def check_role_name(name: str) -> str:
+def check_role_name(name: str, option: str = "name") -> str:
+    """The role's name, or TaskInputError naming option when Windows could not register it as a client access point."""
     name = name.strip()
     problems = []
     if not name:
@@ -54,7 +55,7 @@ def check_role_name(name: str) -> str:
         problems.append("it starts or ends with a hyphen")
     if problems:
         raise TaskInputError(
-            f"name: {name!r} cannot be a role's client access point name: {'; '.join(problems)}. Give 1 to "
+            f"{option}: {name!r} cannot be a role's client access point name: {'; '.join(problems)}. Give 1 to "
             f"{NETBIOS_MAX} letters, digits and hyphens, not all digits, such as CloudGateway"
         )
     return name

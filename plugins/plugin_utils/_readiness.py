@@ -16,6 +16,7 @@ import re
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._readiness_info_spec import CERTIFICATE_KINDS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_role_name
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import access_level
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
@@ -57,6 +58,8 @@ RIGHT_TITLES = {
 _CONFLICTING_SERVICE = re.compile(r"^(CertSvc|MSSQLSERVER|MSSQL\$(?!MICROSOFT##WID$).+)$", re.IGNORECASE)
 _USER_RIGHTS = {name.lower(): name for name in ALL_RIGHTS}
 MAX_WARNING_DAYS = 3650
+# A directory the host can check: a drive-qualified path; relative to what would depend on the connection.
+_ABSOLUTE_LOCAL_PATH = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def _fold(value) -> str:
@@ -110,6 +113,9 @@ def normalise(requirements: list[dict], load_pfx) -> list[dict]:
         if kind == "directory_access":
             if not (entry["path"] or "").strip():
                 raise TaskInputError(f"{where}.path: give the directory's path")
+            if not _ABSOLUTE_LOCAL_PATH.match(entry["path"]):
+                raise TaskInputError(f"{where}.path: {entry['path']!r} is not an absolute path; give the directory with "
+                                     "its drive, such as C:\\Keyfactor\\logs")
             if not entry["file_rights"]:
                 raise TaskInputError(f"{where}.file_rights: give at least one FileSystemRights name")
             unknown = [r for r in entry["file_rights"] if r.strip().lower() not in _RIGHT_NAMES]
@@ -132,7 +138,11 @@ def normalise(requirements: list[dict], load_pfx) -> list[dict]:
                 raise TaskInputError(f"{where}.expiry_warning_days: give a number of days from 0 to {MAX_WARNING_DAYS}")
         if kind == "registry_serial":
             entry["registry_key"] = local_machine_subkey(entry["registry_key"], f"{where}.registry_key")
+        if entry["allow"] is not None and kind != "co_location":
+            raise TaskInputError(f"{where}.allow: applies only to kind co_location, not {kind}; remove it")
+        entry["allow"] = bool(entry["allow"])
         if kind == "cluster_role":
+            entry["role"] = check_role_name(entry["role"], f"{where}.role")
             for position, service in enumerate(entry["services"]):
                 if not service.strip():
                     raise TaskInputError(f"{where}.services[{position}]: is empty; give a service name")

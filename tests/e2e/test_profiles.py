@@ -126,6 +126,11 @@ def test_a_changed_pool_password_is_detected_then_settles_without_leaking(lab):
     ("keyfactor_services", {"common_log_directory_writers": ["CONTOSO\\svc_keyfactor"]}, "does not include BUILTIN\\Users"),
     ("keyfactor_portal", {"portal_identity_provider": "saml"}, "portal_identity_provider"),
     ("keyfactor_web_api", {"web_api_app_pool_account": None}, "web_api_app_pool_account"),
+    ("keyfactor_services", {"common_log_directory": "Keyfactor\\logs"},
+     "common_log_directory (Keyfactor\\logs) must be an absolute path"),
+    ("keyfactor_orchestrator_api", {"orchestrator_api_app_pool_account": ".\\svc_orch", "orchestrator_api_app_pool_password": "",
+                                    "orchestrator_api_app_pool_account_create": True},
+     "Creating orchestrator_api_app_pool_account (.\\svc_orch) needs a non-empty orchestrator_api_app_pool_password"),
 ])
 def test_bad_profile_input_fails_clearly_and_changes_nothing(lab, profile, overrides, expected):
     host = "kf-bad01.contoso.com"

@@ -617,6 +617,9 @@ case("account is a mapping", M, in_list(R_RIGHT, R, account={"name": NS}), "requ
 case("directory_access without path", M, in_list(R_DIRECTORY, R, path=DROP), "requirements[0].path", fragment="missing")
 case("path is blank", M, in_list(R_DIRECTORY, R, path="  "), "requirements[0].path")
 case("path is a list", M, in_list(R_DIRECTORY, R, path=[LOGS]), "requirements[0].path")
+case("path is relative", M, in_list(R_DIRECTORY, R, path="Keyfactor\\logs"), "requirements[0].path", fragment="absolute")
+case("path has no drive", M, in_list(R_DIRECTORY, R, path="\\Keyfactor\\logs"), "requirements[0].path", fragment="absolute")
+case("path is drive-relative", M, in_list(R_DIRECTORY, R, path="C:Keyfactor\\logs"), "requirements[0].path", fragment="absolute")
 case("file_rights names an unknown right", M, in_list(R_DIRECTORY, R, file_rights=["CreateFiles", "WriteEverything"]),
      "requirements[0].file_rights", fragment="WriteEverything")
 case("file_rights names a user right", M, in_list(R_DIRECTORY, R, file_rights=["SeBackupPrivilege"]), "requirements[0].file_rights")
@@ -708,6 +711,9 @@ case("service is a list", M, in_list(R_SERVICE, R, service=[GATEWAY]), "requirem
 case("cluster_role without role", M, in_list(R_ROLE, R, role=DROP), "requirements[0].role", fragment="missing")
 case("role is empty", M, in_list(R_ROLE, R, role=""), "requirements[0].role")
 case("role is a mapping", M, in_list(R_ROLE, R, role={"name": "CloudGateway"}), "requirements[0].role")
+case("role has a space", M, in_list(R_ROLE, R, role="Cloud Gateway"), "requirements[0].role", fragment="' '")
+case("role is longer than a NetBIOS name", M, in_list(R_ROLE, R, role="KeyfactorGateway"), "requirements[0].role",
+     fragment="16 characters")
 case("services has a blank entry", M, in_list(R_ROLE, R, services=[GATEWAY, " "]), "requirements[0].services[1]")
 case("services element is a mapping", M, in_list(R_ROLE, R, services=[{"name": GATEWAY}]), "requirements[0].services[0]")
 case("checkpoints under HKEY_CURRENT_USER", M, in_list(R_ROLE, R, checkpoints=["HKCU\\Software\\Keyfactor"]),
@@ -715,6 +721,10 @@ case("checkpoints under HKEY_CURRENT_USER", M, in_list(R_ROLE, R, checkpoints=["
 case("checkpoints has an empty entry", M, in_list(R_ROLE, R, checkpoints=["SOFTWARE\\Keyfactor", ""]), "requirements[0].checkpoints[1]")
 case("checkpoints is a mapping", M, in_list(R_ROLE, R, checkpoints={"key": "SOFTWARE\\Keyfactor"}), "requirements[0].checkpoints")
 case("allow is not a boolean", M, requirement("co_location", allow="in the lab"), "requirements[0].allow")
+case("allow on a kind other than co_location", M, in_list(R_RIGHT, R, allow=True), "requirements[0].allow",
+     fragment="co_location")
+case("allow false on a kind other than co_location", M, in_list(R_TWO, R, 1, allow=False), "requirements[1].allow",
+     fragment="co_location")
 case("unknown requirements option", M, in_list(R_RIGHT, R, principal=NS), "requirements[0].principal")
 case("unknown option", M, with_options(R_RIGHT, profile="services"), "profile")
 
