@@ -197,6 +197,23 @@ def test_a_function_does_not_see_what_only_its_caller_defines():
     assert rules_of(source, "undefined-variable") == [(2, "undefined-variable")]
 
 
+def test_a_class_method_sees_only_its_own_variables():
+    source = """
+    class Counter {
+        [int]$Count
+        [int] Next([int]$step) {
+            $local = $step
+            return $script:Start + $this.Count + $local + $outside
+        }
+    }
+    $Start = 1
+    $outside = 2
+    """
+    found = findings(source, "undefined-variable")
+    assert [(finding.line, finding.column) for finding in found] == [(5, 55)]
+    assert "$outside" in found[0].message and "class method" in found[0].message
+
+
 def test_correct_reads_pass():
     assert_clean(
         """

@@ -39,6 +39,9 @@ NOT_DOTNET_FRAMEWORK = re.compile(
 )
 
 
+_TYPE_NAME = re.compile(r"^[A-Za-z_][\w.`+]*$")
+
+
 class ToolchainMissing(RuntimeError):
     """mono, mcs or the reference assemblies are not installed; tools/bootstrap installs them."""
 
@@ -161,7 +164,7 @@ def describe(names: t.Iterable[str], extra_assemblies: t.Sequence[pathlib.Path] 
     """
     cache = _cache_file()
     _load_cache(cache)
-    wanted = sorted({name.lower() for name in names})
+    wanted = sorted({name.lower() for name in names if _TYPE_NAME.match(name)})
     extra_label = "|".join(sorted(path.name for path in extra_assemblies))
     asked = False
     missing = [name for name in wanted if ("", name) not in _ANSWERS]

@@ -818,6 +818,14 @@ def _undefined(read: Read, scope: Scope, script_keys: set[str]) -> str | None:
             f"${path.name} is read before its first assignment in {_label(scope)} (line {line}); "
             "under Set-StrictMode -Version 2 this read fails"
         )
+    method = scope
+    while method is not None and method.kind == "block":
+        method = method.parent
+    if method is not None and method.kind == "method":
+        return (
+            f"${path.name} is not assigned in {_label(method)}; a class method sees only its own variables "
+            "(and $script: or $global: ones, qualified)"
+        )
     return (
         f"${path.name} is not a parameter of {_label(scope)}, not assigned before this read, and not a "
         "script-scope variable; under Set-StrictMode -Version 2 this read fails"
@@ -833,7 +841,10 @@ def _visible(scope: Scope, key: str, pos: int) -> bool:
         for assignment in current.assignments:
             if assignment.key == key and (not ordered or not assignment.ordered or assignment.pos < pos):
                 return True
-        if current.kind in ("function", "method"):
+        if current.kind == "method":
+            # A class method sees only its own variables ("Variable is not assigned in the method").
+            return False
+        if current.kind == "function":
             ordered = False
         current = current.parent
     return False
