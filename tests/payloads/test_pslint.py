@@ -230,7 +230,9 @@ def test_correct_reads_pass():
             param([object[]]$Items, [string]$Pattern)
             $names = @($Items | Where-Object { $_.Name -like $Pattern } | ForEach-Object { $PSItem.Name })
             $Items | ForEach-Object { $last = $_ }
-            Write-Output $last
+            $Items.Where({ $each = $_ })
+            . { $dotSourced = 1 }
+            Write-Output $last $each $dotSourced
             try {
                 $null = [System.IO.Path]::GetFullPath($Pattern)
             }
@@ -340,6 +342,10 @@ def test_splatted_keys_are_parameters_too():
     assert "Filtr" in found[0].message
 
 
+def test_a_scope_qualified_function_is_called_by_its_bare_name():
+    assert_clean("function script:Get-Answer { 42 }\nGet-Answer", "unknown-command")
+
+
 def test_a_function_called_before_its_definition_is_caught():
     source = """
     Invoke-Early
@@ -401,6 +407,7 @@ def test_correct_commands_pass():
         ("[System.Text.StringBuilder]::new(1, 2, 3, 4, 5)", "constructor-arity", "given 5 argument(s)"),
         ("[System.IO.Stream]::new()", "constructor-arity", "no public constructor"),
         ("[System.IDisposable]::new()", "constructor-arity", "it is an interface"),
+        ("enum Colour { Red; Green }\n[Colour]::Blue", "unknown-member", "has no value Blue"),
         (
             "Add-Type -AssemblyName Microsoft.Web.Administration\n"
             "[Microsoft.Web.Administration.ServerManager]::new(1, 2, 3)",
@@ -477,7 +484,7 @@ def test_correct_type_uses_pass():
             $access = [Fixture.Native.Access]::Read -bor [Fixture.Native.Access]::Write
             $holder = [Fixture.Native.Holder]::new('name', 1, 2, 3)
             $holderEmpty = [Fixture.Native.Holder]::new('name')
-            $colour = [Colour]::Red
+            $colour = [Colour]::Red -or [Colour]::GetNames([Colour])
             $palette = [Palette]::new()
             $encoding = [System.Text.UTF8Encoding]::new($false)
             $null = [System.Management.Automation.PSObject]::AsPSObject($custom)

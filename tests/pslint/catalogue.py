@@ -75,6 +75,10 @@ class Catalogue:
     cmdlets: dict[str, Cmdlet] | None = None  # by lower-cased name
     common_parameters: tuple[str, ...] = DEFAULT_COMMON_PARAMETERS
     risk_mitigation_parameters: tuple[str, ...] = DEFAULT_RISK_MITIGATION_PARAMETERS
+    # alias -> common or risk mitigation parameter, lower-cased alias
+    common_parameter_aliases: dict[str, str] = dataclasses.field(
+        default_factory=lambda: {**COMMON_PARAMETER_ALIASES, **RISK_MITIGATION_ALIASES}
+    )
     types: dict[str, CatalogueType] | None = None  # by lower-cased full name
     accelerators: dict[str, str] | None = None  # lower-cased accelerator -> full name
 
@@ -87,6 +91,10 @@ class Catalogue:
             catalogue.risk_mitigation_parameters = tuple(
                 cmdlets.get("risk_mitigation_parameters", DEFAULT_RISK_MITIGATION_PARAMETERS)
             )
+            if "common_parameter_aliases" in cmdlets:
+                catalogue.common_parameter_aliases = {
+                    alias.lower(): parameter for alias, parameter in cmdlets["common_parameter_aliases"].items()
+                }
             catalogue.cmdlets = {
                 name.lower(): Cmdlet(
                     name=name,

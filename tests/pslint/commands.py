@@ -28,7 +28,7 @@ import dataclasses
 import difflib
 import re
 
-from .catalogue import COMMON_PARAMETER_ALIASES, RISK_MITIGATION_ALIASES, Catalogue
+from .catalogue import Catalogue
 from .scopes import FunctionInfo, Model, Scope, command_arguments, command_parameters
 from .syntax import Node, NodeIndex, child_of_type, command_name_is_expression, core, string_value, text, variable_path
 
@@ -109,12 +109,7 @@ def _check_command(node: Node, model: Model, catalogue: Catalogue) -> list[Comma
     elif cmdlet is not None:
         names = {parameter.lower(): parameter for parameter in cmdlet.parameters}
         names.update({alias.lower(): parameter for alias, parameter in cmdlet.aliases.items()})
-        if cmdlet.common_parameters:
-            names.update({parameter.lower(): parameter for parameter in catalogue.common_parameters})
-            names.update(COMMON_PARAMETER_ALIASES)
-        if cmdlet.supports_should_process:
-            names.update({parameter.lower(): parameter for parameter in catalogue.risk_mitigation_parameters})
-            names.update(RISK_MITIGATION_ALIASES)
+        names.update(_common_names(catalogue, cmdlet.common_parameters, cmdlet.supports_should_process))
         signature = _Signature(cmdlet.name, names, cmdlet.url)
     else:
         known = list(model.functions) + list(catalogue.cmdlets or {})
@@ -150,13 +145,24 @@ def _function_signature(function: FunctionInfo, catalogue: Catalogue) -> _Signat
     for param in function.params.values():
         names[param.key] = param.name
         names.update({alias.lower(): param.name for alias in param.aliases})
-    if function.advanced:
-        names.update({parameter.lower(): parameter for parameter in catalogue.common_parameters})
-        names.update(COMMON_PARAMETER_ALIASES)
-        if function.supports_should_process:
-            names.update({parameter.lower(): parameter for parameter in catalogue.risk_mitigation_parameters})
-            names.update(RISK_MITIGATION_ALIASES)
+    names.update(_common_names(catalogue, function.advanced, function.advanced and function.supports_should_process))
     return _Signature(f"function {function.name}", names)
+
+
+def _common_names(catalogue: Catalogue, common: bool, should_process: bool) -> dict[str, str]:
+    """The common parameters (and -WhatIf, -Confirm) a command takes, by lower-cased name or alias."""
+    allowed = (catalogue.common_parameters if common else ()) + (
+        catalogue.risk_mitigation_parameters if should_process else ()
+    )
+    names = {parameter.lower(): parameter for parameter in allowed}
+    names.update(
+        {
+            alias: parameter
+            for alias, parameter in catalogue.common_parameter_aliases.items()
+            if parameter.lower() in names
+        }
+    )
+    return names
 
 
 def _parameter_problem(given: str, signature: _Signature, splatted: bool = False) -> str | None:

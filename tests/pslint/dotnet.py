@@ -94,6 +94,7 @@ class Resolved:
     mono: reflection.TypeInfo | None = None
     catalogued: CatalogueType | None = None
     payload_defined: bool = False
+    enum_members: frozenset[str] | None = None  # a PowerShell enum's values (and System.Enum's statics)
 
 
 def parse_spec(spec: Node) -> Spec:
@@ -160,6 +161,7 @@ class _Resolver:
         self.catalogue = catalogue
         self.namespaces = ["System"] + _using_namespaces(nodes)
         self.powershell_types = _powershell_types(nodes)
+        self.powershell_enums = _powershell_enum_members(nodes)
         self.payload_assemblies: list = []
         self.opaque_payload_types: set[str] = set()
         for block in csharp.add_type_blocks(nodes):
@@ -202,7 +204,12 @@ class _Resolver:
             names = [f"{spec.name}Attribute".lower(), lowered] if attribute else [lowered]
             for name in names:
                 if name in self.powershell_types:
-                    return Resolved(self.powershell_types[name], "", payload_defined=True)
+                    return Resolved(
+                        self.powershell_types[name],
+                        "",
+                        payload_defined=True,
+                        enum_members=self.powershell_enums.get(name),
+                    )
                 accelerated = (self.catalogue.accelerators or {}).get(name)
                 if accelerated is not None:
                     return self._by_full_name(accelerated) or Resolved(accelerated, "")
@@ -255,6 +262,27 @@ def _powershell_types(nodes: NodeIndex) -> dict[str, str]:
         if name is not None:
             found[text(name).lower()] = text(name)
     return found
+
+
+def _powershell_enum_members(nodes: NodeIndex) -> dict[str, frozenset[str]]:
+    """The values of each PowerShell enum, with the static methods every enum has from System.Enum."""
+    found = {}
+    for node in nodes.of_type("enum_statement"):
+        name = child_of_type(node, "simple_name")
+        if name is None:
+            continue
+        members = {
+            text(child_of_type(member, "simple_name")).lower() for member in children_of_type(node, "enum_member")
+        }
+        found[text(name).lower()] = frozenset(members | _ENUM_STATICS)
+    return found
+
+
+# System.Enum's public static methods, and System.Object's, which every enum type has.
+_ENUM_STATICS = frozenset(
+    {"format", "getname", "getnames", "getunderlyingtype", "getvalues", "isdefined", "parse", "toobject", "tryparse",
+     "equals", "referenceequals"}
+)  # fmt: skip
 
 
 _CS_NAMESPACE = re.compile(r"\bnamespace\s+([A-Za-z_][\w.]*)")
@@ -497,8 +525,14 @@ def _attribute_arguments(attribute: Node, resolved: Resolved) -> list[TypeFindin
 
 def _member_problems(node: Node, spec: Spec, resolved: Resolved, member: str, count: int | None) -> list[TypeFinding]:
     lowered = member.lower()
+    if resolved.enum_members is not None:
+        if lowered in resolved.enum_members:
+            return []
+        return [
+            TypeFinding("unknown-member", node.children[2], f"the enum [{resolved.full_name}] has no value {member}")
+        ]
     if resolved.payload_defined and resolved.mono is None:
-        return []  # a PowerShell class or enum, or C# that did not compile: its members are not known here
+        return []  # a PowerShell class, or C# that did not compile: its members are not known here
     if spec.array:
         if lowered == "new":
             if count is not None and count != 1:

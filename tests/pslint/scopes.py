@@ -119,7 +119,6 @@ class Param:
     constraint: str | None  # '[string]', '[ValidateSet(...)]'... as written; None when unconstrained
     node: Node
     aliases: tuple[str, ...] = ()
-    is_switch: bool = False
 
     @property
     def key(self) -> str:
@@ -219,22 +218,19 @@ def parameters_of(parameter_list: Node | None) -> dict[str, Param]:
             continue
         constraint = None
         aliases: list[str] = []
-        is_switch = False
         attributes = child_of_type(parameter, "attribute_list")
         for attribute in children_of_type(attributes, "attribute") if attributes else []:
             name = _attribute_name(attribute)
             if name is None:
                 literal = child_of_type(attribute, "type_literal")
                 spec = type_spec_text(child_of_type(literal, "type_spec")) if literal is not None else ""
-                if spec.lower() in ("switch", "system.management.automation.switchparameter"):
-                    is_switch = True
                 if spec and spec.lower() not in NO_OP_CONSTRAINTS:
                     constraint = f"[{spec}]"
             elif name.lower() == "alias":
                 aliases.extend(_attribute_string_arguments(attribute))
             elif name.lower() not in NON_CONSTRAINING_ATTRIBUTES and constraint is None:
                 constraint = f"[{name}()]"
-        found[path.key] = Param(path.name, constraint, variable, tuple(aliases), is_switch)
+        found[path.key] = Param(path.name, constraint, variable, tuple(aliases))
     return found
 
 
@@ -342,6 +338,10 @@ class _Builder:
     def _visit_function_statement(self, node: Node, scope: Scope, underbar: bool):
         name_node = child_of_type(node, "function_name")
         name = text(name_node).strip() if name_node is not None else "<function>"
+        # function script:Name defines Name in the script scope; callers use the bare name.
+        qualifier, _, bare = name.partition(":")
+        if bare and qualifier.lower() in ("global", "script", "local", "private"):
+            name = bare
         is_filter = node.children[0].type.lower() == "filter"
         function_scope = self._new_scope("function", f"function {name}", node, scope)
         declaration = child_of_type(node, "function_parameter_declaration")
