@@ -174,6 +174,7 @@ def test_a_read_of_a_variable_nothing_assigns_is_caught():
         ("[void][int]::TryParse('1', [ref]$parsed)", 2),  # [ref] needs the variable to exist
         ("$_", 2),  # outside any pipeline, catch or switch
         ("$script:neverAssigned", 2),
+        ("Invoke-Command -ScriptBlock { $using:notThere }", 2),
         ("Get-ChildItem -Path . @parameters", 2),  # splatting reads the variable
         ('"value: $missing"', 2),  # expandable strings read
         ('@"\n${missing}\n"@', 3),
@@ -262,6 +263,8 @@ def test_correct_reads_pass():
             Get-Nested
             [int]$parsed = 0
             [void][int]::TryParse('7', [ref]$parsed)
+            # $using: reads the enclosing scope's variable into a remote or job script block.
+            Invoke-Command -ComputerName other -ScriptBlock { Write-Output $using:names $global:Ansible }
             $matched = 'abc' -match 'b'
             Write-Output $matched $Matches $LASTEXITCODE $args $input $true $false $null $?
         }
