@@ -31,7 +31,7 @@ import functools
 import sys
 import typing as t
 
-from . import commands, csharp, dotnet, newer_syntax, scopes
+from . import commands, csharp, dotnet, newer_syntax, payloads, scopes
 from .catalogue import Catalogue
 from .syntax import index, position
 
@@ -127,8 +127,6 @@ def lint(
 
 
 def lint_payload(name: str, **options) -> list[Finding]:
-    """The findings on payload ``name`` as it reaches the host, with its fragments inlined."""
-    # pylint: disable-next=import-outside-toplevel
-    from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-
-    return lint(payload_source(name), name=name, **options)
+    """The findings on payload ``name`` as it reaches the host, with its fragments inlined; their lines are lines of
+    that script, and :func:`pslint.payloads.origin` gives the file and line each comes from."""
+    return lint(payloads.source(name), name=name, **options)

@@ -3,8 +3,8 @@
     PYTHONPATH=tests .venv/bin/python -m pslint plugins/plugin_utils/_powershell/pfx_import.ps1
 
 A payload (a .ps1 under plugins/plugin_utils/_powershell/ whose name does not start with '_') is linted as it
-reaches the host, with its fragments inlined, and the lines reported are lines of that inlined script; any other
-file is linted as it is. Exits 1 when there is a finding.
+reaches the host, with its fragments inlined, and each finding names the payload or fragment file and line it comes
+from; any other file is linted as it is. Exits 1 when there is a finding.
 """
 
 from __future__ import annotations
@@ -13,22 +13,10 @@ import argparse
 import pathlib
 import sys
 
-from . import RULES, Catalogue, lint, skipped_rules
+from . import RULES, Catalogue, lint, payloads, skipped_rules
 from .reflection import REPO
 
 PAYLOAD_DIR = REPO / "plugins" / "plugin_utils" / "_powershell"
-
-
-def _payload_source(name: str) -> str:
-    # pylint: disable=import-outside-toplevel
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-    _AnsibleCollectionFinder(
-        paths=[str(REPO / ".cache" / "collections")]
-    )._install()  # pylint: disable=protected-access
-    from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-
-    return payload_source(name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     found = False
     for path in options.files:
         resolved = path.resolve()
-        if resolved.parent == PAYLOAD_DIR and not resolved.name.startswith("_"):
-            source = _payload_source(resolved.stem)
-        else:
-            source = resolved.read_text(encoding="utf-8")
+        payload = resolved.parent == PAYLOAD_DIR and not resolved.name.startswith("_")
+        source = payloads.source(resolved.stem) if payload else resolved.read_text(encoding="utf-8")
         for finding in lint(source, name=str(path), catalogue=catalogue, rules=rules):
             found = True
-            print(f"{path}:{finding}")
+            where = (
+                f"{path.parent}/{payloads.origin(resolved.stem, finding.line)}" if payload else f"{path}:{finding.line}"
+            )
+            print(f"{where}:{finding.column}: {finding.rule}: {finding.message}")
     return 1 if found else 0
 
 
