@@ -20,7 +20,7 @@ PAYLOAD_DIR = REPO / "plugins" / "plugin_utils" / "_powershell"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pslint", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pslint", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("files", nargs="+", type=pathlib.Path)
     parser.add_argument("--rules", help=f"comma-separated subset of: {', '.join(RULES)}")
     parser.add_argument("--catalogue", type=pathlib.Path, help="a directory with cmdlets.json and types.json")

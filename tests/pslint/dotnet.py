@@ -331,7 +331,7 @@ def _new_object_type(command: Node) -> tuple[Spec | None, Node | None]:
         return None, None
     arguments = command_arguments(elements)
     value = next((value for parameter, value in arguments if parameter and parameter.lower() == "typename"), None)
-    if value is None and not any(parameter and parameter.lower() == "comobject" for parameter, _ in arguments):
+    if value is None and not any(parameter and parameter.lower() == "comobject" for parameter, _value in arguments):
         value = next((value for parameter, value in arguments if parameter is None), None)
     literal = string_value(value) if value is not None else None
     return (parse_type_string(literal), value) if literal else (None, None)

@@ -339,7 +339,7 @@ class _Builder:
         name_node = child_of_type(node, "function_name")
         name = text(name_node).strip() if name_node is not None else "<function>"
         # function script:Name defines Name in the script scope; callers use the bare name.
-        qualifier, _, bare = name.partition(":")
+        qualifier, _colon, bare = name.partition(":")
         if bare and qualifier.lower() in ("global", "script", "local", "private"):
             name = bare
         is_filter = node.children[0].type.lower() == "filter"
@@ -467,7 +467,7 @@ class _Builder:
             self.visit(left, scope, underbar)
             return
         value = core(node.children[2]) if len(node.children) > 2 else None
-        for variable, _ in targets:
+        for variable, _typed in targets:
             path = variable_path(variable)
             if path is None or path.qualifier is not None:
                 continue
@@ -619,7 +619,7 @@ class _Builder:
 def _ancestors_up_to(node: Node, node_type: str, limit: int):
     """The first ancestor of ``node_type`` within ``limit`` levels that holds ``node`` in its argument list."""
     current = node
-    for _ in range(limit):
+    for _level in range(limit):
         parent = current.parent
         if parent is None:
             return
@@ -646,7 +646,7 @@ def _hash_literal_keys(node: Node) -> list[tuple[str, Node]] | None:
 
 
 def _path_from_name(name: str) -> VariablePath:
-    qualifier, _, bare = name.rpartition(":") if ":" in name else ("", "", name)
+    qualifier, _colon, bare = name.rpartition(":") if ":" in name else ("", "", name)
     return VariablePath(bare, qualifier.lower() or None, False)
 
 

@@ -161,7 +161,7 @@ def variable_path(node: Node) -> VariablePath | None:
     braced = child_of_type(node, "braced_variable")
     if braced is not None or raw.startswith("${"):
         inner = raw[2:-1]
-        qualifier, _, name = inner.rpartition(":") if ":" in inner else ("", "", inner)
+        qualifier, _colon, name = inner.rpartition(":") if ":" in inner else ("", "", inner)
         return VariablePath(name, qualifier.lower() or None, False)
     match = _PLAIN_VARIABLE.match(raw)
     if match is None:
@@ -192,7 +192,7 @@ def variables_in_token(token: str) -> list[VariablePath]:
     for match in _VARIABLE_IN_TOKEN.finditer(token):
         braced, qualifier, name = match.groups()
         if braced is not None:
-            qualifier, _, name = braced.rpartition(":") if ":" in braced else ("", "", braced)
+            qualifier, _colon, name = braced.rpartition(":") if ":" in braced else ("", "", braced)
         found.append(VariablePath(name, qualifier.lower() if qualifier else None, False))
     return found
 
