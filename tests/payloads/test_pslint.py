@@ -544,6 +544,11 @@ def test_newer_syntax_is_named(snippet, named):
     assert named in found[0].message
 
 
+def test_other_syntax_errors_are_reported_as_such():
+    found = findings("if ($ready {\n    Write-Output 1\n}", "newer-syntax", "syntax-error")
+    assert found and {finding.rule for finding in found} == {"syntax-error"}, found
+
+
 def test_windows_powershell_51_syntax_passes():
     assert_clean(
         """

@@ -37,6 +37,9 @@ from .syntax import Node, NodeIndex, child_of_type, core, here_string_first_line
 
 CSHARP_CACHE = reflection.CACHE_DIR / "csharp"
 DEFAULT_REFERENCES = ("System", "System.Core")
+# C# 5, a library, no implicit references but mscorlib and those given, Add-Type's /optimize+, csc's default
+# warning level.
+MCS_OPTIONS = ("-nologo", "-langversion:5", "-target:library", "-noconfig", "-nostdlib", "-optimize+", "-warn:4")
 _SMA = re.compile(r"System\.Management\.Automation|Microsoft\.PowerShell", re.IGNORECASE)
 _MCS_LINE = re.compile(
     r"^(?:(?P<file>[^(]+)\((?P<line>\d+),(?P<column>\d+)\): )?"
@@ -105,8 +108,11 @@ def compile_source(source: str, references: t.Sequence[str] = (), ignore_warning
     paths = [reflection.FRAMEWORK_DIR / "mscorlib.dll"] + [
         path for path in (reference_path(name) for name in (*DEFAULT_REFERENCES, *references)) if path is not None
     ]
+    # The cached answer holds while the source, the references, the options and the compiler stay the same.
     key = hashlib.sha256(
-        json.dumps([source, sorted({str(path) for path in paths}), os.stat(reflection.MCS_EXE).st_mtime_ns]).encode()
+        json.dumps(
+            [source, sorted({str(path) for path in paths}), MCS_OPTIONS, os.stat(reflection.MCS_EXE).st_mtime_ns]
+        ).encode()
     ).hexdigest()[:24]
     record = CSHARP_CACHE / f"{key}.json"
     # The file name is the assembly's name: one per source, so that a payload's two Add-Type assemblies differ.
@@ -122,7 +128,7 @@ def compile_source(source: str, references: t.Sequence[str] = (), ignore_warning
         source_file.write_text(source, encoding="utf-8")
         output = pathlib.Path(work) / assembly.name
         command = [
-            "mcs", "-nologo", "-langversion:5", "-target:library", "-noconfig", "-nostdlib", "-optimize+", "-warn:4",
+            "mcs", *MCS_OPTIONS,
             *(f"-r:{path}" for path in dict.fromkeys(paths)),
             f"-lib:{reflection.FRAMEWORK_DIR}", f"-lib:{reflection.FRAMEWORK_DIR / 'Facades'}",
             f"-out:{output}", str(source_file),
