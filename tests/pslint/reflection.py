@@ -136,8 +136,23 @@ def _save_cache(path: pathlib.Path) -> None:
     os.replace(partial, path)
 
 
-def _query(names: list[str], searched: t.Sequence[pathlib.Path], label: str) -> None:
-    arguments = [f"--lib={FRAMEWORK_DIR}", *(str(path) for path in searched)]
+def _remember(label: str, name: str, answer: dict) -> None:
+    _RAW_ANSWERS[(label, name)] = answer
+    _ANSWERS[(label, name)] = _type_info(answer)
+
+
+def _query(names: list[str], extra_assemblies: t.Sequence[pathlib.Path], extra_label: str) -> None:
+    """Ask the framework assemblies, then the extra ones, in one mono process.
+
+    A name the framework has is remembered for every payload; one found only in the extra assemblies, or nowhere,
+    is remembered as missing from the framework and as what the extra assemblies say.
+    """
+    framework = framework_assemblies()
+    arguments = [
+        f"--lib={FRAMEWORK_DIR}",
+        *(str(path) for path in framework),
+        *(str(path) for path in extra_assemblies),
+    ]
     result = subprocess.run(
         ["mono", str(_query_program()), *arguments],
         input="\n".join(names) + "\n",
@@ -148,35 +163,39 @@ def _query(names: list[str], searched: t.Sequence[pathlib.Path], label: str) -> 
     )
     if result.returncode != 0:
         raise RuntimeError(f"TypeQuery failed ({result.returncode}):\n{result.stderr}")
+    framework_names = {path.stem.lower() for path in framework}
+    missing = {"query": "", "found": False}
     for line in result.stdout.splitlines():
         answer = json.loads(line)
-        key = (label, answer["query"].lower())
-        _RAW_ANSWERS[key] = answer
-        _ANSWERS[key] = _type_info(answer)
+        name = answer["query"].lower()
+        if answer.get("found") and answer["assembly"].lower() in framework_names:
+            _remember("", name, answer)
+            continue
+        _remember("", name, {**missing, "query": answer["query"]})
+        if extra_assemblies:
+            _remember(extra_label, name, answer)
 
 
 def describe(names: t.Iterable[str], extra_assemblies: t.Sequence[pathlib.Path] = ()) -> dict[str, TypeInfo | None]:
     """Each name (a full .NET name such as ``System.Collections.Generic.List`1``), looked up ignoring case in the
     framework assemblies, then in ``extra_assemblies``; the answer is keyed by the lower-cased name.
 
-    One ``mono`` process answers every name not answered before (in this process or, through the cache file, in an
-    earlier run) for the framework, and one more for the extra assemblies.
+    One ``mono`` process answers every name not answered before, in this process or, through the cache file, in an
+    earlier run.
     """
     cache = _cache_file()
     _load_cache(cache)
     wanted = sorted({name.lower() for name in names if _TYPE_NAME.match(name)})
     extra_label = "|".join(sorted(path.name for path in extra_assemblies))
-    asked = False
-    missing = [name for name in wanted if ("", name) not in _ANSWERS]
+
+    def answered(name: str) -> bool:
+        if ("", name) not in _ANSWERS:
+            return False
+        return _ANSWERS[("", name)] is not None or not extra_assemblies or (extra_label, name) in _ANSWERS
+
+    missing = [name for name in wanted if not answered(name)]
     if missing:
-        _query(missing, framework_assemblies(), "")
-        asked = True
-    if extra_assemblies:
-        missing = [name for name in wanted if _ANSWERS[("", name)] is None and (extra_label, name) not in _ANSWERS]
-        if missing:
-            _query(missing, extra_assemblies, extra_label)
-            asked = True
-    if asked:
+        _query(missing, extra_assemblies, extra_label)
         _save_cache(cache)
     answers = {}
     for name in wanted:
