@@ -409,6 +409,7 @@ def test_correct_commands_pass():
         ("[System.StringComparison]::IgnoreCase", "unknown-member", "no public static member IgnoreCase"),
         ("[System.Text.StringBuilder]::new(1, 2, 3, 4, 5)", "constructor-arity", "given 5 argument(s)"),
         ("[System.IO.Stream]::new()", "constructor-arity", "no public constructor"),
+        ("[System.IO.StringReader]::new()", "constructor-arity", "its public constructors take 1"),
         ("[System.IDisposable]::new()", "constructor-arity", "it is an interface"),
         ("enum Colour { Red; Green }\n[Colour]::Blue", "unknown-member", "has no value Blue"),
         (
@@ -435,6 +436,24 @@ def test_broken_type_uses_are_caught(snippet, rule, message):
     assert [finding.rule for finding in found] == [rule] and message in found[0].message, found
 
 
+def test_constructor_arity_counts_optional_parameters_and_params_arrays():
+    source = """
+    Add-Type -TypeDefinition @'
+    namespace Fixture.Arity
+    {
+        public sealed class Optional { public Optional(int first, int second = 2) { } }
+        public sealed class Many { public Many(string name, params int[] values) { } }
+    }
+    '@
+    $fine = @([Fixture.Arity.Optional]::new(1), [Fixture.Arity.Many]::new('a', 1, 2, 3, 4))
+    $tooMany = [Fixture.Arity.Optional]::new(1, 2, 3)
+    $tooFew = [Fixture.Arity.Many]::new()
+    """
+    found = findings(source, "constructor-arity")
+    assert [(finding.line, finding.rule) for finding in found] == [(9, "constructor-arity"), (10, "constructor-arity")]
+    assert "take 1 to 2" in found[0].message and "take 1 or more" in found[1].message
+
+
 def test_correct_type_uses_pass():
     assert_clean(
         """
@@ -453,6 +472,10 @@ def test_correct_type_uses_pass():
             public sealed class Holder
             {
                 public Holder(string name, params int[] values) { }
+            }
+            public sealed class Optional
+            {
+                public Optional(int first, int second = 2) { }
             }
         }
         '@
@@ -487,6 +510,7 @@ def test_correct_type_uses_pass():
             $access = [Fixture.Native.Access]::Read -bor [Fixture.Native.Access]::Write
             $holder = [Fixture.Native.Holder]::new('name', 1, 2, 3)
             $holderEmpty = [Fixture.Native.Holder]::new('name')
+            $optional = @([Fixture.Native.Optional]::new(1), [Fixture.Native.Optional]::new(1, 2))
             $colour = [Colour]::Red -or [Colour]::GetNames([Colour])
             $palette = [Palette]::new()
             $encoding = [System.Text.UTF8Encoding]::new($false)
@@ -495,7 +519,7 @@ def test_correct_type_uses_pass():
             try { } catch [System.IO.IOException], [System.UnauthorizedAccessException] { }
             [void]$list.Add('x')
             Write-Output $map $set $bytes $guid $text $nested $rsa $cms $services $ordered $twice $access
-            Write-Output $holder $holderEmpty $colour $palette $encoding
+            Write-Output $holder $holderEmpty $optional $colour $palette $encoding
         }
         """,
         "unknown-type",
