@@ -215,6 +215,26 @@ def test_a_class_method_sees_only_its_own_variables():
     assert "$outside" in found[0].message and "class method" in found[0].message
 
 
+def test_pester_setup_blocks_assign_in_the_describe_block_around_them():
+    assert_clean(
+        """
+        Describe 'pfx_import' {
+            BeforeAll {
+                $payload = Join-Path -Path $PSScriptRoot -ChildPath 'pfx_import.ps1'
+            }
+            BeforeEach {
+                $store = 'My'
+            }
+            It 'reads the store' {
+                $payload | Should -Not -BeNullOrEmpty
+                $store | Should -Be 'My'
+            }
+        }
+        """,
+        "undefined-variable",
+    )
+
+
 def test_correct_reads_pass():
     assert_clean(
         """

@@ -20,8 +20,9 @@ calls, so this lint decides as follows (docs/payload_checks.md says the same to 
 - A nested function sees the function it is defined in the same way.
 - A script block ``{ }`` is a child scope that reads its enclosing scope, in source order, and keeps its own
   assignments (``& { }``, ``Invoke-Command``, a block handed to a function that runs it with ``&``). The blocks of
-  ``ForEach-Object``, ``Where-Object``, ``.ForEach()``, ``.Where()`` and a dot-sourced ``. { }`` run in the
-  enclosing scope, so their assignments belong to it.
+  ``ForEach-Object``, ``Where-Object``, ``.ForEach()``, ``.Where()``, a dot-sourced ``. { }`` and Pester's
+  ``BeforeAll``, ``BeforeEach``, ``AfterAll``, ``AfterEach`` and ``BeforeDiscovery`` run in the enclosing scope, so
+  their assignments belong to it.
 - In each scope reads and assignments are compared in source order: a read before the first assignment fails
   under strict mode even when a later loop iteration would have assigned the variable.
 - ``$_`` / ``$PSItem`` may be read in a script block, a ``process`` block or filter, a ``catch`` or ``trap``
@@ -94,8 +95,14 @@ NEWER_AUTOMATIC_VARIABLES = {
     "psstyle": "PowerShell 7.2",
 }
 
-# Commands whose script blocks run in the caller's scope, as a dot-sourced block does.
-SAME_SCOPE_BLOCK_COMMANDS = frozenset({"foreach-object", "where-object", "%", "?", "foreach", "where"})
+# Commands whose script blocks run in the caller's scope, as a dot-sourced block does: ForEach-Object and
+# Where-Object (useLocalScope: false in PowerShell's InternalCommands.cs), and Pester's setup and teardown blocks,
+# which Pester dot-sources into the Describe or Context around them so that It blocks see what they assign
+# (Pester's about_BeforeEach_AfterEach).
+SAME_SCOPE_BLOCK_COMMANDS = frozenset(
+    {"foreach-object", "where-object", "%", "?", "foreach", "where",
+     "beforeall", "beforeeach", "afterall", "aftereach", "beforediscovery"}
+)  # fmt: skip
 SAME_SCOPE_BLOCK_METHODS = frozenset({"foreach", "where"})
 
 # Common parameters that name a variable to assign, with their documented aliases (about_CommonParameters).
