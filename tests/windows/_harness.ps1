@@ -1121,6 +1121,79 @@ function Get-KeyAccessLevel {
     'other'
 }
 
+function Get-ReportedAccessLevel {
+    # The controller's reading of a key report's explicit allow entries for
+    # one SID (the probe's acl list): 'none', 'read', 'full_control' or
+    # 'other'.
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$Acl,
+
+        [Parameter(Mandatory)]
+        [string]$Sid
+    )
+
+    $mask = [long]0
+    foreach ($entry in $Acl) {
+        if ($entry['sid'] -eq $Sid -and $entry['type'] -eq 'allow' -and -not $entry['inherited']) {
+            $mask = $mask -bor ([long]$entry['rights'] -band [long]4294967295)
+        }
+    }
+    Get-KeyAccessLevel -Mask $mask
+}
+
+function Get-KeyFileAccessLevel {
+    # The same reading of a key file's DACL, through Get-Acl.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Path,
+
+        [Parameter(Mandatory)]
+        [string]$Sid
+    )
+
+    $mask = [long]0
+    foreach ($entry in Get-FileAclEntry -Path $Path) {
+        if ($entry.Sid -eq $Sid -and $entry.Type -eq 'allow' -and -not $entry.Inherited) {
+            $mask = $mask -bor $entry.Mask
+        }
+    }
+    Get-KeyAccessLevel -Mask $mask
+}
+
+function Get-AclSummary {
+    # An ACL as comparable text: one 'sid|type|inherited|mask' line per SID,
+    # type and inheritance, masks of the same line OR-ed together (Get-Acl's
+    # FileSecurity merges such entries; the payload reports them as stored),
+    # lines sorted. -Reported takes a key report's acl list, -Path a file.
+    param(
+        [AllowEmptyCollection()]
+        [object[]]$Reported,
+
+        [string]$Path
+    )
+
+    $masks = @{}
+    if ($Path) {
+        foreach ($entry in Get-FileAclEntry -Path $Path) {
+            $key = '{0}|{1}|{2}' -f $entry.Sid.ToUpperInvariant(), $entry.Type, ([string]$entry.Inherited).ToLowerInvariant()
+            $masks[$key] = [long]$masks[$key] -bor $entry.Mask
+        }
+    }
+    else {
+        foreach ($entry in $Reported) {
+            $key = '{0}|{1}|{2}' -f ([string]$entry['sid']).ToUpperInvariant(), $entry['type'], ([string]$entry['inherited']).ToLowerInvariant()
+            $masks[$key] = [long]$masks[$key] -bor ([long]$entry['rights'] -band [long]4294967295)
+        }
+    }
+    $lines = [System.Collections.Generic.List[string]]::new()
+    foreach ($key in $masks.Keys) {
+        $lines.Add(('{0}|0x{1:X8}' -f $key, $masks[$key]))
+    }
+    $lines.Sort([System.StringComparer]::Ordinal)
+    $lines -join "`n"
+}
+
 function New-KeyAclOperation {
     # One key ACL operation as the controller sends it (plan_key_acl in
     # plugins/plugin_utils/_private_keys.py): sid, action 'set' with the mask
