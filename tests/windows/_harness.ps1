@@ -1241,3 +1241,30 @@ function Install-TestFeature {
     }
     , $missing
 }
+
+function Get-ClusterTestSkipReason {
+    # Why the cluster tests cannot run on this host, or $null when they can.
+    # They need a node of a running failover cluster with the FailoverClusters
+    # module, and the operator's consent and inputs in the environment: they
+    # create, move and remove a Generic Service role on that cluster.
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    if ($null -eq $service) {
+        return 'this host is not a node of a failover cluster (it has no cluster service); a GitHub-hosted runner never is'
+    }
+    if ([string]$service.Status -ne 'Running') {
+        return "the cluster service of this host is $($service.Status), not Running"
+    }
+    if ($null -eq (Get-Module -ListAvailable -Name 'FailoverClusters')) {
+        return 'the FailoverClusters PowerShell module is not installed (Install-WindowsFeature RSAT-Clustering-PowerShell)'
+    }
+    if ($env:PKIOPS_CLUSTER_TESTS -ne '1') {
+        return 'set PKIOPS_CLUSTER_TESTS=1 to let these tests create, move and remove a Generic Service role on this cluster'
+    }
+    if ([string]::IsNullOrWhiteSpace($env:PKIOPS_CLUSTER_SERVICE)) {
+        return 'set PKIOPS_CLUSTER_SERVICE to the name of a service installed on every node, which the test role runs'
+    }
+    if ([string]::IsNullOrWhiteSpace($env:PKIOPS_CLUSTER_ADDRESS)) {
+        return 'set PKIOPS_CLUSTER_ADDRESS to a free static IPv4 address on one of the cluster''s client networks, for the test role'
+    }
+    $null
+}
