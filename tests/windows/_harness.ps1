@@ -23,18 +23,6 @@ function Get-PayloadDirectory {
     Join-Path (Get-RepositoryRoot) 'plugins\plugin_utils\_powershell'
 }
 
-function Get-PayloadNames {
-    # A payload is a .ps1 file of that folder whose name does not start with
-    # an underscore; the others are fragments.
-    $names = [System.Collections.Generic.List[string]]::new()
-    foreach ($file in Get-ChildItem -LiteralPath (Get-PayloadDirectory) -Filter '*.ps1' -File) {
-        if (-not $file.Name.StartsWith('_')) {
-            $names.Add([System.IO.Path]::GetFileNameWithoutExtension($file.Name))
-        }
-    }
-    , $names
-}
-
 function Read-PayloadFile {
     # The file as Python's open(path, encoding='utf-8') reads it in text
     # mode: universal newlines turn CRLF and a lone CR into LF. A checkout
@@ -699,6 +687,9 @@ function Assert-PayloadTestHost {
     if (-not $principal.IsInRole([System.Security.Principal.WindowsBuiltInRole]::Administrator)) {
         throw 'These tests change the local security policy, IIS and the LocalMachine certificate stores; run them in an elevated Windows PowerShell.'
     }
+    if (-not [System.Environment]::Is64BitProcess) {
+        throw 'Run the 64-bit Windows PowerShell: a 32-bit one sees the 32-bit registry and System32 redirected.'
+    }
     $os = Get-CimInstance -ClassName Win32_OperatingSystem
     # ProductType 1 is a workstation; 2 a domain controller, 3 a server.
     if ([int]$os.ProductType -eq 1 -or [int]$os.BuildNumber -lt 14393) {
@@ -915,7 +906,14 @@ function Get-SeceditRightHolder {
                     $holders[$right].Add($text.Substring(1).ToUpperInvariant())
                 }
                 else {
-                    $holders[$right].Add(([System.Security.Principal.NTAccount]::new($text)).Translate([System.Security.Principal.SecurityIdentifier]).Value.ToUpperInvariant())
+                    # An account secedit wrote by name; one that no longer
+                    # translates is kept as its name, which matches no SID.
+                    try {
+                        $holders[$right].Add(([System.Security.Principal.NTAccount]::new($text)).Translate([System.Security.Principal.SecurityIdentifier]).Value.ToUpperInvariant())
+                    }
+                    catch {
+                        $holders[$right].Add($text.ToUpperInvariant())
+                    }
                 }
             }
         }
@@ -1026,39 +1024,51 @@ function Get-StoreCertificate {
 }
 
 function Get-PrivateKeyInfo {
-    # The key a certificate refers to, as .NET opens it: the provider kind
-    # (RSACng for a CNG key, RSACryptoServiceProvider for a CryptoAPI one),
-    # whether it may be exported, whether it signs, and the file the
-    # Microsoft software providers keep it in: ProgramData\Microsoft\Crypto\
-    # Keys\<unique name> (CNG) or Crypto\RSA\MachineKeys\<unique container>
-    # (CryptoAPI), whose DACL is the key's.
+    # The key a certificate refers to, as .NET Framework opens it: the
+    # provider kind, whether it may be exported, whether it signs, and the
+    # file the Microsoft software providers keep it in, whose DACL is the
+    # key's. X509Certificate2.PrivateKey opens CryptoAPI keys only, as an
+    # RSACryptoServiceProvider (its CspKeyContainerInfo names the container
+    # file under ProgramData\Microsoft\Crypto\RSA\MachineKeys) and throws for
+    # a CNG key, which RSACertificateExtensions.GetRSAPrivateKey opens as an
+    # RSACng (its CngKey names the file under ProgramData\Microsoft\Crypto\Keys).
     param(
         [Parameter(Mandatory)]
         [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate
     )
 
+    $data = [byte[]](1, 2, 3, 4)
+    $capi = $null
+    try {
+        $capi = $Certificate.PrivateKey
+    }
+    catch {
+        $capi = $null
+    }
+    if ($capi -is [System.Security.Cryptography.RSACryptoServiceProvider]) {
+        try {
+            return [pscustomobject]@{
+                Provider = 'capi'
+                Exportable = $capi.CspKeyContainerInfo.Exportable
+                Signs = $capi.SignData($data, [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1).Length -gt 0
+                File = Join-Path $env:ProgramData ('Microsoft\Crypto\RSA\MachineKeys\' + $capi.CspKeyContainerInfo.UniqueKeyContainerName)
+            }
+        }
+        finally {
+            $capi.Dispose()
+        }
+    }
     $rsa = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Certificate)
-    if ($null -eq $rsa) {
+    if ($rsa -isnot [System.Security.Cryptography.RSACng]) {
         return $null
     }
     try {
-        $signature = $rsa.SignData([byte[]](1, 2, 3, 4), [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)
-        if ($rsa -is [System.Security.Cryptography.RSACng]) {
-            $policy = $rsa.Key.ExportPolicy
-            [pscustomobject]@{
-                Provider = 'cng'
-                Exportable = ($policy -band [System.Security.Cryptography.CngExportPolicies]::AllowExport) -ne 0 -or ($policy -band [System.Security.Cryptography.CngExportPolicies]::AllowPlaintextExport) -ne 0
-                Signs = $signature.Length -gt 0
-                File = Join-Path $env:ProgramData ('Microsoft\Crypto\Keys\' + $rsa.Key.UniqueName)
-            }
-        }
-        else {
-            [pscustomobject]@{
-                Provider = 'capi'
-                Exportable = $rsa.CspKeyContainerInfo.Exportable
-                Signs = $signature.Length -gt 0
-                File = Join-Path $env:ProgramData ('Microsoft\Crypto\RSA\MachineKeys\' + $rsa.CspKeyContainerInfo.UniqueKeyContainerName)
-            }
+        $policy = $rsa.Key.ExportPolicy
+        [pscustomobject]@{
+            Provider = 'cng'
+            Exportable = ($policy -band [System.Security.Cryptography.CngExportPolicies]::AllowExport) -ne 0 -or ($policy -band [System.Security.Cryptography.CngExportPolicies]::AllowPlaintextExport) -ne 0
+            Signs = $rsa.SignData($data, [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1).Length -gt 0
+            File = Join-Path $env:ProgramData ('Microsoft\Crypto\Keys\' + $rsa.Key.UniqueName)
         }
     }
     finally {

@@ -184,12 +184,18 @@ Describe 'iis_app_pools payload' {
 
         function Get-PoolRunState {
             # WAS's run state of the pool (WebAdministration's
-            # Get-WebAppPoolState): Started, Stopped, Starting or Stopping.
+            # Get-WebAppPoolState): Started, Stopped, Starting or Stopping;
+            # 'Unknown' while WAS cannot say, as when it is restarting.
             param(
                 [string]$Name
             )
 
-            [string](Get-WebAppPoolState -Name $Name).Value
+            try {
+                [string](Get-WebAppPoolState -Name $Name).Value
+            }
+            catch {
+                'Unknown'
+            }
         }
 
         function Get-WasProcessId {
