@@ -526,6 +526,9 @@ function Invoke-Payload {
     #   controller receives, with its lists and dictionaries.
     # With -Record and PKIOPS_RECORD=1 in the environment, a successful probe
     # is saved under tests/windows/recorded (Save-ProbeRecording).
+    # Returns Changed, Failed, Result (as the controller receives it),
+    # ResultJson, the $Ansible object, and Error and ErrorText when the script
+    # threw (Get-FailureReport).
     param(
         [Parameter(Mandatory)]
         [string]$Name,
@@ -570,6 +573,7 @@ function Invoke-Payload {
             Failed = $false
             Result = @{}
             ResultJson = '{}'
+            Ansible = $null
             Error = $null
             ErrorText = ''
             Output = @()
@@ -659,6 +663,8 @@ function Invoke-Payload {
         Failed = $failed
         Result = $result
         ResultJson = $resultJson
+        # The $Ansible object itself, as the script left it.
+        Ansible = $final
         Error = $failure
         ErrorText = $errorText
         Output = $output.ToArray()
