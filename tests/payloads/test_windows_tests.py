@@ -72,7 +72,7 @@ def test_pester_file_runs_its_payload_through_the_harness_and_cleans_up(payload)
     assert f"Invoke-Payload -Name '{payload}'" in text
     assert f"Get-PayloadParseError -Name '{payload}'" in text
     assert "Assert-PayloadTestHost" in text
-    assert re.search(r"AfterAll \{\s+Invoke-TestCleanup -List \$script:Cleanup\s+\}", text)
+    assert re.search(r"AfterAll \{[^{}]*Invoke-TestCleanup -List \$script:Cleanup\s+\}", text)
 
 
 def _defined_functions() -> set[str]:

@@ -152,6 +152,9 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
     }
 
     AfterAll {
+        # Loaded again: should Pester run this teardown for a skipped block,
+        # BeforeAll's definitions would not exist.
+        . (Join-Path $PSScriptRoot '_harness.ps1')
         Invoke-TestCleanup -List $script:Cleanup
     }
 
