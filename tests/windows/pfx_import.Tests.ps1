@@ -175,10 +175,11 @@ Describe 'pfx_import payload' {
         $run.Result['principals'][1]['sid'] | Should -Be $script:User.Sid
     }
 
-    It 'apply in check mode (-WhatIf) imports nothing and opens no PFX' {
+    It 'apply in check mode (-WhatIf) imports nothing, and writes no key even for a moment' {
         $operations = @(New-KeyAclOperation -Sid $script:NetworkService -Access 'read')
         $chain = Get-ChainParameter
         $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
+        $keysBefore = Get-MachineKeyFile
 
         $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain $chain -InstallChain $install -Operations $operations -CheckMode
 
@@ -189,6 +190,8 @@ Describe 'pfx_import payload' {
         Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
         Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
         Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeNullOrEmpty
+        $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
+        $added.Count | Should -Be 0 -Because "opening the PFX would already write its key, found $($added -join ', ')"
     }
 
     It 'apply with a wrong password fails with Windows'' message, imports nothing and quotes no secret' {
