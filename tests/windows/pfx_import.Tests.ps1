@@ -175,7 +175,7 @@ Describe 'pfx_import payload' {
         $run.Result['principals'][1]['sid'] | Should -Be $script:User.Sid
     }
 
-    It 'apply in check mode (-WhatIf) imports nothing, and writes no key even for a moment' {
+    It 'apply in check mode (-WhatIf) imports nothing and leaves no key behind' {
         $operations = @(New-KeyAclOperation -Sid $script:NetworkService -Access 'read')
         $chain = Get-ChainParameter
         $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
@@ -191,7 +191,7 @@ Describe 'pfx_import payload' {
         Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
         Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeNullOrEmpty
         $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
-        $added.Count | Should -Be 0 -Because "opening the PFX would already write its key, found $($added -join ', ')"
+        $added.Count | Should -Be 0 -Because "check mode leaves no private key in the machine key stores, found $($added -join ', ')"
     }
 
     It 'apply with a wrong password fails with Windows'' message, imports nothing and quotes no secret' {
