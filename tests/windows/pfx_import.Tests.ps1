@@ -1,0 +1,299 @@
+# Pester 5 tests of the pfx_import payload on a real Windows host
+# (plugins/plugin_utils/_powershell/pfx_import.ps1); README.md in this folder
+# says how to run them and what they change.
+#
+# What this file depends on, each in one helper of BeforeAll:
+#   probe   parameters StoreName, Thumbprint, Chain ([{thumbprint, store: CA
+#           | Root}]) and Principals (account references); result
+#           {certificate: {found, has_private_key, key: {provider: cng | capi,
+#           provider_name, container, exportable}, acl: [{sid, name, type,
+#           rights, inherited}], key_error, key_error_code}, chain:
+#           [{thumbprint, store, present}], principals: [{input, sid, name,
+#           error}]}
+#   apply   parameters StoreName, Thumbprint, Chain, Exportable, ImportLeaf,
+#           InstallChain (thumbprints out of Chain) and Operations (key ACL
+#           operations {sid, action: set | remove, rights}), and the
+#           sensitive parameters Pfx (the PFX as base64) and PfxPassword;
+#           result {imported, chain_installed: [thumbprint], acl_applied:
+#           [{sid, action, rights}]}
+#   chain only (Invoke-PfxChainOnlyApply): the PFX and its password with
+#           ImportLeaf false, as the controller sends it today.
+
+Describe 'pfx_import payload' {
+    BeforeAll {
+        . (Join-Path $PSScriptRoot '_harness.ps1')
+        Assert-PayloadTestHost
+
+        $script:Cleanup = New-CleanupList
+
+        function Invoke-PfxProbe {
+            param(
+                [string]$Thumbprint,
+                [object[]]$Chain = @(),
+                [string[]]$Principals = @(),
+                [string]$Record
+            )
+
+            Invoke-Payload -Name 'pfx_import' -Mode 'probe' -Record $Record -Parameters @{
+                StoreName = 'My'
+                Thumbprint = $Thumbprint
+                Chain = $Chain
+                Principals = $Principals
+            }
+        }
+
+        function Invoke-PfxApply {
+            param(
+                [string]$Thumbprint,
+                [byte[]]$Pfx,
+                [string]$Password,
+                [object[]]$Chain = @(),
+                [bool]$ImportLeaf = $true,
+                [string[]]$InstallChain = @(),
+                [object[]]$Operations = @(),
+                [bool]$Exportable = $false,
+                [switch]$CheckMode
+            )
+
+            $secrets = @{ Pfx = [System.Convert]::ToBase64String($Pfx) }
+            if ($Password) {
+                $secrets['PfxPassword'] = $Password
+            }
+            Invoke-Payload -Name 'pfx_import' -Mode 'apply' -Secrets $secrets -CheckMode:$CheckMode -Parameters @{
+                StoreName = 'My'
+                Thumbprint = $Thumbprint
+                Chain = $Chain
+                Exportable = $Exportable
+                ImportLeaf = $ImportLeaf
+                InstallChain = $InstallChain
+                Operations = $Operations
+            }
+        }
+
+        function Invoke-PfxChainOnlyApply {
+            # Only CA certificates to add, the leaf already in its store.
+            param(
+                [string]$Thumbprint,
+                [object[]]$Chain,
+                [string[]]$InstallChain
+            )
+
+            Invoke-PfxApply -Thumbprint $Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain $Chain -ImportLeaf $false -InstallChain $InstallChain
+        }
+
+        function Get-ChainParameter {
+            @(
+                @{ thumbprint = $script:Intermediate.Thumbprint; store = 'CA' },
+                @{ thumbprint = $script:Root.Thumbprint; store = 'Root' }
+            )
+        }
+
+        function Get-MachineKeyFile {
+            # Every file of the machine key stores of the Microsoft software
+            # providers: CNG's Crypto\Keys and CryptoAPI's Crypto\RSA\MachineKeys.
+            $files = [System.Collections.Generic.List[string]]::new()
+            foreach ($folder in @('Microsoft\Crypto\Keys', 'Microsoft\Crypto\RSA\MachineKeys')) {
+                $path = Join-Path $env:ProgramData $folder
+                if (Test-Path -LiteralPath $path) {
+                    foreach ($file in Get-ChildItem -LiteralPath $path -File -Force) {
+                        $files.Add($file.FullName)
+                    }
+                }
+            }
+            , $files
+        }
+
+        $script:User = New-TestLocalUser -Cleanup $script:Cleanup
+        $script:NetworkService = 'S-1-5-20'
+        # The providers .NET Framework's PFX import puts a key in: the one the
+        # PFX names, and the legacy RSA CSP or CNG's software KSP otherwise.
+        $script:ProviderNames = @{
+            cng = 'Microsoft Software Key Storage Provider'
+            capi = 'Microsoft Enhanced RSA and AES Cryptographic Provider'
+        }
+        $script:ImportedProvider = $null
+        $script:PfxPassword = New-TestPassword
+        $prefix = New-TestName -Prefix 'pkiops-pfx-'
+        $script:Root = New-TestCertificate -Subject "$prefix root" -CertificateAuthority -Cleanup $script:Cleanup
+        $script:Intermediate = New-TestCertificate -Subject "$prefix issuing" -CertificateAuthority -Signer $script:Root -Cleanup $script:Cleanup
+        $script:CngLeaf = New-TestCertificate -Subject "$prefix cng leaf" -Signer $script:Intermediate -Cleanup $script:Cleanup
+        $script:CapiLeaf = New-TestCertificate -Subject "$prefix capi leaf" -Provider 'capi' -Signer $script:Intermediate -Cleanup $script:Cleanup
+
+        # The CNG leaf with its chain: X509Certificate2Collection.Export(Pfx,
+        # password), the CA certificates added from their bytes alone so that
+        # they travel without keys.
+        $collection = [System.Security.Cryptography.X509Certificates.X509Certificate2Collection]::new()
+        $null = $collection.Add($script:CngLeaf)
+        $null = $collection.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::new($script:Intermediate.RawData))
+        $null = $collection.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::new($script:Root.RawData))
+        $script:CngPfx = $collection.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pfx, $script:PfxPassword)
+
+        # The CAPI leaf alone, as Export-PfxCertificate (pki module) writes it.
+        $pfxFile = Join-Path ([System.IO.Path]::GetTempPath()) ("$prefix.pfx")
+        # Test-only: Export-PfxCertificate takes the password as a SecureString.
+        $securePassword = ConvertTo-SecureString -String $script:PfxPassword -AsPlainText -Force
+        $null = Export-PfxCertificate -Cert $script:CapiLeaf -FilePath $pfxFile -Password $securePassword -ChainOption EndEntityCertOnly
+        try {
+            $script:CapiPfx = [System.IO.File]::ReadAllBytes($pfxFile)
+        }
+        finally {
+            Remove-Item -LiteralPath $pfxFile -Force
+        }
+
+        # Only the PFX files keep the keys now: the stores start without any
+        # of these certificates, and the cleanup removes whatever the
+        # payload puts back.
+        foreach ($certificate in @($script:CngLeaf, $script:CapiLeaf, $script:Intermediate, $script:Root)) {
+            Remove-TestCertificate -Thumbprint $certificate.Thumbprint
+        }
+    }
+
+    AfterAll {
+        Invoke-TestCleanup -List $script:Cleanup
+    }
+
+    It 'parses with Windows PowerShell''s own parser' {
+        $errors = Get-PayloadParseError -Name 'pfx_import'
+        $errors.Count | Should -Be 0 -Because ($errors -join "`n")
+    }
+
+    It 'probe reports a certificate that is not in the store, a chain that is not installed, and resolves the principals' {
+        $run = Invoke-PfxProbe -Thumbprint $script:CngLeaf.Thumbprint -Chain (Get-ChainParameter) -Principals @($script:NetworkService, $script:User.Account) -Record 'before-import'
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeFalse
+        $run.Result['certificate']['found'] | Should -BeFalse
+        $run.Result['certificate']['has_private_key'] | Should -BeFalse
+        Test-IsList -Value $run.Result['chain'] | Should -BeTrue
+        $run.Result['chain'].Count | Should -Be 2
+        $run.Result['chain'][0]['thumbprint'] | Should -BeExactly $script:Intermediate.Thumbprint
+        $run.Result['chain'][0]['store'] | Should -BeExactly 'CA'
+        $run.Result['chain'][0]['present'] | Should -BeFalse
+        $run.Result['chain'][1]['store'] | Should -BeExactly 'Root'
+        $run.Result['chain'][1]['present'] | Should -BeFalse
+        $run.Result['principals'][0]['sid'] | Should -Be $script:NetworkService
+        $run.Result['principals'][1]['sid'] | Should -Be $script:User.Sid
+    }
+
+    It 'apply in check mode (-WhatIf) imports nothing and leaves no key behind' {
+        $operations = @(New-KeyAclOperation -Sid $script:NetworkService -Access 'read')
+        $chain = Get-ChainParameter
+        $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
+        $keysBefore = Get-MachineKeyFile
+
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain $chain -InstallChain $install -Operations $operations -CheckMode
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeFalse
+        $run.Result['imported'] | Should -BeFalse
+        $run.Result['chain_installed'].Count | Should -Be 0
+        Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
+        Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
+        Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeNullOrEmpty
+        $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
+        $added.Count | Should -Be 0 -Because "check mode leaves no private key in the machine key stores, found $($added -join ', ')"
+    }
+
+    It 'apply with a wrong password fails with Windows'' message, imports nothing and quotes no secret' {
+        $wrongPassword = New-TestPassword
+
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $wrongPassword
+
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.ErrorText | Should -Match 'X509Certificate2Collection\.Import'
+        $run.ErrorText.Contains($wrongPassword) | Should -BeFalse
+        $run.ErrorText.Contains([System.Convert]::ToBase64String($script:CngPfx).Substring(0, 40)) | Should -BeFalse
+        $run.Result['imported'] | Should -BeFalse
+        Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
+    }
+
+    It 'apply imports the leaf with its key into LocalMachine\My through a typed X509Store, adds the chain and grants key access' {
+        $operations = @(
+            (New-KeyAclOperation -Sid $script:NetworkService -Access 'read'),
+            (New-KeyAclOperation -Sid $script:User.Sid -Access 'read')
+        )
+        $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
+
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain (Get-ChainParameter) -InstallChain $install -Operations $operations
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeTrue
+        $run.Result['imported'] | Should -BeTrue
+        ($run.Result['chain_installed'] -join ',') | Should -BeExactly ($install -join ',')
+        $run.Result['acl_applied'].Count | Should -Be 2
+        $leaf = Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint
+        $leaf | Should -Not -BeNullOrEmpty
+        $leaf.HasPrivateKey | Should -BeTrue
+        $key = Get-PrivateKeyInfo -Certificate $leaf
+        $key | Should -Not -BeNullOrEmpty -Because 'the key was persisted with the certificate'
+        # Which provider the import chose is recorded for the probe's test below.
+        $script:ImportedProvider = $key.Provider
+        $key.Exportable | Should -BeFalse
+        $key.Signs | Should -BeTrue
+        Get-KeyFileAccessLevel -Path $key.File -Sid $script:NetworkService | Should -Be 'read'
+        Get-KeyFileAccessLevel -Path $key.File -Sid $script:User.Sid | Should -Be 'read'
+        $intermediate = Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint
+        $intermediate | Should -Not -BeNullOrEmpty
+        $intermediate.HasPrivateKey | Should -BeFalse
+        $root = Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint
+        $root | Should -Not -BeNullOrEmpty
+        $root.HasPrivateKey | Should -BeFalse
+    }
+
+    It 'probe after the import reports the key, its access and the chain as they are: nothing is left to do' {
+        $run = Invoke-PfxProbe -Thumbprint $script:CngLeaf.Thumbprint -Chain (Get-ChainParameter) -Principals @($script:NetworkService, $script:User.Account) -Record 'after-import'
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $certificate = $run.Result['certificate']
+        $certificate['found'] | Should -BeTrue
+        $certificate['has_private_key'] | Should -BeTrue
+        $certificate.ContainsKey('key_error') | Should -BeFalse
+        $certificate['key']['provider'] | Should -BeExactly $script:ImportedProvider -Because '.NET opens the imported key with that kind of provider'
+        $certificate['key']['provider_name'] | Should -Not -BeNullOrEmpty
+        if ($script:ImportedProvider -eq 'cng') {
+            $certificate['key']['provider_name'] | Should -BeExactly $script:ProviderNames['cng']
+        }
+        $certificate['key']['container'] | Should -Not -BeNullOrEmpty
+        $certificate['key']['exportable'] | Should -BeFalse
+        Test-IsList -Value $certificate['acl'] | Should -BeTrue
+        Get-ReportedAccessLevel -Acl $certificate['acl'] -Sid $script:NetworkService | Should -Be 'read'
+        Get-ReportedAccessLevel -Acl $certificate['acl'] -Sid $script:User.Sid | Should -Be 'read'
+        $run.Result['chain'][0]['present'] | Should -BeTrue
+        $run.Result['chain'][1]['present'] | Should -BeTrue
+    }
+
+    It 'apply of the chain alone adds the CA certificate back, leaves the leaf as it was and no key behind' {
+        Remove-Item -LiteralPath "Cert:\LocalMachine\CA\$($script:Intermediate.Thumbprint)"
+        $keysBefore = Get-MachineKeyFile
+
+        $run = Invoke-PfxChainOnlyApply -Thumbprint $script:CngLeaf.Thumbprint -Chain (Get-ChainParameter) -InstallChain @($script:Intermediate.Thumbprint)
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeTrue
+        $run.Result['imported'] | Should -BeFalse
+        ($run.Result['chain_installed'] -join ',') | Should -BeExactly $script:Intermediate.Thumbprint
+        (Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint).HasPrivateKey | Should -BeFalse
+        (Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint).HasPrivateKey | Should -BeTrue
+        $keysAfter = Get-MachineKeyFile
+        $added = @($keysAfter | Where-Object { $keysBefore -notcontains $_ })
+        $added.Count | Should -Be 0 -Because "a chain-only import must leave no private key behind, found $($added -join ', ')"
+    }
+
+    It 'apply imports a CryptoAPI key as CryptoAPI, exportable when asked' {
+        $run = Invoke-PfxApply -Thumbprint $script:CapiLeaf.Thumbprint -Pfx $script:CapiPfx -Password $script:PfxPassword -Exportable $true
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Result['imported'] | Should -BeTrue
+        $leaf = Get-StoreCertificate -Store 'My' -Thumbprint $script:CapiLeaf.Thumbprint
+        $leaf.HasPrivateKey | Should -BeTrue
+        $key = Get-PrivateKeyInfo -Certificate $leaf
+        $key.Provider | Should -Be 'capi'
+        $key.Exportable | Should -BeTrue
+        $key.Signs | Should -BeTrue
+        $probe = Invoke-PfxProbe -Thumbprint $script:CapiLeaf.Thumbprint -Record 'capi-exportable'
+        $probe.Result['certificate']['key']['provider'] | Should -BeExactly 'capi'
+        $probe.Result['certificate']['key']['provider_name'] | Should -BeExactly 'Microsoft Enhanced RSA and AES Cryptographic Provider'
+        $probe.Result['certificate']['key']['exportable'] | Should -BeTrue
+    }
+}
