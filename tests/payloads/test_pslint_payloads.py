@@ -33,7 +33,7 @@ KNOWN_FINDINGS = {
         "of Import-PfxContent, turning the X509Store into a string"
     ),
 }
-# Findings of the command and type rules, once tests/pslint/catalogue/ holds cmdlets.json and types.json.
+# Findings of the command and type rules, which read tests/pslint/catalogue/.
 KNOWN_CATALOGUE_FINDINGS: dict[str, str] = {}
 
 
@@ -60,10 +60,10 @@ def test_payload_passes_the_variable_syntax_and_csharp_rules(payload):
     assert findings == [], _report(payload, findings)
 
 
-_SKIPPED = pslint.skipped_rules()
+def test_the_catalogues_are_there_so_no_rule_is_skipped():
+    assert not pslint.skipped_rules()
 
 
-@pytest.mark.skipif(bool(_SKIPPED), reason="; ".join(sorted(set(_SKIPPED.values()))) or "catalogue present")
 @pytest.mark.parametrize("payload", _payload_params(KNOWN_CATALOGUE_FINDINGS))
 def test_payload_passes_the_command_and_type_rules(payload):
     findings = pslint.lint(payload_source(payload), name=payload, rules=CATALOGUE_RULES)
@@ -115,3 +115,23 @@ def test_the_command_line_lints_any_file(tmp_path, capsys):
     script.write_text("function F {\n    Write-Output $undefined\n}\n", encoding="utf-8")
     assert pslint_main(["--rules", "undefined-variable", str(script)]) == 1
     assert f"{script}:2:18: undefined-variable: $undefined" in capsys.readouterr().out
+
+
+WINDOWS_TESTS = REPO / "tests" / "windows"
+HARNESS = WINDOWS_TESTS / "_harness.ps1"
+PESTER_FILES = sorted(WINDOWS_TESTS.glob("*.Tests.ps1"))
+
+
+def test_the_harness_passes_every_rule():
+    findings = pslint.lint(HARNESS.read_text(encoding="utf-8"), name=HARNESS.name)
+    assert findings == [], "\n".join(f"{HARNESS.name}:{f.line}:{f.column}: {f.rule}: {f.message}" for f in findings)
+
+
+@pytest.mark.parametrize("path", PESTER_FILES, ids=[path.name for path in PESTER_FILES])
+def test_each_windows_test_file_passes_every_rule_with_the_harness_it_dot_sources(path):
+    # Each file dot-sources the harness in its first BeforeAll; linted after it, its calls find their functions.
+    harness = HARNESS.read_text(encoding="utf-8")
+    offset = harness.count("\n") + 1
+    assert "(Join-Path $PSScriptRoot '_harness.ps1')" in path.read_text(encoding="utf-8")
+    findings = pslint.lint(harness + "\n" + path.read_text(encoding="utf-8"), name=path.name)
+    assert findings == [], "\n".join(f"{path.name}:{f.line - offset}:{f.column}: {f.rule}: {f.message}" for f in findings)
