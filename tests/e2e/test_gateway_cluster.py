@@ -213,7 +213,8 @@ def test_a_service_that_does_not_start_fails_with_the_state_of_each_resource(lab
     run = lab.run(SITE)
     assert run.returncode != 0
     message = _role_result(run)["msg"]
-    assert "The role 'CloudGateway' is not Online after 120 seconds; its state is PartialOnline" in message
+    # A failed resource fails its group (CLUSTER_GROUP_STATE), and the wait ends once the role has stayed Failed.
+    assert "The role 'CloudGateway' is Failed and has stayed so for 10 seconds, so it will not come Online by itself" in message
     assert f"{SYNC} (Failed)" in message
 
 
