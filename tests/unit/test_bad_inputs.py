@@ -728,6 +728,8 @@ case("registry_key under HKEY_USERS", M, in_list(R_SERIAL, R, registry_key="Regi
      "requirements[0].registry_key")
 case("registry_key is empty", M, in_list(R_SERIAL, R, registry_key=""), "requirements[0].registry_key")
 case("registry_key is a file path", M, in_list(R_SERIAL, R, registry_key="C:\\Program Files\\Keyfactor"), "requirements[0].registry_key")
+case("registry_key is directly under HKLM", M, in_list(R_SERIAL, R, registry_key="HKLM:\\Keyfactor\\Parameters"),
+     "requirements[0].registry_key", fragment="directly under HKEY_LOCAL_MACHINE")
 case("value_name is empty", M, in_list(R_SERIAL, R, value_name=""), "requirements[0].value_name")
 case("value_name is a list", M, in_list(R_SERIAL, R, value_name=["EncryptSerialNumber"]), "requirements[0].value_name")
 case("service_installed without service", M, in_list(R_SERVICE, R, service=DROP), "requirements[0].service", fragment="missing")
@@ -741,6 +743,8 @@ case("services element is a mapping", M, in_list(R_ROLE, R, services=[{"name": G
 case("checkpoints under HKEY_CURRENT_USER", M, in_list(R_ROLE, R, checkpoints=["HKCU\\Software\\Keyfactor"]),
      "requirements[0].checkpoints[0]")
 case("checkpoints has an empty entry", M, in_list(R_ROLE, R, checkpoints=["SOFTWARE\\Keyfactor", ""]), "requirements[0].checkpoints[1]")
+case("checkpoints directly under HKLM", M, in_list(R_ROLE, R, checkpoints=["Keyfactor\\Parameters"]),
+     "requirements[0].checkpoints[0]", fragment="directly under HKEY_LOCAL_MACHINE")
 case("checkpoints is a mapping", M, in_list(R_ROLE, R, checkpoints={"key": "SOFTWARE\\Keyfactor"}), "requirements[0].checkpoints")
 case("allow is not a boolean", M, requirement("co_location", allow="in the lab"), "requirements[0].allow")
 case("unknown requirements option", M, in_list(R_RIGHT, R, principal=NS), "requirements[0].principal")

@@ -243,11 +243,10 @@ function New-ClusterRole {
     }
     # Every client network without DHCP needs a static address or must be
     # ignored (Learn, Add-ClusterGenericServiceRole -IgnoreNetwork). A
-    # network is named by its subnet, <address>/<prefix length>, as in
-    # New-Cluster's "-IgnoreNetwork 2.0.0.0/8" (Learn) and Hyper-V Replica's
-    # "Add-ClusterServerRole ... -IgnoreNetwork 10.38.1.0/24"; the
-    # controller sends the subnets of the client networks none of the
-    # addresses is in.
+    # network is named by its subnet, <address>/<prefix length>, as in the
+    # same parameter's example on New-Cluster's Learn page, "-IgnoreNetwork
+    # 2.0.0.0/8"; the controller sends the subnets of the client networks
+    # none of the addresses is in.
     if ($Operation['ignore_networks'].Count -gt 0) {
         $parameters['IgnoreNetwork'] = [System.Collections.Specialized.StringCollection]::new()
         $parameters['IgnoreNetwork'].AddRange([string[]]$Operation['ignore_networks'])
