@@ -193,7 +193,7 @@ def _fail(context: str, message: str, type_name: str = "System.InvalidOperationE
     raise HostError(f"{context}: {message}", type_name)
 
 
-def _subnet(network: dict, address: str, prefix) -> ipaddress._BaseNetwork | None:
+def _subnet(address, prefix) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
     except (TypeError, ValueError):
@@ -202,9 +202,8 @@ def _subnet(network: dict, address: str, prefix) -> ipaddress._BaseNetwork | Non
 
 def network_subnets(network: dict) -> list:
     """A cluster network's subnets: its IPv4 one (Address/AddressMask), and its IPv6 prefixes."""
-    subnets = [_subnet(network, network.get("address"), network.get("address_mask"))]
-    subnets += [_subnet(network, a, p) for a, p in zip(network.get("ipv6_addresses") or [],
-                                                          network.get("ipv6_prefix_lengths") or [])]
+    subnets = [_subnet(network.get("address"), network.get("address_mask"))]
+    subnets += [_subnet(a, p) for a, p in zip(network.get("ipv6_addresses") or [], network.get("ipv6_prefix_lengths") or [])]
     return [s for s in subnets if s is not None]
 
 
