@@ -39,8 +39,9 @@ _CLIENT_NETWORK_ROLES = ("Client", "ClusterAndClient")
 _EXPRESSION_WORD = re.compile(r"(?:and|or)(?=[\s(\[]|$)", re.IGNORECASE)
 # Characters a resource name the module hands the cluster by name must not hold. A dependency expression writes a
 # resource as [name]; neither SetClusterResourceDependencyExpression's grammar nor Set-ClusterResourceDependency's
-# page says how a name holding [ or ] would be written, and the cluster cmdlets' name lookups read [ ] * ? as
-# wildcards, so such a name could name another resource.
+# page says how a name holding [ or ] would be written. And Get-ClusterResource -Name, documented as taking no
+# wildcards, reads [ ] as one; Add-ClusterResourceDependency -Provider, documented alike, may too, and then such a
+# name would name another resource.
 _UNNAMEABLE = "[]*?"
 
 
