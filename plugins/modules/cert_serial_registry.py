@@ -36,8 +36,13 @@ options:
     default: My
   key:
     description:
-      - The registry key, under C(HKEY_LOCAL_MACHINE). C(HKLM:\...), C(HKLM\...), C(HKEY_LOCAL_MACHINE\...) and a bare
-        path are all accepted. Gateway versions differ in where they read the serial; check yours.
+      - The registry key, under C(HKEY_LOCAL_MACHINE). C(HKLM:\...), C(HKLM:/...), C(HKLM\...),
+        C(HKEY_LOCAL_MACHINE\...), C(Registry::HKEY_LOCAL_MACHINE\...) and a bare path are all accepted. Gateway versions
+        differ in where they read the serial; check yours.
+      - A forward slash separates key names, as in PowerShell. The path starts with one of the keys Windows has directly
+        under C(HKEY_LOCAL_MACHINE) (C(SOFTWARE), C(SYSTEM), C(HARDWARE), C(SAM), C(SECURITY), C(BCD00000000)), since
+        no other key can be created at that level; empty key names, names over 255 characters and control characters
+        are refused.
     type: str
     default: HKLM:\SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters
   value_name:

@@ -18,7 +18,8 @@ description:
     Managed CA Sync Service).
   - Optionally moves the role to a given node, so that the node where a configuration wizard will run is the active one.
   - Waits, for at most O(online_timeout) seconds, for the role to come online, and fails with the state of each resource
-    if it does not.
+    if it does not. A role that stays C(Failed), or goes back to C(Offline) after it had started, for 10 seconds will not
+    come online by itself, and the wait ends there.
   - Idempotent. A role that a failed run left incomplete (for example created, but without its registry checkpoint) is
     completed by the next run; it never blocks it.
   - The role's static addresses are set when the module creates the role. The module does not change the addresses of an
@@ -31,12 +32,15 @@ options:
     description:
       - The role's name, which is also its client access point (network name) registered in DNS and Active Directory.
       - 1 to 15 letters, digits and hyphens, not all digits, and neither starting nor ending with a hyphen.
+      - A new role's name must not be the name of the cluster or of one of its nodes, compared without regard to case.
     type: str
     required: true
   service:
     description:
       - The Windows service the role runs, by service name or display name, for example C(Keyfactor Managed CA Gateway).
-      - It must be installed on the node the task runs on, and on every node the role may fail over to.
+      - It must be installed on every node the role may fail over to. The module checks the node the task runs on only;
+        reaching the other nodes' services would need credentials a WinRM logon cannot pass on (the double hop). The
+        C(pkiops.keyfactor_command.gateway_cluster_node) role checks every node of its play.
       - Required when O(state=present).
     type: str
   cluster:
@@ -48,7 +52,8 @@ options:
     description:
       - IPv4 addresses for the client access point. Each must lie in a cluster network that carries client traffic.
       - A client network none of the addresses is in is left out of the role, unless it has DHCP; Windows always gives the
-        role an address on a network with DHCP, and the module does not count such an address among these.
+        role an address on a network with DHCP, and the module does not count such an address among these. The module
+        names such a network to Windows by its subnets (for example C(192.0.2.0/24)), IPv6 prefixes included.
       - Leave empty when every client network has DHCP.
     type: list
     elements: str
@@ -57,14 +62,21 @@ options:
     description:
       - Cluster disk resources the role owns, for example C(Cluster Disk 2). Each must be in the cluster's Available Storage
         or already in this role. A disk listed here that an existing role lacks is moved into it.
+      - A name must not hold C([), C(]), C(*) or C(?). The cluster writes a resource in a dependency expression between
+        brackets, with no documented way to write a bracket inside one, and its cmdlets may read these characters as
+        wildcards.
     type: list
     elements: str
     default: []
   registry_checkpoints:
     description:
       - Registry keys, relative to C(HKEY_LOCAL_MACHINE), that the cluster replicates to the node the service runs on, for
-        example C(SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters). C(HKLM:\...) and C(HKEY_LOCAL_MACHINE\...) are
-        accepted too.
+        example C(SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters). C(HKLM:\...), C(HKLM:/...),
+        C(HKEY_LOCAL_MACHINE\...) and C(Registry::HKEY_LOCAL_MACHINE\...) are accepted too.
+      - A forward slash separates key names, as in PowerShell; a key whose own name holds one cannot be given.
+      - The path starts with one of the keys Windows has directly under C(HKEY_LOCAL_MACHINE) (C(SOFTWARE), C(SYSTEM),
+        C(HARDWARE), C(SAM), C(SECURITY), C(BCD00000000)); no other key can be created at that level. Empty key names,
+        names over 255 characters and control characters are refused.
       - Missing checkpoints are added to the main service's resource.
     type: list
     elements: str
@@ -97,24 +109,30 @@ options:
       depends_on:
         description:
           - Resources of the role this service's resource depends on, by resource name. The client access point's resource
-            is named O(name); a Generic Service resource is named after its service's display name.
+            is named O(name); a Generic Service resource is named after its service's display name, also for the services
+            of other entries, listed before or after this one.
+          - A resource cannot depend on itself, directly or through others; the task fails, changing nothing, when it would.
+          - A name must not hold C([), C(]), C(*) or C(?), as for O(storage).
         type: list
         elements: str
         default: []
   owner_node:
     description:
       - The node that should own (run) the role. The role is moved there when another node owns it.
+      - A role that is coming online cannot move; the module waits for at most O(online_timeout) seconds until it can.
     type: str
   online_timeout:
     description:
-      - How many seconds to wait, after a change, for the role to come online (1 to 3600).
+      - How many seconds to wait, after a change, for the role to come online (1 to 3600), and at most as long, before
+        moving it, for a role that is still coming online.
     type: int
     default: 120
   state:
     description:
       - V(present) creates or completes the role and makes sure it is online.
-      - V(absent) stops and removes the role. Its disks go back to the cluster's Available Storage; they are not removed
-        from the cluster.
+      - V(absent) stops and removes the role. Its disks go back to the cluster's Available Storage, offline; they are not
+        removed from the cluster. The dependencies of the role's other resources on them are removed first, since a disk
+        that moves to another group takes every resource that depends on it along.
     type: str
     choices: [present, absent]
     default: present
@@ -260,7 +278,11 @@ removed:
   type: bool
   sample: false
 actions:
-  description: The changes made (in check mode, that would be made), in order, each with its C(action) and what it acted on.
+  description:
+    - The changes made (in check mode, that would be made), in order, each with its C(action) and what it acted on.
+    - C(action) is one of C(create_role), C(add_checkpoint), C(remove_checkpoint), C(add_service_resource),
+      C(add_dependency), C(add_disk), C(move_role), C(start_role), and, when the role is removed, C(stop_role),
+      C(remove_dependency), C(release_disk) and C(remove_role).
   returned: success
   type: list
   elements: dict
@@ -269,10 +291,17 @@ actions:
       name: CloudGateway
       service_name: CAGateway
       static_addresses: [192.0.2.50]
+      ignore_networks: [198.51.100.0/24]
       storage: [Cluster Disk 2]
     - action: add_checkpoint
       resource: Keyfactor Managed CA Gateway
       key: SOFTWARE\Keyfactor\Keyfactor CA Gateway\Parameters
+    - action: move_role
+      name: CloudGateway
+      node: GW01
+      timeout_seconds: 120
+    - action: start_role
+      name: CloudGateway
 applied:
   description: When a change failed part way, the changes made before it failed; running the task again finishes the rest.
   returned: failure during a change

@@ -35,7 +35,14 @@ AVAILABLE_STORAGE_TYPE = "AvailableStorage"
 GENERIC_SERVICE = "Generic Service"
 # Cluster networks that carry client traffic: a client access point's address must be on one of them.
 _CLIENT_NETWORK_ROLES = ("Client", "ClusterAndClient")
-_DEPENDENCY_NAME = re.compile(r"\[([^\]]+)\]")
+# A dependency expression joins its resources with these words (SetClusterResourceDependencyExpression).
+_EXPRESSION_WORD = re.compile(r"(?:and|or)(?=[\s(\[]|$)", re.IGNORECASE)
+# Characters a resource name the module hands the cluster by name must not hold. A dependency expression writes a
+# resource as [name]; neither SetClusterResourceDependencyExpression's grammar nor Set-ClusterResourceDependency's
+# page says how a name holding [ or ] would be written. And Get-ClusterResource -Name, documented as taking no
+# wildcards, reads [ ] as one; Add-ClusterResourceDependency -Provider, documented alike, may too, and then such a
+# name would name another resource.
+_UNNAMEABLE = "[]*?"
 
 
 def check_role_name(name: str, option: str = "name") -> str:
@@ -61,12 +68,17 @@ def check_role_name(name: str, option: str = "name") -> str:
     return name
 
 
-def _check_names(values: list, option: str) -> list[str]:
+def _check_names(values: list, option: str, resource_names: bool = False) -> list[str]:
     names, seen = [], set()
     for index, value in enumerate(values):
         text = (value or "").strip()
         if not text:
             raise TaskInputError(f"{option}[{index}]: give a name, not an empty string")
+        if resource_names and any(c in text for c in _UNNAMEABLE):
+            raise TaskInputError(f"{option}[{index}]: {text!r} holds one of {' '.join(_UNNAMEABLE)}. The cluster writes a "
+                                 "resource in a dependency expression as [name] and documents no way to write these "
+                                 "characters there, and its cmdlets may read them as wildcards; rename the resource in "
+                                 "Failover Cluster Manager")
         if text.lower() in seen:
             raise TaskInputError(f"{option}: {text!r} is listed more than once")
         seen.add(text.lower())
@@ -112,7 +124,7 @@ def check_params(params: dict) -> dict:
     if not checked["service"]:
         raise TaskInputError("service: give the Windows service's name or display name")
     checked["static_addresses"] = _check_addresses(params["static_addresses"])
-    checked["storage"] = _check_names(params["storage"], "storage")
+    checked["storage"] = _check_names(params["storage"], "storage", resource_names=True)
     checked["registry_checkpoints"] = _check_checkpoints(params["registry_checkpoints"], "registry_checkpoints")
     additional = []
     for index, entry in enumerate(params["additional_services"]):
@@ -123,7 +135,7 @@ def check_params(params: dict) -> dict:
         additional.append({
             "service": service,
             "registry_checkpoints": _check_checkpoints(entry["registry_checkpoints"], f"{where}.registry_checkpoints"),
-            "depends_on": _check_names(entry["depends_on"], f"{where}.depends_on"),
+            "depends_on": _check_names(entry["depends_on"], f"{where}.depends_on", resource_names=True),
         })
     services = {checked["service"].lower(): "the role's service (service)"}
     for index, entry in enumerate(additional):
@@ -132,8 +144,43 @@ def check_params(params: dict) -> dict:
             raise TaskInputError(f"{where}: {entry['service']!r} is already {services[entry['service'].lower()]}; a role "
                                  "runs each service once")
         services[entry["service"].lower()] = f"listed as {where}"
+    _check_dependency_circles(additional)
     checked["additional_services"] = additional
     return checked
+
+
+def _check_dependency_circles(additional: list[dict]) -> None:
+    """Refuse an additional service that depends on itself, or a circle of them, as the options name them.
+
+    A resource is named after its service's display name, known only from the host: the plan checks again with
+    the names Windows will use. Windows refuses both (ERROR_INVALID_PARAMETER, ERROR_CIRCULAR_DEPENDENCY).
+    """
+    by_service = {entry["service"].lower(): index for index, entry in enumerate(additional)}
+    for index, entry in enumerate(additional):
+        for position, provider in enumerate(entry["depends_on"]):
+            if provider.lower() == entry["service"].lower():
+                raise TaskInputError(f"additional_services[{index}].depends_on[{position}]: {provider!r} is this "
+                                     "entry's own service; a resource cannot depend on itself")
+    for start in range(len(additional)):
+        path = _circle_from(additional, by_service, start, [start])
+        if path:
+            where = " -> ".join(f"additional_services[{i}] ({additional[i]['service']})" for i in path)
+            raise TaskInputError(f"additional_services[{start}].depends_on: the services depend on each other in a "
+                                 f"circle, {where}; a resource cannot depend, even through others, on itself")
+
+
+def _circle_from(additional: list[dict], by_service: dict, start: int, path: list[int]) -> list[int] | None:
+    for provider in additional[path[-1]]["depends_on"]:
+        following = by_service.get(provider.lower())
+        if following is None:
+            continue
+        if following == start:
+            return path + [start]
+        if following not in path:
+            found = _circle_from(additional, by_service, start, path + [following])
+            if found:
+                return found
+    return None
 
 
 def _fold(value) -> str:
@@ -147,7 +194,38 @@ def _require(current: dict, key: str, kind: type):
     return value
 
 
-def _resource_view(resource: dict) -> dict:
+def dependency_ids(expression: str) -> list[str]:
+    """The resource ids a dependency expression holds, in the form Get-ClusterResourceDependency -Guid gives it.
+
+    SetClusterResourceDependencyExpression's grammar (clusapi.h; MS-CMRP 3.1.4.2.109): resources in brackets,
+    [resourceID] or [resourceName], joined by "and" and "or", with parentheses around "or" groups. An id is a GUID,
+    so it never holds a bracket, which a name might: the expression is read with ids and never with names.
+    """
+    text, index, ids = expression or "", 0, []
+    while index < len(text):
+        char = text[index]
+        if char.isspace() or char in "()":
+            index += 1
+        elif char == "[":
+            end = text.find("]", index + 1)
+            if end == -1:
+                raise UnexpectedProbeResult(f"an unclosed [ in the dependency expression {expression!r}")
+            ids.append(text[index + 1:end].strip().strip("{}").lower())
+            index = end + 1
+        elif _EXPRESSION_WORD.match(text, index):
+            index = _EXPRESSION_WORD.match(text, index).end()
+        else:
+            raise UnexpectedProbeResult(f"the dependency expression {expression!r} is not of the form [id] and ([id] or [id])")
+    return ids
+
+
+def _resource_view(resource: dict, names_by_id: dict) -> dict:
+    providers = []
+    for resource_id in dependency_ids(resource.get("dependency_expression")):
+        if resource_id not in names_by_id:
+            raise UnexpectedProbeResult(f"the resource {resource.get('name')!r} depends on {resource_id}, which is no "
+                                        "resource of its role")
+        providers.append(names_by_id[resource_id])
     return {
         "type": resource.get("resource_type"),
         # The payload reports an unset ServiceName as ''.
@@ -155,7 +233,7 @@ def _resource_view(resource: dict) -> dict:
         "address": resource.get("address") or None,
         "dhcp": bool(resource.get("enable_dhcp")),
         "checkpoints": sorted(resource.get("checkpoints") or [], key=str.lower),
-        "depends_on": sorted(_DEPENDENCY_NAME.findall(resource.get("dependency_expression") or ""), key=str.lower),
+        "depends_on": sorted(providers, key=str.lower),
     }
 
 
@@ -163,7 +241,10 @@ def role_view(group: dict | None) -> dict:
     """What the diff and the result show of a role."""
     if group is None:
         return {"state": "absent"}
-    resources = {r["name"]: _resource_view(r) for r in group.get("resources") or []}
+    members = [r for r in group.get("resources") or [] if isinstance(r, dict)]
+    # A resource can depend only on resources of its own group (AddClusterResourceDependency).
+    names_by_id = {str(r.get("id") or "").strip("{}").lower(): r.get("name") for r in members}
+    resources = {r["name"]: _resource_view(r, names_by_id) for r in members}
     return {
         "state": "present",
         "name": group.get("name"),
@@ -197,6 +278,36 @@ class _Role:
         self.resources[name] = {"type": resource_type, "service_name": None, "address": None, "dhcp": False,
                                 "checkpoints": [], "depends_on": [], **fields}
 
+    def dependency_path(self, start: str, target: str) -> list[str] | None:
+        """The resources from start to target along dependencies, when start depends on target at all."""
+        paths, seen = [[start]], {start.lower()}
+        while paths:
+            path = paths.pop(0)
+            current = self.resource_named(path[-1])
+            for provider in (self.resources[current]["depends_on"] if current else []):
+                if provider.lower() == target.lower():
+                    return path + [provider]
+                if provider.lower() not in seen:
+                    seen.add(provider.lower())
+                    paths.append(path + [provider])
+        return None
+
+
+def network_subnets(network: dict) -> list:
+    """A cluster network's subnets: the IPv4 one from its Address and AddressMask, and each IPv6 prefix from its
+    IPv6Addresses and IPv6PrefixLengths (the network common properties). A value that is not an address is skipped."""
+    pairs = [(network.get("address"), network.get("address_mask"))]
+    pairs += list(zip(network.get("ipv6_addresses") or [], network.get("ipv6_prefix_lengths") or []))
+    subnets = []
+    for address, prefix in pairs:
+        if not address or prefix in (None, ""):
+            continue
+        try:
+            subnets.append(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+        except (TypeError, ValueError):
+            continue
+    return subnets
+
 
 class _Planner:
     def __init__(self, params: dict, current: dict):
@@ -204,12 +315,15 @@ class _Planner:
         self.cluster = _require(current, "cluster", dict)
         services = _require(current, "services", list)
         disks = _require(current, "disks", list)
+        cluster_resources = _require(current, "resources", list)
         group = current.get("group")
         if group is not None and not isinstance(group, dict):
             raise UnexpectedProbeResult("'group' is neither null nor a dictionary")
         self.group = group
         self.services = {_fold(s.get("query")): s for s in services if isinstance(s, dict)}
         self.disks = {_fold(d.get("name")): d for d in disks if isinstance(d, dict)}
+        # Every resource of the cluster, with its group: resource names are unique in a cluster.
+        self.cluster_resources = {_fold(r.get("name")): r for r in cluster_resources if isinstance(r, dict)}
         self.role = _Role(group)
         self.operations: list[dict] = []
 
@@ -226,13 +340,33 @@ class _Planner:
             raise PlanError(f"name: the cluster already has a role named {self.group.get('name')!r} and it is a "
                             f"{self.group.get('group_type')} role, not a Generic Service role; choose another name")
 
+    def check_name_is_free(self) -> None:
+        """A new role's client access point is a computer name: not the cluster's, nor a node's."""
+        name = self.params["name"]
+        if name.lower() == _fold(self.cluster.get("name")).split(".", 1)[0]:
+            raise PlanError(f"name: {name!r} is the name of the cluster itself; a role's client access point needs a "
+                            "computer name of its own")
+        node = next((n for n in self.cluster.get("nodes") or [] if isinstance(n, dict) and _fold(n.get("name")) == name.lower()),
+                    None)
+        if node is not None:
+            raise PlanError(f"name: {name!r} is the name of the cluster's node {node.get('name')}; a role's client access "
+                            "point needs a computer name of its own")
+
+    def check_resource_name_is_free(self, resource: str, option: str) -> None:
+        """A resource the plan creates must not exist in another group: names are unique in a whole cluster."""
+        existing = self.cluster_resources.get(resource.lower())
+        if existing is not None and _fold(existing.get("group")) != self.params["name"].lower():
+            raise PlanError(f"{option}: the cluster already has a resource named {existing.get('name')!r}, in the role "
+                            f"{existing.get('group')!r}, and a resource's name is unique in a cluster")
+
     def resolved_service(self, query: str, option: str) -> dict:
         report = self.services.get(query.lower())
         if not isinstance(report, dict):
             raise UnexpectedProbeResult(f"no report for the service {query!r}")
         if not report.get("found"):
             raise PlanError(f"{option}: no service named {query!r} (by service name or display name) is installed on "
-                            f"{self.cluster.get('local_node')}; install it on every node first")
+                            f"{self.cluster.get('local_node')}, the node this task runs on; install it on every node "
+                            "the role may run on")
         return report
 
     def check_owner_node(self) -> str | None:
@@ -249,28 +383,35 @@ class _Planner:
         return node["name"]
 
     def check_addresses(self) -> list[str]:
-        """Fail on an address outside the client networks; return the client networks no address is in."""
+        """Fail on an address outside the client networks; return the subnets of the client networks no address is
+        in, as Add-ClusterGenericServiceRole -IgnoreNetwork takes them: <address>/<prefix length>."""
         networks = [n for n in self.cluster.get("networks") or [] if isinstance(n, dict)
                     and n.get("role") in _CLIENT_NETWORK_ROLES]
-        subnets = []
-        for network in networks:
-            try:
-                subnets.append((network, ipaddress.ip_network(f"{network['address']}/{network['address_mask']}", strict=False)))
-            except (KeyError, TypeError, ValueError):
-                continue  # an IPv6 or unconfigured network cannot hold an IPv4 address
-        described = ", ".join(f"{n['name']} ({s})" for n, s in subnets) or "none"
+        ipv4 = [(network, subnet) for network in networks for subnet in network_subnets(network) if subnet.version == 4]
+        described = ", ".join(f"{n.get('name')} ({s})" for n, s in ipv4) or "none"
         used = set()
         for index, text in enumerate(self.params["static_addresses"]):
             address = ipaddress.IPv4Address(text)
-            network = next((n for n, subnet in subnets if address in subnet
+            network = next((n for n, subnet in ipv4 if address in subnet
                             and address not in (subnet.network_address, subnet.broadcast_address)), None)
             if network is None:
                 raise PlanError(f"static_addresses[{index}]: {text} is in none of the cluster's client networks; "
                                 f"they are {described}")
-            used.add(network["name"])
+            used.add(_fold(network.get("name")))
         if not self.params["static_addresses"]:
             return []  # every client network gives the role an address from DHCP
-        return [n["name"] for n in networks if n["name"] not in used]
+        ignored = []
+        for network in networks:
+            if _fold(network.get("name")) in used:
+                continue
+            subnets = network_subnets(network)
+            if not subnets:
+                raise PlanError(f"static_addresses: the cluster's client network {network.get('name')!r} has none of the "
+                                "static addresses, and it reports no subnet (address "
+                                f"{network.get('address')!r}, mask {network.get('address_mask')!r}) by which it could be "
+                                "left out of the role; give an address in it")
+            ignored += [subnet.with_prefixlen for subnet in subnets]
+        return ignored
 
     def check_disks(self, allowed_group: str | None) -> list[str]:
         """The disks to bring into the role; each must be a cluster disk that is available or already in the role."""
@@ -312,14 +453,23 @@ class _Planner:
                     present.remove(key)
         present.sort(key=str.lower)
 
-    def ensure_dependency(self, resource: str, provider: str) -> None:
+    def ensure_dependency(self, resource: str, provider: str, option: str) -> None:
+        """resource depends on provider; Windows refuses a resource that depends on itself, even through others."""
+        if resource.lower() == provider.lower():
+            raise PlanError(f"{option}: {provider!r} is the resource of this service itself; a resource cannot depend "
+                            "on itself")
         depends_on = self.role.resources[resource]["depends_on"]
-        if provider.lower() not in {_fold(p) for p in depends_on}:
-            self.add("add_dependency", resource=resource, provider=provider)
-            depends_on.append(provider)
-            depends_on.sort(key=str.lower)
+        if provider.lower() in {_fold(p) for p in depends_on}:
+            return
+        circle = self.role.dependency_path(provider, resource)
+        if circle:
+            raise PlanError(f"{option}: {provider!r} depends on {resource!r} already ({' -> '.join(circle)}), so this "
+                            "dependency would make a circle")
+        self.add("add_dependency", resource=resource, provider=provider)
+        depends_on.append(provider)
+        depends_on.sort(key=str.lower)
 
-    def ensure_service_resource(self, service: dict, providers: list[str]) -> tuple[str, bool]:
+    def ensure_service_resource(self, service: dict, providers: list[str], option: str) -> tuple[str, bool]:
         existing = self.role.service_resource(service["name"])
         if existing:
             return existing, False
@@ -332,14 +482,39 @@ class _Planner:
         elif existing:
             raise PlanError(f"the role {self.params['name']!r} already has a resource named {resource!r} that does not run "
                             f"the service {service['name']}")
+        else:
+            self.check_resource_name_is_free(resource, option)
         self.add("add_service_resource", resource=resource, group=self.params["name"], service_name=service["name"])
         if existing:
             self.role.resources[resource]["service_name"] = service["name"]
         else:
             self.role.add_resource(resource, GENERIC_SERVICE, service_name=service["name"])
         for provider in providers:
-            self.ensure_dependency(resource, provider)
+            self.ensure_dependency(resource, provider, option)
         return resource, True
+
+    def create_role(self, main: dict) -> None:
+        """Add-ClusterGenericServiceRole: the group with its network name, addresses, disks and the service."""
+        params = self.params
+        self.check_name_is_free()
+        ignore_networks = self.check_addresses()
+        disks = self.check_disks(None)
+        main_resource = main.get("display_name") or main["name"]
+        self.check_resource_name_is_free(params["name"], "name")
+        for address in params["static_addresses"]:
+            self.check_resource_name_is_free(f"IP Address {address}", "static_addresses")
+        self.check_resource_name_is_free(main_resource, "service")
+        self.add("create_role", name=params["name"], service_name=main["name"],
+                 static_addresses=list(params["static_addresses"]), ignore_networks=ignore_networks, storage=disks)
+        self.role.view = {"state": "present", "name": params["name"], "status": None,
+                          "owner_node": self.cluster.get("local_node"), "resources": {}}
+        self.role.add_resource(params["name"], "Network Name")
+        for address in params["static_addresses"]:
+            self.role.add_resource(f"IP Address {address}", "IP Address", address=address)
+        for disk in disks:
+            self.role.add_resource(disk, "Physical Disk")
+        self.role.add_resource(main_resource, GENERIC_SERVICE, service_name=main["name"],
+                               depends_on=sorted([params["name"]] + disks, key=str.lower))
 
     def plan_present(self) -> None:
         params = self.params
@@ -353,20 +528,7 @@ class _Planner:
         resources_added = False
 
         if self.group is None:
-            ignore_networks = self.check_addresses()
-            disks = self.check_disks(None)
-            self.add("create_role", name=params["name"], service_name=main["name"],
-                     static_addresses=list(params["static_addresses"]), ignore_networks=ignore_networks, storage=disks)
-            self.role.view = {"state": "present", "name": params["name"], "status": None,
-                              "owner_node": self.cluster.get("local_node"), "resources": {}}
-            self.role.add_resource(params["name"], "Network Name")
-            for address in params["static_addresses"]:
-                self.role.add_resource(f"IP Address {address}", "IP Address", address=address)
-            for disk in disks:
-                self.role.add_resource(disk, "Physical Disk")
-            main_resource = main.get("display_name") or main["name"]
-            self.role.add_resource(main_resource, GENERIC_SERVICE, service_name=main["name"],
-                                   depends_on=sorted([params["name"]] + disks, key=str.lower))
+            self.create_role(main)
             resources_added = True
         else:
             self.check_existing_addresses()
@@ -377,27 +539,34 @@ class _Planner:
                 self.role.add_resource(disk, "Physical Disk")
                 resources_added = True
             main_resource, created = self.ensure_service_resource(
-                main, network_names + self.role.resources_of_type("Physical Disk"))
+                main, network_names + self.role.resources_of_type("Physical Disk"), "service")
             resources_added = resources_added or created
             for disk in disks_to_add:
-                self.ensure_dependency(main_resource, disk)
+                self.ensure_dependency(main_resource, disk, "storage")
         main_resource = self.role.service_resource(main["name"])
         self.ensure_checkpoints(main_resource, params["registry_checkpoints"])
 
-        for index, (entry, service) in enumerate(additional):
-            resource, created = self.ensure_service_resource(service, [])
+        # Every service's resource first, so that depends_on may name any of them, listed before or after.
+        resources = []
+        for index, (_entry, service) in enumerate(additional):
+            resource, created = self.ensure_service_resource(service, [], f"additional_services[{index}].service")
+            resources.append(resource)
             resources_added = resources_added or created
-            for provider in entry["depends_on"]:
+        for index, ((entry, _service), resource) in enumerate(zip(additional, resources)):
+            where = f"additional_services[{index}]"
+            for position, provider in enumerate(entry["depends_on"]):
                 provider_name = self.role.resource_named(provider)
                 if provider_name is None:
-                    raise PlanError(f"additional_services[{index}].depends_on: the role has no resource named {provider!r}; "
+                    raise PlanError(f"{where}.depends_on[{position}]: the role has no resource named {provider!r}; "
                                     f"its resources are {', '.join(sorted(self.role.resources, key=str.lower))}")
-                self.ensure_dependency(resource, provider_name)
+                self.ensure_dependency(resource, provider_name, f"{where}.depends_on[{position}]")
             self.ensure_checkpoints(resource, entry["registry_checkpoints"])
 
-        # Moved before it is started: a group still coming online cannot move.
+        # Moved before it is started. A role that Add-ClusterGenericServiceRole -Wait 0 has just created, or that is
+        # starting, is Pending, and a Pending group cannot move: the payload waits, for at most online_timeout, until
+        # it is not.
         if owner_node and _fold(self.role.view.get("owner_node")) != owner_node.lower():
-            self.add("move_role", name=params["name"], node=owner_node)
+            self.add("move_role", name=params["name"], node=owner_node, timeout_seconds=params["online_timeout"])
             self.role.view["owner_node"] = owner_node
         if resources_added or self.role.view.get("status") != "Online":
             self.add("start_role", name=params["name"])
@@ -418,9 +587,30 @@ class _Planner:
                             "run again")
 
     def plan_absent(self) -> None:
+        """Stop the role, give its disks back to Available Storage, then remove it with its other resources.
+
+        Remove-ClusterGroup -RemoveResources deletes every resource of the role, and deleting a Physical Disk
+        resource takes the disk out of the cluster, so each disk leaves the role first (Move-ClusterResource). A disk
+        takes every resource joined to it by dependencies with it (ChangeClusterResourceGroup), so those
+        dependencies are removed before it moves.
+        """
         if self.group is None:
             return
-        self.add("remove_role", name=self.group["name"], keep_disks=self.role.resources_of_type("Physical Disk"))
+        name = self.group["name"]
+        disks = self.role.resources_of_type("Physical Disk")
+        for disk in disks:
+            if any(c in disk for c in _UNNAMEABLE):
+                raise PlanError(f"the role {name!r} has the disk {disk!r}, whose name holds one of "
+                                f"{' '.join(_UNNAMEABLE)}; the module cannot name it to the cluster safely, so it leaves "
+                                "the role alone. Rename the disk resource in Failover Cluster Manager and run again")
+        self.add("stop_role", name=name)
+        for resource, view in sorted(self.role.resources.items(), key=lambda item: item[0].lower()):
+            for disk in disks:
+                if disk.lower() in {_fold(p) for p in view["depends_on"]}:
+                    self.add("remove_dependency", resource=resource, provider=disk)
+        for disk in disks:
+            self.add("release_disk", disk=disk, name=name)
+        self.add("remove_role", name=name)
         self.role.view = {"state": "absent"}
 
 

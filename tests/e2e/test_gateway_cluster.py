@@ -154,6 +154,24 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
     assert ROLE_TASK not in second.ran(NODES[0]), "a steady cluster costs one probe"
 
 
+def test_a_cluster_with_a_second_client_network_gets_its_role_and_a_checkpoint_written_with_slashes(lab, gateway_cert, ca):
+    # A client network without DHCP that none of the addresses is in must be left out of the role by its subnet:
+    # Add-ClusterGenericServiceRole -IgnoreNetwork refuses a network's name. And a checkpoint written the PowerShell
+    # way, with forward slashes, is the key the gateway reads, so it follows the role on a failover.
+    seed = copy.deepcopy(CLUSTER_SEED)
+    seed["networks"].append({"name": "Cluster Network 3", "role": "ClusterAndClient", "address": "10.30.0.0",
+                             "address_mask": "255.255.255.0"})
+    cluster = Cluster(lab, gateway_cert, ca, cluster_seed=seed,
+                      gateway_cluster_node_registry_checkpoints=["HKLM:/SOFTWARE/Keyfactor/Keyfactor CA Gateway/Parameters"])
+    first = lab.run(SITE)
+    assert first.returncode == 0, first.stdout[-4000:]
+    created = _role_result(first)["actions"][0]
+    assert created["action"] == "create_role" and created["ignore_networks"] == ["10.30.0.0/24"]
+    assert cluster.group()["state"] == "Online"
+    assert cluster.resources()[GATEWAY]["checkpoints"] == [GATEWAY_KEY]
+    assert [lab.run(SITE).changed(n) for n in NODES] == [0, 0]
+
+
 def test_bad_input_fails_clearly_and_leaves_no_partial_state(lab, gateway_cert, ca):
     cluster = Cluster(lab, gateway_cert, ca)
     cases = {
@@ -213,7 +231,8 @@ def test_a_service_that_does_not_start_fails_with_the_state_of_each_resource(lab
     run = lab.run(SITE)
     assert run.returncode != 0
     message = _role_result(run)["msg"]
-    assert "The role 'CloudGateway' is not Online after 120 seconds; its state is PartialOnline" in message
+    # A failed resource fails its group (CLUSTER_GROUP_STATE), and the wait ends once the role has stayed Failed.
+    assert "The role 'CloudGateway' is Failed and has stayed so for 10 seconds, so it will not come Online by itself" in message
     assert f"{SYNC} (Failed)" in message
 
 

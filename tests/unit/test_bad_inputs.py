@@ -158,6 +158,7 @@ CLUSTER_PROBE = {
     "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage",
                "owner_group_type": "AvailableStorage", "state": "Online"}],
     "group": None,
+    "resources": [{"name": "Cluster Disk 2", "group": "Available Storage"}],
 }
 
 
@@ -417,6 +418,10 @@ case("key is the hive alone", M, with_options(SERIAL, key="HKLM:\\"), "key")
 case("key has an empty component", M, with_options(SERIAL, key="HKLM:\\SOFTWARE\\\\Keyfactor"), "key")
 case("key is a file path", M, with_options(SERIAL, key="C:\\Program Files\\Keyfactor"), "key")
 case("key has a key name over 255 characters", M, with_options(SERIAL, key="HKLM:\\SOFTWARE\\" + "K" * 256), "key")
+case("key is directly under HKLM", M, with_options(SERIAL, key="HKLM:\\Keyfactor\\Parameters"), "key",
+     fragment="directly under HKEY_LOCAL_MACHINE")
+case("key has an empty component written with slashes", M, with_options(SERIAL, key="HKLM:/SOFTWARE//Keyfactor"), "key")
+case("key has a control character", M, with_options(SERIAL, key="HKLM:\\SOFTWARE\\Key\tfactor"), "key")
 case("key is a list", M, with_options(SERIAL, key=["HKLM:\\SOFTWARE\\Keyfactor"]), "key")
 case("value_name is empty", M, with_options(SERIAL, value_name=""), "value_name")
 case("value_name is a list", M, with_options(SERIAL, value_name=["EncryptSerialNumber"]), "value_name")
@@ -475,6 +480,10 @@ case("name has a plus sign", M, with_options(CLUSTER, name="Gate+way"), "name", 
 case("name has brackets", M, with_options(CLUSTER, name="Gateway[1]"), "name", fragment="'['")
 case("name is not ASCII", M, with_options(CLUSTER, name="Passerelle\u00e9"), "name")
 case("name is a list", M, with_options(CLUSTER, name=["CloudGateway"]), "name")
+case("name is a node's name", M, with_options(CLUSTER, name="GW02"), "name", host="only the cluster knows its nodes",
+     probe=CLUSTER_PROBE, fragment="node")
+case("name is the cluster's name", M, with_options(CLUSTER, name="gwcluster"), "name", host="only the node knows its cluster",
+     probe=CLUSTER_PROBE, fragment="cluster itself")
 case("name is a role of another type", M, CLUSTER, "name", host="only the cluster knows which roles it has",
      probe=cluster_probe(group={"name": "CloudGateway", "group_type": "FileServer", "resources": []}))
 case("service missing while present", M, with_options(CLUSTER, service=DROP), "service")
@@ -511,6 +520,8 @@ case("storage has an empty entry", M, with_options(CLUSTER, storage=[""]), "stor
 case("storage lists one twice", M, with_options(CLUSTER, storage=["Cluster Disk 2", "cluster disk 2"]), "storage",
      fragment="more than once")
 case("storage element is a mapping", M, with_options(CLUSTER, storage=[{"name": "Cluster Disk 2"}]), "storage[0]")
+case("storage names a disk with brackets", M, with_options(CLUSTER, storage=["Cluster Disk [2]"]), "storage[0]")
+case("storage names a disk with a wildcard", M, with_options(CLUSTER, storage=["Cluster Disk *"]), "storage[0]")
 case("storage names a disk the cluster lacks", M, with_options(CLUSTER, storage=["Cluster Disk 9"]), "storage[0]",
      host="only the cluster knows its disks",
      probe=cluster_probe(disks=[{"name": "Cluster Disk 9", "found": False}]))
@@ -518,6 +529,10 @@ case("registry_checkpoints under HKEY_CURRENT_USER", M,
      with_options(CLUSTER, registry_checkpoints=["HKCU\\Software\\Keyfactor"]), "registry_checkpoints[0]")
 case("registry_checkpoints has an empty entry", M, with_options(CLUSTER, registry_checkpoints=["SOFTWARE\\Keyfactor", ""]),
      "registry_checkpoints[1]")
+case("registry_checkpoints directly under HKLM", M, with_options(CLUSTER, registry_checkpoints=["HKLM:\\Keyfactor\\Parameters"]),
+     "registry_checkpoints[0]", fragment="directly under HKEY_LOCAL_MACHINE")
+case("registry_checkpoints has an empty key name", M, with_options(CLUSTER, registry_checkpoints=["HKLM:/SOFTWARE//Keyfactor"]),
+     "registry_checkpoints[0]")
 case("registry_checkpoints lists one twice", M,
      with_options(CLUSTER, registry_checkpoints=["HKLM:\\SOFTWARE\\Keyfactor", "SOFTWARE\\Keyfactor"]), "registry_checkpoints",
      fragment="more than once")
@@ -538,6 +553,19 @@ case("additional_services registry_checkpoints is a mapping", M,
      "additional_services[0].registry_checkpoints")
 case("additional_services depends_on has an empty entry", M,
      in_list(CLUSTER_WITH_SYNC, "additional_services", depends_on=[""]), "additional_services[0].depends_on[0]")
+case("additional_services depends_on its own service", M,
+     in_list(CLUSTER_WITH_SYNC, "additional_services", depends_on=["casync"]), "additional_services[0].depends_on[0]",
+     fragment="itself")
+case("additional_services depend on each other", M,
+     with_options(CLUSTER, additional_services=[{"service": "CASync", "depends_on": ["CAThird"]},
+                                                {"service": "CAThird", "depends_on": ["CASync"]}]),
+     "additional_services[0].depends_on", fragment="circle")
+case("additional_services depends_on its own resource", M,
+     in_list(CLUSTER_WITH_SYNC, "additional_services", depends_on=["Keyfactor CA Sync"]), "additional_services[0].depends_on[0]",
+     host="a service's resource is named after its display name, which only the node knows", probe=CLUSTER_PROBE,
+     fragment="itself")
+case("additional_services depends_on a name with brackets", M,
+     in_list(CLUSTER_WITH_SYNC, "additional_services", depends_on=["Cluster Disk [2]"]), "additional_services[0].depends_on[0]")
 case("additional_services depends_on names no resource", M,
      in_list(CLUSTER_WITH_SYNC, "additional_services", depends_on=["Cluster Disk 7"]), "additional_services[0].depends_on",
      host="the role's resources are known only once the cluster is probed", probe=CLUSTER_PROBE)
@@ -703,6 +731,8 @@ case("registry_key under HKEY_USERS", M, in_list(R_SERIAL, R, registry_key="Regi
      "requirements[0].registry_key")
 case("registry_key is empty", M, in_list(R_SERIAL, R, registry_key=""), "requirements[0].registry_key")
 case("registry_key is a file path", M, in_list(R_SERIAL, R, registry_key="C:\\Program Files\\Keyfactor"), "requirements[0].registry_key")
+case("registry_key is directly under HKLM", M, in_list(R_SERIAL, R, registry_key="HKLM:\\Keyfactor\\Parameters"),
+     "requirements[0].registry_key", fragment="directly under HKEY_LOCAL_MACHINE")
 case("value_name is empty", M, in_list(R_SERIAL, R, value_name=""), "requirements[0].value_name")
 case("value_name is a list", M, in_list(R_SERIAL, R, value_name=["EncryptSerialNumber"]), "requirements[0].value_name")
 case("service_installed without service", M, in_list(R_SERVICE, R, service=DROP), "requirements[0].service", fragment="missing")
@@ -719,6 +749,8 @@ case("services element is a mapping", M, in_list(R_ROLE, R, services=[{"name": G
 case("checkpoints under HKEY_CURRENT_USER", M, in_list(R_ROLE, R, checkpoints=["HKCU\\Software\\Keyfactor"]),
      "requirements[0].checkpoints[0]")
 case("checkpoints has an empty entry", M, in_list(R_ROLE, R, checkpoints=["SOFTWARE\\Keyfactor", ""]), "requirements[0].checkpoints[1]")
+case("checkpoints directly under HKLM", M, in_list(R_ROLE, R, checkpoints=["Keyfactor\\Parameters"]),
+     "requirements[0].checkpoints[0]", fragment="directly under HKEY_LOCAL_MACHINE")
 case("checkpoints is a mapping", M, in_list(R_ROLE, R, checkpoints={"key": "SOFTWARE\\Keyfactor"}), "requirements[0].checkpoints")
 case("allow is not a boolean", M, requirement("co_location", allow="in the lab"), "requirements[0].allow")
 case("allow on a kind other than co_location", M, in_list(R_RIGHT, R, allow=True), "requirements[0].allow",

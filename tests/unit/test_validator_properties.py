@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _cluster, _user_rights
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint, serial_number
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import HIVE_ROOTS, local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
 from reliability import record
 from winsim.certificates import serial_as_windows_shows_it
@@ -415,20 +415,22 @@ def test_the_serial_from_der_keeps_the_encoded_bytes_for_any_integer_and_any_len
 
 # --- registry paths (_registry_paths.local_machine_subkey) ---------------------------------------------------------------
 
-KEY_CHARACTERS = st.characters(blacklist_characters="\\", blacklist_categories=("Cs",))
+# A key's name: printable characters, never a backslash (Structure of the Registry). "/" is left out: a path reads it
+# as a separator, as PowerShell does.
+KEY_CHARACTERS = st.characters(blacklist_characters="\\/", blacklist_categories=("Cs", "Cc"))
 HKLM_PREFIXES = ["HKLM:\\", "HKLM:", "HKLM\\", "hklm:\\\\", "HKEY_LOCAL_MACHINE\\", "hkey_local_machine\\\\",
-                 "Registry::HKEY_LOCAL_MACHINE\\", "registry::hklm\\"]
+                 "Registry::HKEY_LOCAL_MACHINE\\", "registry::hklm\\", "HKLM:/", "Microsoft.PowerShell.Core\\Registry::HKLM\\"]
 OTHER_HIVES = ["HKCU", "HKU", "HKCR", "HKCC", "HKEY_CURRENT_USER", "HKEY_USERS", "HKEY_CLASSES_ROOT", "HKEY_CURRENT_CONFIG",
                "HKEY_PERFORMANCE_DATA"]
 
 
 @st.composite
 def subkey(draw) -> str:
-    """A key path below HKLM: key names of 1 to 255 characters, none a backslash, the first one without a colon.
+    """A key path below HKLM: one of the keys Windows has there, in any case, then key names of 1 to 255 characters.
 
     Whitespace around the whole path is not part of it (the validator strips it, as PowerShell does).
     """
-    first = draw(st.text(KEY_CHARACTERS, min_size=1, max_size=30).filter(lambda s: s.strip() and ":" not in s))
+    first = draw(any_case(draw(st.sampled_from(HIVE_ROOTS))))
     rest = draw(st.lists(st.text(KEY_CHARACTERS, min_size=1, max_size=30), max_size=5))
     path = "\\".join([first, *rest])
     assume(path == path.strip())
@@ -436,25 +438,29 @@ def subkey(draw) -> str:
 
 
 @_settings(200)
-@given(subkey(), st.sampled_from(HKLM_PREFIXES), st.sampled_from(["", "\\", "\\\\", " ", "\\ \n"]))
+@given(subkey(), st.sampled_from(HKLM_PREFIXES), st.sampled_from(["", "\\", "\\\\", " ", "\\ \n", "/"]))
 def test_every_hklm_spelling_of_a_key_path_round_trips_to_its_subkey(path, prefix, suffix):
     normalised = local_machine_subkey(f" {prefix}{path}{suffix}")
     assert normalised == path
     assert normalised and not normalised.startswith("\\") and not normalised.endswith("\\") and "\\\\" not in normalised
     assert ":" not in normalised.split("\\", 1)[0]
-    # The canonical spelling comes back as itself.
+    # The canonical spelling comes back as itself, and so does the PowerShell spelling with forward slashes.
     assert local_machine_subkey("HKLM:\\" + normalised) == normalised
+    assert local_machine_subkey("HKLM:/" + normalised.replace("\\", "/")) == normalised
 
 
 @_settings(200)
-@given(subkey())
-def test_a_bare_key_path_is_below_hklm_unless_its_first_name_looks_like_a_hive(path):
-    first = path.split("\\", 1)[0]
-    if re.match(r"(?i)\A(Registry::)?HK[A-Z_]+\Z", first):
-        with pytest.raises(TaskInputError):
-            local_machine_subkey(path)
-    else:
-        assert local_machine_subkey(path) == path
+@given(subkey(), st.text(KEY_CHARACTERS, min_size=1, max_size=30))
+def test_a_key_path_is_below_one_of_the_keys_windows_has_directly_under_hklm(path, first):
+    # HKEY_LOCAL_MACHINE holds HARDWARE, SAM, SECURITY, SOFTWARE, SYSTEM and BCD00000000 and no key can be created
+    # beside them, so a path whose first name is another is refused rather than written somewhere Windows refuses.
+    assume(first.strip() == first and ":" not in first and first.upper() not in HIVE_ROOTS)
+    assume(not re.match(r"(?i)\A(Registry::)?HK[A-Z_]+\Z", first))
+    assert local_machine_subkey(path) == path
+    with pytest.raises(TaskInputError, match="would be a key directly under HKEY_LOCAL_MACHINE"):
+        local_machine_subkey(f"HKLM:\\{first}\\{path}")
+    with pytest.raises(TaskInputError, match="would be a key directly under HKEY_LOCAL_MACHINE"):
+        local_machine_subkey(f"{first}\\{path}")
 
 
 def test_every_key_path_outside_hklm_or_malformed_is_refused_naming_its_option():

@@ -7,6 +7,8 @@
 # API reference: the FailoverClusters module on Microsoft Learn (Get-Cluster,
 # Get-ClusterNode, Get-ClusterNetwork, Get-ClusterGroup, Get-ClusterResource,
 # Get-ClusterParameter, Get-ClusterResourceDependency, Get-ClusterCheckpoint);
+# GetClusterNodeId in clusapi.h; the network common properties (Address,
+# AddressMask, IPv6Addresses, IPv6PrefixLengths);
 # System.ServiceProcess.ServiceController.
 
 function Invoke-Step {
@@ -57,21 +59,97 @@ function Find-ByName {
     $null
 }
 
+function ConvertTo-StringList {
+    # A property that may be missing, one value, or a collection, as a list
+    # of strings; a missing one is an empty list rather than a list holding
+    # one empty string.
+    param(
+        [AllowNull()]
+        [object]$Value
+    )
+
+    $list = [System.Collections.Generic.List[string]]::new()
+    if ($null -ne $Value) {
+        foreach ($item in $Value) {
+            if ($null -ne $item) {
+                $list.Add([string]$item)
+            }
+        }
+    }
+    , $list
+}
+
+function Get-LocalClusterNodeId {
+    # GetClusterNodeId with a NULL node handle returns "the node identifier
+    # for the node on which the application is running" (clusapi.h); it is
+    # the identifier Get-ClusterNode reports as each node's Id. The computer
+    # name is no substitute: $env:COMPUTERNAME is the NetBIOS name, upper
+    # case, where the cluster keeps each node's name as it was added.
+    # Add-Type cannot redefine a loaded type, so it compiles only once per
+    # process, and only when a cluster is read.
+    if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.Cluster.LocalNode').Type) {
+        Add-Type -TypeDefinition @'
+using System;
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Pkiops.KeyfactorCommand.Cluster
+{
+    public static class LocalNode
+    {
+        private const int ErrorSuccess = 0;
+        private const int ErrorMoreData = 234;
+
+        [DllImport("clusapi.dll", CharSet = CharSet.Unicode)]
+        private static extern int GetClusterNodeId(IntPtr hNode, StringBuilder lpszNodeId, ref int lpcchName);
+
+        public static string GetId()
+        {
+            // On input the buffer's size in characters, NULL included; on
+            // ERROR_MORE_DATA the length the identifier needs.
+            int length = 64;
+            StringBuilder id = new StringBuilder(length);
+            int status = GetClusterNodeId(IntPtr.Zero, id, ref length);
+            if (status == ErrorMoreData)
+            {
+                length = length + 1;
+                id = new StringBuilder(length);
+                status = GetClusterNodeId(IntPtr.Zero, id, ref length);
+            }
+            if (status != ErrorSuccess)
+            {
+                throw new Win32Exception(status);
+            }
+            return id.ToString();
+        }
+    }
+}
+'@
+    }
+    [Pkiops.KeyfactorCommand.Cluster.LocalNode]::GetId()
+}
+
 function Get-ClusterReport {
     try {
         $cluster = Get-Cluster
-        $nodes = Get-ClusterNode
+        $nodes = @(Get-ClusterNode)
         $networks = Get-ClusterNetwork
+        $localId = Get-LocalClusterNodeId
     }
     catch {
         throw (New-ContextException -Context 'Cannot read the local failover cluster; is this computer a cluster node?' -ErrorRecord $_)
+    }
+    $localNode = Find-ByName -Items $nodes -Name $localId -Property 'Id'
+    if ($null -eq $localNode) {
+        throw "Cannot read the local failover cluster: no node of the cluster has this computer's node id '$localId'."
     }
 
     # Enums become their names: win_powershell would otherwise turn them
     # into dictionaries.
     $nodeReport = [System.Collections.Generic.List[object]]::new()
     foreach ($node in $nodes) {
-        $nodeReport.Add(@{ name = [string]$node.Name; state = [string]$node.State })
+        $nodeReport.Add(@{ name = [string]$node.Name; state = [string]$node.State; id = [string]$node.Id })
     }
     $networkReport = [System.Collections.Generic.List[object]]::new()
     foreach ($network in $networks) {
@@ -82,13 +160,18 @@ function Get-ClusterReport {
         $networkReport.Add(@{
                 name = [string]$network.Name
                 role = if ($role -ge 0 -and $role -le 3) { @('None', 'Cluster', 'Client', 'ClusterAndClient')[$role] } else { [string]$network.Role }
+                # The IPv4 subnet, and each IPv6 prefix: the controller builds
+                # from them the <address>/<prefix length> subnets that
+                # Add-ClusterGenericServiceRole -IgnoreNetwork takes.
                 address = [string]$network.Address
                 address_mask = [string]$network.AddressMask
+                ipv6_addresses = ConvertTo-StringList -Value $network.Ipv6Addresses
+                ipv6_prefix_lengths = ConvertTo-StringList -Value $network.Ipv6PrefixLengths
             })
     }
     @{
         name = [string]$cluster.Name
-        local_node = $env:COMPUTERNAME
+        local_node = [string]$localNode.Name
         nodes = $nodeReport
         networks = $networkReport
     }
@@ -169,6 +252,7 @@ function Get-ResourceReport {
     $type = [string]$Resource.ResourceType.Name
     $report = @{
         name = [string]$Resource.Name
+        id = [string]$Resource.Id
         resource_type = $type
         state = [string]$Resource.State
         service_name = $null
@@ -189,7 +273,10 @@ function Get-ResourceReport {
             # from it (EnableDhcp 1), besides the static ones it was given.
             $report['enable_dhcp'] = [int](Get-ClusterParameter -InputObject $Resource -Name 'EnableDhcp').Value -eq 1
         }
-        $dependency = Get-ClusterResourceDependency -InputObject $Resource
+        # -Guid: "the generated dependency expression [has] the resource
+        # GUIDs instead of the resource names". A GUID holds no bracket,
+        # which a resource name may, so the expression reads without doubt.
+        $dependency = Get-ClusterResourceDependency -InputObject $Resource -Guid
         if ($null -ne $dependency -and $null -ne $dependency.DependencyExpression) {
             $report['dependency_expression'] = [string]$dependency.DependencyExpression
         }

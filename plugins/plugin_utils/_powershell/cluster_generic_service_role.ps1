@@ -4,11 +4,13 @@
 # whose name is also its client access point name) on the local cluster. The
 # payload runs on a cluster node, so no cmdlet below is given -Cluster.
 #
-# probe: read only. Reports the cluster (nodes, networks), the services named
-#        in -Services as installed on this node, the cluster disks in -Disks,
-#        and the role -Name with its resources, their dependency expressions
-#        and registry checkpoints. Safe under -WhatIf: nothing in this mode is
-#        gated by ShouldProcess or writes.
+# probe: read only. Reports the cluster (this node, the nodes, the networks
+#        with their subnets), the services named in -Services as installed
+#        on this node only, the cluster disks in -Disks, every resource's
+#        name and role, and the role -Name with its resources, their
+#        dependency expressions (with resource ids) and registry
+#        checkpoints. Safe under -WhatIf: nothing in this mode is gated by
+#        ShouldProcess or writes.
 # apply: performs exactly the operations in -Operations, in order, and
 #        nothing else. Deciding what to change is the controller's job. Every
 #        operation is validated before the first change.
@@ -26,8 +28,9 @@
 # Add-ClusterGenericServiceRole, Add-ClusterResource, Add-ClusterCheckpoint,
 # Get-ClusterCheckpoint, Remove-ClusterCheckpoint, Move-ClusterGroup,
 # Move-ClusterResource, Start-ClusterGroup, Stop-ClusterGroup,
-# Remove-ClusterGroup); ChangeClusterResourceGroup and CLUSGROUP_TYPE in
-# clusapi.h; System.ServiceProcess.ServiceController.
+# Remove-ClusterGroup); ChangeClusterResourceGroup, MoveClusterGroup,
+# AddClusterResourceDependency, GetClusterNodeId, CLUSTER_GROUP_STATE and
+# CLUSGROUP_TYPE in clusapi.h; System.ServiceProcess.ServiceController.
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -54,9 +57,8 @@ $Ansible.Changed = $false
 # pkiops-include: _errors.ps1
 # pkiops-include: _cluster_read.ps1
 
-# The fields each action must carry: non-empty strings, and lists (possibly
-# empty) of non-empty strings. wait_online's timeout_seconds is checked on
-# its own.
+# The fields each action must carry: non-empty strings, lists (possibly
+# empty) of non-empty strings, and a whole number of seconds, 0 or more.
 $script:StringFields = @{
     create_role = @('name', 'service_name')
     add_checkpoint = @('resource', 'key')
@@ -66,13 +68,27 @@ $script:StringFields = @{
     add_disk = @('disk', 'group')
     start_role = @('name')
     move_role = @('name', 'node')
-    remove_role = @('name')
     wait_online = @('name')
+    stop_role = @('name')
+    remove_dependency = @('resource', 'provider')
+    release_disk = @('disk', 'name')
+    remove_role = @('name')
 }
 $script:ListFields = @{
     create_role = @('static_addresses', 'ignore_networks', 'storage')
-    remove_role = @('keep_disks')
 }
+$script:TimeoutActions = @('move_role', 'wait_online')
+$script:CheckpointActions = @('add_checkpoint', 'remove_checkpoint')
+# The keys directly under HKEY_LOCAL_MACHINE. A registry checkpoint's key is
+# relative to HKEY_LOCAL_MACHINE (Add-ClusterCheckpoint -RegistryCheckpoint)
+# and lies below one of them.
+$script:HiveRoots = @('HARDWARE', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM', 'BCD00000000')
+# How long a role that is Failed, or Offline again after it had started,
+# must stay so before Wait-RoleOnline gives up before its timeout. A failed
+# resource is restarted after its RestartDelay (500 ms by default) and its
+# role may then fail over to another node (RestartAction 2, the default;
+# Get-ClusterResource on Learn), which one reading would not see.
+$script:SettledSeconds = 10
 
 function Invoke-Probe {
     param(
@@ -96,11 +112,19 @@ function Invoke-Probe {
     # Read once: the disks and the role's members are both found in it.
     $resources = Invoke-Step -Context 'Cannot list the cluster resources' -Body { Get-ClusterResource }
 
+    # Every resource with its role: a resource's name is unique in the
+    # whole cluster, so the controller checks the names it would create.
+    $resourceList = [System.Collections.Generic.List[object]]::new()
+    foreach ($resource in @($resources)) {
+        $resourceList.Add(@{ name = [string]$resource.Name; group = [string]$resource.OwnerGroup.Name })
+    }
+
     $Ansible.Result = @{
         cluster = $cluster
         services = $serviceReport
         disks = Get-DiskReport -Queries $DiskQueries -Resources $resources
         group = Get-GroupReport -RoleName $RoleName -Resources $resources
+        resources = $resourceList
     }
     $Ansible.Changed = $false
 }
@@ -145,12 +169,56 @@ function Assert-Operation {
             throw "Invalid operation #${Index}: $action needs '$field' as a list, possibly empty, of non-empty strings."
         }
     }
-    if ($action -ceq 'wait_online') {
+    if ($script:TimeoutActions -ccontains $action) {
         $timeout = $Operation['timeout_seconds']
         if (($timeout -isnot [int] -and $timeout -isnot [long]) -or $timeout -lt 0) {
             throw "Invalid operation #${Index}: $action needs 'timeout_seconds' as a whole number of seconds, 0 or more."
         }
     }
+    if ($script:CheckpointActions -ccontains $action) {
+        # Separated by backslashes only, with no empty name and no hive:
+        # the cluster would otherwise replicate another key than the one
+        # the controller named.
+        $keyNames = $Operation['key'].Split([char]'\')
+        $keyValid = $Operation['key'].IndexOf([char]'/') -lt 0 -and $Operation['key'].IndexOf([char]':') -lt 0 -and
+            $script:HiveRoots -contains $keyNames[0]
+        foreach ($keyName in $keyNames) {
+            $keyValid = $keyValid -and $keyName.Length -gt 0
+        }
+        if (-not $keyValid) {
+            throw "Invalid operation #${Index}: $action needs 'key' as a key path below HKEY_LOCAL_MACHINE, such as SOFTWARE\Vendor\Product."
+        }
+    }
+}
+
+function Get-ResourceByName {
+    # Every resource, matched by Find-ByName: Get-ClusterResource -Name reads
+    # [ ] as a wildcard set, so "Disk [1]" would find "Disk 1" and never the
+    # resource itself. "Resource names are not case sensitive" (the resource
+    # Name property), as Find-ByName compares them.
+    param(
+        [Parameter(Mandatory)]
+        [string]$ResourceName
+    )
+
+    $match = Find-ByName -Items @(Get-ClusterResource) -Name $ResourceName
+    if ($null -eq $match) {
+        throw "the cluster has no resource named '$ResourceName'."
+    }
+    $match
+}
+
+function Get-GroupByName {
+    param(
+        [Parameter(Mandatory)]
+        [string]$GroupName
+    )
+
+    $match = Find-ByName -Items @(Get-ClusterGroup) -Name $GroupName
+    if ($null -eq $match) {
+        throw "the cluster has no role named '$GroupName'."
+    }
+    $match
 }
 
 function New-ClusterRole {
@@ -164,7 +232,8 @@ function New-ClusterRole {
         ServiceName = $Operation['service_name']
         # Per Learn, without -Wait the cmdlet waits for the role to come
         # online, and with "-Wait 0" the call is initiated and the cmdlet
-        # returns without waiting. Waiting is the wait_online operation.
+        # returns without waiting: the new role is then still Pending.
+        # Waiting is the job of move_role and wait_online.
         Wait = 0
     }
     # Each only when given, as the StringCollection the cmdlet declares.
@@ -173,8 +242,11 @@ function New-ClusterRole {
         $parameters['StaticAddress'].AddRange([string[]]$Operation['static_addresses'])
     }
     # Every client network without DHCP needs a static address or must be
-    # ignored (Learn, Add-ClusterGenericServiceRole -IgnoreNetwork); the
-    # controller ignores the client networks none of the addresses is in.
+    # ignored (Learn, Add-ClusterGenericServiceRole -IgnoreNetwork). A
+    # network is named by its subnet, <address>/<prefix length>, as in the
+    # same parameter's example on New-Cluster's Learn page, "-IgnoreNetwork
+    # 2.0.0.0/8"; the controller sends the subnets of the client networks
+    # none of the addresses is in.
     if ($Operation['ignore_networks'].Count -gt 0) {
         $parameters['IgnoreNetwork'] = [System.Collections.Specialized.StringCollection]::new()
         $parameters['IgnoreNetwork'].AddRange([string[]]$Operation['ignore_networks'])
@@ -234,74 +306,95 @@ function Add-RoleDisk {
     )
 
     Invoke-Step -Context "Cannot add disk '$($Operation['disk'])' to the role '$($Operation['group'])'" -Body {
-        $source = (Get-ClusterResource -Name $Operation['disk']).OwnerGroup
-        $targetNode = [string](Get-ClusterGroup -Name $Operation['group']).OwnerNode.Name
+        $disk = Get-ResourceByName -ResourceName $Operation['disk']
+        $source = $disk.OwnerGroup
+        $target = Get-GroupByName -GroupName $Operation['group']
+        $targetNode = [string]$target.OwnerNode.Name
         # Moving a resource to another group is ChangeClusterResourceGroup,
         # which needs both groups "owned by the same node regardless of the
         # resource's state" (clusapi.h). Available Storage holds only unused
         # disks, so it is the group that moves; a disk held by another role
         # is left to Windows' error.
         if ([string]$source.GroupType -eq 'AvailableStorage' -and [string]$source.OwnerNode.Name -ne $targetNode) {
-            $null = Move-ClusterGroup -Name ([string]$source.Name) -Node $targetNode
+            $null = Move-ClusterGroup -InputObject $source -Node $targetNode
         }
-        $null = Move-ClusterResource -Name $Operation['disk'] -Group $Operation['group']
+        $null = Move-ClusterResource -InputObject $disk -Group ([string]$target.Name)
     }
 }
 
-function Remove-ClusterRole {
+function Move-DiskToAvailableStorage {
     # Remove-ClusterGroup -RemoveResources "delete[s] all resources in the
-    # clustered role before removing the clustered role" (Learn). For a
-    # Physical Disk resource that takes the disk out of the cluster, so each
-    # disk to keep is first returned to Available Storage.
+    # clustered role before removing the clustered role" (Learn); for a
+    # Physical Disk resource that takes the disk out of the cluster. So each
+    # disk to keep leaves the stopped role for Available Storage first. The
+    # controller has removed the dependencies on it: ChangeClusterResourceGroup
+    # moves a resource's whole dependency tree.
     param(
         [Parameter(Mandatory)]
         [System.Collections.IDictionary]$Operation
     )
 
-    $roleName = $Operation['name']
-    # Without -Wait, Stop-ClusterGroup returns once the role is offline.
-    Invoke-Step -Context "Cannot stop the role '$roleName'" -Body { $null = Stop-ClusterGroup -Name $roleName }
-
-    foreach ($diskName in $Operation['keep_disks']) {
-        Invoke-Step -Context "Cannot return disk '$diskName' of the role '$roleName' to Available Storage" -Body {
-            $members = @(Get-ClusterResource -InputObject (Get-ClusterGroup -Name $roleName))
-            $disk = Find-ByName -Items $members -Name $diskName
-            # A disk outside the role is out of -RemoveResources' reach.
-            if ($null -eq $disk) {
-                return
-            }
-            foreach ($member in $members) {
-                if ($member.Name -eq $disk.Name) {
-                    continue
-                }
-                # ChangeClusterResourceGroup moves a resource's whole
-                # dependency tree: a resource still depending on the disk
-                # would follow it into Available Storage. An expression names
-                # each provider in brackets, e.g. "([Cluster Disk 2])".
-                $expression = [string](Get-ClusterResourceDependency -InputObject $member).DependencyExpression
-                if ($expression.IndexOf("[$($disk.Name)]", [System.StringComparison]::OrdinalIgnoreCase) -ge 0) {
-                    $null = Remove-ClusterResourceDependency -Resource ([string]$member.Name) -Provider ([string]$disk.Name) -Confirm:$false
-                }
-            }
-            # Both groups need one owner (see Add-RoleDisk). Here the stopped
-            # role moves: "the cluster always attempts to return the group to
-            # the state it was before the move" (MoveClusterGroup), so it
-            # stays offline, whereas moving Available Storage would take its
-            # other disks offline and online again.
-            $storage = Get-AvailableStorageGroup
-            if ([string](Get-ClusterGroup -Name $roleName).OwnerNode.Name -ne [string]$storage.OwnerNode.Name) {
-                $null = Move-ClusterGroup -Name $roleName -Node ([string]$storage.OwnerNode.Name)
-            }
-            $null = Move-ClusterResource -Name ([string]$disk.Name) -Group ([string]$storage.Name)
+    Invoke-Step -Context "Cannot return disk '$($Operation['disk'])' of the role '$($Operation['name'])' to Available Storage" -Body {
+        $disk = Get-ResourceByName -ResourceName $Operation['disk']
+        $role = Get-GroupByName -GroupName $Operation['name']
+        $storage = Get-AvailableStorageGroup
+        # Both groups need one owner (see Add-RoleDisk). Here the stopped
+        # role moves: "the cluster always attempts to return the group to
+        # the state it was before the move" (MoveClusterGroup), so it stays
+        # offline, whereas moving Available Storage would take its other
+        # disks offline and online again.
+        if ([string]$role.OwnerNode.Name -ne [string]$storage.OwnerNode.Name) {
+            $null = Move-ClusterGroup -InputObject $role -Node ([string]$storage.OwnerNode.Name)
         }
+        $null = Move-ClusterResource -InputObject $disk -Group ([string]$storage.Name)
     }
+}
 
-    Invoke-Step -Context "Cannot remove the role '$roleName'" -Body {
-        $null = Remove-ClusterGroup -Name $roleName -RemoveResources -Force
+function Get-ResourceStateList {
+    param(
+        [Parameter(Mandatory)]
+        [object]$Group
+    )
+
+    $states = Invoke-Step -Context "Cannot read the resources of the role '$($Group.Name)'" -Body {
+        @(Get-ClusterResource -InputObject $Group | ForEach-Object { '{0} ({1})' -f $_.Name, $_.State })
+    }
+    @($states) -join ', '
+}
+
+function Wait-RoleNotPending {
+    # Polls, once a second and for at most TimeoutSeconds, until the role is
+    # no longer Pending: "at least one resource in the group is in a pending
+    # state" (CLUSTER_GROUP_STATE), and such a group cannot be moved.
+    param(
+        [Parameter(Mandatory)]
+        [string]$RoleName,
+
+        [Parameter(Mandatory)]
+        [long]$TimeoutSeconds,
+
+        [Parameter(Mandatory)]
+        [string]$Purpose
+    )
+
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($true) {
+        $group = Invoke-Step -Context "Cannot read the state of the role '$RoleName'" -Body { Get-GroupByName -GroupName $RoleName }
+        if ([string]$group.State -ne 'Pending') {
+            return $group
+        }
+        if ($watch.Elapsed.TotalSeconds -ge $TimeoutSeconds) {
+            throw "The role '$RoleName' is still Pending after $TimeoutSeconds seconds, so it cannot be $Purpose yet; resources: $(Get-ResourceStateList -Group $group)"
+        }
+        Start-Sleep -Seconds 1
     }
 }
 
 function Wait-RoleOnline {
+    # Polls, once a second and for at most TimeoutSeconds, until the role is
+    # Online. A role that stays Failed, or goes back to Offline after it had
+    # started, for SettledSeconds will not come online by itself: the wait
+    # ends there, with each resource's state.
     param(
         [Parameter(Mandatory)]
         [string]$RoleName,
@@ -311,21 +404,33 @@ function Wait-RoleOnline {
     )
 
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $started = $false
+    $settledSince = -1.0
     while ($true) {
-        $group = Invoke-Step -Context "Cannot read the state of the role '$RoleName'" -Body { Get-ClusterGroup -Name $RoleName }
+        # Read afresh each time: a ClusterGroup object's State is a snapshot.
+        $group = Invoke-Step -Context "Cannot read the state of the role '$RoleName'" -Body { Get-GroupByName -GroupName $RoleName }
         $state = [string]$group.State
         if ($state -eq 'Online') {
             return
         }
-        if ($watch.Elapsed.TotalSeconds -ge $TimeoutSeconds) {
-            break
+        $elapsed = $watch.Elapsed.TotalSeconds
+        $started = $started -or $state -ne 'Offline'
+        if ($state -eq 'Failed' -or ($state -eq 'Offline' -and $started)) {
+            if ($settledSince -lt 0) {
+                $settledSince = $elapsed
+            }
+            elseif ($elapsed - $settledSince -ge $script:SettledSeconds) {
+                throw "The role '$RoleName' is $state and has stayed so for $([int]($elapsed - $settledSince)) seconds, so it will not come Online by itself; resources: $(Get-ResourceStateList -Group $group)"
+            }
+        }
+        else {
+            $settledSince = -1.0
+        }
+        if ($elapsed -ge $TimeoutSeconds) {
+            throw "The role '$RoleName' is not Online after $TimeoutSeconds seconds; its state is $state; resources: $(Get-ResourceStateList -Group $group)"
         }
         Start-Sleep -Seconds 1
     }
-    $resources = Invoke-Step -Context "Cannot read the resources of the role '$RoleName'" -Body {
-        @(Get-ClusterResource -InputObject $group | ForEach-Object { '{0} ({1})' -f $_.Name, $_.State })
-    }
-    throw "The role '$RoleName' is not Online after $TimeoutSeconds seconds; its state is $state; resources: $(@($resources) -join ', ')"
 }
 
 function Invoke-Operation {
@@ -334,42 +439,70 @@ function Invoke-Operation {
         [System.Collections.IDictionary]$Operation
     )
 
-    $resource = $Operation['resource']
+    $resourceName = $Operation['resource']
     $key = $Operation['key']
-    $name = $Operation['name']
+    $roleName = $Operation['name']
+    $provider = $Operation['provider']
     switch -CaseSensitive ($Operation['action']) {
         'create_role' { New-ClusterRole -Operation $Operation }
         'add_checkpoint' {
-            Invoke-Step -Context "Cannot add registry checkpoint '$key' to cluster resource '$resource'" -Body {
-                $null = Add-ClusterCheckpoint -ResourceName $resource -RegistryCheckpoint $key
+            Invoke-Step -Context "Cannot add registry checkpoint '$key' to cluster resource '$resourceName'" -Body {
+                $null = Add-ClusterCheckpoint -InputObject (Get-ResourceByName -ResourceName $resourceName) -RegistryCheckpoint $key
             }
         }
         'remove_checkpoint' {
             # Unlike Add-ClusterCheckpoint's, Remove-ClusterCheckpoint's
             # -RegistryCheckpoint is a switch (registry checkpoints only); the
             # key is given as -CheckpointName.
-            Invoke-Step -Context "Cannot remove registry checkpoint '$key' from cluster resource '$resource'" -Body {
-                $null = Remove-ClusterCheckpoint -ResourceName $resource -CheckpointName $key -RegistryCheckpoint -Force
+            Invoke-Step -Context "Cannot remove registry checkpoint '$key' from cluster resource '$resourceName'" -Body {
+                $null = Remove-ClusterCheckpoint -InputObject (Get-ResourceByName -ResourceName $resourceName) -CheckpointName $key -RegistryCheckpoint -Force
             }
         }
         'add_service_resource' { Add-ServiceResource -Operation $Operation }
         'add_dependency' {
-            Invoke-Step -Context "Cannot make cluster resource '$resource' depend on '$($Operation['provider'])'" -Body {
-                $null = Add-ClusterResourceDependency -Resource $resource -Provider $Operation['provider']
+            # AddClusterResourceDependency: the dependency is added to the
+            # resource's expression with "and". The provider is named as the
+            # cluster names it; the controller refuses names holding [ ] * ?.
+            Invoke-Step -Context "Cannot make cluster resource '$resourceName' depend on '$provider'" -Body {
+                $dependent = Get-ResourceByName -ResourceName $resourceName
+                $null = Add-ClusterResourceDependency -InputObject $dependent -Provider ([string](Get-ResourceByName -ResourceName $provider).Name)
+            }
+        }
+        'remove_dependency' {
+            Invoke-Step -Context "Cannot remove the dependency of cluster resource '$resourceName' on '$provider'" -Body {
+                $dependent = Get-ResourceByName -ResourceName $resourceName
+                $null = Remove-ClusterResourceDependency -InputObject $dependent -Provider ([string](Get-ResourceByName -ResourceName $provider).Name) -Confirm:$false
             }
         }
         'add_disk' { Add-RoleDisk -Operation $Operation }
+        'release_disk' { Move-DiskToAvailableStorage -Operation $Operation }
         'start_role' {
             # "-Wait 0": the start is initiated and the cmdlet returns.
-            Invoke-Step -Context "Cannot start the role '$name'" -Body { $null = Start-ClusterGroup -Name $name -Wait 0 }
-        }
-        'move_role' {
-            # Without -Wait the cmdlet returns once the move has completed.
-            Invoke-Step -Context "Cannot move the role '$name' to node '$($Operation['node'])'" -Body {
-                $null = Move-ClusterGroup -Name $name -Node $Operation['node']
+            Invoke-Step -Context "Cannot start the role '$roleName'" -Body {
+                $null = Start-ClusterGroup -InputObject (Get-GroupByName -GroupName $roleName) -Wait 0
             }
         }
-        'remove_role' { Remove-ClusterRole -Operation $Operation }
+        'move_role' {
+            # A role just created with "-Wait 0", or starting, is Pending
+            # and cannot move yet. Without -Wait, Move-ClusterGroup returns
+            # once the move has completed.
+            $node = $Operation['node']
+            $group = Wait-RoleNotPending -RoleName $roleName -TimeoutSeconds $Operation['timeout_seconds'] -Purpose "moved to '$node'"
+            Invoke-Step -Context "Cannot move the role '$roleName' to node '$node'" -Body {
+                $null = Move-ClusterGroup -InputObject $group -Node $node
+            }
+        }
+        'stop_role' {
+            # Without -Wait, Stop-ClusterGroup returns once the role is offline.
+            Invoke-Step -Context "Cannot stop the role '$roleName'" -Body {
+                $null = Stop-ClusterGroup -InputObject (Get-GroupByName -GroupName $roleName)
+            }
+        }
+        'remove_role' {
+            Invoke-Step -Context "Cannot remove the role '$roleName'" -Body {
+                $null = Remove-ClusterGroup -InputObject (Get-GroupByName -GroupName $roleName) -RemoveResources -Force
+            }
+        }
     }
 }
 

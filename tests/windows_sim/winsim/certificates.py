@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from .errors import HostError
+
 # The entries Windows gives a machine key it creates: SYSTEM and Administrators, full control.
 _FULL_CONTROL = 0xD01F01FF - (1 << 32)
 DEFAULT_KEY_ACL = (
@@ -84,6 +86,10 @@ def certificate_entry(cert: x509.Certificate, private_key=None, exportable: bool
     return hashlib.sha1(der).hexdigest().upper(), entry  # noqa: S324 - Windows names certificates by SHA-1
 
 
+# The keys directly under HKEY_LOCAL_MACHINE (Structure of the Registry; BCD00000000 since Windows Vista).
+HKLM_HIVES = ("HARDWARE", "SAM", "SECURITY", "SOFTWARE", "SYSTEM", "BCD00000000")
+
+
 def registry_key(state: dict, path: str) -> dict | None:
     keys = state.get("registry") or {}
     found = _find(keys, path)
@@ -104,9 +110,19 @@ def registry_report(state: dict, path: str, name: str) -> dict:
 
 
 def create_registry_key(state: dict, path: str) -> dict:
-    """RegistryKey.CreateSubKey: creates the key and every missing parent."""
-    keys = state.setdefault("registry", {})
+    """RegistryKey.CreateSubKey below HKEY_LOCAL_MACHINE: creates the key and every missing parent.
+
+    The keys directly under HKEY_LOCAL_MACHINE are the hives Windows loads there (HARDWARE, SAM, SECURITY,
+    SOFTWARE, SYSTEM, BCD00000000); no other key can be created at that level, so SOFTWARE\\X is created and
+    X\\Y is refused. A key name has at most 255 characters (Registry element size limits).
+    """
     parts = path.split("\\")
+    if parts[0].upper() not in HKLM_HIVES:
+        raise HostError(f"Access to the registry key 'HKEY_LOCAL_MACHINE\\{parts[0]}' is denied.",
+                        "System.UnauthorizedAccessException")
+    if any(len(part) > 255 for part in parts):
+        raise HostError("Registry key name must be less than 255 characters.", "System.ArgumentException")
+    keys = state.setdefault("registry", {})
     for depth in range(1, len(parts) + 1):
         prefix = "\\".join(parts[:depth])
         if _find(keys, prefix) is None:

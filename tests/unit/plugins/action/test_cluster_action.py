@@ -16,6 +16,7 @@ PROBE = {
     "disks": [{"name": "Cluster Disk 2", "found": True, "resource_type": "Physical Disk", "owner_group": "Available Storage",
                "owner_group_type": "AvailableStorage", "state": "Online"}],
     "group": None,
+    "resources": [{"name": "Cluster Disk 2", "group": "Available Storage"}],
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -11,7 +12,12 @@ from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_
     ARGUMENT_SPEC,
     SPEC_RULES,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, check_role_name, plan_role
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import (
+    check_params,
+    check_role_name,
+    dependency_ids,
+    plan_role,
+)
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PlanError,
     TaskInputError,
@@ -36,11 +42,23 @@ def service(query: str, name: str, display_name: str) -> dict:
     return {"query": query, "found": True, "name": name, "display_name": display_name}
 
 
-def probe(group=None, services=None, disks=None) -> dict:
+def rid(name: str) -> str:
+    """A resource's id, as Get-ClusterResource reports it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name.lower()))
+
+
+def probe(group=None, services=None, disks=None, elsewhere=()) -> dict:
+    """What the payload's probe reports; elsewhere: (resource, group) pairs of other roles."""
+    disk_group = group["name"] if group else "Available Storage"
+    resources = [{"name": r["name"], "group": group["name"]} for r in (group or {}).get("resources", [])]
+    if not group:
+        resources.append({"name": "Cluster Disk 2", "group": disk_group})
+    resources += [{"name": name, "group": owner} for name, owner in elsewhere]
     return {
         "cluster": {
             "name": "GWCLUSTER", "local_node": "GW01",
-            "nodes": [{"name": "GW01", "state": "Up"}, {"name": "GW02", "state": "Up"}, {"name": "GW03", "state": "Down"}],
+            "nodes": [{"name": "GW01", "state": "Up", "id": "1"}, {"name": "GW02", "state": "Up", "id": "2"},
+                      {"name": "GW03", "state": "Down", "id": "3"}],
             "networks": [
                 {"name": "Cluster Network 1", "role": "ClusterAndClient", "address": "10.0.0.0", "address_mask": "255.255.255.0"},
                 {"name": "Cluster Network 2", "role": "Cluster", "address": "172.16.0.0", "address_mask": "255.255.0.0"},
@@ -52,12 +70,15 @@ def probe(group=None, services=None, disks=None) -> dict:
                                                    "owner_group_type": "GenericService" if group else "AvailableStorage",
                                                    "state": "Online"}],
         "group": group,
+        "resources": resources,
     }
 
 
 def resource(name, resource_type, service_name=None, address=None, depends=(), checkpoints=(), state="Online") -> dict:
-    return {"name": name, "resource_type": resource_type, "state": state, "service_name": service_name, "address": address,
-            "dependency_expression": " and ".join(f"[{d}]" for d in depends), "checkpoints": list(checkpoints)}
+    """A resource as the probe reports it; its dependency expression names resources by id (-Guid)."""
+    return {"name": name, "id": rid(name), "resource_type": resource_type, "state": state, "service_name": service_name,
+            "address": address, "dependency_expression": " and ".join(f"[{rid(d)}]" for d in depends),
+            "checkpoints": list(checkpoints)}
 
 
 def complete_group(**overrides) -> dict:
@@ -160,7 +181,7 @@ def test_a_new_role_is_created_then_checkpointed_then_started_and_waited_for():
         {"action": "create_role", "name": "CloudGateway", "service_name": "CAGateway", "static_addresses": ["10.0.0.50"],
          "ignore_networks": [], "storage": ["Cluster Disk 2"]},
         {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
-        {"action": "move_role", "name": "CloudGateway", "node": "GW02"},
+        {"action": "move_role", "name": "CloudGateway", "node": "GW02", "timeout_seconds": 120},
         {"action": "start_role", "name": "CloudGateway"},
         {"action": "wait_online", "name": "CloudGateway", "timeout_seconds": 120},
     ]
@@ -181,11 +202,12 @@ def test_an_additional_service_gets_its_resource_dependencies_and_checkpoints():
     ]
 
 
-def test_client_networks_without_an_address_are_ignored_only_when_addresses_are_given():
+def test_client_networks_without_an_address_are_ignored_by_subnet_only_when_addresses_are_given():
+    # Add-ClusterGenericServiceRole -IgnoreNetwork takes subnets, such as 10.38.1.0/24; a network's name is refused.
     current = probe()
     current["cluster"]["networks"].append(
         {"name": "Cluster Network 3", "role": "Client", "address": "192.168.5.0", "address_mask": "255.255.255.0"})
-    assert plan_role(params(), current).operations[0]["ignore_networks"] == ["Cluster Network 3"]
+    assert plan_role(params(), current).operations[0]["ignore_networks"] == ["192.168.5.0/24"]
     assert plan_role(params(static_addresses=["10.0.0.50", "192.168.5.7"]), current).operations[0]["ignore_networks"] == []
     assert plan_role(params(static_addresses=[]), current).operations[0]["ignore_networks"] == []
 
@@ -197,9 +219,10 @@ def test_an_address_outside_the_client_networks_fails_without_a_change(address):
         plan_role(params(static_addresses=[address]), probe())
 
 
-def test_a_service_that_is_not_installed_fails():
+def test_a_service_that_is_not_installed_fails_naming_the_node_it_checked():
     services = [{"query": GATEWAY, "found": False, "name": None, "display_name": None}]
-    with pytest.raises(PlanError, match="service: no service named 'Keyfactor Managed CA Gateway' .* is installed on GW01"):
+    with pytest.raises(PlanError, match="service: no service named 'Keyfactor Managed CA Gateway' .* is installed on GW01, "
+                                        "the node this task runs on; install it on every node the role may run on"):
         plan_role(params(), probe(services=services))
 
 
@@ -312,7 +335,7 @@ def test_a_failed_role_is_started_and_a_role_elsewhere_is_moved():
 
 
 def test_depends_on_must_name_a_resource_of_the_role():
-    with pytest.raises(PlanError, match=r"additional_services\[0\]\.depends_on: the role has no resource named 'Nothing'"):
+    with pytest.raises(PlanError, match=r"additional_services\[0\]\.depends_on\[0\]: the role has no resource named 'Nothing'"):
         plan_role(params(additional_services=[{"service": SYNC, "depends_on": ["Nothing"]}]), probe(group=complete_group()))
 
 
@@ -325,14 +348,19 @@ def test_two_options_resolving_to_one_service_fail():
 # --- removal and probe shape -------------------------------------------------------------------
 
 
-def test_absent_removes_the_role_and_keeps_its_disks():
+def test_absent_stops_the_role_frees_its_disks_from_their_dependents_returns_them_and_removes_the_role():
     plan = plan_role(params(state="absent"), probe(group=complete_group()))
-    assert plan.operations == [{"action": "remove_role", "name": "CloudGateway", "keep_disks": ["Cluster Disk 2"]}]
+    assert plan.operations == [
+        {"action": "stop_role", "name": "CloudGateway"},
+        {"action": "remove_dependency", "resource": GATEWAY, "provider": "Cluster Disk 2"},
+        {"action": "release_disk", "disk": "Cluster Disk 2", "name": "CloudGateway"},
+        {"action": "remove_role", "name": "CloudGateway"},
+    ]
     assert plan.after == {"state": "absent"} and plan.result["removed"] is True
     assert plan_role(params(state="absent"), probe()).operations == []
 
 
-@pytest.mark.parametrize("broken", [{"cluster": None}, {"services": "x"}, {"disks": None}, {"group": "x"}])
+@pytest.mark.parametrize("broken", [{"cluster": None}, {"services": "x"}, {"disks": None}, {"group": "x"}, {"resources": None}])
 def test_a_probe_result_of_the_wrong_shape_is_reported_not_planned_on(broken):
     current = dict(probe(), **broken)
     with pytest.raises(UnexpectedProbeResult):
@@ -344,3 +372,175 @@ def test_planning_does_not_modify_the_probe_result():
     snapshot = copy.deepcopy(current)
     plan_role(params(additional_services=[{"service": SYNC, "depends_on": ["CloudGateway"]}]), current)
     assert current == snapshot
+
+
+# --- networks by subnet ------------------------------------------------------------------------------------------
+
+
+def test_an_ignored_network_is_given_by_each_of_its_subnets_ipv6_included():
+    current = probe()
+    current["cluster"]["networks"].append(
+        {"name": "Backup", "role": "Client", "address": "192.168.5.0", "address_mask": "255.255.255.0",
+         "ipv6_addresses": ["fd00:5:0:0::", "2001:db8:5::"], "ipv6_prefix_lengths": ["64", "48"]})
+    current["cluster"]["networks"].append(
+        {"name": "IPv6 only", "role": "ClusterAndClient", "address": "", "address_mask": "",
+         "ipv6_addresses": ["fd00:6::"], "ipv6_prefix_lengths": ["64"]})
+    operation = plan_role(params(), current).operations[0]
+    assert operation["ignore_networks"] == ["192.168.5.0/24", "fd00:5::/64", "2001:db8:5::/48", "fd00:6::/64"]
+
+
+def test_a_client_network_without_a_subnet_cannot_be_ignored_and_fails_before_any_change():
+    current = probe()
+    current["cluster"]["networks"].append({"name": "Odd", "role": "Client", "address": "", "address_mask": ""})
+    with pytest.raises(PlanError, match="static_addresses: the cluster's client network 'Odd' has none of the static "
+                                        "addresses, and it reports no subnet"):
+        plan_role(params(), current)
+
+
+# --- dependency expressions ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, ids", [
+    ("", []),
+    ("[A]", ["a"]),
+    ("[{A}] and [b]", ["a", "b"]),
+    ("([a] or [b]) and [c]", ["a", "b", "c"]),
+    ("([a] OR [b])AND([c] or [d])", ["a", "b", "c", "d"]),
+])
+def test_a_dependency_expression_is_read_by_its_grammar(expression, ids):
+    assert dependency_ids(expression) == ids
+
+
+@pytest.mark.parametrize("expression", ["[a", "[a] nand [b]", "a and b", "[a] andor [b]"])
+def test_an_expression_outside_the_grammar_is_an_unexpected_probe_result(expression):
+    with pytest.raises(UnexpectedProbeResult):
+        dependency_ids(expression)
+
+
+def test_resource_names_with_brackets_are_read_by_id_so_a_second_run_changes_nothing():
+    # A service whose display name holds brackets: the name-based reading cut "Keyfactor [Sync] Service" at its
+    # first "]" and added the dependency again on every run.
+    sync = "Keyfactor [Sync] Service"
+    group = complete_group()
+    group["resources"].append(resource(sync, "Generic Service", service_name="CASync", depends=[GATEWAY, "Cluster Disk 2"]))
+    services = [service(GATEWAY, "CAGateway", GATEWAY), service("CASync", "CASync", sync)]
+    options = params(additional_services=[{"service": "CASync", "depends_on": [GATEWAY]}])
+    plan = plan_role(options, probe(group=group, services=services))
+    assert plan.operations == []
+    assert plan.after["resources"][sync]["depends_on"] == ["Cluster Disk 2", GATEWAY]
+
+
+def test_a_dependency_on_a_resource_outside_the_role_is_an_unexpected_probe_result():
+    group = complete_group()
+    group["resources"][3]["dependency_expression"] += f" and [{rid('Somewhere Else')}]"
+    with pytest.raises(UnexpectedProbeResult, match="depends on .* which is no resource of its role"):
+        plan_role(params(), probe(group=group))
+
+
+# --- self and circular dependencies -------------------------------------------------------------------------------
+
+THIRD = "Keyfactor Third Service"
+
+
+def third_services() -> list[dict]:
+    return [service(GATEWAY, "CAGateway", GATEWAY), service("CASync", "CASync", SYNC), service("CAThird", "CAThird", THIRD)]
+
+
+def test_a_service_that_depends_on_its_own_resource_fails_on_the_controller():
+    # Given by service name, the entry's own resource is known by its display name only after the probe.
+    with pytest.raises(PlanError, match=r"^additional_services\[0\]\.depends_on\[0\]: 'Keyfactor Managed CA Sync Service' "
+                                        r"is the resource of this service itself"):
+        plan_role(params(additional_services=[{"service": "CASync", "depends_on": [SYNC]}]), probe(services=third_services()))
+
+
+def test_services_that_depend_on_each_other_fail_on_the_controller_naming_the_option():
+    entries = [{"service": "CASync", "depends_on": [THIRD]}, {"service": "CAThird", "depends_on": [SYNC]}]
+    with pytest.raises(PlanError, match=r"^additional_services\[1\]\.depends_on\[0\]: 'Keyfactor Managed CA Sync Service' "
+                                        r"depends on 'Keyfactor Third Service' already \(Keyfactor Managed CA Sync Service -> "
+                                        r"Keyfactor Third Service\), so this dependency would make a circle"):
+        plan_role(params(additional_services=entries), probe(services=third_services()))
+
+
+def test_a_circle_through_what_the_role_already_has_fails_too():
+    # The gateway's resource already depends on the sync service's; the sync service may not depend on it.
+    group = complete_group()
+    group["resources"].append(resource(SYNC, "Generic Service", service_name="CASync"))
+    group["resources"][3]["dependency_expression"] += f" and [{rid(SYNC)}]"
+    with pytest.raises(PlanError, match=r"additional_services\[0\]\.depends_on\[0\]: .*would make a circle"):
+        plan_role(params(additional_services=[{"service": SYNC, "depends_on": [GATEWAY]}]), probe(group=group))
+
+
+def test_options_that_name_their_own_service_or_a_circle_fail_before_the_host():
+    with pytest.raises(TaskInputError, match=r"^additional_services\[0\]\.depends_on\[1\]: 'casync' is this entry's own service"):
+        params(additional_services=[{"service": "CASync", "depends_on": ["CloudGateway", "casync"]}])
+    entries = [{"service": "A"}, {"service": "B", "depends_on": ["C"]}, {"service": "C", "depends_on": ["b"]}]
+    with pytest.raises(TaskInputError, match=r"^additional_services\[1\]\.depends_on: the services depend on each other in a "
+                                             r"circle, additional_services\[1\] \(B\) -> additional_services\[2\] \(C\) -> "
+                                             r"additional_services\[1\] \(B\)"):
+        params(additional_services=entries)
+
+
+@pytest.mark.parametrize("name", ["Cluster Disk [2]", "Disk]", "Disk*", "Disk?"])
+def test_names_the_cluster_cannot_be_given_safely_are_refused_before_the_host(name):
+    with pytest.raises(TaskInputError, match=r"^storage\[0\]: .* holds one of \[ \] \* \?"):
+        params(storage=[name])
+    with pytest.raises(TaskInputError, match=r"^additional_services\[0\]\.depends_on\[0\]: "):
+        params(additional_services=[{"service": SYNC, "depends_on": [name]}])
+
+
+def test_a_role_whose_disk_has_such_a_name_is_not_removed():
+    group = complete_group()
+    group["resources"][2] = resource("Cluster Disk [2]", "Physical Disk")
+    group["resources"][3] = resource(GATEWAY, "Generic Service", service_name="CAGateway",
+                                     depends=["CloudGateway", "Cluster Disk [2]"], checkpoints=[CHECKPOINT])
+    with pytest.raises(PlanError, match="has the disk 'Cluster Disk \\[2\\]', whose name holds one of"):
+        plan_role(params(state="absent"), probe(group=group))
+
+
+# --- names the cluster already uses -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, message", [
+    ("GW02", "'GW02' is the name of the cluster's node GW02"),
+    ("gw03", "'gw03' is the name of the cluster's node GW03"),
+    ("GwCluster", "'GwCluster' is the name of the cluster itself"),
+])
+def test_a_new_role_cannot_take_the_name_of_a_node_or_of_the_cluster(name, message):
+    with pytest.raises(PlanError, match=f"^name: {message}; a role's client access point needs a computer name of its own"):
+        plan_role(params(name=name), probe())
+
+
+@pytest.mark.parametrize("elsewhere, option", [
+    ([("CloudGateway", "Other Role")], "name"),
+    ([("IP Address 10.0.0.50", "Other Role")], "static_addresses"),
+    ([(GATEWAY, "Other Role")], "service"),
+])
+def test_a_new_role_cannot_create_a_resource_whose_name_another_role_has(elsewhere, option):
+    with pytest.raises(PlanError, match=f"^{option}: the cluster already has a resource named .*, in the role 'Other Role', "
+                                        "and a resource's name is unique in a cluster"):
+        plan_role(params(), probe(elsewhere=elsewhere))
+
+
+def test_an_additional_service_whose_resource_name_another_role_has_fails_before_any_change():
+    with pytest.raises(PlanError, match=r"^additional_services\[0\]\.service: the cluster already has a resource named "
+                                        r"'Keyfactor Managed CA Sync Service', in the role 'Other Role'"):
+        plan_role(params(additional_services=[{"service": SYNC}]),
+                  probe(group=complete_group(), elsewhere=[(SYNC, "Other Role")]))
+
+
+# --- registry checkpoints as Windows reads them --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", [
+    "HKLM:/SOFTWARE/Keyfactor/Keyfactor CA Gateway/Parameters",
+    "HKLM:\\SOFTWARE/Keyfactor\\Keyfactor CA Gateway/Parameters",
+    "Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters",
+])
+def test_a_checkpoint_written_the_powershell_way_is_the_key_windows_replicates(written):
+    assert params(registry_checkpoints=[written])["registry_checkpoints"] == [CHECKPOINT]
+
+
+def test_a_checkpoint_directly_under_hklm_is_refused():
+    with pytest.raises(TaskInputError, match=r"^registry_checkpoints\[0\]: 'Keyfactor\\\\Parameters' would be a key directly "
+                                             r"under HKEY_LOCAL_MACHINE"):
+        params(registry_checkpoints=["Keyfactor\\Parameters"])

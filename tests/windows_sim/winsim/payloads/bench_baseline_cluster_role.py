@@ -46,7 +46,7 @@ def _operations(cluster: dict, parameters: dict, service_display_name) -> list[d
                        for key in parameters.get("SyncCheckpoints") or [] if key.lower() not in sync_present]
     owner = parameters.get("OwnerNode") or ""
     if owner and (group is None or group["owner_node"].lower() != owner.lower()):
-        operations.append({"action": "move_role", "name": name, "node": owner})
+        operations.append({"action": "move_role", "name": name, "node": owner, "timeout_seconds": 0})
     if group is None or group["state"] != "Online" or operations:
         operations.append({"action": "start_role", "name": name})
     return operations
@@ -74,5 +74,7 @@ def bench_baseline_cluster_role(call) -> None:
         _fail(f"Cannot change the cluster '{cluster['name']}'", message, type_name)
     for operation in operations:
         _apply_one(call, cluster, operation)
+        # The script calls each cmdlet without -Wait, so each returns once its change has completed.
+        model.settle_all(cluster)
         call.changed = True
         call.operation_done()

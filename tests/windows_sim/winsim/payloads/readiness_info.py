@@ -16,7 +16,7 @@ from ..errors import HostError
 from ..registry import payload_model
 from ..stock.win_feature import CATALOGUE, is_installed
 from ._key_acl import key_report
-from .cluster_generic_service_role import _cluster_of, _group_report, _service_report
+from .cluster_generic_service_role import _cluster_of, _group_report, _service_report, cluster_report
 from .user_rights import _lsa_right
 
 _LOWER_FEATURES = {name.lower(): name for name in CATALOGUE}
@@ -129,8 +129,7 @@ def _cluster(call) -> dict:
     except HostError as error:
         report["error"] = error.message
         return report
-    report["cluster"] = {"name": cluster["name"], "local_node": call.host.computer_name,
-                         "nodes": [{"name": n["name"], "state": n["state"]} for n in cluster["nodes"]]}
+    report["cluster"] = cluster_report(call, cluster)
     report["roles"] = {name: _group_report(cluster, name) for name in roles}
     return report
 
