@@ -420,14 +420,20 @@ class _Seed:
     def cluster_from(self, report: dict, groups: list) -> None:
         """A cluster as the probe's cluster report and group reports describe it."""
         cluster = self.cluster or {"name": report.get("name"), "nodes": [], "networks": [], "groups": [], "resources": []}
-        cluster["nodes"] = [{"name": n["name"], "state": n.get("state") or "Up"} for n in report.get("nodes") or []]
+        cluster["nodes"] = [{"name": n["name"], "state": n.get("state") or "Up", **({"id": n["id"]} if n.get("id") else {})}
+                            for n in report.get("nodes") or []]
         cluster["networks"] = [{"name": n.get("name"), "role": n.get("role"), "address": n.get("address"),
-                                "address_mask": n.get("address_mask"), "dhcp": False} for n in report.get("networks") or []]
+                                "address_mask": n.get("address_mask"), "dhcp": False,
+                                "ipv6_addresses": list(n.get("ipv6_addresses") or []),
+                                "ipv6_prefix_lengths": list(n.get("ipv6_prefix_lengths") or [])}
+                               for n in report.get("networks") or []]
         for group in groups:
             if group is None or any(g["name"].lower() == group["name"].lower() for g in cluster["groups"]):
                 continue
             cluster["groups"].append({"name": group["name"], "group_type": group.get("group_type"),
                                       "owner_node": group.get("owner_node"), "state": group.get("state")})
+            # The probe reads dependency expressions by resource id (Get-ClusterResourceDependency -Guid).
+            names_by_id = {str(r["id"]).strip("{}").lower(): r["name"] for r in group.get("resources") or [] if r.get("id")}
             for resource in group.get("resources") or []:
                 parameters = {}
                 if resource.get("service_name") is not None:
@@ -438,7 +444,9 @@ class _Seed:
                 cluster["resources"].append({
                     "name": resource["name"], "resource_type": resource.get("resource_type"), "group": group["name"],
                     "state": resource.get("state"), "parameters": parameters,
-                    "dependencies": _DEPENDENCY.findall(resource.get("dependency_expression") or ""),
+                    **({"id": str(resource["id"]).strip("{}")} if resource.get("id") else {}),
+                    "dependencies": [names_by_id.get(token.strip("{}").lower(), token)
+                                     for token in _DEPENDENCY.findall(resource.get("dependency_expression") or "")],
                     "checkpoints": list(resource.get("checkpoints") or [])})
         local = report.get("local_node")
         if local:
