@@ -7,7 +7,7 @@ import json
 
 from winsim import manifest, registry, state as state_file
 from winsim.host import Host
-from winsim.stock import run_stock
+from winsim.stock import installed_source, module_kind_and_check_mode, run_stock
 from winsim.stock.win_acl import FILE_SYSTEM_RIGHTS
 
 COMPUTER = "KF01"
@@ -23,10 +23,12 @@ def new_host(seed: dict | None = None) -> Host:
     return Host(state_file.complete(copy.deepcopy(seed or {}), COMPUTER))
 
 
-def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, **args) -> dict:
-    """Run a stand-in as the connection plugin does, with ansible-core's check and diff flags."""
+def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, module_source: str = "", **args) -> dict:
+    """Run a stand-in as the connection plugin does, with ansible-core's check and diff flags.
+
+    module_source is the module's PowerShell as the host receives it; empty, the installed collection's is used."""
     invocation = manifest.ModuleInvocation(
-        name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script="", become=False)
+        name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script=module_source, become=False)
     return run_stock(host, registry.STOCK_MODULES[fqcn], invocation)
 
 
@@ -45,6 +47,30 @@ def assert_failed(result: dict, message: str) -> None:
 def test_every_stand_in_is_registered():
     for module in ("setup", "win_feature", "win_file", "win_acl", "win_group_membership", "win_user", "win_service_info"):
         assert f"ansible.windows.{module}" in registry.STOCK_MODULES
+
+
+def test_check_mode_support_is_read_from_each_installed_module():
+    legacy_with_check_mode = {"ansible.windows.win_feature", "ansible.windows.win_file",
+                              "ansible.windows.win_group_membership"}
+    for fqcn in registry.STOCK_MODULES:
+        kind, supported = module_kind_and_check_mode(installed_source(fqcn))
+        if fqcn == "ansible.windows.win_acl":
+            assert (kind, supported) == ("legacy", False)
+        elif fqcn in legacy_with_check_mode:
+            assert (kind, supported) == ("legacy", True), fqcn
+        else:
+            assert (kind, supported) == ("basic", True), fqcn
+
+
+def test_an_ansible_basic_module_without_check_mode_support_is_skipped_after_its_options_are_checked():
+    source = installed_source("ansible.windows.win_user").replace("supports_check_mode = $true", "")
+    host = new_host()
+    before = snapshot(host)
+    skipped = run(host, "ansible.windows.win_user", check=True, module_source=source, name="svc", _ansible_module_name="win_user")
+    assert skipped == {"skipped": True, "changed": False, "msg": "remote module (win_user) does not support check mode"}
+    refused = run(host, "ansible.windows.win_user", check=True, module_source=source, name="svc", colour="blue")
+    assert refused["failed"] is True and "colour" in refused["msg"]
+    assert snapshot(host) == before
 
 
 class TestSetup:
@@ -275,7 +301,7 @@ class TestWinAcl:
         for user, rights, path in (("KF01\\svc", "Modify", self.PATH), ("svc", "modify, synchronize", self.PATH.lower()),
                                    (sid, "Modify", self.PATH.replace("\\", "/") + "/")):
             again = run(host, "ansible.windows.win_acl", path=path, user=user, rights=rights, type="allow")
-            assert again == {"changed": False, "msg": "the specified rule already exists"}, (user, rights, path)
+            assert again == {"changed": False}, (user, rights, path)
 
     def test_inherit_takes_a_combination_of_flags_as_the_real_module_does(self):
         host, sid = self.host_with_service_account()
@@ -299,11 +325,26 @@ class TestWinAcl:
         run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow", state="absent")
         assert sid not in {ace["sid"] for ace in self.acl(host, self.PATH + "\\Logs")}
 
-    def test_check_mode_changes_nothing(self):
+    def test_check_mode_is_skipped_by_the_installed_3_3_0_module(self):
+        # win_acl.ps1 of ansible.windows 3.3.0 calls Parse-Args without -supports_check_mode: the host skips it
+        # before reading any option, so even a missing path is not reported.
+        assert "$params = Parse-Args $args\n" in installed_source("ansible.windows.win_acl")
         host = self.host_with_service_account()[0]
         before = snapshot(host)
-        result = run(host, "ansible.windows.win_acl", check=True, path=self.PATH, user="svc", rights="FullControl", type="allow")
-        assert result["changed"] is True
+        for path in (self.PATH, "C:\\Nope"):
+            result = run(host, "ansible.windows.win_acl", check=True, path=path, user="svc", rights="FullControl", type="allow")
+            assert result == {"skipped": True, "changed": False, "msg": "remote module does not support check mode"}
+        assert snapshot(host) == before
+
+    def test_a_version_with_check_mode_support_reports_the_change_and_makes_none(self):
+        # From ansible.windows#912 the module declares the support; the stand-in follows the source it is sent.
+        source = installed_source("ansible.windows.win_acl").replace(
+            "$params = Parse-Args $args\n", "$params = Parse-Args $args -supports_check_mode $true\n")
+        host = self.host_with_service_account()[0]
+        before = snapshot(host)
+        result = run(host, "ansible.windows.win_acl", check=True, module_source=source, path=self.PATH, user="svc",
+                     rights="FullControl", type="allow")
+        assert result == {"changed": True}
         assert snapshot(host) == before
 
     def test_an_inherited_ace_does_not_satisfy_the_rule(self):
@@ -338,7 +379,7 @@ class TestWinAcl:
         run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow")
         assert run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow", state="absent")["changed"]
         again = run(host, "ansible.windows.win_acl", path=self.PATH, user="svc", rights="Modify", type="allow", state="absent")
-        assert again == {"changed": False, "msg": "the specified rule does not exist"}
+        assert again == {"changed": False}
 
     def test_an_unknown_principal_fails(self):
         host = self.host_with_service_account()[0]
