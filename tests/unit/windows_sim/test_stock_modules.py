@@ -632,3 +632,59 @@ class TestWinServiceInfo:
     def test_a_missing_service(self):
         assert run(new_host(self.SEED), "ansible.windows.win_service_info", name="W3SVC") == {
             "changed": False, "exists": False, "services": []}
+
+
+class TestWinUserRight:
+    """ansible.windows.win_user_right, as its integration tests (tests/integration/targets/win_user_right) drive it."""
+
+    RIGHT = "SeRelabelPrivilege"
+    ADMIN = f"{COMPUTER}\\Administrator"
+
+    def right(self, host: Host, **args) -> dict:
+        return run(host, "ansible.windows.win_user_right", name=self.RIGHT, **args)
+
+    def holders(self, host: Host) -> list[str]:
+        return [host.directory.name_of(sid) for sid in host.state["user_rights"].get(self.RIGHT, [])]
+
+    def test_an_unknown_account_fails_with_the_modules_own_message(self):
+        host = new_host()
+        assert_failed(self.right(host, users=["FakeUser"]), "Failed to translate the account 'FakeUser' to a SID")
+        # The users are translated before the right is looked up.
+        result = run(host, "ansible.windows.win_user_right", name="FailRight", users=["FakeUser"])
+        assert_failed(result, "Failed to translate the account 'FakeUser' to a SID")
+        result = run(host, "ansible.windows.win_user_right", name="FailRight", users=["Administrator"])
+        assert_failed(result, "the specified right FailRight is not a valid right")
+
+    def test_removed_follows_the_order_the_users_were_given(self):
+        host = new_host()
+        added = self.right(host, users=["Administrator", "Administrators"], action="add")
+        assert added["added"] == [self.ADMIN, "BUILTIN\\Administrators"]
+        added = self.right(host, users=["Administrator", "Guests", f"{COMPUTER}\\Users"], action="add")
+        assert added["added"] == ["BUILTIN\\Guests", "BUILTIN\\Users"]
+        assert self.holders(host) == [self.ADMIN, "BUILTIN\\Administrators", "BUILTIN\\Guests", "BUILTIN\\Users"]
+
+        check = self.right(host, check=True, users=["Guests", "Administrator"], action="remove")
+        assert (check["changed"], check["added"], check["removed"]) == (True, [], ["BUILTIN\\Guests", self.ADMIN])
+        removed = self.right(host, users=["Guests", "Administrator"], action="remove")
+        assert removed["removed"] == ["BUILTIN\\Guests", self.ADMIN]
+        assert self.holders(host) == ["BUILTIN\\Administrators", "BUILTIN\\Users"]
+        assert self.right(host, users=["Guests", "Administrator"], action="remove") == {
+            "changed": False, "added": [], "removed": []}
+
+    def test_set_adds_in_the_users_order_and_removes_the_others(self):
+        host = new_host()
+        self.right(host, users=["Administrators", "Users"], action="set")
+        result = self.right(host, diff=True, users=["Administrators", "SYSTEM", "Backup Operators"], action="set")
+        assert result["added"] == ["NT AUTHORITY\\SYSTEM", "BUILTIN\\Backup Operators"]
+        assert result["removed"] == ["BUILTIN\\Users"]
+        assert result["diff"] == {
+            "before": {self.RIGHT: ["BUILTIN\\Administrators", "BUILTIN\\Users"]},
+            "after": {self.RIGHT: ["BUILTIN\\Administrators", "NT AUTHORITY\\SYSTEM", "BUILTIN\\Backup Operators"]}}
+
+    def test_an_orphaned_holder_is_removed_by_its_sid(self):
+        host = new_host()
+        sid = host.directory.add_local(host.state, "test ansible", "user").sid
+        self.right(host, users=["test ansible"], action="add")
+        run(host, "ansible.windows.win_user", name="test ansible", state="absent")
+        result = self.right(host, users=["Administrators"], action="set")
+        assert (result["added"], result["removed"]) == (["BUILTIN\\Administrators"], [sid])
