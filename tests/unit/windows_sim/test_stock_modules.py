@@ -588,6 +588,45 @@ class TestWinUser:
         assert run(host, "ansible.windows.win_user", name="svc", fullname="Keyfactor Service")["changed"] is True
 
 
+class TestWinUserGroups:
+    """ansible.windows.win_user's groups, as its integration tests (tests/integration/targets/win_user) drive them."""
+
+    NAME = "test_win_user"
+
+    def user(self, host: Host, **args) -> dict:
+        return run(host, "ansible.windows.win_user", name=self.NAME, **args)
+
+    def test_the_group_sequence_of_the_modules_integration_tests(self):
+        host = new_host()
+        created = self.user(host, password=PASSWORD, fullname="Test User", description="Test user account", groups=["Guests"])
+        assert created["changed"] is True and [g["name"] for g in created["groups"]] == ["Guests"]
+        assert self.user(host, password=PASSWORD, groups=["guests"])["changed"] is False
+        assert self.user(host, groups=[])["groups"] == []
+        assert [g["name"] for g in self.user(host, groups=["Users"])["groups"]] == ["Users"]
+        added = self.user(host, groups=["S-1-5-32-547"], groups_action="add")
+        assert added["changed"] is True
+        assert sorted(g["name"] for g in added["groups"]) == ["Power Users", "Users"]
+        assert self.user(host, groups=["S-1-5-32-547"], groups_action="add")["changed"] is False
+        removed = self.user(host, groups=["Users"], groups_action="remove")
+        assert [g["name"] for g in removed["groups"]] == ["Power Users"]
+        replaced = self.user(host, groups="Users, Guests", groups_action="replace")
+        assert sorted(g["name"] for g in replaced["groups"]) == ["Guests", "Users"]
+        assert self.user(host, groups=["Users", "Guests"], groups_action="replace")["changed"] is False
+        assert self.user(host, groups="")["groups"] == []
+        failed = self.user(host, groups=["Userz"])
+        assert failed["failed"] is True and failed["msg"].startswith("group 'Userz' not found")
+
+    def test_a_member_server_has_the_built_in_groups_of_its_version(self):
+        for os_version, has_device_owners in (("10.0.14393.0", False), ("10.0.17763.0", True), ("10.0.20348.0", True)):
+            host = new_host({"host": {"os_version": os_version}})
+            for group in ("Power Users", "Remote Management Users", "Event Log Readers", "Hyper-V Administrators",
+                          "Storage Replica Administrators", "Access Control Assistance Operators"):
+                result = run(host, "ansible.windows.win_group_membership", name=group, members=["Administrator"])
+                assert result["changed"] is True, (os_version, group, result)
+            device_owners = run(host, "ansible.windows.win_group_membership", name="Device Owners", members=["Administrator"])
+            assert device_owners.get("failed", False) is not has_device_owners, (os_version, device_owners)
+
+
 class TestWinServiceInfo:
     """ansible.windows.win_service_info"""
 
