@@ -627,6 +627,124 @@ class TestWinUserGroups:
             assert device_owners.get("failed", False) is not has_device_owners, (os_version, device_owners)
 
 
+class TestWinRegedit:
+    """ansible.windows.win_regedit, as its integration tests (tests/integration/targets/win_regedit) drive it."""
+
+    PATH = "HKLM:\\Software\\Moo []{}!@#$%^&*()-_=+/key'\"?<>"
+    BELOW = PATH[len("HKLM:\\"):]
+    # type, data1, data2, what the registry holds for no data, data1 and data2
+    TYPES = (
+        ("dword", 1337, 0xFFFFFFFF, 0, 1337, 4294967295),
+        ("qword", 18446744073709551615, 0x1FFFFFFFF, 0, 18446744073709551615, 8589934591),
+        ("string", "hello world", "new hello world", "", "hello world", "new hello world"),
+        ("expandstring", "%windir%\\test", "%AppData%\\local", "", "%windir%\\test", "%AppData%\\local"),
+        ("multistring", "entry1", ["entry1", 2], [], ["entry1"], ["entry1", "2"]),
+        ("binary", "hex:00,01,ee,ff", [0xFF, 0xEE, 0x01, 0x00], [], [0x00, 0x01, 0xEE, 0xFF], [0xFF, 0xEE, 0x01, 0x00]),
+        ("none", "aa,bb,be,ef", [0x01, 0x02], [], [0xAA, 0xBB, 0xBE, 0xEF], [0x01, 0x02]),
+    )
+
+    def regedit(self, host: Host, **args) -> dict:
+        return run(host, "ansible.windows.win_regedit", **{"path": self.PATH, **args})
+
+    def values(self, host: Host, below: str | None = None) -> dict | None:
+        return (host.state.get("registry") or {}).get(below or self.BELOW)
+
+    def test_each_type_is_created_empty_then_with_data_then_changed(self):
+        host = new_host()
+        for kind, data1, data2, empty, held1, held2 in self.TYPES:
+            for name, data, held in ((f"empty_{kind}", None, empty), (f"data_{kind}", data1, held1)):
+                extra = {} if data is None else {"data": data}
+                before = snapshot(host)
+                check = self.regedit(host, check=True, name=name, type=kind, **extra)
+                assert (check["changed"], check["data_changed"], check["data_type_changed"]) == (True, False, False), kind
+                assert snapshot(host) == before
+                created = self.regedit(host, name=name, type=kind, **extra)
+                assert (created["changed"], created["data_changed"], created["data_type_changed"]) == (True, False, False)
+                assert self.values(host)[name]["data"] == held, (kind, self.values(host)[name])
+                assert self.regedit(host, name=name, type=kind, **extra)["changed"] is False, kind
+            changed = self.regedit(host, name=f"data_{kind}", type=kind, data=data2)
+            assert (changed["changed"], changed["data_changed"], changed["data_type_changed"]) == (True, True, False)
+            assert self.values(host)[f"data_{kind}"]["data"] == held2, kind
+            assert self.regedit(host, name=f"data_{kind}", type=kind, data=data2)["changed"] is False, kind
+
+    def test_numbers_and_paths_are_refused_as_the_module_refuses_them(self):
+        host = new_host()
+        assert_failed(self.regedit(host, name="test", data=0xFFFFFFFF1, type="dword"),
+                      "data cannot be larger than 0xffffffff when type is dword")
+        assert_failed(self.regedit(host, name="test", data=0xFFFFFFFFFFFFFFFF1, type="qword"),
+                      "data cannot be larger than 0xffffffffffffffff when type is qword")
+        assert_failed(self.regedit(host, name="test", data=1.1, type="dword"),
+                      "data '1.1' cannot be a decimal or float value with a remainder when type is dword or qword")
+        assert_failed(run(host, "ansible.windows.win_regedit", path="ABCD:\\efg"),
+                      "path: ABCD:\\efg is not a valid powershell path, see module documentation for examples.")
+        assert_failed(run(host, "ansible.windows.win_regedit", path="HKEY_LOCAL_MACHINE\\SOFTWARE\\Keyfactor", name="a",
+                          data="b"),
+                      "path: HKEY_LOCAL_MACHINE\\SOFTWARE\\Keyfactor is not a valid powershell path, see module "
+                      "documentation for examples.")
+        assert "registry" not in host.state or not host.state["registry"]
+        # Whole numbers written as decimals, hexadecimal strings and -1 are DWORDs too.
+        assert self.regedit(host, name="n", data=2.0, type="dword")["changed"] is True
+        assert self.values(host)["n"] == {"kind": "DWord", "data": 2}
+        self.regedit(host, name="n", data="0xffffffff", type="dword")
+        assert self.values(host)["n"]["data"] == 0xFFFFFFFF
+        assert self.regedit(host, name="n", data=-1, type="dword")["changed"] is False
+
+    def test_a_changed_type_is_written_and_reported(self):
+        host = new_host()
+        self.regedit(host, name="data_string", data="new hello world")
+        check = self.regedit(host, check=True, name="data_string", data="hex:00,01", type="binary")
+        assert (check["changed"], check["data_changed"], check["data_type_changed"]) == (True, True, True)
+        assert self.values(host)["data_string"] == {"kind": "String", "data": "new hello world"}
+        self.regedit(host, name="data_string", data="hex:00,01", type="binary")
+        assert self.values(host)["data_string"] == {"kind": "Binary", "data": [0, 1]}
+
+    def test_the_default_value_and_a_value_named_default(self):
+        host = new_host()
+        self.regedit(host, state="present")
+        check = self.regedit(host, check=True, data="default value")
+        assert check["changed"] is True and "" not in self.values(host)
+        assert self.regedit(host, data="default value")["changed"] is True
+        assert self.values(host)[""] == {"kind": "String", "data": "default value"}
+        assert self.regedit(host, name="", data="default value")["changed"] is False
+        self.regedit(host, name="(Default)", data="custom default value", type="expandstring")
+        assert self.values(host)["(Default)"] == {"kind": "ExpandString", "data": "custom default value"}
+        assert self.values(host)[""]["data"] == "default value"
+
+        warned = self.regedit(host, data=1, type="dword")
+        assert warned["warnings"] == ["the data type when name is not specified can only be 'string', the type has "
+                                      "automatically been converted"]
+        assert self.values(host)[""] == {"kind": "String", "data": "1"}
+
+        check = self.regedit(host, check=True, state="absent", delete_key=False)
+        assert check["changed"] is True and "" in self.values(host)
+        assert self.regedit(host, state="absent", delete_key=False)["changed"] is True
+        assert "" not in self.values(host) and "(Default)" in self.values(host)
+        self.regedit(host, data="default value")
+        assert self.regedit(host, name="(Default)", state="absent", delete_key=False)["changed"] is True
+        assert set(self.values(host)) == {""}
+
+    def test_a_key_is_deleted_with_its_subkeys(self):
+        host = new_host()
+        for sub in ("nest1", "nest2", "nest1\\nested"):
+            self.regedit(host, path=f"{self.PATH}\\{sub}", state="present")
+        before = snapshot(host)
+        assert self.regedit(host, check=True, state="absent", delete_key=True)["changed"] is True
+        assert snapshot(host) == before
+        assert self.regedit(host, state="absent", delete_key=True)["changed"] is True
+        assert not [k for k in host.state["registry"] if k.lower().startswith(self.BELOW.lower())]
+        assert self.regedit(host, state="absent", delete_key=True)["changed"] is False
+
+    def test_a_new_key_without_a_value_and_the_diff(self):
+        host = new_host()
+        created = self.regedit(host, path=f"{self.PATH}\\new", diff=True)
+        assert (created["changed"], created["data_changed"], created["data_type_changed"]) == (True, False, False)
+        assert created["diff"] == {"before": {}, "after": {f"{self.PATH}\\new": {}}}
+        assert self.values(host, f"{self.BELOW}\\new") == {}
+        changed = self.regedit(host, path=f"{self.PATH}\\new", name="level", data=7, type="dword", diff=True)
+        assert changed["diff"] == {"before": {f"{self.PATH}\\new": {}},
+                                   "after": {f"{self.PATH}\\new": {"level": {"type": "DWord", "value": "0x00000007"}}}}
+
+
 class TestWinServiceInfo:
     """ansible.windows.win_service_info"""
 
