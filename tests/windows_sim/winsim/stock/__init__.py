@@ -73,7 +73,7 @@ def module_spec(module) -> dict:
 
 
 def validate(module, args: dict) -> dict:
-    result = ArgumentSpecValidator(module_spec(module)).validate(args)
+    result = ArgumentSpecValidator(module_spec(module), **module.spec_rules).validate(args)
     if result.error_messages:
         raise ModuleArgumentError("; ".join(result.error_messages))
     return result.validated_parameters
