@@ -815,6 +815,61 @@ class TestWinCertificateStore:
             "changed": False, "thumbprints": [thumbprint.lower()]}
 
 
+class TestWebAppPool:
+    """microsoft.iis.web_app_pool, as its integration tests (tests/integration/targets/web_app_pool) drive it."""
+
+    NAME = "ansible_test_pool"
+
+    @staticmethod
+    def iis_host() -> Host:
+        host = new_host()
+        run(host, "ansible.windows.win_feature", name=["Web-Server"])
+        return host
+
+    def pool(self, host: Host, **args) -> dict:
+        return run(host, "microsoft.iis.web_app_pool", name=self.NAME, **args)
+
+    def test_attributes_of_the_modules_integration_tests(self):
+        host = self.iis_host()
+        assert self.pool(host, state="present")["changed"] is True
+        first = {"managedPipelineMode": 1, "cpu.limit": 95, "processModel.identityType": "LocalSystem",
+                 "processModel.loadUserProfile": True}
+        before = snapshot(host)
+        assert self.pool(host, check=True, state="present", attributes=first)["changed"] is True
+        assert snapshot(host) == before
+        assert self.pool(host, state="present", attributes=first)["changed"] is True
+        pool = host.state["iis"]["app_pools"][self.NAME]
+        assert (pool["pipeline_mode"], pool["cpu_limit"], pool["identity_type"]) == ("Classic", 95, "LocalSystem")
+        assert self.pool(host, state="present", attributes=first)["changed"] is False
+
+        assert self.pool(host, state="present", attributes={"queueLength": 500})["changed"] is True
+        assert host.state["iis"]["app_pools"][self.NAME]["queue_length"] == 500
+        assert self.pool(host, state="present", attributes={"queueLength": "500"})["changed"] is False
+
+        schedule = {"recycling.periodicRestart.schedule": "00:10:00,10:10:00"}
+        before = snapshot(host)
+        assert self.pool(host, check=True, state="present", attributes=schedule)["changed"] is True
+        assert snapshot(host) == before
+        assert self.pool(host, state="present", attributes=schedule)["changed"] is True
+        assert host.state["iis"]["app_pools"][self.NAME]["periodic_restart_schedule"] == ["00:10:00", "10:10:00"]
+        again = {"recycling.periodicRestart.schedule": ["00:10:00", "10:10:00"]}
+        assert self.pool(host, state="present", attributes=again)["changed"] is False
+
+    def test_values_iis_refuses_and_unknown_attributes_fail_naming_them(self):
+        host = self.iis_host()
+        self.pool(host, state="present")
+        assert_failed(self.pool(host, attributes={"queueLength": 5}),
+                      f"Failed to set attribute to Web App Pool {self.NAME}. Attribute: queueLength, Value: 5, "
+                      "Exception: Value must be between 10 and 65535")
+        assert_failed(self.pool(host, attributes={"cpu.limit": 100001}),
+                      f"Failed to set attribute to Web App Pool {self.NAME}. Attribute: cpu.limit, Value: 100001, "
+                      "Exception: Value must be between 0 and 100000")
+        failed = self.pool(host, attributes={"recycling.periodicRestart.schedule": "25:00:00"})
+        assert failed["failed"] is True and "Attribute: recycling.periodicRestart.schedule, Value: 25:00:00" in failed["msg"]
+        assert_failed(self.pool(host, attributes={"cpu.action": "KillW3wp"}),
+                      "windows_sim does not model the application pool attribute 'cpu.action'")
+
+
 class TestWinServiceInfo:
     """ansible.windows.win_service_info"""
 
