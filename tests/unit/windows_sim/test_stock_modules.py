@@ -212,6 +212,49 @@ class TestWinFeature:
         assert_failed(result, "Failed to find source path D:\\sources\\sxs for feature install")
 
 
+class TestWinFeatureCatalogue:
+    """ansible.windows.win_feature's catalogue, as its integration tests (tests/integration/targets/win_feature) and
+    Microsoft's lists of Windows Server 2016-2022 features have it."""
+
+    def test_telnet_client_as_the_modules_integration_tests_install_it(self):
+        host = new_host()
+        assert run(host, "ansible.windows.win_feature", name=["Telnet-Client"], state="absent")["changed"] is False
+        installed = run(host, "ansible.windows.win_feature", name=["Telnet-Client"], include_sub_features=True,
+                        include_management_tools=True)
+        assert (installed["changed"], installed["exitcode"]) == (True, "Success")
+        assert [entry["display_name"] for entry in installed["feature_result"]] == ["Telnet Client"]
+        again = run(host, "ansible.windows.win_feature", name=["Telnet-Client"], include_sub_features=True,
+                    include_management_tools=True)
+        assert (again["changed"], again["exitcode"], again["feature_result"]) == (False, "NoChangeNeeded", [])
+        removed = run(host, "ansible.windows.win_feature", name=["Telnet-Client"], state="absent")
+        assert removed["changed"] is True and len(removed["feature_result"]) == 1
+        bob = run(host, "ansible.windows.win_feature", name=["Microsoft-Bob"])
+        assert bob["failed"] is True and "The name was not found" in bob["msg"]
+
+    def test_features_of_every_version_are_known(self):
+        host = new_host()
+        names = ["Windows-Server-Backup", "XPS-Viewer", "SNMP-Service", "RSAT-AD-PowerShell", "FS-DFS-Replication",
+                 "Hyper-V-PowerShell", "Storage-Replica", "Windows-Internal-Database", "TFTP-Client", "SMS-Proxy"]
+        result = run(host, "ansible.windows.win_feature", name=names)
+        assert result["changed"] is True, result
+        installed = {name for name, entry in host.state["features"].items() if entry["installed"]}
+        # A role service or tool brings the features above it.
+        assert set(names) | {"RSAT", "RSAT-Role-Tools", "RSAT-AD-Tools", "File-Services", "RSAT-Hyper-V-Tools"} <= installed
+
+    def test_features_that_only_some_versions_have(self):
+        for os_version, present, absent in (
+                ("10.0.14393.0", ("Print-Scan-Server", "ISNS", "Windows-Defender-Gui"), ("SMS", "System-Insights")),
+                ("10.0.17763.0", ("ISNS", "SMS", "System-Insights"), ("Print-Scan-Server", "Windows-Defender-Gui")),
+                ("10.0.20348.0", ("SMS", "System-Insights", "Windows-Defender"), ("ISNS", "Print-Scan-Server"))):
+            for name in present:
+                result = run(new_host({"host": {"os_version": os_version}}), "ansible.windows.win_feature", name=[name])
+                assert result.get("failed") is not True, (os_version, name, result)
+            for name in absent:
+                result = run(new_host({"host": {"os_version": os_version}}), "ansible.windows.win_feature", name=[name])
+                assert_failed(result, f"Failed to install Windows Feature: ArgumentNotValid: The role, role service, or "
+                                      f"feature name is not valid: '{name}'. The name was not found.")
+
+
 class TestWinFile:
     """ansible.windows.win_file"""
 
