@@ -167,3 +167,25 @@ def test_the_web_api_playbook_leaves_a_portal_servers_api_to_the_portal(lab):
     # The role's condition covers its dependency too: nothing runs, and the portal's pools are the portal's business.
     assert run.ran(host) == [] and run.changed(host) == 0
     assert "KeyfactorAPI" not in lab.state(host).get("iis", {}).get("app_pools", {})
+
+
+DEFAULT_SCENARIO = REPO / "extensions" / "molecule" / "default"
+
+
+def test_the_default_molecule_verify_fails_when_local_users_cannot_write_the_log_directory(lab):
+    # win_acl in check mode proved nothing: ansible.windows 3.3.0's module does not support check mode, so Ansible
+    # skipped it and it never reported a change. The verify reads and judges the access instead.
+    host = "kf-app01.contoso.com"
+    lab.add_host(host, seed={"domain": {"accounts": [{"name": "kf_installer", "type": "user"}]}},
+                 common_installer_account="CONTOSO\\kf_installer")
+    assert lab.run(PLAYBOOKS / "site.yml").returncode == 0
+    assert lab.run(DEFAULT_SCENARIO / "verify.yml").returncode == 0
+
+    state_path = pathlib.Path(lab.hosts[host]["vars"]["windows_sim_state_file"])
+    state = json.loads(state_path.read_text())
+    log_dir = next(entry for path, entry in state["paths"].items() if path.lower() == "c:\\keyfactor\\logs")
+    log_dir["acl"] = [ace for ace in log_dir["acl"] if ace["inherited"] or ace["sid"] != "S-1-5-32-545"]
+    state_path.write_text(json.dumps(state))
+    verify = lab.run(DEFAULT_SCENARIO / "verify.yml")
+    assert verify.returncode != 0
+    assert "Check that local users may write to the log directory" in verify.ran(host)

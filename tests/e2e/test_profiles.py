@@ -192,6 +192,30 @@ def test_local_accounts_created_by_the_roles_direct_rights_and_the_claims_proxy(
     assert local_password not in json.dumps(lab.state(host)) and local_password not in again.stdout
 
 
+def test_check_mode_reports_a_direct_log_grant_as_the_real_run_makes_it(lab):
+    # win_acl of ansible.windows 3.3.0 does not support check mode; log_access.yml reports the grant from the
+    # profile's shared read instead, so --check counts as many changes as the real run makes.
+    host = "kf-svc02.contoso.com"
+    lab.add_host(host, groups=("keyfactor_services",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_services"],
+                 services_log_access="direct")
+    before = lab.windows_state(host)
+    check = lab.run(SITE, check=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert lab.windows_state(host) == before
+    report = dict(check.task_results(host))[
+        "Report in check mode which accounts would be let write to the log directory, for services_log_access"]
+    assert report["changed"] is True
+    assert [item["msg"] for item in report["results"]] == [
+        f"{ACCOUNT} would be let create files and folders in C:\\Keyfactor\\logs (read from the host: "
+        "ansible.windows.win_acl does not run in check mode)."]
+
+    real = lab.run(SITE)
+    assert real.returncode == 0, real.stdout[-3000:]
+    assert dict(real.task_results(host))["Let the accounts write to the log directory themselves, for services_log_access"][
+        "changed"] is True
+    assert check.changed(host) == real.changed(host)
+
+
 def test_a_pool_whose_account_cannot_log_on_fails_instead_of_reporting_started(lab):
     host = "kf-broken01.contoso.com"
     host_vars = {**COMMON_VARS, **PROFILE_VARS["keyfactor_web_api"], "web_api_app_pool_account": "CONTOSO\\no_such_account"}

@@ -37,8 +37,40 @@ def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing(lab):
         "Put the installer account in the local Administrators group",
         "Grant the installer account the backup and restore privileges",
         "Create the log directory",
+        "Report in check mode which log writers would be let create files and folders in the log directory",
     ], changed
     assert lab.windows_state(HOST) == before
+
+
+def test_check_mode_reports_the_log_directory_grant_that_win_acl_cannot_preview(lab):
+    # win_acl of ansible.windows 3.3.0 does not support check mode, so --check skips it on the host. The role reports
+    # the grant from its shared read: as many changes as the real run makes, on a fresh host and on one whose log
+    # directory exists already without the writer's access.
+    existing = "kf-app02.contoso.com"
+    writer = {"common_log_directory_writers": ["CONTOSO\\svc_keyfactor"]}
+    lab.add_host(HOST, seed=SEED, common_installer_account=INSTALLER)
+    lab.add_host(existing, seed=dict(SEED, paths={LOG_DIR: {"type": "directory"}}), common_installer_account=INSTALLER,
+                 **writer)
+    before = {host: lab.windows_state(host) for host in (HOST, existing)}
+    check = lab.run(SITE, check=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for host in (HOST, existing):
+        assert lab.windows_state(host) == before[host], host
+        (report,) = [result for name, result in check.task_results(host)
+                     if name == "Report in check mode which log writers would be let create files and folders in the "
+                                 "log directory"]
+        assert report["changed"] is True, report
+        granted = "BUILTIN\\Users" if host == HOST else "CONTOSO\\svc_keyfactor"
+        assert any(f"{granted} would be let create files and folders in {LOG_DIR}" in item["msg"]
+                   for item in report["results"]), report
+        assert all(entry["module"] != "ansible.windows.win_acl" for entry in lab.state(host)["_sim"]["log"]), host
+
+    real = lab.run(SITE)
+    assert real.returncode == 0, real.stdout + real.stderr
+    for host in (HOST, existing):
+        assert check.changed(host) == real.changed(host), host
+        acl_task = dict(real.task_results(host))["Let the log writers create files and folders in the log directory"]
+        assert acl_task["changed"] is True, host
 
 
 def test_check_mode_with_an_installer_account_still_to_create_predicts_and_changes_nothing(lab):
@@ -47,7 +79,8 @@ def test_check_mode_with_an_installer_account_still_to_create_predicts_and_chang
     before = lab.windows_state(HOST)
     run = lab.run(SITE, check=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.changed(HOST) == 2  # the account and the log directory; the rest waits for them
+    # The account, the log directory and the log writers' access; the group and the privileges wait for the account.
+    assert run.changed(HOST) == 3
     assert lab.windows_state(HOST) == before
 
 

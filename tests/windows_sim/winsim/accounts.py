@@ -50,18 +50,53 @@ WELL_KNOWN = (
     ("NT AUTHORITY", "SYSTEM", "S-1-5-18"),
     ("NT AUTHORITY", "LOCAL SERVICE", "S-1-5-19"),
     ("NT AUTHORITY", "NETWORK SERVICE", "S-1-5-20"),
-    ("BUILTIN", "Administrators", "S-1-5-32-544"),
-    ("BUILTIN", "Users", "S-1-5-32-545"),
-    ("BUILTIN", "Guests", "S-1-5-32-546"),
-    ("BUILTIN", "Power Users", "S-1-5-32-547"),
-    ("BUILTIN", "Backup Operators", "S-1-5-32-551"),
-    ("BUILTIN", "Remote Desktop Users", "S-1-5-32-555"),
-    ("BUILTIN", "Performance Log Users", "S-1-5-32-559"),
-    ("BUILTIN", "IIS_IUSRS", "S-1-5-32-568"),
     ("NT SERVICE", "ALL SERVICES", "S-1-5-80-0"),
 )
-# The groups among them; the rest are users or well-known identities.
-WELL_KNOWN_GROUPS = {entry[2] for entry in WELL_KNOWN if entry[2].startswith("S-1-5-32-")} | {"S-1-1-0", "S-1-5-11"}
+# The built-in local groups (aliases of the BUILTIN domain) of a Windows Server 2016-2022 member server, with the
+# first build that has each: names and SIDs as Microsoft's "Security identifiers" lists them
+# (https://learn.microsoft.com/windows-server/identity/ad-ds/manage/understand-security-identifiers); Device
+# Owners came with Windows Server 2019 (build 17763).
+BUILTIN_GROUPS = (
+    ("Administrators", "S-1-5-32-544", 0),
+    ("Users", "S-1-5-32-545", 0),
+    ("Guests", "S-1-5-32-546", 0),
+    ("Power Users", "S-1-5-32-547", 0),
+    ("Print Operators", "S-1-5-32-550", 0),
+    ("Backup Operators", "S-1-5-32-551", 0),
+    ("Replicator", "S-1-5-32-552", 0),
+    ("Remote Desktop Users", "S-1-5-32-555", 0),
+    ("Network Configuration Operators", "S-1-5-32-556", 0),
+    ("Performance Monitor Users", "S-1-5-32-558", 0),
+    ("Performance Log Users", "S-1-5-32-559", 0),
+    ("Distributed COM Users", "S-1-5-32-562", 0),
+    ("IIS_IUSRS", "S-1-5-32-568", 0),
+    ("Cryptographic Operators", "S-1-5-32-569", 0),
+    ("Event Log Readers", "S-1-5-32-573", 0),
+    ("Certificate Service DCOM Access", "S-1-5-32-574", 0),
+    ("RDS Remote Access Servers", "S-1-5-32-575", 0),
+    ("RDS Endpoint Servers", "S-1-5-32-576", 0),
+    ("RDS Management Servers", "S-1-5-32-577", 0),
+    ("Hyper-V Administrators", "S-1-5-32-578", 0),
+    ("Access Control Assistance Operators", "S-1-5-32-579", 0),
+    ("Remote Management Users", "S-1-5-32-580", 0),
+    ("System Managed Accounts Group", "S-1-5-32-581", 0),
+    ("Storage Replica Administrators", "S-1-5-32-582", 0),
+    ("Device Owners", "S-1-5-32-583", 17763),
+)
+# The groups among the well-known identities; the rest are users or well-known identities.
+WELL_KNOWN_GROUPS = {"S-1-1-0", "S-1-5-11"}
+
+
+def os_build(os_version: str) -> int:
+    """The build number of a version such as 10.0.20348.0."""
+    parts = str(os_version or "").split(".")
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+
+
+def builtin_groups(os_version: str) -> list[tuple[str, str]]:
+    """(name, SID) of each built-in local group a member server of this version has."""
+    build = os_build(os_version)
+    return [(name, sid) for name, sid, first_build in BUILTIN_GROUPS if build >= first_build]
 
 # Built-in local accounts every Windows Server has, by relative ID.
 BUILTIN_LOCAL_USERS = (("Administrator", 500), ("Guest", 501), ("DefaultAccount", 503), ("WDAGUtilityAccount", 504))
@@ -97,6 +132,8 @@ class Directory:
         for authority, name, sid in WELL_KNOWN:
             full = f"{authority}\\{name}" if authority else name
             self._add(Principal(sid, full, "group" if sid in WELL_KNOWN_GROUPS else "well_known"))
+        for name, sid in builtin_groups(host.get("os_version", "")):
+            self._add(Principal(sid, f"BUILTIN\\{name}", "group"))
         for account in state.get("local_accounts", []):
             self._add(Principal(account["sid"], f"{self.computer_name}\\{account['name']}", account.get("type", "user")))
         for account in domain.get("accounts", []):

@@ -38,11 +38,15 @@ class StockModule:
     secret_options: tuple[str, ...] = ()
     # Where the real module accepts more than its documentation says, by option.
     spec_overrides: dict = dataclasses.field(default_factory=dict)
+    # The real module's rules between options (required_if, mutually_exclusive, ...), which its documentation
+    # does not carry, as ArgumentSpecValidator takes them.
+    spec_rules: dict = dataclasses.field(default_factory=dict)
 
 
-def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides: dict | None = None):
+def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides: dict | None = None,
+                 spec_rules: dict | None = None):
     def register(function):
-        STOCK_MODULES[fqcn] = StockModule(fqcn, function, secret_options, spec_overrides or {})
+        STOCK_MODULES[fqcn] = StockModule(fqcn, function, secret_options, spec_overrides or {}, spec_rules or {})
         return function
 
     return register

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 
-from .accounts import BUILTIN_LOCAL_USERS, derived_sid
+from .accounts import BUILTIN_LOCAL_USERS, builtin_groups, derived_sid
 
 REDACTED = "********"
 
@@ -96,16 +96,13 @@ def complete(state: dict, computer_name: str) -> dict:
     state.setdefault("local_accounts", [
         {"name": name, "sid": f"{machine_sid}-{rid}", "type": "user"} for name, rid in BUILTIN_LOCAL_USERS
     ])
-    # Local group members by group SID.
-    state.setdefault("local_groups", {
+    # Local group members by group SID: every built-in group of the host's version, these with members.
+    members = {
         "S-1-5-32-544": [f"{machine_sid}-500", f"{domain['sid']}-512"],
         "S-1-5-32-545": ["S-1-5-4", "S-1-5-11", f"{domain['sid']}-513"],
         "S-1-5-32-546": [f"{machine_sid}-501"],
-        "S-1-5-32-551": [],
-        "S-1-5-32-555": [],
-        "S-1-5-32-559": [],
-        "S-1-5-32-568": [],
-    })
+    }
+    state.setdefault("local_groups", {sid: members.get(sid, []) for _name, sid in builtin_groups(host["os_version"])})
     state.setdefault("user_rights", copy.deepcopy(_DEFAULT_RIGHTS))
     for key in ("features", "paths", "services"):
         state.setdefault(key, {})

@@ -24,6 +24,15 @@ stock-module baselines use), follows the module's certificate branch: ``rights``
 (``Read``, ``FullControl``), a rule is present when an explicit ACE of the key has exactly its SID, type and
 access mask, and adding merges into an explicit ACE of the same SID and type.
 
+When the rule is already there (or, for ``absent``, is not), the result is ``{"changed": false}`` alone: the
+module passes its message to Legacy's ``Exit-Json($obj)`` as an undeclared ``-message`` argument, which a
+function without CmdletBinding puts in ``$args``, so no ``msg`` reaches the result.
+
+Check mode: ansible.windows 3.3.0's win_acl calls ``Parse-Args $args`` without ``-supports_check_mode``, so
+under ``--check`` the host skips it ("remote module does not support check mode") and changes nothing; the
+runner in ``__init__.py`` reads that from the module's source. A version that declares the support (from
+ansible.windows#912) reaches this stand-in in check mode, which then reports the change without making it.
+
 Registry paths and ``IIS APPPOOL\\`` identities are not
 modelled and fail with a message saying so; the model has no links, so
 ``follow`` changes nothing.
@@ -156,8 +165,6 @@ def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
     elif params["state"] == "absent" and match is not None:
         acl.remove(match)
         result["changed"] = True
-    else:
-        result["msg"] = "the specified rule already exists" if match is not None else "the specified rule does not exist"
     if result["changed"] and not check_mode:
         win_file.set_acl(state, path, acl)
     return result
@@ -209,8 +216,7 @@ def _certificate_key_acl(host, params: dict, check_mode: bool) -> dict:
     elif params["state"] == "absent" and match is not None:
         acl.pop(key["acl"].index(match))
     else:
-        return {"changed": False, "msg": "the specified rule already exists" if match is not None
-                else "the specified rule does not exist"}
+        return {"changed": False}
     if not check_mode:
         key["acl"] = acl
     return {"changed": True}
