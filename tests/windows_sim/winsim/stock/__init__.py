@@ -72,8 +72,22 @@ def module_spec(module) -> dict:
     return spec
 
 
+def _as_ansible_basic_lists(spec: dict, args: dict) -> dict:
+    """A string given for a list option, split as Ansible.Basic splits it: at commas, each element trimmed.
+
+    Python's validator splits without trimming, and Windows modules never see that.
+    """
+    converted = dict(args)
+    for name, entry in spec.items():
+        for key in (name, *entry.get("aliases", ())):
+            if entry.get("type") == "list" and isinstance(converted.get(key), str):
+                converted[key] = [element.strip() for element in converted[key].split(",")]
+    return converted
+
+
 def validate(module, args: dict) -> dict:
-    result = ArgumentSpecValidator(module_spec(module), **module.spec_rules).validate(args)
+    spec = module_spec(module)
+    result = ArgumentSpecValidator(spec, **module.spec_rules).validate(_as_ansible_basic_lists(spec, args))
     if result.error_messages:
         raise ModuleArgumentError("; ".join(result.error_messages))
     return result.validated_parameters
