@@ -685,3 +685,11 @@ def test_an_isolated_name_is_not_looked_up_among_the_application_pool_identities
     assert host.directory.resolve("IIS APPPOOL\\kfpool").sid == iis.app_pool_identity_sid("kfpool")
     with pytest.raises(IdentityNotMapped):
         host.directory.resolve("kfpool")
+
+
+def test_was_finishes_a_start_by_the_next_round_trip_however_few_reads_there_were():
+    pool = iis.new_pool(make_host().state, "KeyfactorPortal", state="Stopped")
+    iis.start(pool, now=7)
+    assert iis.read_state(pool, now=7) == "Starting"
+    assert iis.read_state(pool, now=8) == "Started"
+    assert "since_round_trip" not in pool and "settle_reads" not in pool

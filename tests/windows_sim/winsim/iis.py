@@ -7,7 +7,8 @@ A pool is ``{"name", "state", "managed_runtime_version", "pipeline_mode", "ident
 
 ``state`` is the run state WAS reports: ``Started`` or ``Stopped``, or on the way there ``Starting`` or
 ``Stopping``. A pool on its way settles after ``settle_reads`` more reads of its state (default none), as WAS
-finishes a start or stop while the caller polls. ``recycles`` counts the worker process restarts of a running
+finishes a start or stop while the caller polls, and in any case by the next round trip after the one that began
+it (``since_round_trip``): WAS finishes in the background between two runs. ``recycles`` counts the worker process restarts of a running
 pool: an explicit recycle, and the rotation WAS makes on a configuration change unless
 ``disallow_rotation_on_config_change``.
 """
@@ -111,27 +112,37 @@ def app_pool_identity_sid(pool_name: str) -> str:
     return "S-1-5-82-" + "-".join(str(part) for part in struct.unpack("<5I", digest))
 
 
-def read_state(pool: dict) -> str:
-    """One read of ApplicationPool.State: WAS finishes a start or stop after the pool's pending reads."""
+def round_trip(state: dict) -> int | None:
+    """The simulator's count of round trips to the host: the clock WAS finishes its work by."""
+    return (state.get("_sim") or {}).get("round_trips")
+
+
+def read_state(pool: dict, now: int | None = None) -> str:
+    """One read of ApplicationPool.State in round trip ``now``: WAS finishes a start or stop after the pool's pending
+    reads, or once a later round trip than the one that began it has come."""
     if not known_to_was(pool):
         return "Unknown"
     state = pool["state"]
     if state in _SETTLED:
         pending = pool.get("settle_reads", 0)
-        if pending > 0:
+        since = pool.get("since_round_trip")
+        if pending > 0 and not (since is not None and now is not None and now > since):
             pool["settle_reads"] = pending - 1
             return state
         pool["state"] = _SETTLED[state]
         pool.pop("settle_reads", None)
+        pool.pop("since_round_trip", None)
     return pool["state"]
 
 
-def _begin(pool: dict, transition: str) -> None:
+def _begin(pool: dict, transition: str, now: int | None) -> None:
     pool["state"] = transition
     pool["settle_reads"] = SETTLE_READS
+    if now is not None:
+        pool["since_round_trip"] = now
 
 
-def start(pool: dict) -> str:
+def start(pool: dict, now: int | None = None) -> str:
     """ApplicationPool.Start(): WAS takes the request and the pool is Starting. WAS does not log the identity on
     here; for an OnDemand pool it does so at the first request, so a wrong password does not stop this."""
     if not known_to_was(pool):
@@ -140,11 +151,11 @@ def start(pool: dict) -> str:
         raise HostError(*_IN_TRANSITION)
     if pool["state"] == "Started":
         raise HostError(*_ALREADY_RUNNING)
-    _begin(pool, "Starting")
+    _begin(pool, "Starting", now)
     return pool["state"]
 
 
-def stop(pool: dict) -> str:
+def stop(pool: dict, now: int | None = None) -> str:
     """ApplicationPool.Stop(): the pool is Stopping. autoStart is configuration and stays as it is."""
     if not known_to_was(pool):
         raise HostError(*_NOT_KNOWN_TO_WAS)
@@ -152,7 +163,7 @@ def stop(pool: dict) -> str:
         raise HostError(*_IN_TRANSITION)
     if pool["state"] == "Stopped":
         raise HostError(*_NOT_ACTIVE)
-    _begin(pool, "Stopping")
+    _begin(pool, "Stopping", now)
     return pool["state"]
 
 
@@ -165,14 +176,14 @@ def recycle(pool: dict) -> None:
     pool["recycles"] = setting(pool, "recycles") + 1
 
 
-def configuration_committed(pool: dict, created: bool) -> None:
+def configuration_committed(pool: dict, created: bool, now: int | None = None) -> None:
     """What WAS does when it reads a committed change to this pool: it starts a new pool with autoStart, and
     rotates the worker process of a running one unless recycling.disallowRotationOnConfigChange is true."""
     if not known_to_was(pool):
         return
     if created:
         if setting(pool, "auto_start"):
-            _begin(pool, "Starting")
+            _begin(pool, "Starting", now)
     elif pool["state"] in ("Started", "Starting") and not setting(pool, "disallow_rotation_on_config_change"):
         pool["recycles"] = setting(pool, "recycles") + 1
 
@@ -182,4 +193,5 @@ def restart_was(state: dict) -> None:
     whatever state they were in before."""
     for pool in ((state.get("iis") or {}).get("app_pools") or {}).values():
         pool.pop("settle_reads", None)
+        pool.pop("since_round_trip", None)
         pool["state"] = "Started" if setting(pool, "auto_start") and known_to_was(pool) else "Stopped"

@@ -75,7 +75,7 @@ def _probe(call) -> None:
         pools[name] = {
             "exists": True,
             "name": pool["name"],
-            "state": iis.read_state(pool),
+            "state": iis.read_state(pool, iis.round_trip(state)),
             "identity_type": pool["identity_type"],
             "username": pool["username"],
             "sid": _pool_sid(call, pool["username"]),
@@ -253,32 +253,34 @@ def _configure(state: dict, op: dict, passwords: dict[str, str]) -> tuple[dict |
 # --- the runtime ------------------------------------------------------------------------------------------------
 
 
-def _settled(pool: dict) -> str:
+def _settled(pool: dict, now: int | None) -> str:
     """Wait-PoolStateSettled: read the state until it is Started or Stopped, within the bound."""
-    state = iis.read_state(pool)
+    state = iis.read_state(pool, now)
     for _ in range(_SETTLE_POLLS):
         if state in ("Started", "Stopped"):
             break
-        state = iis.read_state(pool)
+        state = iis.read_state(pool, now)
     return state
 
 
 def _run(state: dict, op: dict) -> list[str]:
+    now = iis.round_trip(state)
     pool = iis.find_pool(state, op["pool"])
     if pool is None:
         raise HostError(f"Cannot {op['run_state'] or 'recycle'} application pool '{op['pool']}': IIS has no pool of that name.",
                         _INVALID)
     done = []
     if op["run_state"]:
-        current = _settled(pool)
+        current = _settled(pool, now)
         wanted = "Started" if op["run_state"] == "start" else "Stopped"
         if current != wanted:
-            (iis.start if op["run_state"] == "start" else iis.stop)(pool)
+            (iis.start if op["run_state"] == "start" else iis.stop)(pool, now)
             done.append(op["run_state"])
-            if _settled(pool) != "Started" and op["run_state"] == "start":
-                raise HostError(f"Application pool '{pool['name']}' did not start (state {iis.read_state(pool)} after "
+            settled = _settled(pool, now)
+            if op["run_state"] == "start" and settled != "Started":
+                raise HostError(f"Application pool '{pool['name']}' did not start (state {settled} after "
                                 "ApplicationPool.Start); the System event log (source WAS) says why.", _INVALID)
-    if op["recycle"] and _settled(pool) == "Started":
+    if op["recycle"] and _settled(pool, now) == "Started":
         iis.recycle(pool)
         done.append("recycle")
     return done
@@ -325,7 +327,7 @@ def _apply(call) -> None:
             entries[op["pool"]] = {"pool": op["pool"], "action": op["action"], "runtime": []}
             applied.append(entries[op["pool"]])
             if pool is not None:
-                iis.configuration_committed(pool, created=op["action"] == "create")
+                iis.configuration_committed(pool, created=op["action"] == "create", now=iis.round_trip(state))
         call.operation_done()  # the commit; a fault here lands before any start, stop or recycle
     for op in operations:
         if op["action"] == "remove":
