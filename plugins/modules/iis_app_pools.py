@@ -41,9 +41,9 @@ options:
       name:
         description:
           - The pool's name. IIS compares pool names without regard to case.
-          - At most 64 characters, without leading or trailing spaces, and none of
-            C(\ / " | < > : * ? ] [ + = ; , @ &), which IIS refuses in a pool name; the task fails before touching the
-            host otherwise.
+          - >-
+            At most 64 characters, without leading or trailing spaces, and none of C(\ / " | < > : * ? ] [ + = ; , @ &),
+            which IIS refuses in a pool name; the task fails before touching the host otherwise.
         type: str
         required: true
       state:
@@ -57,7 +57,7 @@ options:
       started:
         description:
           - Whether the pool should be running, now and after IIS restarts (IISRESET, a restart of the Windows Process
-            Activation Service or of the server): the pool's C(autoStart) is kept equal to it, so that a stopped pool
+            Activation Service or of the server). The pool's C(autoStart) is kept equal to it, so that a stopped pool
             stays stopped.
         type: bool
         default: true
