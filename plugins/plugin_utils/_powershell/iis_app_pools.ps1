@@ -1042,7 +1042,14 @@ function Get-PoolLogonSetting {
     $service = $false
     $manual = $false
     try {
-        $service = [int]$processModel.GetAttributeValue('logonType') -eq 1
+        # An enum attribute's value is its number; its name is accepted too.
+        $logonType = $processModel.GetAttributeValue('logonType')
+        if ($logonType -is [string]) {
+            $service = $logonType -eq 'LogonService'
+        }
+        else {
+            $service = [int]$logonType -eq 1
+        }
     }
     catch {
         $service = $false
