@@ -693,3 +693,15 @@ def test_was_finishes_a_start_by_the_next_round_trip_however_few_reads_there_wer
     assert iis.read_state(pool, now=7) == "Starting"
     assert iis.read_state(pool, now=8) == "Started"
     assert "since_round_trip" not in pool and "settle_reads" not in pool
+
+
+def test_a_configuration_iis_cannot_open_fails_the_probe_and_is_not_reported_as_iis_missing():
+    host = make_host({"KeyfactorPortal": {}})
+    message = ("Filename: \\\\?\\C:\\Windows\\system32\\inetsrv\\config\\applicationHost.config\r\nLine number: 12\r\n"
+               "Error: Configuration file is not well-formed XML")
+    host.state["iis"]["configuration_error"] = message
+    result = probe(host, "KeyfactorPortal")
+    assert result["failed"] is True
+    assert message_of(result) == ("Cannot load or open the IIS configuration (Microsoft.Web.Administration.ServerManager): "
+                                  + message)
+    assert apply(host, operation("KeyfactorPortal", settings={"enable_32bit": True}))["failed"] is True

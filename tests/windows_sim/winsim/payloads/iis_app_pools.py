@@ -57,6 +57,14 @@ def _pool_sid(call, username: str) -> str | None:
         return None
 
 
+def _check_configuration(state: dict, context: str) -> None:
+    """IIS is there but its configuration cannot be opened (``iis.configuration_error`` seeds Windows' message, for
+    example of a malformed applicationHost.config or a denied access): a failure, never "not installed"."""
+    error = (state.get("iis") or {}).get("configuration_error")
+    if error:
+        raise HostError(f"{context}: {error}", "System.InvalidOperationException")
+
+
 def _probe(call) -> None:
     call.changed = False
     state = call.host.state
@@ -64,6 +72,7 @@ def _probe(call) -> None:
     if not is_installed(state, "Web-Server"):
         call.result = {"iis_installed": False, "error": _NOT_INSTALLED, "pools": {}, "accounts": accounts}
         return
+    _check_configuration(state, "Cannot load or open the IIS configuration (Microsoft.Web.Administration.ServerManager)")
     desired_passwords = _passwords(call)
     pools = {}
     for name in call.parameters.get("Names") or []:
@@ -298,6 +307,7 @@ def _apply(call) -> None:
     if not is_installed(state, "Web-Server"):
         raise HostError("IIS (the Web-Server feature) is not installed: Microsoft.Web.Administration cannot be loaded: "
                         + _NOT_INSTALLED, "System.InvalidOperationException")
+    _check_configuration(state, "Cannot open the IIS configuration (ServerManager)")
     if call.check_mode:
         # -WhatIf: the checks above and the existence checks run; ShouldProcess declines every change.
         for op in operations:
