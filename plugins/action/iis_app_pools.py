@@ -20,7 +20,7 @@ class ActionModule(WindowsTaskAction):
         return dict(params, pools=_iis_app_pools.normalise_pools(params["pools"]))
 
     def probe_parameters(self, params):
-        return {"Names": [pool["name"] for pool in params["pools"]]}
+        return _iis_app_pools.probe_parameters(params["pools"])
 
     def secrets(self, params, step):
         return _iis_app_pools.passwords_secret(params["pools"])

@@ -17,8 +17,17 @@ description:
     group managed service account (gMSA, C(DOMAIN\name$), which has no password).
   - The host compares a pool's configured password with the desired one and reports only whether they match, so a
     changed password is detected without the password ever leaving the host. The diff shows a marker, never the value.
-  - When the identity or password of a running pool changes, the pool is recycled so that its worker process runs
-    under the new identity.
+  - Accounts are compared by security identifier (SID) on the host, never by spelling. Every O(pools[].username) is
+    resolved on the host first; one that does not resolve fails the task before any pool is created or changed.
+  - Before a password is set, the host checks that the account logs on with it the way IIS will log the pool on
+    (C(LogonUser) with the pool's logon type, a batch logon unless C(processModel.logonType) says otherwise), so a
+    wrong password, a disabled or locked account, or a missing "Log on as a batch job" right fails the task before
+    anything is changed. The right counts when the account holds it itself, through its groups, or through
+    C(BUILTIN\IIS_IUSRS), which IIS adds to the pool's worker process unless C(processModel.manualGroupMembership) is
+    set. A gMSA has no password to check; IIS reports its logon failures at the pool's first request.
+  - When the identity or password of a running pool changes, IIS restarts (rotates) its worker process under the new
+    identity by itself. The module recycles the pool only when its C(recycling.disallowRotationOnConfigChange) is
+    true, so that the worker process is never restarted twice.
   - Uses C(Microsoft.Web.Administration.ServerManager) and commits all configuration changes of a task at once.
     Start, stop and recycle happen after that commit.
 options:
@@ -32,18 +41,24 @@ options:
       name:
         description:
           - The pool's name. IIS compares pool names without regard to case.
+          - >-
+            At most 64 characters, without leading or trailing spaces, and none of C(\ / " | < > : * ? ] [ + = ; , @ &),
+            which IIS refuses in a pool name; the task fails before touching the host otherwise.
         type: str
         required: true
       state:
         description:
           - C(present) creates the pool if needed and sets every option given; options left out keep an existing
-            pool's value, and a new pool gets the default each option documents. C(absent) removes the pool.
+            pool's value, and a new pool gets the default each option documents. C(absent) removes the pool, and
+            takes no option but O(pools[].name) (and O(pools[].started), which it ignores).
         type: str
         choices: [present, absent]
         default: present
       started:
         description:
-          - Whether the pool should be running.
+          - Whether the pool should be running, now and after IIS restarts (IISRESET, a restart of the Windows Process
+            Activation Service or of the server). The pool's C(autoStart) is kept equal to it, so that a stopped pool
+            stays stopped.
         type: bool
         default: true
       identity_type:
@@ -55,8 +70,11 @@ options:
         choices: [ApplicationPoolIdentity, NetworkService, LocalService, LocalSystem, SpecificUser]
       username:
         description:
-          - The account for C(SpecificUser), for example C(CONTOSO\svc_keyfactor), C(.\svc_keyfactor) or the gMSA
-            C(CONTOSO\gmsa_keyfactor$).
+          - The account for C(SpecificUser), for example C(CONTOSO\svc_keyfactor), C(.\svc_keyfactor),
+            C(svc_keyfactor@contoso.com) or the gMSA C(CONTOSO\gmsa_keyfactor$). Spellings of the same account are
+            the same account.
+          - A user account or a gMSA. A SID, and a built-in account or group (C(NT AUTHORITY\NETWORK SERVICE),
+            C(SYSTEM), C(IIS APPPOOL\...), C(BUILTIN\...)) are refused; use the matching O(pools[].identity_type).
           - Only valid with O(pools[].identity_type=SpecificUser).
         type: str
       password:
@@ -90,8 +108,8 @@ options:
         choices: [OnDemand, AlwaysRunning]
       auto_start:
         description:
-          - Whether IIS starts the pool when the World Wide Web Publishing Service starts. A new pool gets C(true) when
-            this is left out.
+          - Whether IIS starts the pool when the Windows Process Activation Service starts. It always follows
+            O(pools[].started); giving a different value fails the task before touching the host.
         type: bool
       enable_32bit:
         description:
@@ -104,8 +122,8 @@ options:
         type: int
       periodic_restart_minutes:
         description:
-          - Minutes after which the pool is recycled regardless of load; C(0) never. IIS gives a new pool 1740 (29 hours)
-            when this is left out.
+          - Minutes after which the pool is recycled regardless of load, at most 71582 (the most IIS supports); C(0)
+            never. IIS gives a new pool 1740 (29 hours) when this is left out.
         type: int
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -114,7 +132,9 @@ extends_documentation_fragment:
   - pkiops.keyfactor_command.snapshot
 notes:
   - IIS (the C(Web-Server) feature) must be installed. In check mode on a host where IIS is not installed yet, every
-    pool is reported as to be created, with a warning.
+    pool is reported as to be created, with a warning; a username that does not resolve yet is a warning too.
+  - Each password check is a logon of the account on the host, recorded in its Security event log. A wrong password
+    counts towards the account's lockout threshold; the task stops at the first account that fails.
 seealso:
   - module: ansible.windows.win_feature
     description: Installs IIS.
@@ -178,11 +198,13 @@ pools:
 changes:
   description:
     - For each pool the task changed (or, in check mode, would change), what changed. C(created) and C(removed) stand
-      for the whole pool; otherwise the option names, C(identity), C(password), C(started), C(stopped) and C(recycled).
+      for the whole pool; otherwise the option names, C(identity), C(password), C(started), C(stopped) and C(recycled)
+      (only for a pool whose C(recycling.disallowRotationOnConfigChange) is true; IIS restarts any other running pool
+      on the change by itself).
   returned: success
   type: dict
   sample:
-    KeyfactorPortal: [password, recycled]
+    KeyfactorPortal: [password]
     KeyfactorLogi: [created]
 applied:
   description:

@@ -43,6 +43,7 @@ from winsim.certificates import certificate_entry
 from winsim.cluster import complete as complete_cluster
 from winsim.iis import POOL_DEFAULTS
 from winsim.passwords import password_matches
+from winsim.state import complete as complete_state
 
 SITE = PLAYBOOKS / "site.yml"
 ROTATE = PLAYBOOKS / "rotate_gateway_certificate.yml"
@@ -253,7 +254,10 @@ def _user_rights(_lab, _ca, _leaf) -> Matrix:
 
 
 def _iis_app_pools(_lab, _ca, _leaf) -> Matrix:
-    seed = dict(copy.deepcopy(ACCOUNTS), features={"Web-Server": {"installed": True}}, iis={"app_pools": {
+    # IIS setup grants IIS_IUSRS batch logon, which the pool's account logs on with before the commit.
+    rights = complete_state({}, "KF-APP01")["user_rights"]
+    rights["SeBatchLogonRight"].append("S-1-5-32-568")
+    seed = dict(copy.deepcopy(ACCOUNTS), features={"Web-Server": {"installed": True}}, user_rights=rights, iis={"app_pools": {
         "DefaultAppPool": dict(POOL_DEFAULTS, name="DefaultAppPool"),
         "LegacyPool": dict(POOL_DEFAULTS, name="LegacyPool"),
     }})
@@ -261,9 +265,11 @@ def _iis_app_pools(_lab, _ca, _leaf) -> Matrix:
         {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": "CONTOSO\\svc_keyfactor",
          "password": SERVICE_PASSWORD, "start_mode": "AlwaysRunning"},
         {"name": "KeyfactorStatic", "managed_runtime_version": "no_managed_code", "started": False},
-        {"name": "DefaultAppPool", "identity_type": "NetworkService"},  # a started pool: recycled
+        {"name": "DefaultAppPool", "identity_type": "NetworkService"},  # a started pool: WAS restarts it on the change
         {"name": "LegacyPool", "state": "absent"},
     ]
+    # Steps: the commit, then the start or stop of each of the three pools that stay; step 1 is a failure between
+    # the commit and every start and stop.
     return Matrix("iis_app_pools", 4, TEST_PLAYBOOKS / "iis_app_pools.yml", seed, {"test_pools": pools})
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import PLAYBOOKS
+from winsim.passwords import hash_password
 
 SITE = PLAYBOOKS / "site.yml"
 PASSWORD = "Svc!Keyfactor-Profile-1"
@@ -110,7 +111,10 @@ def test_a_changed_pool_password_is_detected_then_settles_without_leaking(lab):
     assert changed.returncode == 0
     assert changed.changed(host) == 1
     (result,) = [r for name, r in changed.task_results(host) if name == "Create and configure the application pools"]
-    assert all(changes == ["password", "recycled"] for changes in result["changes"].values())
+    # IIS restarts each running pool's worker process on the change by itself; the module recycles none a second time.
+    assert all(changes == ["password"] for changes in result["changes"].values())
+    assert {name: pool["recycles"] for name, pool in _pools(lab, host).items() if name in result["changes"]} == dict.fromkeys(
+        result["changes"], 1)
     settled = lab.run(SITE, extra_vars={"portal_app_pool_password": NEW_PASSWORD})
     assert settled.changed(host) == 0
     for where, text in (("stdout", changed.stdout), ("stderr", changed.stderr), ("results", json.dumps(changed.report)),
@@ -216,14 +220,30 @@ def test_check_mode_reports_a_direct_log_grant_as_the_real_run_makes_it(lab):
     assert check.changed(host) == real.changed(host)
 
 
-def test_a_pool_whose_account_cannot_log_on_fails_instead_of_reporting_started(lab):
+def test_a_pool_whose_account_does_not_exist_fails_before_the_pool_is_created(lab):
     host = "kf-broken01.contoso.com"
     host_vars = {**COMMON_VARS, **PROFILE_VARS["keyfactor_web_api"], "web_api_app_pool_account": "CONTOSO\\no_such_account"}
     lab.add_host(host, groups=("keyfactor_web_api",), seed=SEED, **host_vars)
     run = lab.run(SITE)
     assert run.returncode != 0
     (message,) = run.failure_messages(host)
-    assert "Application pool 'KeyfactorAPI' did not start" in message
+    assert ("pools[0] ('KeyfactorAPI'): username 'CONTOSO\\\\no_such_account' does not resolve to an account on the host"
+            in message), message
+    assert "KeyfactorAPI" not in _pools(lab, host)
+
+
+def test_a_pool_whose_account_cannot_log_on_with_the_password_is_not_created(lab):
+    # Starting an OnDemand pool does not log its account on; only a logon before the commit finds a wrong password.
+    host = "kf-broken02.contoso.com"
+    seed = json.loads(json.dumps(SEED))
+    seed["domain"]["accounts"][1]["password_sha256"] = hash_password(NEW_PASSWORD)
+    lab.add_host(host, groups=("keyfactor_web_api",), seed=seed, **COMMON_VARS, **PROFILE_VARS["keyfactor_web_api"])
+    run = lab.run(SITE)
+    assert run.returncode != 0
+    (message,) = run.failure_messages(host)
+    assert "Application pool 'KeyfactorAPI': the account 'CONTOSO\\svc_keyfactor' given as its username cannot log on" in message
+    assert "(Win32 error 1326). No application pool was changed." in message
+    assert "KeyfactorAPI" not in _pools(lab, host)
 
 
 def test_the_users_group_may_be_named_by_its_sid(lab):

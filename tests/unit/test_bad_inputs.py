@@ -272,7 +272,23 @@ case("password is a mapping", M, {"pools": [{**POOL_AS_SVC, "password": {"value"
      secret=POOL_PASSWORD)
 case("password missing for a new pool of a user account", M, {"pools": [{**POOL_AS_SVC, "password": DROP}]},
      "pools[0].password", host="only the host knows whether the pool exists and already runs as that account",
-     probe={"iis_installed": True, "pools": {"KeyfactorPortal": {"exists": False}}})
+     probe={"iis_installed": True, "pools": {"KeyfactorPortal": {"exists": False}},
+            "accounts": [{"input": SVC, "sid": "S-1-5-21-1004336348-1177238915-682003330-1105", "name": SVC, "error": None}]})
+case("name has a character IIS refuses", M, in_list(POOLS, "pools", name="Keyfactor/Portal"), "pools[0].name",
+     fragment="which IIS refuses in a pool name")
+case("name is longer than IIS takes", M, in_list(POOLS, "pools", name="K" * 65), "pools[0].name", fragment="at most 64")
+case("username is a SID", M, {"pools": [{**POOL_AS_SVC, "username": "S-1-5-20"}]}, "pools[0].username",
+     secret=POOL_PASSWORD, fragment="identity_type NetworkService")
+case("username is a built-in account", M, {"pools": [{**POOL_AS_SVC, "username": "NT AUTHORITY\\SYSTEM"}]}, "pools[0].username",
+     secret=POOL_PASSWORD, fragment="identity_type LocalSystem")
+case("username does not resolve on the host", M, {"pools": [{**POOL_AS_SVC, "password": DROP}]}, "pools[0].username",
+     host="only the host can resolve an account name",
+     probe={"iis_installed": True, "pools": {"KeyfactorPortal": {"exists": False}},
+            "accounts": [{"input": SVC, "sid": None, "name": None,
+                          "error": "Some or all identity references could not be translated."}]})
+case("auto_start contradicts started", M, in_list(POOLS, "pools", started=False, auto_start=True), "pools[0].auto_start")
+case("options of a present pool on an absent one", M, in_list(POOLS, "pools", state="absent", idle_timeout_minutes=-5),
+     "pools[0].idle_timeout_minutes", fragment="state is absent")
 case("managed_runtime_version unknown", M, in_list(POOLS, "pools", managed_runtime_version="v4.5"),
      "pools[0].managed_runtime_version")
 case("managed_runtime_version without v", M, in_list(POOLS, "pools", managed_runtime_version="4.0"),
@@ -289,6 +305,8 @@ case("idle_timeout_minutes is text", M, in_list(POOLS, "pools", idle_timeout_min
 case("periodic_restart_minutes is negative", M, in_list(POOLS, "pools", periodic_restart_minutes=-5),
      "pools[0].periodic_restart_minutes")
 case("periodic_restart_minutes beyond 32 bits", M, in_list(POOLS, "pools", periodic_restart_minutes=2**31),
+     "pools[0].periodic_restart_minutes")
+case("periodic_restart_minutes beyond what IIS supports", M, in_list(POOLS, "pools", periodic_restart_minutes=71583),
      "pools[0].periodic_restart_minutes")
 case("periodic_restart_minutes is a duration", M, in_list(POOLS, "pools", periodic_restart_minutes="29h"),
      "pools[0].periodic_restart_minutes")

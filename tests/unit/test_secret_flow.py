@@ -213,7 +213,9 @@ def _pfx_probe_not_found(pfx: dict) -> dict:
 def _iis_case(_pfx):
     pools = [{"name": name, "identity_type": "SpecificUser", "username": SVC, "password": password}
              for name, password in POOL_PASSWORDS.items()]
-    probe = {"iis_installed": True, "pools": {"KeyfactorPortal": _pool("KeyfactorPortal"), "KeyfactorAPI": {"exists": False}}}
+    svc_sid = "S-1-5-21-1004336348-1177238915-682003330-1105"
+    probe = {"iis_installed": True, "pools": {"KeyfactorPortal": _pool("KeyfactorPortal", sid=svc_sid), "KeyfactorAPI": {"exists": False}},
+             "accounts": [{"input": SVC, "sid": svc_sid, "name": SVC, "error": None}]}
     applied = {"applied": [{"pool": "KeyfactorPortal", "action": "update", "runtime": ["recycle"]},
                            {"pool": "KeyfactorAPI", "action": "create", "runtime": []}]}
     secrets = {f"pools[{name}].password": password for name, password in POOL_PASSWORDS.items()}

@@ -4,9 +4,10 @@
 # and finding a pool and its run state. Included by the controller in place
 # of a pkiops-include line.
 
-# The version IIS 7 and later register in the GAC. A full name makes Add-Type
-# load exactly that assembly rather than whatever a partial name resolves to
-# (IIS Express ships a different version of the same assembly).
+# The version IIS 7 and later register in the GAC. A full name makes
+# Assembly.Load load exactly that assembly rather than whatever a partial
+# name resolves to (IIS Express ships a different version of the same
+# assembly).
 $script:WebAdministrationAssembly = 'Microsoft.Web.Administration, Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35'
 
 function Format-HResult {
@@ -21,10 +22,14 @@ function Format-HResult {
 }
 
 function Import-WebAdministration {
-    # Throws Windows' exception unchanged; the caller decides whether a
-    # missing API is a result (probe) or a failure (apply).
+    # Throws Windows' exception unchanged; the caller decides, with
+    # Test-IisAbsentError, whether it means "IIS is not installed" (a result
+    # in probe mode) or something else (always a failure). Assembly.Load
+    # documents FileNotFoundException for an assembly that is not there, and
+    # FileLoadException or BadImageFormatException for one that is there but
+    # cannot be loaded, so the two stay apart.
     if (-not ([System.Management.Automation.PSTypeName]'Microsoft.Web.Administration.ServerManager').Type) {
-        Add-Type -AssemblyName $script:WebAdministrationAssembly
+        $null = [System.Reflection.Assembly]::Load($script:WebAdministrationAssembly)
     }
 }
 

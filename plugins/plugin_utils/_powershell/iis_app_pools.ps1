@@ -4,22 +4,25 @@
 # (the managed API over applicationHost.config and the Windows Process
 # Activation Service, WAS).
 #
-# probe: read only. Reports each pool in -Names, or that IIS is not installed.
-#        Safe under -WhatIf: nothing in this mode is gated by ShouldProcess
-#        or writes.
+# probe: read only. Reports each pool in -Names, or that IIS is not installed,
+#        and the SID of each account in -Accounts. Safe under -WhatIf:
+#        nothing in this mode is gated by ShouldProcess or writes.
 # apply: performs exactly the operations in -Operations and nothing else.
-#        Deciding what to change is the controller's job.
+#        Deciding what to change is the controller's job. Before the first
+#        change it checks that every account whose password is to be set can
+#        log on with it, as WAS will log it on.
 #
 # -Passwords holds the desired pool passwords as one SecureString whose text
 # is a JSON object of pool name to password. No password, and nothing derived
-# from one except a true/false comparison, ever leaves this script: not in
-# $Ansible.Result, not in a stream, not in an exception message.
+# from one except a true/false comparison or a Windows error code, ever leaves
+# this script: not in $Ansible.Result, not in a stream, not in an exception
+# message. Passwords reach .NET methods only, never a cmdlet.
 #
 # API reference for every IIS call below: the Microsoft.Web.Administration
 # namespace (ServerManager, ApplicationPoolCollection, ApplicationPool,
 # ApplicationPoolProcessModel, ApplicationPoolRecycling,
-# ApplicationPoolPeriodicRestart, and the enums ProcessModelIdentityType,
-# ManagedPipelineMode, StartMode and ObjectState).
+# ApplicationPoolPeriodicRestart, ConfigurationElement, and the enums
+# ProcessModelIdentityType, ManagedPipelineMode, StartMode and ObjectState).
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -27,6 +30,9 @@ param(
     [string]$Mode,
 
     [string[]]$Names = @(),
+
+    # The SpecificUser account names to resolve to SIDs in probe mode.
+    [string[]]$Accounts = @(),
 
     [System.Security.SecureString]$Passwords,
 
@@ -40,8 +46,10 @@ $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
 # The controller replaces these lines with the shared fragments: error
-# wrapping, and loading and reading IIS's configuration.
+# wrapping, resolving account names to SIDs, and loading and reading IIS's
+# configuration.
 # pkiops-include: _errors.ps1
+# pkiops-include: _principals.ps1
 # pkiops-include: _iis.ps1
 
 # The values the contract allows, compared case-sensitively: a differently
@@ -68,6 +76,186 @@ $script:SettingNames = @(
 # Wait-PoolStateSettled), and how often it looks.
 $script:SettleTimeoutSeconds = 10
 $script:SettlePollMilliseconds = 250
+
+# Checks an account's credentials the way WAS uses them: LogonUser with the
+# pool's logon type (processModel.logonType: batch unless set to service).
+# WAS only logs the identity on when the pool's first worker process starts,
+# which for an OnDemand pool is at its first request (events 5021, 5057), so
+# a pool that Start() reports as started proves nothing about its account.
+# Compiled only when a password is to be set (see Import-PoolLogonType).
+#
+# Windows API reference: LogonUserW and CloseHandle (winbase.h, handleapi.h),
+# LsaOpenPolicy, LsaEnumerateAccountRights, LsaFreeMemory, LsaClose and
+# LsaNtStatusToWinError (ntsecapi.h). The password is a parameter of
+# TestLogon only; the methods return true/false, an error code or right names.
+$script:PoolLogonSource = @'
+using System;
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Security.Principal;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pkiops.KeyfactorCommand.IisAppPools
+{
+    // The token LogonUser returns; closed with CloseHandle even if the caller
+    // forgets to dispose it. The marshaller creates it through the
+    // parameterless constructor.
+    internal sealed class SafeLogonTokenHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        private SafeLogonTokenHandle() : base(true) { }
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool CloseHandle(IntPtr handle);
+
+        protected override bool ReleaseHandle()
+        {
+            return CloseHandle(handle);
+        }
+    }
+
+    public static class PoolLogon
+    {
+        // dwLogonType values of LogonUser (winbase.h).
+        public const int LOGON32_LOGON_BATCH = 4;
+        public const int LOGON32_LOGON_SERVICE = 5;
+        private const int LOGON32_PROVIDER_DEFAULT = 0;
+
+        // LsaOpenPolicy access: LsaEnumerateAccountRights needs POLICY_LOOKUP_NAMES.
+        private const uint POLICY_LOOKUP_NAMES = 0x00000800;
+        // LsaEnumerateAccountRights returns this for an account that holds no right.
+        private const int STATUS_OBJECT_NAME_NOT_FOUND = unchecked((int)0xC0000034);
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct LSA_OBJECT_ATTRIBUTES
+        {
+            public uint Length;
+            public IntPtr RootDirectory;
+            public IntPtr ObjectName;
+            public uint Attributes;
+            public IntPtr SecurityDescriptor;
+            public IntPtr SecurityQualityOfService;
+        }
+
+        // LSA_UNICODE_STRING as the LSA returns it; Length is in bytes.
+        [StructLayout(LayoutKind.Sequential)]
+        private struct LSA_UNICODE_STRING
+        {
+            public ushort Length;
+            public ushort MaximumLength;
+            public IntPtr Buffer;
+        }
+
+        [DllImport("advapi32.dll", EntryPoint = "LogonUserW", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool LogonUser(string lpszUsername, string lpszDomain, string lpszPassword,
+            int dwLogonType, int dwLogonProvider, out SafeLogonTokenHandle phToken);
+
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        private static extern int LsaOpenPolicy(IntPtr SystemName, ref LSA_OBJECT_ATTRIBUTES ObjectAttributes,
+            uint DesiredAccess, out IntPtr PolicyHandle);
+
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        private static extern int LsaEnumerateAccountRights(IntPtr PolicyHandle, byte[] AccountSid,
+            out IntPtr UserRights, out uint CountOfRights);
+
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        private static extern int LsaFreeMemory(IntPtr Buffer);
+
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        private static extern int LsaClose(IntPtr ObjectHandle);
+
+        [DllImport("advapi32.dll", ExactSpelling = true)]
+        private static extern int LsaNtStatusToWinError(int Status);
+
+        // 0 when the account logs on with this password and logon type,
+        // otherwise the Win32 error code (for example 1326 for a wrong user
+        // name or password, 1385 for a logon type the account is not
+        // granted). The token is closed at once; nothing else is kept.
+        // domain may be null, for a user name in UPN form.
+        public static int TestLogon(string userName, string domain, string password, int logonType)
+        {
+            if (userName == null)
+            {
+                throw new ArgumentNullException("userName");
+            }
+            if (password == null)
+            {
+                throw new ArgumentNullException("password");
+            }
+            if (logonType != LOGON32_LOGON_BATCH && logonType != LOGON32_LOGON_SERVICE)
+            {
+                throw new ArgumentOutOfRangeException("logonType");
+            }
+
+            SafeLogonTokenHandle token;
+            bool loggedOn = LogonUser(userName, domain, password, logonType, LOGON32_PROVIDER_DEFAULT, out token);
+            int error = loggedOn ? 0 : Marshal.GetLastWin32Error();
+            if (token != null)
+            {
+                token.Dispose();
+            }
+            return error;
+        }
+
+        // The rights and privileges assigned to the account itself (not
+        // through its groups), as LsaEnumerateAccountRights lists them.
+        public static string[] GetAccountRights(SecurityIdentifier sid)
+        {
+            if (sid == null)
+            {
+                throw new ArgumentNullException("sid");
+            }
+            byte[] binarySid = new byte[sid.BinaryLength];
+            sid.GetBinaryForm(binarySid, 0);
+
+            LSA_OBJECT_ATTRIBUTES attributes = new LSA_OBJECT_ATTRIBUTES();
+            IntPtr policy;
+            int status = LsaOpenPolicy(IntPtr.Zero, ref attributes, POLICY_LOOKUP_NAMES, out policy);
+            if (status != 0)
+            {
+                throw new Win32Exception(LsaNtStatusToWinError(status));
+            }
+            IntPtr buffer = IntPtr.Zero;
+            try
+            {
+                uint count;
+                status = LsaEnumerateAccountRights(policy, binarySid, out buffer, out count);
+                if (status == STATUS_OBJECT_NAME_NOT_FOUND)
+                {
+                    return new string[0];
+                }
+                if (status != 0)
+                {
+                    throw new Win32Exception(LsaNtStatusToWinError(status));
+                }
+                int entrySize = Marshal.SizeOf(typeof(LSA_UNICODE_STRING));
+                string[] rights = new string[count];
+                for (int i = 0; i < rights.Length; i++)
+                {
+                    LSA_UNICODE_STRING entry = (LSA_UNICODE_STRING)Marshal.PtrToStructure(
+                        IntPtr.Add(buffer, i * entrySize), typeof(LSA_UNICODE_STRING));
+                    rights[i] = Marshal.PtrToStringUni(entry.Buffer, entry.Length / 2);
+                }
+                return rights;
+            }
+            finally
+            {
+                if (buffer != IntPtr.Zero)
+                {
+                    LsaFreeMemory(buffer);
+                }
+                LsaClose(policy);
+            }
+        }
+    }
+}
+'@
+
+# BUILTIN\IIS_IUSRS: unless a pool's processModel.manualGroupMembership is
+# true, WAS adds this group to the token it logs the pool identity on with,
+# so a right the group holds is the identity's too.
+$script:IisUsersSid = 'S-1-5-32-568'
 
 function ConvertFrom-PasswordParameter {
     # Returns the pool name -> password map, keyed case-insensitively because
@@ -138,23 +326,46 @@ function ConvertFrom-PasswordParameter {
     $map
 }
 
+function Get-CurrentPoolState {
+    # The pool's run state as WAS reports it now, read through a ServerManager
+    # of its own: Microsoft.Web.Administration documents State as the pool's
+    # runtime state but not whether an ApplicationPool object refreshes it, so
+    # each look starts from a fresh object. 'Unknown' when the pool is not in
+    # the configuration (any more) or WAS cannot report it.
+    param(
+        [Parameter(Mandatory)]
+        [string]$PoolName
+    )
+
+    $manager = Open-ServerManager
+    try {
+        $pool = Find-AppPool -Manager $manager -Name $PoolName
+        if ($null -eq $pool) {
+            return 'Unknown'
+        }
+        Get-PoolState -Pool $pool
+    }
+    finally {
+        $manager.Dispose()
+    }
+}
+
 function Wait-PoolStateSettled {
     # Start() on a pool that is already starting or started, and Stop() on
     # one already stopping or stopped, can fail; Recycle() fails unless the
-    # pool is started. A
-    # pool created by this run's commit is unknown to WAS until WAS has read
-    # the changed configuration, and one with autoStart is then started by
-    # WAS on its own. So wait, within a bound, for Started or Stopped before
-    # deciding; after the bound, return whatever was last seen and let the
-    # action itself report Windows' error if it still fails.
+    # pool is started. A pool created by this run's commit is unknown to WAS
+    # until WAS has read the changed configuration, and one with autoStart is
+    # then started by WAS on its own. So wait, within a bound, for Started or
+    # Stopped before deciding; after the bound, return whatever was last seen
+    # and let the action itself report Windows' error if it still fails.
     param(
         [Parameter(Mandatory)]
-        [Microsoft.Web.Administration.ApplicationPool]$Pool
+        [string]$PoolName
     )
 
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     while ($true) {
-        $state = Get-PoolState -Pool $Pool
+        $state = Get-CurrentPoolState -PoolName $PoolName
         if ($state -ceq 'Started' -or $state -ceq 'Stopped') {
             return $state
         }
@@ -194,6 +405,15 @@ function Get-PoolInfo {
     }
     $storedPassword = $null
 
+    # The configured account as a SID, so that .\svc, HOST\svc and
+    # svc@domain compare as Windows compares them; $null when there is none
+    # or it no longer resolves.
+    $userName = [string]$processModel.UserName
+    $sid = $null
+    if ($userName.Length -gt 0) {
+        $sid = (Resolve-PrincipalReference -Reference $userName)['sid']
+    }
+
     # Enums are returned as their names: win_powershell would otherwise turn
     # each one into a dictionary of type, name and number.
     @{
@@ -204,7 +424,8 @@ function Get-PoolInfo {
         managed_runtime_version = [string]$Pool.ManagedRuntimeVersion
         pipeline_mode = [string]$Pool.ManagedPipelineMode
         identity_type = [string]$processModel.IdentityType
-        username = [string]$processModel.UserName
+        username = $userName
+        sid = $sid
         password_set = $passwordSet
         password_matches = $passwordMatches
         load_user_profile = [bool]$processModel.LoadUserProfile
@@ -215,6 +436,9 @@ function Get-PoolInfo {
         # and the contract reports whole minutes, dropping any seconds.
         idle_timeout_minutes = [int][System.Math]::Truncate($processModel.IdleTimeout.TotalMinutes)
         periodic_restart_minutes = [int][System.Math]::Truncate($Pool.Recycling.PeriodicRestart.Time.TotalMinutes)
+        # When true, WAS does not rotate the worker process on a
+        # configuration change, and a new identity needs an explicit recycle.
+        disallow_rotation_on_config_change = [bool]$Pool.Recycling.DisallowRotationOnConfigChange
     }
 }
 
@@ -223,6 +447,9 @@ function Invoke-Probe {
         [AllowEmptyCollection()]
         [string[]]$PoolNames,
 
+        [AllowEmptyCollection()]
+        [string[]]$AccountReferences,
+
         [Parameter(Mandatory)]
         [AllowEmptyCollection()]
         [System.Collections.Generic.Dictionary[string, string]]$PasswordMap
@@ -230,23 +457,19 @@ function Invoke-Probe {
 
     $Ansible.Changed = $false
 
+    # Accounts resolve whether or not IIS is there; an account that does not
+    # resolve is reported with Windows' message, and the controller refuses
+    # the task before any pool is created.
+    $resolved = Resolve-PrincipalList -References $AccountReferences
+
     # Without IIS there is nothing to read, and that is an answer, not a
     # failure: in check mode the controller may be looking at a host whose
-    # IIS an earlier, skipped task would have installed.
-    try {
-        Import-WebAdministration
-    }
-    catch {
-        $Ansible.Result = @{
-            iis_installed = $false
-            error = (Get-UnderlyingException -ErrorRecord $_).Message
-            pools = @{}
-        }
-        return
-    }
-
+    # IIS an earlier, skipped task would have installed. Any other failure to
+    # load or open IIS (access denied, a damaged applicationHost.config)
+    # stays a failure.
     $manager = $null
     try {
+        Import-WebAdministration
         $manager = Open-ServerManager
     }
     catch {
@@ -256,10 +479,11 @@ function Invoke-Probe {
                 iis_installed = $false
                 error = $cause.Message
                 pools = @{}
+                accounts = $resolved
             }
             return
         }
-        throw (New-ContextException -Context 'Cannot open the IIS configuration (ServerManager)' -ErrorRecord $_)
+        throw (New-ContextException -Context 'Cannot load or open the IIS configuration (Microsoft.Web.Administration.ServerManager)' -ErrorRecord $_)
     }
 
     try {
@@ -285,6 +509,7 @@ function Invoke-Probe {
     $Ansible.Result = @{
         iis_installed = $true
         pools = $pools
+        accounts = $resolved
     }
 }
 
@@ -729,7 +954,7 @@ function Invoke-RuntimeStep {
     $completed = $true
 
     if ($null -ne $Step.RunState) {
-        $state = Wait-PoolStateSettled -Pool $pool
+        $state = Wait-PoolStateSettled -PoolName $Step.Pool
         $needed = if ($Step.RunState -ceq 'start') { $state -cne 'Started' } else { $state -cne 'Stopped' }
         $verb = if ($Step.RunState -ceq 'start') { 'Start' } else { 'Stop' }
         if ($needed -and -not $Cmdlet.ShouldProcess($target, $verb)) {
@@ -750,24 +975,28 @@ function Invoke-RuntimeStep {
             (Add-AppliedEntry -Step $Step -Applied $Applied)['runtime'].Add($Step.RunState)
             $Ansible.Changed = $true
 
-            # Start() returns once WAS has the request; a pool whose identity
-            # cannot log on (wrong password, locked account, no batch logon
-            # right) is stopped again by WAS. Without this check every run
-            # would start it again and report success.
-            if ($Step.RunState -ceq 'start') {
-                $settled = Wait-PoolStateSettled -Pool $pool
-                if ($settled -cne 'Started') {
-                    throw "Application pool '$($Step.Pool)' did not start (state $settled). Its identity may be unable to log on; the System event log (WAS events 5021, 5057 and 5059) says why."
-                }
+            # Start() returns once WAS has the request, with the pool
+            # Starting. A pool WAS cannot run (for example one WAS ignores,
+            # or one rapid-fail protection stops) does not reach Started.
+            # That an OnDemand pool reached Started does not show that its
+            # identity can log on: WAS logs it on at the first request, which
+            # is why the apply checks the credentials before the commit.
+            # Stop() likewise leaves the pool Stopping; the wait lets it settle
+            # before the next step, but a pool still draining requests after
+            # the bound is not a failure.
+            $settled = Wait-PoolStateSettled -PoolName $Step.Pool
+            if ($Step.RunState -ceq 'start' -and $settled -cne 'Started') {
+                throw "Application pool '$($Step.Pool)' did not start (state $settled after ApplicationPool.Start); the System event log (source WAS) says why."
             }
         }
     }
 
     if ($Step.Recycle) {
-        # Recycling restarts the worker processes so that they run with the
-        # committed identity. A pool that is not started has none to restart,
-        # and Recycle() on it throws.
-        $state = Wait-PoolStateSettled -Pool $pool
+        # Planned only for a pool whose recycling.disallowRotationOnConfigChange
+        # is true: WAS then keeps the old worker process after the commit, and
+        # recycling makes it run with the committed identity. A pool that is
+        # not started has none to restart, and Recycle() on it throws.
+        $state = Wait-PoolStateSettled -PoolName $Step.Pool
         if ($state -ceq 'Started' -and -not $Cmdlet.ShouldProcess($target, 'Recycle')) {
             $completed = $false
         }
@@ -783,6 +1012,184 @@ function Invoke-RuntimeStep {
         }
     }
     $completed
+}
+
+function Import-PoolLogonType {
+    # Add-Type cannot redefine a type already loaded in this process (a second
+    # payload run in the same PowerShell host), so compile only when missing.
+    if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.IisAppPools.PoolLogon').Type) {
+        Add-Type -TypeDefinition $script:PoolLogonSource
+    }
+}
+
+function Get-PoolLogonSetting {
+    # How WAS will log the pool's identity on: processModel.logonType
+    # (LogonBatch = 0, the default, or LogonService = 1) and
+    # processModel.manualGroupMembership. A pool this apply creates inherits
+    # them from applicationPoolDefaults. Read through
+    # ConfigurationElement.GetAttributeValue, by the attribute names of the
+    # IIS configuration schema; where the schema lacks one, its default holds.
+    param(
+        [Parameter(Mandatory)]
+        [Microsoft.Web.Administration.ServerManager]$Manager,
+
+        [Parameter(Mandatory)]
+        [string]$PoolName
+    )
+
+    $pool = Find-AppPool -Manager $Manager -Name $PoolName
+    $processModel = if ($null -ne $pool) { $pool.ProcessModel } else { $Manager.ApplicationPoolDefaults.ProcessModel }
+    $service = $false
+    $manual = $false
+    try {
+        # An enum attribute's value is its number; its name is accepted too.
+        $logonType = $processModel.GetAttributeValue('logonType')
+        if ($logonType -is [string]) {
+            $service = $logonType -eq 'LogonService'
+        }
+        else {
+            $service = [int]$logonType -eq 1
+        }
+    }
+    catch {
+        $service = $false
+    }
+    try {
+        $manual = [bool]$processModel.GetAttributeValue('manualGroupMembership')
+    }
+    catch {
+        $manual = $false
+    }
+    if ($service) {
+        return [pscustomobject]@{
+            LogonType = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::LOGON32_LOGON_SERVICE
+            Right = 'SeServiceLogonRight'
+            DenyRight = 'SeDenyServiceLogonRight'
+            ManualGroupMembership = $manual
+        }
+    }
+    [pscustomobject]@{
+        LogonType = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::LOGON32_LOGON_BATCH
+        Right = 'SeBatchLogonRight'
+        DenyRight = 'SeDenyBatchLogonRight'
+        ManualGroupMembership = $manual
+    }
+}
+
+function New-PoolLogonError {
+    # The failure for an account that cannot log on, naming the pool and the
+    # account but never the password. A Win32Exception keeps the code.
+    param(
+        [Parameter(Mandatory)]
+        [string]$PoolName,
+
+        [Parameter(Mandatory)]
+        [string]$UserName,
+
+        [Parameter(Mandatory)]
+        [int]$ErrorCode,
+
+        [Parameter(Mandatory)]
+        [string]$RightName
+    )
+
+    $reason = switch ($ErrorCode) {
+        1326 { 'the user name or password is incorrect (ERROR_LOGON_FAILURE)' }
+        1385 { "it holds '$RightName' neither itself, nor through its groups, nor through BUILTIN\IIS_IUSRS, or it is denied that logon (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right before the pool is created, for example with pkiops.keyfactor_command.user_rights" }
+        1331 { 'the account is disabled (ERROR_ACCOUNT_DISABLED)' }
+        1909 { 'the account is locked out (ERROR_ACCOUNT_LOCKED_OUT)' }
+        1793 { 'the account has expired (ERROR_ACCOUNT_EXPIRED)' }
+        1330 { "the account's password has expired (ERROR_PASSWORD_EXPIRED)" }
+        1907 { "the account's password must be changed first (ERROR_PASSWORD_MUST_CHANGE)" }
+        1327 { 'an account restriction prevents this logon (ERROR_ACCOUNT_RESTRICTION)' }
+        1328 { 'the account may not log on at this time (ERROR_INVALID_LOGON_HOURS)' }
+        1329 { 'the account may not log on to this computer (ERROR_INVALID_WORKSTATION)' }
+        default { [System.ComponentModel.Win32Exception]::new($ErrorCode).Message }
+    }
+    $message = "Application pool '{0}': the account '{1}' given as its username cannot log on with the password given for it, as WAS would log it on: {2} (Win32 error {3}). No application pool was changed." -f $PoolName, $UserName, $reason, $ErrorCode
+    [System.ComponentModel.Win32Exception]::new($ErrorCode, $message)
+}
+
+function Assert-PoolLogon {
+    # Before the first change: each account whose password this apply sets
+    # must log on with it the way WAS will log the pool's identity on
+    # (LogonUser with the pool's logon type). Otherwise WAS would start an
+    # OnDemand pool anyway and fail only at its first request (events 5021,
+    # 5057). A gMSA has no password to set and is not checked here.
+    #
+    # LogonUser reports ERROR_LOGON_TYPE_NOT_GRANTED only once the password
+    # has been accepted. WAS adds BUILTIN\IIS_IUSRS to the identity's token
+    # unless manualGroupMembership is true, so a logon right that group holds
+    # (as IIS setup grants it) lets WAS log the identity on even though the
+    # plain LogonUser here is refused; that case passes, unless the account
+    # or IIS_IUSRS is denied that logon type by name.
+    param(
+        [Parameter(Mandatory)]
+        [Microsoft.Web.Administration.ServerManager]$Manager,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Steps,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.Dictionary[string, string]]$PasswordMap
+    )
+
+    foreach ($step in $Steps) {
+        $identity = $step.Identity
+        if ($null -eq $identity -or $identity.Type -cne 'SpecificUser' -or $identity.Password -cne 'set') {
+            continue
+        }
+        Import-PoolLogonType
+
+        # The account as Windows names it (DOMAIN\name), whatever form the
+        # task used: LogonUser takes a domain and a user name, or a UPN.
+        $accountSid = $null
+        $accountName = $null
+        try {
+            $accountSid = ConvertTo-PrincipalSid -Reference $identity.UserName
+            $accountName = $accountSid.Translate([System.Security.Principal.NTAccount]).Value
+        }
+        catch {
+            throw (New-ContextException -Context "Application pool '$($step.Pool)': the account '$($identity.UserName)' given as its username does not resolve to an account" -ErrorRecord $_)
+        }
+
+        $setting = Get-PoolLogonSetting -Manager $Manager -PoolName $step.Pool
+        $separator = $accountName.IndexOf('\')
+        $code = 0
+        try {
+            # The password goes from the map straight into the .NET method.
+            if ($separator -ge 0) {
+                $code = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::TestLogon($accountName.Substring($separator + 1), $accountName.Substring(0, $separator), $PasswordMap[$step.Pool], $setting.LogonType)
+            }
+            else {
+                # No domain part: LogonUser wants NULL, not '', as the domain
+                # of a name in UPN form; $null would arrive as ''.
+                $code = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::TestLogon($accountName, [NullString]::Value, $PasswordMap[$step.Pool], $setting.LogonType)
+            }
+        }
+        catch {
+            # Only argument checks throw here; the password is not in them.
+            throw (New-ContextException -Context "Application pool '$($step.Pool)': cannot check the logon of '$accountName'" -ErrorRecord $_)
+        }
+
+        if ($code -eq 1385 -and -not $setting.ManualGroupMembership) {
+            try {
+                $groupRights = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetAccountRights([System.Security.Principal.SecurityIdentifier]::new($script:IisUsersSid))
+                $accountRights = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetAccountRights($accountSid)
+            }
+            catch {
+                throw (New-ContextException -Context "Application pool '$($step.Pool)': cannot read the logon rights of BUILTIN\IIS_IUSRS and '$accountName' (LsaEnumerateAccountRights)" -ErrorRecord $_)
+            }
+            if ($groupRights -contains $setting.Right -and $groupRights -notcontains $setting.DenyRight -and $accountRights -notcontains $setting.DenyRight) {
+                $code = 0
+            }
+        }
+        if ($code -ne 0) {
+            throw (New-PoolLogonError -PoolName $step.Pool -UserName $accountName -ErrorCode $code -RightName $setting.Right)
+        }
+    }
 }
 
 function Invoke-Apply {
@@ -817,7 +1224,10 @@ function Invoke-Apply {
         Import-WebAdministration
     }
     catch {
-        throw (New-ContextException -Context "Cannot load Microsoft.Web.Administration; is IIS (the Web-Server feature) installed?" -ErrorRecord $_)
+        if (Test-IisAbsentError -Exception (Get-UnderlyingException -ErrorRecord $_)) {
+            throw (New-ContextException -Context 'IIS (the Web-Server feature) is not installed: Microsoft.Web.Administration cannot be loaded' -ErrorRecord $_)
+        }
+        throw (New-ContextException -Context 'Cannot load Microsoft.Web.Administration' -ErrorRecord $_)
     }
 
     # Phase 1: every configuration change on one ServerManager, saved by one
@@ -834,6 +1244,7 @@ function Invoke-Apply {
     }
     $pending = [System.Collections.Generic.List[object]]::new()
     try {
+        Assert-PoolLogon -Manager $manager -Steps $plan -PasswordMap $PasswordMap
         foreach ($step in $plan) {
             if (Invoke-ConfigurationStep -Manager $manager -Step $step -PasswordMap $PasswordMap -Cmdlet $Cmdlet) {
                 $pending.Add($step)
@@ -899,7 +1310,7 @@ function Invoke-Apply {
 $passwordMap = ConvertFrom-PasswordParameter -Secure $Passwords
 
 if ($Mode -eq 'probe') {
-    Invoke-Probe -PoolNames $Names -PasswordMap $passwordMap
+    Invoke-Probe -PoolNames $Names -AccountReferences $Accounts -PasswordMap $passwordMap
 }
 else {
     Invoke-Apply -OperationList $Operations -PasswordMap $passwordMap -Cmdlet $PSCmdlet

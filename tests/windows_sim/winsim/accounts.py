@@ -178,9 +178,14 @@ class Directory:
         if found:
             return found
         if "\\" not in reference:
-            # LookupAccountName tries well-known and built-in names, then this
-            # computer, then the domain, for a name with no authority.
+            # An isolated name is looked up among the well-known SIDs, the
+            # built-in and local accounts, the primary domain and the trusted
+            # domains, in that order (LsaLookupNames, Remarks), which is the
+            # order principals are added here. Virtual accounts such as
+            # IIS APPPOOL\<pool> are in none of them.
             for candidate in self._by_name.values():
+                if candidate.name.lower().startswith("iis apppool\\"):
+                    continue
                 if candidate.name.rsplit("\\", 1)[-1].lower() == reference.lower():
                     return candidate
         raise IdentityNotMapped()

@@ -13,6 +13,8 @@ from winsim.win_powershell import failure_result
 FQCN = "pkiops.keyfactor_command.iis_app_pools"
 PASSWORD = "Sup3r-Secret!Pa55"
 SVC = "CONTOSO\\svc_keyfactor"
+SVC_SID = "S-1-5-21-1004336348-1177238915-682003330-1105"
+SVC_RESOLVED = [{"input": SVC, "sid": SVC_SID, "name": SVC, "error": None}]
 PORTAL = {"name": "KeyfactorPortal"}
 PORTAL_AS_SVC = {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SVC, "password": PASSWORD}
 
@@ -23,19 +25,23 @@ def existing(**overrides) -> dict:
         "exists": True, "name": "KeyfactorPortal", "state": "Started", "managed_runtime_version": "v4.0", "pipeline_mode": "Integrated",
         "identity_type": "ApplicationPoolIdentity", "username": "", "password_set": False, "password_matches": None,
         "load_user_profile": True, "start_mode": "OnDemand", "auto_start": True, "enable_32bit": False,
-        "idle_timeout_minutes": 20, "periodic_restart_minutes": 1740,
+        "idle_timeout_minutes": 20, "periodic_restart_minutes": 1740, "sid": None,
+        "disallow_rotation_on_config_change": False,
     }
     info.update(overrides)
     return info
 
 
-def probed(**pools) -> dict:
-    return {"iis_installed": True, "pools": pools}
+def probed(accounts=None, **pools) -> dict:
+    return {"iis_installed": True, "pools": pools, "accounts": accounts or []}
 
 
 STEADY = probed(KeyfactorPortal=existing())
 MISSING = probed(KeyfactorPortal={"exists": False})
-SVC_PASSWORD_DIFFERS = probed(KeyfactorPortal=existing(identity_type="SpecificUser", username=SVC, password_set=True, password_matches=False))
+MISSING_SVC = probed(SVC_RESOLVED, KeyfactorPortal={"exists": False})
+SVC_PASSWORD_DIFFERS = probed(SVC_RESOLVED, KeyfactorPortal=existing(identity_type="SpecificUser", username=SVC, sid=SVC_SID,
+                                                                     password_set=True, password_matches=False,
+                                                                     disallow_rotation_on_config_change=True))
 NOT_INSTALLED = {"iis_installed": False, "error": "Could not load file or assembly 'Microsoft.Web.Administration'", "pools": {}}
 APPLIED = {"applied": [{"pool": "KeyfactorPortal", "action": "update", "runtime": ["recycle"]}]}
 
@@ -93,7 +99,7 @@ def test_the_result_carries_the_pools_and_their_changes(iis_app_pools, ps_ok):
     action, replay = iis_app_pools(dict(PORTAL, started=False))
     replay.queue(ps_ok(STEADY), ps_ok({"applied": []}, changed=True))
     result = action.run(task_vars={})
-    assert result["changes"] == {"KeyfactorPortal": ["stopped"]}
+    assert result["changes"] == {"KeyfactorPortal": ["auto_start", "stopped"]}
     assert result["pools"]["KeyfactorPortal"]["state"] == "stopped"
 
 
@@ -199,7 +205,7 @@ def test_a_user_account_without_username_fails_the_argument_spec(iis_app_pools):
 
 def test_a_plan_error_fails_after_the_probe_only(iis_app_pools, ps_ok):
     action, replay = iis_app_pools({"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SVC})
-    replay.queue(ps_ok(MISSING))
+    replay.queue(ps_ok(MISSING_SVC))
     result = action.run(task_vars={})
     assert replay.modes == ["probe"]
     assert result["failed"] is True
@@ -254,3 +260,45 @@ def test_check_mode_with_diff_shows_the_new_pool(iis_app_pools, ps_ok):
     result = action.run(task_vars={})
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["KeyfactorPortal"]["state"] == "started"
+
+
+# --- accounts, names and bounds ----------------------------------------------------------------------------------
+
+
+def test_the_probe_resolves_the_usernames_of_the_pools(iis_app_pools, ps_ok):
+    action, replay = iis_app_pools(PORTAL_AS_SVC)
+    replay.queue(ps_ok(SVC_PASSWORD_DIFFERS), ps_ok(APPLIED, changed=True))
+    action.run(task_vars={})
+    assert replay.calls[0]["module_args"]["parameters"] == {"Mode": "probe", "Names": ["KeyfactorPortal"], "Accounts": [SVC]}
+
+
+def test_a_username_that_does_not_resolve_fails_after_the_probe_without_an_apply(iis_app_pools, ps_ok):
+    action, replay = iis_app_pools(PORTAL_AS_SVC)
+    replay.queue(ps_ok(probed([{"input": SVC, "sid": None, "name": None,
+                                "error": "Some or all identity references could not be translated."}],
+                              KeyfactorPortal={"exists": False})))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == (f"{FQCN}: pools[0] ('KeyfactorPortal'): username 'CONTOSO\\\\svc_keyfactor' does not resolve to an "
+                             "account on the host (Some or all identity references could not be translated.); no "
+                             "application pool was changed")
+
+
+@pytest.mark.parametrize("pool", [
+    {"name": "Keyfactor/Portal"},
+    {"name": "K" * 65},
+    {"name": "KeyfactorPortal", "periodic_restart_minutes": 71583},
+    {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": "S-1-5-20"},
+    {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": "NT AUTHORITY\\NETWORK SERVICE"},
+    {"name": "KeyfactorPortal", "started": False, "auto_start": True},
+    {"name": "KeyfactorPortal", "state": "absent", "identity_type": "NetworkService", "password": PASSWORD},
+], ids=["name with a slash", "name too long", "restart interval too long", "SID as username", "built-in account as username",
+        "auto_start against started", "identity of an absent pool"])
+def test_what_iis_or_windows_refuses_fails_before_touching_the_host(iis_app_pools, pool):
+    action, replay = iis_app_pools(pool)
+    result = action.run(task_vars={})
+    assert replay.calls == []
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"].startswith(f"{FQCN}: pools[0] (")
+    assert PASSWORD not in json.dumps(result)

@@ -11,6 +11,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._iis_app_
     PASSWORD_CHANGED,
     PASSWORD_KEPT,
     normalise_pools,
+    probe_parameters,
     passwords_secret,
     plan,
 )
@@ -26,6 +27,9 @@ OTHER_PASSWORD = "An0ther-Secret!Pa55"
 SVC = "CONTOSO\\svc_keyfactor"
 GMSA = "CONTOSO\\gmsa_keyfactor$"
 BUILT_IN_IDENTITIES = ["ApplicationPoolIdentity", "NetworkService", "LocalService", "LocalSystem"]
+DOMAIN_SID = "S-1-5-21-1004336348-1177238915-682003330"
+# What the host resolves each account name of these tests to; names differing only in case are the same account.
+SIDS = {SVC: f"{DOMAIN_SID}-1105", GMSA: f"{DOMAIN_SID}-1106", "CONTOSO\\svc_old": f"{DOMAIN_SID}-1107"}
 # What a new pool gets when the task gives only its name.
 DEFAULT_SETTINGS = {
     "managed_runtime_version": "v4.0",
@@ -35,6 +39,10 @@ DEFAULT_SETTINGS = {
     "auto_start": True,
     "enable_32bit": False,
 }
+
+
+def sid_of(name: str) -> str | None:
+    return next((sid for known, sid in SIDS.items() if known.lower() == name.lower()), None) if name else None
 
 
 def pool(name: str = "KeyfactorPortal", **options) -> dict:
@@ -66,8 +74,10 @@ def existing(name: str = "KeyfactorPortal", **overrides) -> dict:
         "enable_32bit": False,
         "idle_timeout_minutes": 20,
         "periodic_restart_minutes": 1740,
+        "disallow_rotation_on_config_change": False,
     }
     info.update(overrides)
+    info.setdefault("sid", sid_of(info["username"]))
     return info
 
 
@@ -79,8 +89,21 @@ def missing() -> dict:
     return {"exists": False}
 
 
-def probe(pools: dict) -> dict:
-    return {"iis_installed": True, "pools": pools}
+def resolved(*names: str) -> list[dict]:
+    """The probe's resolution of account names, as Resolve-PrincipalList reports it."""
+    entries = []
+    for name in names:
+        sid = sid_of(name)
+        entries.append({"input": name, "sid": sid, "name": name if sid else None,
+                        "error": None if sid else "Some or all identity references could not be translated."})
+    return entries
+
+
+ACCOUNTS = resolved(*SIDS)
+
+
+def probe(pools: dict, accounts: list | None = None) -> dict:
+    return {"iis_installed": True, "pools": pools, "accounts": ACCOUNTS if accounts is None else accounts}
 
 
 NOT_INSTALLED = {
@@ -174,8 +197,21 @@ def test_normalise_pools_accepts_zero_minutes(option):
     assert normalise_pools(pools) == pools
 
 
-def test_normalise_pools_skips_identity_checks_for_an_absent_pool():
-    pools = [pool(state="absent", identity_type="NetworkService", username=SVC, password=PASSWORD)]
+@pytest.mark.parametrize("options, named", [
+    ({"identity_type": "NetworkService", "username": SVC, "password": PASSWORD}, "identity_type, username, password"),
+    ({"username": ""}, "username"),
+    ({"idle_timeout_minutes": -1}, "idle_timeout_minutes"),
+    ({"enable_32bit": True, "auto_start": False}, "auto_start, enable_32bit"),
+], ids=["identity", "empty username", "negative minutes", "settings"])
+def test_normalise_pools_refuses_options_of_a_present_pool_on_an_absent_one(options, named):
+    with pytest.raises(TaskInputError) as raised:
+        normalise_pools([pool(state="absent", **options)])
+    assert str(raised.value) == (f"pools[0] ('KeyfactorPortal'): state is absent, which removes the pool; remove {named} "
+                                 "(they describe a pool that is present)")
+
+
+def test_normalise_pools_accepts_an_absent_pool_with_only_its_name():
+    pools = [pool(state="absent")]
     assert normalise_pools(pools) == pools
 
 
@@ -324,16 +360,25 @@ def test_a_changed_password_sets_it():
     assert operation["identity"] == {"type": "SpecificUser", "username": SVC, "password": "set"}
 
 
-def test_a_changed_password_recycles_a_started_pool():
+def test_a_changed_password_leaves_the_restart_of_the_worker_process_to_was():
+    # WAS rotates a running pool's worker process on a configuration change by itself; recycling it too would
+    # restart it twice.
     current = probe({"KeyfactorPortal": service_account_existing(password_matches=False)})
     operation = only_operation(plan([service_account_pool(password=PASSWORD)], current, False))
-    assert operation["recycle"] is True
+    assert operation["recycle"] is False
     assert operation["run_state"] is None
 
 
-def test_a_changed_password_is_reported_as_password_and_recycled():
+def test_a_changed_password_is_reported_as_password():
     current = probe({"KeyfactorPortal": service_account_existing(password_matches=False)})
     result = plan([service_account_pool(password=PASSWORD)], current, False)
+    assert result.result["changes"] == {"KeyfactorPortal": ["password"]}
+
+
+def test_a_changed_password_recycles_a_started_pool_that_was_does_not_rotate():
+    current = probe({"KeyfactorPortal": service_account_existing(password_matches=False, disallow_rotation_on_config_change=True)})
+    result = plan([service_account_pool(password=PASSWORD)], current, False)
+    assert (only_operation(result)["recycle"], only_operation(result)["run_state"]) == (True, None)
     assert result.result["changes"] == {"KeyfactorPortal": ["password", "recycled"]}
 
 
@@ -343,16 +388,20 @@ def test_an_omitted_password_keeps_the_configured_one():
     assert only_operation(result)["identity"] is None
 
 
-def test_an_identity_type_change_recycles_a_started_pool():
-    result = plan([pool(identity_type="NetworkService")], probe({"KeyfactorPortal": existing()}), False)
-    operation = only_operation(result)
-    assert operation["identity"] == {"type": "NetworkService", "username": None, "password": "keep"}
-    assert operation["recycle"] is True
-    assert result.result["changes"] == {"KeyfactorPortal": ["identity", "recycled"]}
+def test_an_identity_type_change_recycles_a_started_pool_only_when_was_does_not_rotate_it():
+    for rotates, recycled in ((True, []), (False, ["recycled"])):
+        result = plan([pool(identity_type="NetworkService")],
+                      probe({"KeyfactorPortal": existing(disallow_rotation_on_config_change=not rotates)}), False)
+        operation = only_operation(result)
+        assert operation["identity"] == {"type": "NetworkService", "username": None, "password": "keep"}
+        assert operation["recycle"] is not rotates
+        assert result.result["changes"] == {"KeyfactorPortal": ["identity", *recycled]}
 
 
 def test_an_identity_type_change_does_not_recycle_a_stopped_pool():
-    result = plan([pool(identity_type="NetworkService", started=False)], probe({"KeyfactorPortal": existing(state="Stopped")}), False)
+    result = plan([pool(identity_type="NetworkService", started=False)],
+                  probe({"KeyfactorPortal": existing(state="Stopped", auto_start=False, disallow_rotation_on_config_change=True)}),
+                  False)
     operation = only_operation(result)
     assert operation["recycle"] is False
     assert operation["run_state"] is None
@@ -368,13 +417,14 @@ def test_switching_to_another_account_with_its_password_sets_both():
     current = probe({"KeyfactorPortal": service_account_existing(username="CONTOSO\\svc_old", password_matches=False)})
     result = plan([service_account_pool(password=PASSWORD)], current, False)
     assert only_operation(result)["identity"] == {"type": "SpecificUser", "username": SVC, "password": "set"}
-    assert result.result["changes"] == {"KeyfactorPortal": ["identity", "password", "recycled"]}
+    assert result.result["changes"] == {"KeyfactorPortal": ["identity", "password"]}
 
 
-def test_started_false_stops_a_started_pool():
+def test_started_false_stops_a_started_pool_and_turns_its_auto_start_off():
     result = plan([pool(started=False)], probe({"KeyfactorPortal": existing()}), False)
-    assert only_operation(result)["run_state"] == "stop"
-    assert result.result["changes"] == {"KeyfactorPortal": ["stopped"]}
+    assert (only_operation(result)["run_state"], only_operation(result)["settings"]) == ("stop", {"auto_start": False})
+    assert result.result["changes"] == {"KeyfactorPortal": ["auto_start", "stopped"]}
+    assert (result.before["KeyfactorPortal"]["auto_start"], result.after["KeyfactorPortal"]["auto_start"]) == (True, False)
 
 
 def test_started_true_starts_a_stopped_pool():
@@ -392,7 +442,7 @@ def test_a_gmsa_on_a_pool_with_a_stored_password_clears_it():
 def test_clearing_a_gmsa_pools_stored_password_is_reported_and_shown_as_markers():
     current = probe({"KeyfactorPortal": existing(identity_type="SpecificUser", username=GMSA, password_set=True)})
     result = plan([pool(identity_type="SpecificUser", username=GMSA)], current, False)
-    assert result.result["changes"] == {"KeyfactorPortal": ["password", "recycled"]}
+    assert result.result["changes"] == {"KeyfactorPortal": ["password"]}
     assert result.before["KeyfactorPortal"]["password"] == "(hidden, unchanged)"
     assert result.after["KeyfactorPortal"]["password"] == "(none)"
 
@@ -517,7 +567,8 @@ def test_the_result_pools_exclude_the_password_marker():
 
 def test_the_result_pools_show_the_pool_as_it_will_be():
     result = plan([service_account_pool(password=PASSWORD, started=False)], probe({"KeyfactorPortal": missing()}), False)
-    assert result.result["pools"]["KeyfactorPortal"] == dict(DEFAULT_SETTINGS, state="stopped", identity_type="SpecificUser", username=SVC)
+    assert result.result["pools"]["KeyfactorPortal"] == dict(DEFAULT_SETTINGS, auto_start=False, state="stopped",
+                                                             identity_type="SpecificUser", username=SVC)
 
 
 # --- plan: the probe's promise ----------------------------------------------------------------
@@ -549,3 +600,164 @@ def test_settings_left_out_keep_an_existing_pools_values():
     result = plan([pool()], current, False)
     assert result.operations == []
     assert result.after == result.before
+
+
+# --- names IIS refuses ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("character", list('\\/"|<>:*?][+=;,@&'))
+def test_normalise_pools_refuses_a_name_with_a_character_iis_refuses(character):
+    name = f"Keyfactor{character}Portal"
+    with pytest.raises(TaskInputError) as raised:
+        normalise_pools([pool(name)])
+    assert str(raised.value).startswith(f"pools[0] ({name!r}): name holds {character!r}, which IIS "
+                                        "refuses in a pool name (it refuses any of \\ / \" | < > : * ? ] [ + = ; , @ &)")
+
+
+def test_normalise_pools_refuses_a_name_longer_than_iis_takes():
+    with pytest.raises(TaskInputError, match=r"pools\[0\] .*: name is 65 characters long; IIS takes at most 64"):
+        normalise_pools([pool("P" * 65)])
+
+
+def test_normalise_pools_accepts_the_longest_name_iis_takes_and_the_characters_it_allows():
+    pools = [pool("P" * 64), pool(".NET v4.5 Classic"), pool("Keyfactor_Portal-1 (x)'~#$%")]
+    assert normalise_pools(pools) == pools
+
+
+def test_a_refused_name_of_an_absent_pool_is_refused_too():
+    with pytest.raises(TaskInputError, match="which IIS refuses in a pool name"):
+        normalise_pools([pool("a/b", state="absent")])
+
+
+# --- periodic_restart_minutes and auto_start ------------------------------------------------------------------------
+
+
+def test_normalise_pools_refuses_a_restart_interval_longer_than_was_supports():
+    with pytest.raises(TaskInputError, match=r"periodic_restart_minutes must be between 0 \(off\) and 71582 minutes, not 71583"):
+        normalise_pools([pool(periodic_restart_minutes=71583)])
+
+
+def test_normalise_pools_accepts_the_longest_restart_interval_was_supports():
+    pools = [pool(periodic_restart_minutes=71582)]
+    assert normalise_pools(pools) == pools
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_normalise_pools_refuses_an_auto_start_that_contradicts_started(started):
+    with pytest.raises(TaskInputError) as raised:
+        normalise_pools([pool(started=started, auto_start=not started)])
+    assert str(raised.value).startswith(f"pools[0] ('KeyfactorPortal'): auto_start is {not started} but started is {started}; ")
+
+
+def test_a_new_pool_that_should_be_stopped_is_created_without_auto_start():
+    operation = only_operation(plan([pool(started=False)], probe({"KeyfactorPortal": missing()}), False))
+    assert operation["settings"]["auto_start"] is False
+
+
+def test_a_started_pool_whose_auto_start_is_off_gets_it_back():
+    result = plan([pool()], probe({"KeyfactorPortal": existing(auto_start=False)}), False)
+    assert only_operation(result)["settings"] == {"auto_start": True}
+    assert result.result["changes"] == {"KeyfactorPortal": ["auto_start"]}
+
+
+def test_a_stopped_pool_without_auto_start_needs_nothing():
+    assert plan([pool(started=False)], probe({"KeyfactorPortal": existing(state="Stopped", auto_start=False)}), False).operations == []
+
+
+@pytest.mark.parametrize("state, started", [("Starting", True), ("Stopping", False)])
+def test_a_pool_on_its_way_to_the_wanted_state_is_not_started_or_stopped_again(state, started):
+    current = probe({"KeyfactorPortal": existing(state=state, auto_start=started)})
+    assert plan([pool(started=started)], current, False).operations == []
+
+
+# --- accounts by SID --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username, hint", [
+    ("S-1-5-20", "use identity_type NetworkService (without username) instead"),
+    ("S-1-5-21-1004336348-1177238915-682003330-1105", "give the account's name"),
+    ("NT AUTHORITY\\NETWORK SERVICE", "use identity_type NetworkService"),
+    ("nt authority\\local service", "use identity_type LocalService"),
+    ("NT AUTHORITY\\SYSTEM", "use identity_type LocalSystem"),
+    ("LocalSystem", "use identity_type LocalSystem"),
+    ("IIS APPPOOL\\KeyfactorPortal", "use identity_type ApplicationPoolIdentity"),
+    ("BUILTIN\\IIS_IUSRS", "a pool runs as a user account or a group managed service account"),
+    ("NT SERVICE\\W3SVC", "a pool runs as a user account"),
+])
+def test_normalise_pools_refuses_a_sid_or_a_built_in_account_as_username(username, hint):
+    with pytest.raises(TaskInputError) as raised:
+        normalise_pools([pool(identity_type="SpecificUser", username=username, password=PASSWORD)])
+    assert str(raised.value).startswith(f"pools[0] ('KeyfactorPortal'): username {username!r} ")
+    assert hint in str(raised.value)
+
+
+def test_the_probe_is_asked_to_resolve_each_username_of_a_present_pool_once():
+    pools = [service_account_pool("A", password=PASSWORD), service_account_pool("B"), pool("C"),
+             pool("D", identity_type="SpecificUser", username=GMSA)]
+    assert probe_parameters(pools) == {"Names": ["A", "B", "C", "D"], "Accounts": [SVC, GMSA]}
+
+
+def test_the_probe_gets_no_accounts_when_no_pool_runs_as_a_user():
+    assert probe_parameters([pool("A"), pool("B", state="absent")]) == {"Names": ["A", "B"]}
+
+
+def test_a_username_spelt_otherwise_for_the_same_sid_is_the_same_account():
+    upn = "svc_keyfactor@contoso.com"
+    current = probe({"KeyfactorPortal": service_account_existing(username=".\\legacy-spelling", sid=SIDS[SVC])},
+                    accounts=[{"input": upn, "sid": SIDS[SVC], "name": SVC, "error": None}])
+    assert plan([pool(identity_type="SpecificUser", username=upn)], current, False).operations == []
+
+
+def test_a_username_for_another_sid_is_another_account_even_when_spelt_alike():
+    # The account the pool was configured with was deleted and created again: same name, new SID.
+    current = probe({"KeyfactorPortal": service_account_existing(sid=f"{DOMAIN_SID}-2001", password_matches=True)})
+    operation = only_operation(plan([service_account_pool(password=PASSWORD)], current, False))
+    assert operation["identity"] == {"type": "SpecificUser", "username": SVC, "password": "set"}
+
+
+def test_a_pool_whose_configured_account_no_longer_resolves_is_changed():
+    current = probe({"KeyfactorPortal": service_account_existing(sid=None, password_matches=True)})
+    assert only_operation(plan([service_account_pool(password=PASSWORD)], current, False))["identity"]["password"] == "set"
+
+
+def test_a_username_that_does_not_resolve_fails_the_plan_before_any_pool_is_created():
+    typo = "CONTOSO\\svc_keyfactr"
+    pools = [service_account_pool("A", password=PASSWORD), pool("B", identity_type="SpecificUser", username=typo,
+                                                                  password=PASSWORD), pool("C")]
+    current = probe({"A": missing(), "B": missing(), "C": missing()}, accounts=resolved(SVC, typo))
+    with pytest.raises(PlanError) as raised:
+        plan(pools, current, False)
+    assert str(raised.value) == (
+        "pools[1] ('B'): username 'CONTOSO\\\\svc_keyfactr' does not resolve to an account on the host (Some or all "
+        "identity references could not be translated.); no application pool was changed")
+
+
+def test_in_check_mode_a_username_that_does_not_resolve_is_a_warning():
+    typo = "CONTOSO\\svc_new"
+    current = probe({"A": missing()}, accounts=resolved(typo))
+    result = plan([pool("A", identity_type="SpecificUser", username=typo, password=PASSWORD)], current, True)
+    assert result.warnings == [
+        "pools[0] ('A'): username 'CONTOSO\\\\svc_new' does not resolve to an account on the host (Some or all identity "
+        "references could not be translated.); in check mode the pool is planned as if an earlier task created the account"]
+    assert result.result["changes"] == {"A": ["created"]}
+
+
+@pytest.mark.parametrize("sid, hint", [
+    ("S-1-5-20", "use identity_type NetworkService"),
+    ("S-1-5-82-1-2-3-4-5", "use identity_type ApplicationPoolIdentity"),
+    ("S-1-1-0", "a pool runs as a user account or a group managed service account"),
+    ("S-1-5-32-568", "a pool runs as a user account"),
+])
+def test_a_username_that_resolves_to_a_built_in_account_is_refused_in_the_plan(sid, hint):
+    localised = "NT-AUTORITÄT\\NETZWERKDIENST"
+    current = probe({"KeyfactorPortal": missing()}, accounts=[{"input": localised, "sid": sid, "name": localised, "error": None}])
+    with pytest.raises(PlanError) as raised:
+        plan([pool(identity_type="SpecificUser", username=localised, password=PASSWORD)], current, False)
+    assert str(raised.value).startswith(f"pools[0] ('KeyfactorPortal'): username {localised!r} is the built-in account or "
+                                        f"group {sid}, not a user account")
+    assert hint in str(raised.value)
+
+
+def test_a_probe_without_the_accounts_asked_for_is_unexpected():
+    with pytest.raises(UnexpectedProbeResult, match="no resolution for CONTOSO"):
+        plan([service_account_pool(password=PASSWORD)], probe({"KeyfactorPortal": missing()}, accounts=[]), False)
