@@ -479,10 +479,12 @@ def _seed_user_rights(seed: _Seed, parameters: dict, result: dict) -> None:
 
 
 def _seed_iis_app_pools(seed: _Seed, parameters: dict, result: dict) -> None:
+    _seed_accounts(seed, result.get("accounts"))
     seed.feature("Web-Server", result.get("iis_installed"))
     for report in (result.get("pools") or {}).values():
         if report.get("exists"):
             seed.pool(report)
+            seed.principal(report.get("username"), report.get("sid"))
 
 
 def _seed_pfx_import(seed: _Seed, parameters: dict, result: dict) -> None:
