@@ -85,12 +85,16 @@ def test_check_mode_with_an_installer_account_still_to_create_predicts_and_chang
 
 
 def test_creating_an_installer_account_needs_a_local_name_and_a_password(lab):
-    for account, password in (("CONTOSO\\kf_installer", "Kf-Inst4ller!Pa55w0rd#2026"), (".\\kf_local_installer", "")):
+    for account, password, expected in (
+            ("CONTOSO\\kf_installer", "Kf-Inst4ller!Pa55w0rd#2026",
+             "Creating common_installer_account needs it to name a local account"),
+            (".\\kf_local_installer", "",
+             "Creating common_installer_account (.\\kf_local_installer) needs a non-empty common_installer_account_password")):
         lab.add_host(HOST, seed=SEED, common_installer_account=account, common_installer_account_create=True,
                      common_installer_account_password=password)
         run = lab.run(SITE)
         (message,) = run.failure_messages(HOST)
-        assert message.startswith("Creating common_installer_account needs it to name a local account")
+        assert message.startswith(expected), message
         assert lab.round_trips(HOST) == 1  # only the shared read
 
 
