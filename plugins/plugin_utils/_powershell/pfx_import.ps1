@@ -32,8 +32,9 @@
 # API reference: X509Certificate2Collection.Import(Byte[], String,
 # X509KeyStorageFlags), X509KeyStorageFlags, X509Certificate2, X509Store,
 # NetworkCredential(String, SecureString), Convert.FromBase64String,
-# NullString, RegistryKey.OpenSubKey and GetValue; for the key ACL and the CA certificates,
-# see the included fragments, _private_key_acl.ps1 and _ca_store.ps1.
+# NullString, RegistryKey.OpenSubKey and GetValue; for the key ACL and the CA
+# certificates, see the included fragments, _private_key_acl.ps1 and
+# _ca_store.ps1.
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -159,11 +160,12 @@ function Clear-InstallPlan {
 
 function Get-WindowsBuild {
     # The build number of Windows (14393 is Windows Server 2016, 17763
-    # Windows Server 2019), from HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion,
-    # the value winver shows. Read from the registry rather than from
-    # Environment.OSVersion, which reports 6.2 to a process whose manifest
-    # does not declare Windows 10. The controller compares it with the first
-    # build that imports AES-encrypted PFX files.
+    # Windows Server 2019): CurrentBuildNumber under
+    # HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion, the build winver
+    # shows. Read from the registry rather than from Environment.OSVersion,
+    # which reports 6.2 to a process whose manifest does not declare
+    # Windows 10. The controller compares it with the first build that
+    # imports AES-encrypted PFX files.
     $subKey = 'SOFTWARE\Microsoft\Windows NT\CurrentVersion'
     $base = Open-LocalMachine64
     try {

@@ -44,7 +44,8 @@ RESOLVED = {NS: NS_SID, ADMINISTRATORS: ADMINISTRATORS_SID, SVC: SVC_SID}
 # Who the payload runs as: a local administrator, in BUILTIN\Administrators among its groups, on Windows Server 2022.
 CONNECTING_ADMIN = {"sid": "S-1-5-21-3623811015-3361044348-30300820-500",
                     "groups": ["S-1-1-0", "S-1-5-2", "S-1-5-11", "S-1-5-15", ADMINISTRATORS_SID, "S-1-5-32-545"]}
-SERVER_2022, SERVER_2016 = 20348, 14393
+SERVER_2022 = 20348
+SERVER_2016 = 14393
 
 
 def der_base64(issued) -> str:
