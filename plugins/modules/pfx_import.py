@@ -62,9 +62,9 @@ options:
   chain:
     description:
       - What to do with the CA certificates inside the PFX. C(install) adds each to the LocalMachine intermediate
-        certification authorities store (C(CA)), or to the trusted root store (C(Root)) when it is self-signed: its
+        certification authorities store (C(CA)), or to the trusted root store (C(Root)) when it is self-signed (its
         issuer is its subject, its own public key verifies its signature, and its authority key identifier, if it has
-        one, is its own subject key identifier. A cross certificate that carries a root's name but another key's
+        one, is its own subject key identifier). A cross certificate that carries a root's name but another key's
         signature goes to C(CA).
     type: str
     choices: [skip, install]
