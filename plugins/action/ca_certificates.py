@@ -60,41 +60,58 @@ class ActionModule(WindowsTaskAction):
         reported = {(entry.get("thumbprint"), entry.get("store")): entry for entry in report}
         installing = params["state"] == "present"
 
-        operations, entries, warnings, held_elsewhere = [], [], [], []
+        operations, entries, warnings, held_elsewhere, provided_too = [], [], [], [], []
         before: dict[str, list] = {store: [] for store in CA_STORES}
         after: dict[str, list] = {store: [] for store in CA_STORES}
         for certificate in params["wanted"]:
             entry = reported.get((certificate.thumbprint, certificate.store)) or {}
             found, in_default_store = entry.get("present"), entry.get("in_default_store")
-            if not isinstance(found, bool) or not isinstance(in_default_store, bool):
+            elsewhere = entry.get("other_physical_stores")
+            if not isinstance(found, bool) or not isinstance(in_default_store, bool) or not isinstance(elsewhere, list):
                 raise UnexpectedProbeResult(f"no presence report for {certificate.thumbprint} in {certificate.store}")
             if found and not in_default_store:
                 # Visible in the logical store only through another physical
                 # store (Group Policy, enterprise trust, automatic root update,
                 # smart card), which Windows fills and empties by itself.
                 held_elsewhere.append(certificate)
-            changes = found != installing
-            if changes and installing:
+            elif in_default_store and elsewhere:
+                # The store's own copy, and another that such a source provides.
+                provided_too.append((certificate, elsewhere))
+            if installing and not found:
                 operations.append({"action": "add", "thumbprint": certificate.thumbprint, "store": certificate.store,
                                    "der": base64.b64encode(certificate.der).decode("ascii")})
-            elif changes:
+            elif not installing and in_default_store:
+                # Removed from the store's .Default physical store only, the
+                # computer's own copy.
                 operations.append({"action": "remove", "thumbprint": certificate.thumbprint, "store": certificate.store})
             if found:
                 before[certificate.store].append(certificate.thumbprint)
             if installing:
                 after[certificate.store].append(certificate.thumbprint)
             entries.append({"thumbprint": certificate.thumbprint, "subject": certificate.subject, "store": certificate.store,
-                            "not_after": certificate.not_after.isoformat(), "changed": changes})
+                            "not_after": certificate.not_after.isoformat(),
+                            "changed": any(op["thumbprint"] == certificate.thumbprint for op in operations)})
 
-        if held_elsewhere and not installing:
+        if (held_elsewhere or provided_too) and not installing:
             # Refused for all, before any change: removing the others and not
             # these would leave the task half done for a reason known now.
-            names = "; ".join(f"{c.describe()} in LocalMachine\\{c.store}" for c in held_elsewhere)
-            it, it_is = ("it", "it is") if len(held_elsewhere) == 1 else ("them", "they are")
-            raise PlanError(f"cannot remove {names}: {it_is} not installed in the store itself but trusted through Group "
-                            f"Policy, enterprise trust or automatic root update, so removing {it} would not last, as that "
-                            f"source puts {it} back; to distrust a certificate, add it to the Disallowed store or change the "
-                            "policy that provides it")
+            # Only the store's own copy is ever removed; the others would stay
+            # trusted whatever this task did.
+            reasons = []
+            if held_elsewhere:
+                names = "; ".join(f"{c.describe()} in LocalMachine\\{c.store}" for c in held_elsewhere)
+                it, it_is = ("it", "it is") if len(held_elsewhere) == 1 else ("them", "they are")
+                reasons.append(f"{names}: {it_is} not installed in the store itself but trusted through Group Policy, "
+                               f"enterprise trust or automatic root update, so removing {it} would not last, as that source "
+                               f"puts {it} back")
+            if provided_too:
+                names = "; ".join(f"{c.describe()} in LocalMachine\\{c.store} (also in {', '.join(stores)})"
+                                  for c, stores in provided_too)
+                it = "it" if len(provided_too) == 1 else "them"
+                reasons.append(f"{names}: besides the store's own copy, Group Policy, enterprise trust or automatic root "
+                               f"update provides {it}, and removing the store's copy would leave {it} trusted")
+            raise PlanError(f"cannot remove {'; and '.join(reasons)}; to distrust a certificate, add it to the Disallowed "
+                            "store or change the policy that provides it")
         for certificate in held_elsewhere:
             warnings.append(f"the CA certificate {certificate.describe()} is trusted in LocalMachine\\{certificate.store} "
                             "through Group Policy, enterprise trust or automatic root update, not installed in the store "

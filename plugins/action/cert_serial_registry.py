@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cert_serial_registry_spec import ARGUMENT_SPEC, SPEC_RULES
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import KEY_STATES, cannot_open
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     Plan,
@@ -17,6 +20,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 
 # Registry element size limits (Microsoft): a value name has at most 16,383 characters.
 MAX_VALUE_NAME = 16383
+# X509Certificate2.SerialNumber: the serial's bytes as uppercase hex, two digits a byte.
+_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+$")
 
 
 class ActionModule(WindowsTaskAction):
@@ -49,11 +54,13 @@ class ActionModule(WindowsTaskAction):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key, so the service could not "
                             "decrypt with it; import it with its key")
         if certificate.get("key_error"):
-            raise PlanError(f"the private key of the certificate {params['thumbprint']} in {where} cannot be opened "
-                            f"({certificate['key_error']}), so the service could not decrypt with it; import it again")
+            if certificate.get("key_state") not in KEY_STATES:
+                raise UnexpectedProbeResult(f"the key does not open, and the report does not say why (key_state "
+                                            f"{certificate.get('key_state')!r})")
+            raise PlanError(f"the service could not decrypt with the certificate: {cannot_open(certificate, params['thumbprint'], where)}")
         serial = certificate.get("serial_number")
-        if not isinstance(serial, str) or not serial:
-            raise UnexpectedProbeResult("no serial number for the certificate")
+        if not isinstance(serial, str) or not _SERIAL.match(serial):
+            raise UnexpectedProbeResult(f"no serial number for the certificate as X509Certificate2.SerialNumber gives it ({serial!r})")
         current_value = registry.get("value") if registry.get("value_exists") else None
         up_to_date = registry.get("value_kind") == "String" and current_value == serial
         path = f"HKLM:\\{params['key']}"

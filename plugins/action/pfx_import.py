@@ -34,7 +34,7 @@ class ActionModule(WindowsTaskAction):
     argument_spec = ARGUMENT_SPEC
     spec_rules = SPEC_RULES
     _requirement_warnings: list = []
-    _imports = False
+    _imports_leaf = False
     _pfx = None
 
     def _pfx_bytes(self, params) -> bytes:
@@ -60,24 +60,41 @@ class ActionModule(WindowsTaskAction):
                     pfx_base64=base64.b64encode(data).decode("ascii"))
 
     def _chain(self, params) -> list[dict]:
-        if params["chain"] != "install":
-            return []
-        return [{"thumbprint": c["thumbprint"], "store": c["store"]} for c in params["pfx"].chain]
+        return list(params["pfx"].chain) if params["chain"] == "install" else []
 
     def probe_parameters(self, params):
-        return {"StoreName": params["store_name"], "Thumbprint": params["pfx"].thumbprint, "Chain": self._chain(params),
+        return {"StoreName": params["store_name"], "Thumbprint": params["pfx"].thumbprint,
+                "Chain": [{"thumbprint": c["thumbprint"], "store": c["store"]} for c in self._chain(params)],
                 "Principals": _private_keys.principals_to_resolve(params["key_access"])}
 
     def secrets(self, params, step):
-        # The probe looks the certificate up by thumbprint, and an apply that only
-        # changes key access needs no PFX: key material leaves the controller only
-        # to be imported.
-        if step != "apply" or not self._imports:
+        # The probe looks the certificate up by thumbprint, CA certificates
+        # travel as their public DER bytes, and an apply that only changes
+        # key access needs no PFX: key material leaves the controller only
+        # for the import of the leaf with its key.
+        if step != "apply" or not self._imports_leaf:
             return {}
         secrets = {"Pfx": Secret(value=params["pfx_base64"])}
         if params["password"]:
             secrets["PfxPassword"] = Secret(value=params["password"])
         return secrets
+
+    def _leaf_report(self, params, report) -> tuple[bool, list[str]]:
+        """Whether the leaf must be imported, and the warnings that go with that."""
+        pfx = params["pfx"]
+        store = f"LocalMachine\\{params['store_name']}"
+        if not report["found"] or not report.get("has_private_key"):
+            return True, []
+        if not report.get("key_error"):
+            return False, []
+        # Only a key Windows says is gone is replaced by importing again. One
+        # that may still be there (its ACL shutting this account out looks the
+        # same to Windows) or whose provider is unavailable is not: an import
+        # would leave it behind, with nothing referring to it, on every run.
+        if report["key_state"] != "missing":
+            raise PlanError(_private_keys.cannot_open(report, pfx.thumbprint, store))
+        return True, [f"the private key of {pfx.thumbprint} in the store is gone ({report['key_error']}); importing the PFX "
+                      "again"]
 
     def plan(self, params, current):
         pfx = params["pfx"]
@@ -88,44 +105,48 @@ class ActionModule(WindowsTaskAction):
             raise UnexpectedProbeResult("no 'chain' list")
         present_chain = {c.get("thumbprint") for c in chain_report if isinstance(c, dict) and c.get("present")}
 
-        # A key that is gone (its file lost) is repaired by importing the PFX
-        # again; one that cannot be opened for another reason, such as an
-        # unavailable hardware provider, is not silently replaced.
-        if report.get("key_error") and not _private_keys.key_is_missing(report):
-            raise PlanError(f"the private key of {pfx.thumbprint} in LocalMachine\\{params['store_name']} cannot be opened "
-                            f"({report['key_error']}), and not because it is missing; importing again would replace it with a "
-                            "software key, so fix its provider first")
-        import_leaf = not (report["found"] and report.get("has_private_key")) or bool(report.get("key_error"))
-        install_chain = [c["thumbprint"] for c in self._chain(params) if c["thumbprint"] not in present_chain]
+        import_leaf, warnings = self._leaf_report(params, report)
+        install_chain = [c for c in self._chain(params) if c["thumbprint"] not in present_chain]
         # A key imported now starts with the entries Windows gives every machine key.
         acl = NEW_MACHINE_KEY_ACL if import_leaf else report["acl"]
         acl_operations, access_before, access_after, access_changes = (
             _private_keys.plan_key_acl(params["key_access"], acl, current.get("principals"), unconditional=import_leaf)
             if params["key_access"] else ([], {}, {}, {}))
+        if acl_operations:
+            _private_keys.check_keeps_access(_private_keys.check_identity(current.get("identity")), acl, acl_operations,
+                                             current.get("principals"))
+        if import_leaf:
+            # Known from the probe, so refused before any change rather than by Windows during the import.
+            build = current.get("os_build")
+            if not isinstance(build, int) or isinstance(build, bool):
+                raise UnexpectedProbeResult("no 'os_build', the build number of Windows")
+            problem = _certificates.cannot_import_on(pfx, build)
+            if problem:
+                raise PlanError(problem)
 
-        warnings = list(self._requirement_warnings)
-        if report.get("key_error"):
-            warnings.append(f"the private key of {pfx.thumbprint} in the store cannot be opened ({report['key_error']}); "
-                            "importing the PFX again")
+        warnings = list(self._requirement_warnings) + warnings
         exportable = (report.get("key") or {}).get("exportable")
         if not import_leaf and exportable is not None and exportable != params["exportable"]:
             warnings.append(f"the certificate {pfx.thumbprint} is already in the store with a key that is "
                             f"{'' if exportable else 'not '}exportable; exportable={params['exportable']} applies only to an "
                             "import, so remove the certificate first to change it")
         operations = []
-        self._imports = import_leaf or bool(install_chain)
-        if self._imports:
-            operations.append({"import_leaf": import_leaf, "install_chain": install_chain})
+        self._imports_leaf = import_leaf
+        if import_leaf or install_chain:
+            operations.append({"import_leaf": import_leaf,
+                               "install_chain": [{"thumbprint": c["thumbprint"], "store": c["store"],
+                                                  "der": base64.b64encode(c["der"]).decode("ascii")} for c in install_chain]})
         operations += acl_operations
         store = f"LocalMachine\\{params['store_name']}"
+        installed = [c["thumbprint"] for c in install_chain]
         return Plan(
             operations=operations,
             before={"certificate": f"{pfx.thumbprint} in {store}" if not import_leaf else None,
                     "chain": sorted(present_chain), "key_access": access_before},
             after={"certificate": f"{pfx.thumbprint} in {store}",
-                   "chain": sorted(present_chain | set(install_chain)), "key_access": access_after},
+                   "chain": sorted(present_chain | set(installed)), "key_access": access_after},
             warnings=warnings,
-            result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=install_chain,
+            result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=installed,
                         key_access=access_after, key_access_changes=access_changes),
         )
 
@@ -139,7 +160,6 @@ class ActionModule(WindowsTaskAction):
         return {
             "StoreName": params["store_name"],
             "Thumbprint": params["pfx"].thumbprint,
-            "Chain": self._chain(params),
             "Exportable": params["exportable"],
             "ImportLeaf": imports.get("import_leaf", False),
             "InstallChain": imports.get("install_chain", []),

@@ -36,9 +36,11 @@ class ActionModule(WindowsTaskAction):
         if not report.get("has_private_key"):
             raise PlanError(f"the certificate {params['thumbprint']} in {where} has no private key")
         if report.get("key_error"):
-            raise PlanError(f"the private key of the certificate {params['thumbprint']} in {where} cannot be opened: "
-                            f"{report['key_error']}. Import the certificate with its key again.")
+            raise PlanError(_private_keys.cannot_open(report, params["thumbprint"], where))
         operations, before, after, changes = _private_keys.plan_key_acl(params["key_access"], report["acl"], current.get("principals"))
+        if operations:
+            _private_keys.check_keeps_access(_private_keys.check_identity(current.get("identity")), report["acl"], operations,
+                                             current.get("principals"))
         key = report["key"]
         return Plan(
             operations=operations,

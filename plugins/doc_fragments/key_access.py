@@ -18,6 +18,10 @@ options:
         C(BUILTIN\Administrators), stay as they are.
       - An existing grant is recognised whatever wrote it (the certificates console, icacls, a script), by what its access
         mask allows. A principal holding more than asked for is brought down to it, so C(read) never leaves full control.
+      - A change that would leave the account the task runs as on the host unable to open the key is refused before
+        anything changes, because no later run could read or change such a key, and Windows would report it as if it were gone.
+        The probe reads that account's user and group SIDs from its own token, so removing C(BUILTIN\Administrators) is
+        refused unless the account keeps access another way, for example through an entry of its own in the same task.
     type: list
     elements: dict
     suboptions:

@@ -58,8 +58,8 @@ options:
         default: auto
   state:
     description:
-      - C(present) adds each certificate to its store when it is not there. C(absent) removes it from that store, and
-        only from that one.
+      - C(present) adds each certificate to its store when it is not there. C(absent) removes it from that store's own
+        copy (its C(.Default) physical store), and from no other store.
       - An expired or not yet valid certificate is installed all the same, with a warning.
     type: str
     choices: [present, absent]
@@ -74,14 +74,16 @@ notes:
   - A certificate is looked up in the store as Windows shows it. The C(Root) store also shows the certificates of
     automatic root update (C(.AuthRoot)), Group Policy (C(.GroupPolicy)), enterprise trust in Active Directory
     (C(.Enterprise)) and smart cards (C(.SmartCard)); the C(CA) store those of Group Policy and enterprise trust. The
-    probe also checks whether a certificate is installed in the store itself (the C(.Default) physical store, one
-    registry key per certificate under C(HKLM\SOFTWARE\Microsoft\SystemCertificates\<store>\Certificates)).
+    probe also reads the store's physical stores one by one (C(CertOpenStore) with C(CERT_STORE_PROV_PHYSICAL)) to tell whether
+    the certificate is installed in the store itself (its C(.Default) physical store), and which of the others hold
+    it. C(.SmartCard) is not read.
   - With O(state=present), a certificate that only another source provides counts as present and is not added, as
     M(ansible.windows.win_certificate_store) does, but the task warns that it is trusted through that source rather
     than installed, and may disappear when the source no longer provides it.
-  - With O(state=absent), a certificate that only another source provides fails the task before anything is changed,
-    because removing it would not last; that source would put it back. To distrust such a certificate, add it to the
-    C(Disallowed) store or change the policy that provides it.
+  - With O(state=absent), a certificate that another source provides, alone or besides the store's own copy, fails the
+    task before anything is changed, because only the store's own copy is ever removed, and the source's would keep the
+    certificate trusted. To distrust such a certificate, add it to the C(Disallowed) store or change the policy that
+    provides it.
   - When the host reports that the apply did not perform exactly the planned operations (for example because
     C(ShouldProcess) declined one), the task fails and returns what was done in C(applied).
 seealso:

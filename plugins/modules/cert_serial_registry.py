@@ -16,8 +16,9 @@ description:
   - The serial number is the one Windows shows (C(X509Certificate2.SerialNumber)) - uppercase hexadecimal,
     most significant byte first, with a leading zero byte kept when the certificate's encoding has one - so it matches
     what the service compares it with.
-  - Fails, changing nothing, when the certificate is not in the store or has no private key, because a service pointed at such
-    a certificate could not decrypt.
+  - Fails, changing nothing, when the certificate is not in the store, has no private key, or has a private key that does
+    not open, because a service pointed at such a certificate could not decrypt. The key is only opened, not read; its
+    ACL and properties are not needed, so keys of providers that do not report them (a TPM, an HSM) are fine.
   - Creates the key when it is missing, in the 64-bit registry view.
   - On a Failover Cluster whose role has the key as a registry checkpoint, the cluster restores the key from the active node
     whenever the role comes online on another node, so a value written on a passive node does not last. The

@@ -17,8 +17,17 @@ description:
     (RSA, key or data encipherment, not expired) fails the task at once.
   - Idempotent by thumbprint. The host is asked only whether a certificate with that thumbprint and its private key
     is in the store; when it is, the PFX is not sent again. No key material is read on the host to compare.
-  - A PFX encrypted with AES (PBES2, the default of OpenSSL 3 and recent Windows) cannot be imported by Windows Server
-    2016 and older, which then reports a wrong password; the task says so. Export such a PFX with TripleDES-SHA1 for them.
+  - The PFX, and its password, travel to the host only to import the certificate with its key. CA certificates
+    (O(chain=install)) travel as their own public bytes and are added without opening the PFX, so installing the chain
+    alone writes no key to the host.
+  - A PFX encrypted with AES (PBES2, the default of OpenSSL 3 and of Windows Server 2019 and later) cannot be imported
+    by Windows Server 2016 and older, which report "The specified network password is not correct.". The host's probe
+    reports its Windows build, and an import of such a PFX on an older build is refused before anything changes.
+    Export the PFX with TripleDES-SHA1 (C(openssl pkcs12 -export -legacy)) for these hosts.
+  - A certificate already in the store whose private key does not open is imported again only when Windows says the
+    key is gone. Windows gives the same error, C(NTE_BAD_KEYSET) ("Keyset does not exist"), for a key whose file is gone
+    and for one whose ACL shuts the connecting account out; importing over such a key would leave it behind on every
+    run, so the task fails instead and says what to do.
   - The PFX travels to the host as a SecureString, so it can be at most about 48 KiB, and is imported from memory with
     C(X509Certificate2Collection.Import) and the C(MachineKeySet) and C(PersistKeySet) flags; no file is written on the
     host. The key is not exportable unless O(exportable) says so.
@@ -53,7 +62,10 @@ options:
   chain:
     description:
       - What to do with the CA certificates inside the PFX. C(install) adds each to the LocalMachine intermediate
-        certification authorities store (C(CA)), or to the trusted root store (C(Root)) when it is self-signed.
+        certification authorities store (C(CA)), or to the trusted root store (C(Root)) when it is self-signed (its
+        issuer is its subject, its own public key verifies its signature, and its authority key identifier, if it has
+        one, is its own subject key identifier). A cross certificate that carries a root's name but another key's
+        signature goes to C(CA).
     type: str
     choices: [skip, install]
     default: skip
@@ -175,7 +187,7 @@ imported:
   type: bool
   sample: true
 chain_installed:
-  description: The thumbprints of the CA certificates added to the CA or Root store.
+  description: The thumbprints of the CA certificates added to the CA or Root store (in check mode, that would be).
   returned: success
   type: list
   elements: str

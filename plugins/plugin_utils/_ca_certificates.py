@@ -11,12 +11,12 @@ import dataclasses
 import datetime
 import re
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import thumbprint
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import is_self_signed, thumbprint
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 except ImportError:  # pragma: no cover - reported when a task needs it
     x509 = None
@@ -122,26 +122,6 @@ def _check_readable(cert, where: str) -> None:
         raise TaskInputError(f"{where} is not a well-formed X.509 certificate: {error}") from None
 
 
-def is_self_signed(cert) -> bool:
-    """Issued by itself and signed with its own key: a root.
-
-    A CA's key renewal also makes certificates whose subject and issuer are the
-    same but whose signature is by the other key (Microsoft's CA(0-1) cross
-    certificates); those link two keys and are not roots.
-    """
-    if cert.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError):
-        # ValueError: the signature is by a different kind of key than the certificate's own.
-        return False
-    except (TypeError, UnsupportedAlgorithm):
-        # A key or signature algorithm this controller cannot check: the names decide.
-        return True
-    return True
-
-
 def is_ca(cert) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -150,7 +130,7 @@ def is_ca(cert) -> bool:
 
 
 def choose_store(cert, store: str, label: str) -> str:
-    """The store for store=auto: Root for a self-signed CA, CA for any other; an explicit store is kept."""
+    """The store for store=auto: Root for a self-signed CA (_certificates.is_self_signed), CA for any other; an explicit store is kept."""
     if store != "auto":
         return store
     if not is_ca(cert):

@@ -17,6 +17,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 
 try:
     from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 except ImportError:  # pragma: no cover - reported when a task needs it
@@ -29,6 +30,10 @@ _PBES2_OID = bytes.fromhex("06092a864886f70d01050d")
 # A SecureString holds at most 65,536 characters, and win_powershell turns each
 # sensitive parameter into one.
 MAX_SECURE_STRING = 65536
+# The first build of Windows that imports a PFX encrypted with AES (PBES2):
+# Windows Server 2019. Windows Server 2016 (14393) and older refuse one with
+# "The specified network password is not correct.".
+FIRST_BUILD_WITH_PBES2 = 17763
 
 
 def require_cryptography() -> None:
@@ -104,7 +109,7 @@ class Pfx:
     key_size: int | None
     key_usage: tuple[str, ...]
     extended_key_usage: tuple[str, ...]
-    chain: tuple[dict, ...]  # {thumbprint, subject, store: CA or Root}
+    chain: tuple[dict, ...]  # {thumbprint, subject, store: CA or Root, der: the certificate's bytes}
     uses_pbes2: bool = False
     certificate_der: bytes = dataclasses.field(repr=False, default=b"")
 
@@ -154,8 +159,39 @@ def _extended_key_usage(cert) -> tuple[str, ...]:
         return ()
 
 
-def _is_self_signed(cert) -> bool:
-    return cert.subject == cert.issuer
+def _key_identifier(cert, extension):
+    try:
+        return cert.extensions.get_extension_for_class(extension).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def is_self_signed(cert) -> bool:
+    """Issued by itself and signed with its own key: a root, which belongs in Root rather than CA.
+
+    A name alone does not make a root. A CA's key renewal makes cross
+    certificates whose subject and issuer are the same name but whose
+    signature is by the CA's other key (Microsoft's CA(0-1) certificates);
+    they link two keys. So the issuer must equal the subject, the certificate's
+    own public key must verify its signature, and when it names its issuer's
+    key (authority key identifier), that must be its own (subject key
+    identifier). A signature this controller cannot check is not taken on
+    trust: such a certificate goes to CA, where it grants no trust by itself.
+    """
+    if cert.subject != cert.issuer:
+        return False
+    authority = _key_identifier(cert, x509.AuthorityKeyIdentifier)
+    subject = _key_identifier(cert, x509.SubjectKeyIdentifier)
+    if authority is not None and authority.key_identifier is not None and subject is not None \
+            and authority.key_identifier != subject.digest:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        # ValueError: a signature by another kind of key than the certificate's own. TypeError and
+        # UnsupportedAlgorithm: a key or signature algorithm this controller cannot check.
+        return False
+    return True
 
 
 def pfx_shape_problem(data: bytes) -> str | None:
@@ -246,7 +282,8 @@ def load_pfx(data: bytes, password: str, source: str = "the file", password_opti
             chain_by_thumbprint.setdefault(extra_thumbprint, {
                 "thumbprint": extra_thumbprint,
                 "subject": _name(extra.subject),
-                "store": "Root" if _is_self_signed(extra) else "CA",
+                "store": "Root" if is_self_signed(extra) else "CA",
+                "der": extra.public_bytes(Encoding.DER),
             })
     chain = tuple(chain_by_thumbprint.values())
     return Pfx(
@@ -264,6 +301,16 @@ def load_pfx(data: bytes, password: str, source: str = "the file", password_opti
         chain=chain,
         certificate_der=der,
     )
+
+
+def cannot_import_on(pfx: Pfx, build: int) -> str | None:
+    """Why a host of this Windows build cannot import the PFX, or None when it can."""
+    if pfx.uses_pbes2 and build < FIRST_BUILD_WITH_PBES2:
+        return (f"the PFX is encrypted with AES (PBES2), as OpenSSL 3 and Windows Server 2019 and later export by default, "
+                f"and this host runs Windows build {build}: Windows Server 2016 (build 14393) and older cannot decrypt it and "
+                "refuse it with \"The specified network password is not correct.\". Export it again with TripleDES-SHA1 "
+                "(openssl pkcs12 -export -legacy, or TripleDES-SHA1 in the Certificate Export Wizard) for this host")
+    return None
 
 
 def explain_import_failure(pfx: Pfx, message: str) -> str:

@@ -48,16 +48,81 @@ def access_level(mask: int) -> str | None:
     return "other"
 
 
-# Codes that mean the key the certificate points at is gone, so that importing
-# the PFX again repairs it: NTE_BAD_KEYSET, NTE_NO_KEY, NTE_NOT_FOUND,
-# CRYPT_E_NO_KEY_PROPERTY and ERROR_FILE_NOT_FOUND (bare or as an HRESULT).
-MISSING_KEY_CODES = {0x80090016, 0x8009000D, 0x80090011, 0x8009200B, 0x2, 0x80070002}
+# What the probe says about a key that would not open (the payload's Get-KeyOpenFailure): Windows' error says it is
+# gone, says access is denied, or (NTE_BAD_KEYSET, "Keyset does not exist") can mean either; any other error means its
+# provider (a smart card, an HSM) is unavailable.
+KEY_STATES = ("missing", "denied", "missing_or_denied", "unavailable")
+
+# The access bits that let an account open a key: generic all or read, or FILE_READ_DATA.
+_OPENS_KEY = _GENERIC_ALL | _GENERIC_READ | 0x00000001
 
 
-def key_is_missing(report: dict) -> bool:
-    """Whether a key that cannot be opened is gone, rather than held by a provider that is unavailable."""
-    code = report.get("key_error_code")
-    return isinstance(code, int) and (code & 0xFFFFFFFF) in MISSING_KEY_CODES
+def cannot_open(report: dict, thumbprint: str, where: str) -> str:
+    """Why the key of the certificate in the report cannot be opened, and what to do about it, for a PlanError."""
+    error, state = report.get("key_error"), report.get("key_state")
+    key = f"the private key of the certificate {thumbprint} in {where}"
+    if state == "denied":
+        return (f"{key} exists but the account this task runs as cannot open it ({error}); restore that account's access "
+                "(or BUILTIN\\Administrators') to the key")
+    if state == "missing_or_denied":
+        return (f"{key} cannot be opened ({error}). Windows gives this error both for a key whose file is gone and for one "
+                "whose ACL shuts this account out, so nothing is written over it: if the key's ACL no longer grants "
+                "BUILTIN\\Administrators (or this account) access, restore it; if the key is gone, remove the certificate "
+                f"from {where} and run again")
+    if state == "missing":
+        return f"{key} is gone ({error}); import the certificate with its key again"
+    return f"{key} cannot be opened ({error}), and not because it is missing; fix its provider first"
+
+
+def check_identity(identity) -> dict:
+    """The probe's report on who the payload runs as: its user SID and the SIDs of its groups."""
+    if not isinstance(identity, dict) or not isinstance(identity.get("sid"), str) or not isinstance(identity.get("groups"), list) \
+            or not all(isinstance(group, str) for group in identity["groups"]):
+        raise UnexpectedProbeResult("no 'identity' with the sid and groups of the account the payload runs as")
+    return identity
+
+
+def _opens(sids: set[str], acl: list[dict]) -> bool:
+    """Whether an access check of the key's DACL lets a token with these SIDs open the key.
+
+    Deny entries win over allow entries, in Windows' canonical order; an entry counts when it names one of the
+    token's SIDs and holds a bit that reads the key.
+    """
+    matching = [ace for ace in acl if ace["sid"].upper() in sids and ace["rights"] & _OPENS_KEY]
+    if any(ace.get("type") == "deny" for ace in matching):
+        return False
+    return any(ace.get("type") == "allow" for ace in matching)
+
+
+def acl_after(acl: list[dict], operations: list[dict]) -> list[dict]:
+    """The DACL once the operations are applied as the payload applies them (Edit-KeyDacl)."""
+    result = [dict(ace) for ace in acl]
+    for operation in operations:
+        sid = operation["sid"].upper()
+        result = [ace for ace in result if not (ace.get("type") == "allow" and not ace.get("inherited")
+                                                 and ace["sid"].upper() == sid)]
+        if operation["action"] == "set":
+            result.append({"sid": operation["sid"], "type": "allow", "rights": operation["rights"], "inherited": False})
+    return result
+
+
+def check_keeps_access(identity: dict, acl: list[dict], operations: list[dict], principals) -> None:
+    """Refuse operations that would leave the account the payload runs as unable to open the key.
+
+    Such a key cannot be read or changed by any later run (the account cannot read its DACL), and Windows reports it
+    with the same error as a key that is gone. The identity is the one the probe read from its own token, so the check
+    is on exactly the account that runs these tasks, whichever groups give it access; a key it could not open before
+    (through privileges or ownership this check does not see) is left to Windows.
+    """
+    sids = {identity["sid"].upper(), *(group.upper() for group in identity["groups"])}
+    if not operations or not _opens(sids, acl) or _opens(sids, acl_after(acl, operations)):
+        return
+    names = {p.get("sid", "").upper(): p.get("name") or p.get("sid") for p in principals or [] if isinstance(p, dict) and p.get("sid")}
+    losing = [names.get(op["sid"].upper(), op["sid"]) for op in operations if op["sid"].upper() in sids]
+    raise PlanError(f"key_access: the change would leave the account this task runs as on the host ({identity['sid']}) unable "
+                    f"to open the private key{' (through ' + ', '.join(losing) + ')' if losing else ''}: no later run could "
+                    "read or change the key, and Windows would report it as if it were gone. Keep BUILTIN\\Administrators' "
+                    "access, or grant the account itself access in the same task")
 
 
 def principals_to_resolve(grants: list[dict]) -> list[str]:
@@ -67,8 +132,12 @@ def principals_to_resolve(grants: list[dict]) -> list[str]:
 def check_key_report(report, what: str) -> None:
     if not isinstance(report, dict) or not isinstance(report.get("found"), bool):
         raise UnexpectedProbeResult(f"no report on the {what}")
-    if report["found"] and report.get("has_private_key") and not report.get("key_error"):
-        if not isinstance(report.get("key"), dict) or not isinstance(report.get("acl"), list):
+    if report["found"] and report.get("has_private_key"):
+        if report.get("key_error"):
+            if report.get("key_state") not in KEY_STATES:
+                raise UnexpectedProbeResult(f"the key of the {what} does not open, and the report does not say why "
+                                            f"(key_state {report.get('key_state')!r})")
+        elif not isinstance(report.get("key"), dict) or not isinstance(report.get("acl"), list):
             raise UnexpectedProbeResult(f"no key or ACL in the report on the {what}")
 
 

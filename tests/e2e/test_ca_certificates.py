@@ -136,7 +136,7 @@ def test_an_expired_ca_certificate_is_installed_with_a_warning(lab):
 def test_a_root_that_group_policy_provides_is_left_alone_and_cannot_be_removed(lab, ca):
     root, issuing = ca
     seed = _seed_with((root, "Root"))
-    seed["certificates"]["Root"][_thumbprint(root)]["physical_store"] = "GroupPolicy"
+    seed["certificates"]["Root"][_thumbprint(root)]["physical_stores"] = ["GroupPolicy"]
     lab.add_host(HOST, groups=("gateway",), seed=seed)
     wanted = {"test_ca_certificates": [{"content": _pem(issuing, root)}]}
 
@@ -146,7 +146,7 @@ def test_a_root_that_group_policy_provides_is_left_alone_and_cannot_be_removed(l
     assert result["installed"] == [_thumbprint(issuing)], "only the issuing CA is added; the root is already trusted"
     assert any(f"(thumbprint {_thumbprint(root)}) is trusted in LocalMachine\\Root through Group Policy" in warning
                for warning in result["warnings"])
-    assert _stores(lab)["Root"][_thumbprint(root)]["physical_store"] == "GroupPolicy"
+    assert _stores(lab)["Root"][_thumbprint(root)]["physical_stores"] == ["GroupPolicy"]
     assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
     trips = lab.round_trips(HOST)
     before = lab.windows_state(HOST)
@@ -158,6 +158,34 @@ def test_a_root_that_group_policy_provides_is_left_alone_and_cannot_be_removed(l
     assert "add it to the Disallowed store" in message
     assert lab.round_trips(HOST) == trips + 1, "refused after the probe, with no apply"
     assert lab.windows_state(HOST) == before, "not even the issuing CA is removed"
+
+
+def test_a_root_in_the_store_and_from_group_policy_is_not_removed_from_either(lab, ca):
+    root, issuing = ca
+    seed = _seed_with((root, "Root"), (issuing, "CA"))
+    seed["certificates"]["Root"][_thumbprint(root)]["physical_stores"] = ["Default", "GroupPolicy"]
+    lab.add_host(HOST, groups=("gateway",), seed=seed)
+    before = lab.windows_state(HOST)
+    removed = lab.run(PLAYBOOK, extra_vars={"test_ca_certificates": [{"content": _pem(issuing, root)}], "test_ca_state": "absent"})
+    (message,) = removed.failure_messages(HOST)
+    assert (f"(thumbprint {_thumbprint(root)}) in LocalMachine\\Root (also in .GroupPolicy): besides the store's own copy, Group "
+            "Policy, enterprise trust or automatic root update provides it") in message
+    assert lab.windows_state(HOST) == before, "neither copy, nor the issuing CA, is removed"
+
+
+def test_absent_removes_the_stores_own_copy_and_leaves_the_smart_card_one(lab, ca):
+    root, _issuing = ca
+    seed = _seed_with((root, "Root"))
+    seed["certificates"]["Root"][_thumbprint(root)]["physical_stores"] = ["Default", "SmartCard"]
+    lab.add_host(HOST, groups=("gateway",), seed=seed)
+    wanted = {"test_ca_certificates": [{"content": _pem(root)}], "test_ca_state": "absent"}
+    run = lab.run(PLAYBOOK, extra_vars=wanted)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert _result(run)["removed"] == [_thumbprint(root)]
+    assert _stores(lab)["Root"][_thumbprint(root)]["physical_stores"] == ["SmartCard"]
+    again = lab.run(PLAYBOOK, extra_vars=wanted)
+    (message,) = again.failure_messages(HOST)
+    assert "it is not installed in the store itself" in message
 
 
 def test_an_empty_list_costs_no_round_trip(lab):

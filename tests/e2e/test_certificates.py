@@ -10,6 +10,7 @@ import pytest
 
 import pki_fixtures as pki
 from conftest import TEST_PLAYBOOKS
+from winsim.certificates import serial_number
 
 PLAYBOOK = TEST_PLAYBOOKS / "certificates.yml"
 HOST = "kf-gw01.contoso.com"
@@ -201,7 +202,7 @@ def test_two_gateway_nodes_get_the_same_certificate_read_only_key_access_and_ser
         grants = [ace for ace in key["acl"] if ace["sid"] == NETWORK_SERVICE]
         assert grants == [{"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False}], "Read, never Full control"
         serial = state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"]
-        assert serial == state["certificates"]["My"][thumbprint]["serial_number"]
+        assert serial == serial_number(state["certificates"]["My"][thumbprint])
     second = lab.run(PLAYBOOK, extra_vars=wanted)
     assert all(second.changed(node) == 0 for node in nodes)
 
@@ -229,19 +230,22 @@ def test_the_profiles_import_the_ha_encryption_certificate_on_every_node(lab, ca
     assert all(lab.run(site).changed(node) == 0 for node in nodes)
 
 
-def test_a_key_that_cannot_be_opened_is_repaired_by_importing_again(lab, gateway_cert):
+def _set_key(lab, thumbprint, **changes):
+    state = lab.state(HOST)
+    state["certificates"]["My"][thumbprint]["private_key"].update(changes)
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+
+
+def test_a_key_windows_says_is_gone_is_repaired_by_importing_again(lab, gateway_cert):
     lab.add_host(HOST, groups=("gateway",))
-    path = _write_pfx(lab, gateway_cert)
-    wanted = {"test_pfx": {"src": str(path), "password": PASSWORD}}
+    wanted = {"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}}
     lab.run(PLAYBOOK, extra_vars=wanted)
     thumbprint = _thumbprint(gateway_cert)
-    state = lab.state(HOST)
-    state["certificates"]["My"][thumbprint]["private_key"]["broken"] = True
-    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    _set_key(lab, thumbprint, broken="NTE_NO_KEY")
 
     acl = lab.run(PLAYBOOK, extra_vars={"test_acl": {"thumbprint": thumbprint, "key_access": [{"principal": "NETWORK SERVICE"}]}})
     (message,) = acl.failure_messages(HOST)
-    assert "cannot be opened: Keyset does not exist. Import the certificate with its key again." in message
+    assert "is gone (" in message and "Key does not exist." in message and "import the certificate with its key again" in message
 
     repaired = lab.run(PLAYBOOK, extra_vars=wanted)
     result = _result(repaired, "Import the PFX")
@@ -250,16 +254,85 @@ def test_a_key_that_cannot_be_opened_is_repaired_by_importing_again(lab, gateway
     assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
 
 
+def test_keyset_does_not_exist_is_never_imported_over_and_says_what_to_do(lab, gateway_cert):
+    # NTE_BAD_KEYSET: Windows reports a key file that is gone and a key whose ACL shuts the account out alike.
+    lab.add_host(HOST, groups=("gateway",))
+    wanted = {"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}}
+    lab.run(PLAYBOOK, extra_vars=wanted)
+    thumbprint = _thumbprint(gateway_cert)
+    _set_key(lab, thumbprint, broken=True)
+    before = lab.windows_state(HOST)
+
+    for variables in (wanted, {"test_acl": {"thumbprint": thumbprint, "key_access": [{"principal": "NETWORK SERVICE"}]}}):
+        run = lab.run(PLAYBOOK, extra_vars=variables)
+        (message,) = run.failure_messages(HOST)
+        assert "cannot be opened (" in message and "Keyset does not exist (0x80090016)" in message
+        assert f"if the key is gone, remove the certificate from LocalMachine\\My and run again" in message
+    assert lab.windows_state(HOST) == before
+
+    # Once the certificate whose key is gone is removed, the import converges.
+    state = lab.state(HOST)
+    del state["certificates"]["My"][thumbprint]
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    assert _result(lab.run(PLAYBOOK, extra_vars=wanted), "Import the PFX")["imported"] is True
+    assert lab.run(PLAYBOOK, extra_vars=wanted).changed(HOST) == 0
+
+
+def test_a_key_administrators_lost_access_to_is_not_imported_again_on_every_run(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    wanted = {"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}}
+    lab.run(PLAYBOOK, extra_vars=wanted)
+    thumbprint = _thumbprint(gateway_cert)
+    state = lab.state(HOST)
+    key = state["certificates"]["My"][thumbprint]["private_key"]
+    key["acl"] = [ace for ace in key["acl"] if ace["sid"] != "S-1-5-32-544"]
+    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    before = lab.windows_state(HOST)
+    for _ in range(2):
+        run = lab.run(PLAYBOOK, extra_vars=wanted)
+        (message,) = run.failure_messages(HOST)
+        assert "if the key's ACL no longer grants BUILTIN\\Administrators (or this account) access, restore it" in message
+    assert lab.windows_state(HOST) == before
+    assert not lab.state(HOST).get("orphaned_keys"), "no key is left behind"
+
+
+def test_a_key_acl_that_would_shut_out_the_connecting_administrator_is_refused(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",))
+    path = _write_pfx(lab, gateway_cert)
+    refused = {"test_pfx": {"src": str(path), "password": PASSWORD,
+                            "key_access": [{"principal": "BUILTIN\\Administrators", "state": "absent"}]}}
+    run = lab.run(PLAYBOOK, extra_vars=refused)
+    (message,) = run.failure_messages(HOST)
+    assert "key_access: the change would leave the account this task runs as on the host" in message
+    assert lab.round_trips(HOST) == 1, "refused after the probe, before any change"
+    assert not lab.state(HOST).get("certificates", {}).get("My")
+
+    lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(path), "password": PASSWORD}})
+    acl = lab.run(PLAYBOOK, extra_vars={"test_acl": {"thumbprint": _thumbprint(gateway_cert),
+                                                     "key_access": [{"principal": "Administrators", "state": "absent"}]}})
+    (message,) = acl.failure_messages(HOST)
+    assert message.startswith("pkiops.keyfactor_command.private_key_acl: key_access: the change would leave the account")
+
+
+def test_an_aes_pfx_is_refused_for_a_windows_server_2016_host_and_a_legacy_one_imports(lab, gateway_cert):
+    lab.add_host(HOST, groups=("gateway",), seed={"host": {"os_name": "Microsoft Windows Server 2016 Datacenter",
+                                                            "os_version": "10.0.14393.0"}})
+    run = lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}})
+    (message,) = run.failure_messages(HOST)
+    assert "is encrypted with AES (PBES2)" in message and "this host runs Windows build 14393" in message
+    assert lab.round_trips(HOST) == 1
+    legacy = {"test_pfx": {"src": str(_write_pfx(lab, gateway_cert, legacy=True, name="legacy.pfx")), "password": PASSWORD}}
+    assert _result(lab.run(PLAYBOOK, extra_vars=legacy), "Import the PFX")["imported"] is True
+
+
 def test_the_serial_is_not_written_for_a_key_that_cannot_be_opened(lab, gateway_cert):
     lab.add_host(HOST, groups=("gateway",))
     lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}})
     thumbprint = _thumbprint(gateway_cert)
-    state = lab.state(HOST)
-    state["certificates"]["My"][thumbprint]["private_key"]["broken"] = True
-    (lab.root / f"{HOST}.json").write_text(json.dumps(state))
+    _set_key(lab, thumbprint, broken=True)
     run = lab.run(PLAYBOOK, extra_vars={"test_serial": {"thumbprint": thumbprint}})
     (message,) = run.failure_messages(HOST)
-    assert "cannot be opened (Keyset does not exist)" in message
+    assert "the service could not decrypt with the certificate" in message and "Keyset does not exist" in message
     assert not lab.state(HOST).get("registry")
 
 

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import pki_fixtures as pki
 from conftest import PLAYBOOKS, TEST_PLAYBOOKS
+from winsim.certificates import serial_number
 from winsim.cluster import complete as complete_cluster
 
 SITE = PLAYBOOKS / "site.yml"
@@ -136,7 +137,7 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
         certificate = state["certificates"]["My"][cluster.thumbprint]
         grants = [ace for ace in certificate["private_key"]["acl"] if ace["sid"] == NETWORK_SERVICE]
         assert grants == [{"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False}], "Read, never Full control"
-        assert state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"] == certificate["serial_number"]
+        assert state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"] == serial_number(certificate)
         assert len(state["certificates"]["Root"]) == 1 and len(state["certificates"]["CA"]) == 1
     # The cluster is changed once, from one node, with become; the shared reads, which run without become, do not
     # read it.
@@ -251,7 +252,7 @@ def _pointed_at(lab, node) -> dict:
     """The certificate node's EncryptSerialNumber names; it must be in LocalMachine\\My with a key NETWORK SERVICE can read."""
     state = lab.state(node)
     serial = state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"]
-    matches = [(t, c) for t, c in state["certificates"]["My"].items() if c["serial_number"] == serial]
+    matches = [(t, c) for t, c in state["certificates"]["My"].items() if serial_number(c) == serial]
     assert len(matches) == 1, f"{node} points at serial {serial}, which no certificate in LocalMachine\\My has"
     thumbprint, certificate = matches[0]
     key = certificate["private_key"]

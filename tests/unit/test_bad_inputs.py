@@ -373,7 +373,8 @@ case("key_access principal twice with different access", M,
 case("key_access principal is unknown to the host", M, in_list(PFX_WITH_ACCESS, "key_access", principal=NO_SUCH_PRINCIPAL),
      "key_access[0].principal", secret=PASSWORD, host="whether an account exists only the host's LSA (and its domain) can say",
      probe={"certificate": {"found": False, "has_private_key": False, "key": None, "acl": []}, "chain": [],
-            "principals": [_account(NO_SUCH_PRINCIPAL, None, UNKNOWN_ACCOUNT)]})
+            "principals": [_account(NO_SUCH_PRINCIPAL, None, UNKNOWN_ACCOUNT)],
+            "identity": {"sid": "S-1-5-21-1-2-3-500", "groups": ["S-1-5-32-544"]}, "os_build": 20348})
 case("key_access access unknown", M, in_list(PFX_WITH_ACCESS, "key_access", access="write"), "key_access[0].access", secret=PASSWORD)
 case("key_access access has the wrong case", M, in_list(PFX_WITH_ACCESS, "key_access", access="Read"), "key_access[0].access",
      secret=PASSWORD)

@@ -207,7 +207,8 @@ def _pfx_probe_not_found(pfx: dict) -> dict:
     """The probe's report when neither the certificate nor its chain is in the store: everything is imported."""
     return {"certificate": {"found": False, "has_private_key": False, "key": None, "acl": []},
             "chain": [{"thumbprint": t, "store": s, "present": False} for t, s in zip(pfx["chain"], ("CA", "Root"))],
-            "principals": [{"input": NS, "sid": NS_SID, "name": NS, "error": None}]}
+            "principals": [{"input": NS, "sid": NS_SID, "name": NS, "error": None}],
+            "identity": {"sid": "S-1-5-21-1-2-3-500", "groups": ["S-1-5-32-544"]}, "os_build": 20348}
 
 
 def _iis_case(_pfx):

@@ -5,10 +5,14 @@
 
 function Get-UnderlyingException {
     # PowerShell wraps an exception thrown by a .NET method or constructor in
-    # a MethodInvocationException ('Exception calling ...'), and one thrown by
-    # a property getter or setter in a GetValueInvocationException or
-    # SetValueInvocationException. The caller wants Windows' own exception
-    # and message.
+    # a MethodInvocationException ('Exception calling ...', a MethodException),
+    # and one thrown by a property getter or setter in a
+    # GetValueInvocationException or SetValueInvocationException. A member
+    # reached through reflection or late binding (ADSI's COM objects, a
+    # DirectoryEntry's Invoke) adds a TargetInvocationException ('Exception
+    # has been thrown by the target of an invocation.') around the exception
+    # the member threw. The caller wants Windows' own exception and message,
+    # so every such wrapper is taken off, however they nest.
     param(
         [Parameter(Mandatory)]
         [System.Management.Automation.ErrorRecord]$ErrorRecord
@@ -18,7 +22,8 @@ function Get-UnderlyingException {
     while ($null -ne $exception.InnerException -and (
             $exception -is [System.Management.Automation.MethodException] -or
             $exception -is [System.Management.Automation.GetValueInvocationException] -or
-            $exception -is [System.Management.Automation.SetValueInvocationException])) {
+            $exception -is [System.Management.Automation.SetValueInvocationException] -or
+            $exception -is [System.Reflection.TargetInvocationException])) {
         $exception = $exception.InnerException
     }
     $exception

@@ -11,6 +11,7 @@
 #   Assert-Thumbprint, Assert-StoreName              input checks
 #   Find-LocalMachineCertificate                     read-only store lookup
 #   Get-CertificateKeyReport                         the key report
+#   Get-CurrentIdentityReport                        who the script runs as
 #   Get-KeyAclPlan, Set-StoredCertificateKeyAcl      key ACL operations
 #
 # A certificate's private key is kept either by a CNG key storage provider
@@ -728,15 +729,74 @@ function Get-KeyAclEntries {
     , $entries
 }
 
+function Get-KeyOpenFailure {
+    # What Windows' error for a private key that would not open says about
+    # the key: 'missing', 'denied', 'missing_or_denied' or 'unavailable'.
+    #
+    # NTE_BAD_KEYSET is the one code that says both. CryptAcquireContext's
+    # documentation: "The key container could not be opened. A common cause
+    # of this error is that the key container does not exist. ... This error
+    # code can also indicate that access to an existing key container is
+    # denied." The Microsoft software providers give it for a key file that
+    # is gone and for one whose ACL shuts the caller out alike, and nothing
+    # this script may call without opening the key tells the two apart, so
+    # it is reported as what it is: either. Only a code that can mean
+    # nothing but absence is 'missing'.
+    param(
+        [Parameter(Mandatory)]
+        [System.Exception]$Cause
+    )
+
+    # Win32Exception keeps the code CryptAcquireCertificatePrivateKey set
+    # (an NTE_* HRESULT or a Win32 error) as NativeErrorCode; other
+    # exceptions carry an HRESULT. Both are compared as signed 32-bit values.
+    $code = if ($Cause -is [System.ComponentModel.Win32Exception]) { $Cause.NativeErrorCode } else { $Cause.HResult }
+    $missing = @(
+        -2146885621, # 0x8009200B CRYPT_E_NO_KEY_PROPERTY: the certificate names no key
+        -2146893811, # 0x8009000D NTE_NO_KEY: the container holds no key of its kind
+        -2146893807, # 0x80090011 NTE_NOT_FOUND
+        2, # ERROR_FILE_NOT_FOUND
+        -2147024894  # 0x80070002, the same as an HRESULT
+    )
+    $denied = @(
+        5, # ERROR_ACCESS_DENIED
+        -2147024891, # 0x80070005 E_ACCESSDENIED
+        -2146893808  # 0x80090010 NTE_PERM ("Access denied.")
+    )
+    $state = 'unavailable'
+    if ($code -eq -2146893802) {
+        # 0x80090016 NTE_BAD_KEYSET
+        $state = 'missing_or_denied'
+    }
+    elseif ($missing -contains $code) {
+        $state = 'missing'
+    }
+    elseif ($denied -contains $code) {
+        $state = 'denied'
+    }
+    @{
+        key_error = $Cause.Message
+        key_error_code = $code
+        key_state = $state
+    }
+}
+
 function Get-CertificateKeyReport {
-    # The contract's key report: found, has_private_key, key, acl. Opens the
-    # key only to read its properties and its DACL.
+    # The contract's key report: found, has_private_key, key, acl, and when
+    # the key would not open key_error, key_error_code and key_state (see
+    # Get-KeyOpenFailure). Opens the key only to read its properties and its
+    # DACL; with -OpenOnly, only to see that it opens, reading nothing from
+    # it: providers such as a TPM or an HSM need not support the "Security
+    # Descr" property, and a caller that only needs a usable key must not
+    # fail on them.
     param(
         [Parameter(Mandatory)]
         [string]$StoreName,
 
         [Parameter(Mandatory)]
-        [string]$Thumbprint
+        [string]$Thumbprint,
+
+        [switch]$OpenOnly
     )
 
     $report = @{
@@ -764,17 +824,18 @@ function Get-CertificateKeyReport {
             $key = Open-CertificatePrivateKey -Certificate $certificate -What $what
         }
         catch {
-            # The certificate points at a key that cannot be opened: its key
-            # file is gone, or its ACL shuts this account out. Reported, not
-            # thrown, so that the controller can repair it by importing again.
-            $cause = Get-UnderlyingException -ErrorRecord $_
-            $report['key_error'] = $cause.Message
-            # The controller re-imports only for a missing key, not for a
-            # provider (an HSM, a smart card) that is merely unavailable.
-            $report['key_error_code'] = if ($cause -is [System.ComponentModel.Win32Exception]) { $cause.NativeErrorCode } else { $cause.HResult }
+            # Reported, not thrown: what the controller may do about a key
+            # that will not open depends on why (Get-KeyOpenFailure).
+            $failure = Get-KeyOpenFailure -Cause (Get-UnderlyingException -ErrorRecord $_)
+            foreach ($name in $failure.Keys) {
+                $report[$name] = $failure[$name]
+            }
             return $report
         }
         try {
+            if ($OpenOnly) {
+                return $report
+            }
             $binary = $null
             try {
                 $report['key'] = @{
@@ -801,6 +862,28 @@ function Get-CertificateKeyReport {
         $certificate.Reset()
     }
     $report
+}
+
+function Get-CurrentIdentityReport {
+    # Who this script runs as, as the access check of a key's DACL sees it:
+    # the token's user SID and the group SIDs WindowsIdentity.Groups lists
+    # (the enabled groups; deny-only and logon SIDs are left out). The
+    # controller uses it to refuse an ACL change that would shut this
+    # account, and so every later run, out of the key.
+    $identity = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+    try {
+        $groups = [System.Collections.Generic.List[string]]::new()
+        foreach ($group in $identity.Groups) {
+            $groups.Add($group.Value)
+        }
+        @{
+            sid = $identity.User.Value
+            groups = $groups
+        }
+    }
+    finally {
+        $identity.Dispose()
+    }
 }
 
 function Get-KeyAclPlan {
@@ -901,6 +984,8 @@ function Edit-KeyDacl {
             }
         }
         # AceFlags.None: a key is not a container, so nothing inherits it.
+        # The last argument, opaque, is a byte[] (callback data, none here):
+        # $null reaches an array parameter as null, unlike a string one.
         $ace = [System.Security.AccessControl.CommonAce]::new(
             [System.Security.AccessControl.AceFlags]::None,
             [System.Security.AccessControl.AceQualifier]::AccessAllowed,

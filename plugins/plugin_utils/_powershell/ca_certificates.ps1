@@ -6,33 +6,34 @@
 #
 # probe: read only. For each entry of -Certificates (thumbprint and store)
 #        reports whether a certificate with that thumbprint is in that store
-#        as Windows shows it, and whether it is in the store's own .Default
-#        physical store (its registry key exists). Safe under -WhatIf: nothing
-#        in this mode is gated by ShouldProcess or writes.
+#        as Windows shows it, whether its .Default physical store holds it,
+#        and which of the store's other physical stores hold it. Safe under
+#        -WhatIf: nothing in this mode is gated by ShouldProcess or writes.
 # apply: performs exactly the operations in -Operations, in order: 'add'
 #        builds the certificate from its DER bytes (base64, the 'der' key)
 #        and adds it to its store; 'remove' removes every certificate with
-#        that thumbprint from its store. Which certificates go where, and
-#        whether anything must change, is the controller's decision.
-#
-# Certificates are public: their bytes arrive as ordinary parameters, and are
-# added from memory without a temporary file.
+#        that thumbprint from the store's .Default physical store, and from
+#        no other. Which certificates go where, and whether anything must
+#        change, is the controller's decision.
 #
 # A LocalMachine system store is a collection of physical stores ("System
 # Store Locations"): Root shows .Default, .AuthRoot, .GroupPolicy,
 # .Enterprise and .SmartCard; CA shows .Default, .GroupPolicy and
 # .Enterprise. Only .Default is the computer's own; Windows fills and empties
 # the others from Group Policy, Active Directory and automatic root update.
-# The probe reports both views so that the controller can tell a certificate
-# that removal would really remove from one that its source would put back.
+# X509Store opens the whole collection, and X509Store.Remove deletes a
+# certificate from whichever physical store the copy it is given came from;
+# so reading and removing by physical store go through CertOpenStore with
+# CERT_STORE_PROV_PHYSICAL, which opens exactly one ("Root\.Default").
 #
 # API reference: X509Store (constructor X509Store(String, StoreLocation),
-# Open, Certificates, Add, Remove, Close), OpenFlags, StoreLocation,
-# X509Certificate2 (constructor X509Certificate2(Byte[]), Thumbprint,
-# Subject, Reset), X509Certificate2.GetCertContentType(Byte[]),
-# X509ContentType, Enum.ToString, Convert.FromBase64String;
-# Microsoft.Win32.RegistryKey (OpenBaseKey, OpenSubKey(String, Boolean),
-# Dispose), RegistryHive, RegistryView.
+# Open, Certificates, Close), OpenFlags, StoreLocation, X509Certificate2
+# (constructor X509Certificate2(IntPtr), Thumbprint, Reset); wincrypt.h:
+# CertOpenStore (CERT_STORE_PROV_PHYSICAL_W, CERT_SYSTEM_STORE_LOCAL_MACHINE,
+# CERT_STORE_OPEN_EXISTING_FLAG, CERT_STORE_READONLY_FLAG),
+# CertEnumCertificatesInStore, CertDuplicateCertificateContext,
+# CertDeleteCertificateFromStore, CertFreeCertificateContext, CertCloseStore;
+# and see the included fragment _ca_store.ps1.
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -51,36 +52,206 @@ $ErrorActionPreference = 'Stop'
 $Ansible.Changed = $false
 
 # The controller replaces these lines with the shared fragments: error
-# wrapping, and HKEY_LOCAL_MACHINE and the LocalMachine stores.
+# wrapping, the LocalMachine stores, and CA certificates from DER bytes.
 # pkiops-include: _errors.ps1
 # pkiops-include: _local_machine.ps1
+# pkiops-include: _ca_store.ps1
 
-# The system store names Windows uses: 'CA' is what X509Store's
-# StoreName.CertificateAuthority opens, 'Root' is StoreName.Root.
-$script:CaStores = @('CA', 'Root')
+# Add-Type cannot redefine a type that already exists in this process, so only
+# compile when the type is not loaded yet.
+if (-not ([System.Management.Automation.PSTypeName]'Pkiops.KeyfactorCommand.Certificates.PhysicalStore').Type) {
+    Add-Type -TypeDefinition @'
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
 
-function Assert-StoreEntry {
-    # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
-    # uppercase hex digits) and stores as one of $script:CaStores, both
-    # normalised by the controller. Anything else is a controller bug, which
-    # would otherwise surface as "not found" or a write to the wrong store.
-    param(
-        [AllowNull()]
-        [object]$Thumbprint,
+namespace Pkiops.KeyfactorCommand.Certificates
+{
+    internal static class PhysicalStoreMethods
+    {
+        // CertOpenStore's lpszStoreProvider for one physical store of a
+        // system store, named "<system store>\<physical store>" as a wide
+        // string: CERT_STORE_PROV_PHYSICAL_W, ((LPCSTR) 14) in wincrypt.h.
+        internal static readonly IntPtr CERT_STORE_PROV_PHYSICAL_W = new IntPtr(14);
 
-        [AllowNull()]
-        [object]$Store,
+        // dwFlags: the store location in the high word
+        // (CERT_SYSTEM_STORE_LOCAL_MACHINE_ID 2 << 16); open only a store
+        // that exists; read-only unless removing.
+        internal const uint CERT_SYSTEM_STORE_LOCAL_MACHINE = 0x00020000;
+        internal const uint CERT_STORE_OPEN_EXISTING_FLAG = 0x00004000;
+        internal const uint CERT_STORE_READONLY_FLAG = 0x00008000;
 
-        [Parameter(Mandatory)]
-        [string]$Label
-    )
+        internal const int ERROR_FILE_NOT_FOUND = 2;
+        internal const int E_FILE_NOT_FOUND = unchecked((int)0x80070002);
 
-    if ($Thumbprint -isnot [string] -or $Thumbprint -cnotmatch '^[0-9A-F]{40}$') {
-        throw "Invalid ${Label}: thumbprint must be 40 uppercase hexadecimal digits."
+        // HCERTSTORE CertOpenStore(LPCSTR lpszStoreProvider,
+        //     DWORD dwEncodingType, HCRYPTPROV_LEGACY hCryptProv,
+        //     DWORD dwFlags, const void *pvPara);
+        [DllImport("crypt32.dll", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
+        internal static extern IntPtr CertOpenStore(
+            IntPtr lpszStoreProvider,
+            uint dwEncodingType,
+            IntPtr hCryptProv,
+            uint dwFlags,
+            string pvPara);
+
+        // BOOL CertCloseStore(HCERTSTORE hCertStore, DWORD dwFlags);
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CertCloseStore(IntPtr hCertStore, uint dwFlags);
+
+        // PCCERT_CONTEXT CertEnumCertificatesInStore(HCERTSTORE hCertStore,
+        //     PCCERT_CONTEXT pPrevCertContext); frees pPrevCertContext.
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        internal static extern IntPtr CertEnumCertificatesInStore(IntPtr hCertStore, IntPtr pPrevCertContext);
+
+        // PCCERT_CONTEXT CertDuplicateCertificateContext(PCCERT_CONTEXT pCertContext);
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        internal static extern IntPtr CertDuplicateCertificateContext(IntPtr pCertContext);
+
+        // BOOL CertDeleteCertificateFromStore(PCCERT_CONTEXT pCertContext);
+        // always frees pCertContext, even when it fails.
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CertDeleteCertificateFromStore(IntPtr pCertContext);
+
+        // BOOL CertFreeCertificateContext(PCCERT_CONTEXT pCertContext);
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CertFreeCertificateContext(IntPtr pCertContext);
     }
-    if ($Store -isnot [string] -or $script:CaStores -cnotcontains $Store) {
-        throw "Invalid ${Label}: store must be 'CA' (intermediate certification authorities) or 'Root' (trusted root certification authorities)."
+
+    // One physical store of a LocalMachine system store, such as
+    // Root\.Default, read or changed on its own rather than through the
+    // system store's collection.
+    public static class PhysicalStore
+    {
+        // The thumbprints of the certificates in the physical store, or an
+        // empty list when that physical store does not exist (a store Group
+        // Policy has never written, for example).
+        public static List<string> ReadThumbprints(string systemStore, string physicalStore)
+        {
+            List<string> thumbprints = new List<string>();
+            IntPtr store = Open(systemStore, physicalStore, true);
+            if (store == IntPtr.Zero)
+            {
+                return thumbprints;
+            }
+            try
+            {
+                IntPtr context = IntPtr.Zero;
+                while ((context = PhysicalStoreMethods.CertEnumCertificatesInStore(store, context)) != IntPtr.Zero)
+                {
+                    thumbprints.Add(Thumbprint(context));
+                }
+            }
+            finally
+            {
+                PhysicalStoreMethods.CertCloseStore(store, 0);
+            }
+            return thumbprints;
+        }
+
+        // Deletes every certificate with the thumbprint from the physical
+        // store, and returns how many it deleted.
+        public static int RemoveCertificate(string systemStore, string physicalStore, string thumbprint)
+        {
+            IntPtr store = Open(systemStore, physicalStore, false);
+            if (store == IntPtr.Zero)
+            {
+                return 0;
+            }
+            int removed = 0;
+            try
+            {
+                // A deleted certificate cannot carry an enumeration on, so
+                // each deletion starts it again from the first certificate.
+                while (true)
+                {
+                    IntPtr match = IntPtr.Zero;
+                    IntPtr context = IntPtr.Zero;
+                    while ((context = PhysicalStoreMethods.CertEnumCertificatesInStore(store, context)) != IntPtr.Zero)
+                    {
+                        if (string.Equals(Thumbprint(context), thumbprint, StringComparison.OrdinalIgnoreCase))
+                        {
+                            match = context;
+                            break;
+                        }
+                    }
+                    if (match == IntPtr.Zero)
+                    {
+                        return removed;
+                    }
+                    // The duplicate is what the deletion frees; the context
+                    // from the enumeration is freed here.
+                    IntPtr duplicate = PhysicalStoreMethods.CertDuplicateCertificateContext(match);
+                    PhysicalStoreMethods.CertFreeCertificateContext(match);
+                    if (!PhysicalStoreMethods.CertDeleteCertificateFromStore(duplicate))
+                    {
+                        int error = Marshal.GetLastWin32Error();
+                        throw new Win32Exception(error, string.Format(
+                            "CertDeleteCertificateFromStore failed: {0} (0x{1:X8})", new Win32Exception(error).Message, error));
+                    }
+                    removed++;
+                }
+            }
+            finally
+            {
+                PhysicalStoreMethods.CertCloseStore(store, 0);
+            }
+        }
+
+        private static IntPtr Open(string systemStore, string physicalStore, bool readOnly)
+        {
+            uint flags = PhysicalStoreMethods.CERT_SYSTEM_STORE_LOCAL_MACHINE | PhysicalStoreMethods.CERT_STORE_OPEN_EXISTING_FLAG;
+            if (readOnly)
+            {
+                flags |= PhysicalStoreMethods.CERT_STORE_READONLY_FLAG;
+            }
+            string name = systemStore + "\\" + physicalStore;
+            IntPtr store = PhysicalStoreMethods.CertOpenStore(PhysicalStoreMethods.CERT_STORE_PROV_PHYSICAL_W, 0, IntPtr.Zero, flags, name);
+            if (store != IntPtr.Zero)
+            {
+                return store;
+            }
+            int error = Marshal.GetLastWin32Error();
+            if (error == PhysicalStoreMethods.ERROR_FILE_NOT_FOUND || error == PhysicalStoreMethods.E_FILE_NOT_FOUND)
+            {
+                return IntPtr.Zero;
+            }
+            throw new Win32Exception(error, string.Format(
+                "CertOpenStore(LocalMachine {0}) failed: {1} (0x{2:X8})", name, new Win32Exception(error).Message, error));
+        }
+
+        // X509Certificate2(IntPtr) takes its own reference to the context,
+        // so the enumeration's stays the enumeration's.
+        private static string Thumbprint(IntPtr context)
+        {
+            X509Certificate2 certificate = new X509Certificate2(context);
+            try
+            {
+                return certificate.Thumbprint;
+            }
+            finally
+            {
+                certificate.Reset();
+            }
+        }
     }
+}
+'@
+}
+
+# The physical stores of each system store other than .Default, as "System
+# Store Locations" lists them for CERT_SYSTEM_STORE_LOCAL_MACHINE. .SmartCard
+# is left out: its certificates come from smart cards in the readers, and
+# reading it starts the smart card service; a certificate only it holds still
+# shows as present in the store but not in .Default.
+$script:OtherPhysicalStores = @{
+    CA = @('.GroupPolicy', '.Enterprise')
+    Root = @('.AuthRoot', '.GroupPolicy', '.Enterprise')
 }
 
 function Get-ProbeList {
@@ -98,7 +269,7 @@ function Get-ProbeList {
             throw "Certificates entry #$index is not a dictionary with the keys thumbprint and store."
         }
         $label = "Certificates entry #$index (thumbprint '$($entry['thumbprint'])', store '$($entry['store'])')"
-        Assert-StoreEntry -Thumbprint $entry['thumbprint'] -Store $entry['store'] -Label $label
+        Assert-CaStoreEntry -Thumbprint $entry['thumbprint'] -Store $entry['store'] -Label $label
         $entries.Add([pscustomobject]@{
                 Thumbprint = $entry['thumbprint']
                 Store = $entry['store']
@@ -140,37 +311,27 @@ function Get-StoreThumbprintSet {
     , $thumbprints
 }
 
-function Test-DefaultStoreEntry {
-    # Whether the certificate is in the store's .Default physical store: the
-    # LocalMachine system stores live under
-    # HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates, one key per
-    # certificate below <store>\Certificates, named by its thumbprint.
+function Get-PhysicalStoreThumbprintSet {
+    # The thumbprints in one physical store of LocalMachine\<Name>; an empty
+    # set when that physical store does not exist.
     param(
         [Parameter(Mandatory)]
-        [Microsoft.Win32.RegistryKey]$LocalMachine,
+        [string]$Name,
 
         [Parameter(Mandatory)]
-        [string]$Store,
-
-        [Parameter(Mandatory)]
-        [string]$Thumbprint
+        [string]$Physical
     )
 
-    $path = "SOFTWARE\Microsoft\SystemCertificates\$Store\Certificates\$Thumbprint"
-    $key = $null
+    $thumbprints = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
     try {
-        # Read access only: the probe must not need, or use, more.
-        $key = $LocalMachine.OpenSubKey($path, $false)
+        foreach ($thumbprint in [Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::ReadThumbprints($Name, $Physical)) {
+            [void]$thumbprints.Add($thumbprint)
+        }
     }
     catch {
-        throw (New-ContextException -Context "Cannot open HKEY_LOCAL_MACHINE\$path" -ErrorRecord $_)
+        throw (New-ContextException -Context "Cannot read the physical store LocalMachine\$Name\$Physical" -ErrorRecord $_)
     }
-    # OpenSubKey returns null when the key does not exist.
-    if ($null -eq $key) {
-        return $false
-    }
-    $key.Dispose()
-    $true
+    , $thumbprints
 }
 
 function Invoke-Probe {
@@ -181,95 +342,39 @@ function Invoke-Probe {
 
     $entries = Get-ProbeList -CertificateList $CertificateList
 
-    # Each store is read once, however many certificates are asked about.
+    # Each store, and each of its physical stores, is read once, however
+    # many certificates are asked about.
     $storeContents = @{}
+    $physicalContents = @{}
     $report = [System.Collections.Generic.List[object]]::new()
-    $localMachine = Open-LocalMachine64
-    try {
-        foreach ($entry in $entries) {
-            if (-not $storeContents.ContainsKey($entry.Store)) {
-                $storeContents[$entry.Store] = Get-StoreThumbprintSet -Name $entry.Store
+    foreach ($entry in $entries) {
+        if (-not $storeContents.ContainsKey($entry.Store)) {
+            $storeContents[$entry.Store] = Get-StoreThumbprintSet -Name $entry.Store
+            $physical = @{}
+            foreach ($name in @('.Default') + $script:OtherPhysicalStores[$entry.Store]) {
+                $physical[$name] = Get-PhysicalStoreThumbprintSet -Name $entry.Store -Physical $name
             }
-            $inDefaultStore = Test-DefaultStoreEntry -LocalMachine $localMachine -Store $entry.Store -Thumbprint $entry.Thumbprint
-            $report.Add(@{
-                    thumbprint = $entry.Thumbprint
-                    store = $entry.Store
-                    present = $storeContents[$entry.Store].Contains($entry.Thumbprint)
-                    in_default_store = $inDefaultStore
-                })
+            $physicalContents[$entry.Store] = $physical
         }
-    }
-    finally {
-        $localMachine.Dispose()
+        $elsewhere = [System.Collections.Generic.List[string]]::new()
+        foreach ($name in $script:OtherPhysicalStores[$entry.Store]) {
+            if ($physicalContents[$entry.Store][$name].Contains($entry.Thumbprint)) {
+                $elsewhere.Add($name)
+            }
+        }
+        $report.Add(@{
+                thumbprint = $entry.Thumbprint
+                store = $entry.Store
+                present = $storeContents[$entry.Store].Contains($entry.Thumbprint)
+                in_default_store = $physicalContents[$entry.Store]['.Default'].Contains($entry.Thumbprint)
+                other_physical_stores = $elsewhere
+            })
     }
 
     $Ansible.Changed = $false
     $Ansible.Result = @{
         certificates = $report
     }
-}
-
-function ConvertTo-CaCertificate {
-    # The certificate in an 'add' operation, built from its DER bytes. The
-    # caller releases it with Reset().
-    param(
-        [AllowNull()]
-        [object]$Encoded,
-
-        [Parameter(Mandatory)]
-        [string]$Thumbprint,
-
-        [Parameter(Mandatory)]
-        [string]$Label
-    )
-
-    if ($Encoded -isnot [string] -or $Encoded.Length -eq 0) {
-        throw "Invalid ${Label}: der must hold the certificate's DER bytes as base64."
-    }
-    try {
-        $bytes = [System.Convert]::FromBase64String($Encoded)
-    }
-    catch {
-        throw "Invalid ${Label}: der is not valid base64."
-    }
-
-    # Only a lone certificate is accepted. X509Certificate2(Byte[]) would also
-    # open a PFX, and writing a private key to this computer is not this
-    # payload's business.
-    $contentType = [System.Security.Cryptography.X509Certificates.X509ContentType]::Unknown
-    try {
-        $contentType = [System.Security.Cryptography.X509Certificates.X509Certificate2]::GetCertContentType($bytes)
-    }
-    catch {
-        # GetCertContentType throws for bytes it cannot identify at all.
-        $contentType = [System.Security.Cryptography.X509Certificates.X509ContentType]::Unknown
-    }
-    if ($contentType -ne [System.Security.Cryptography.X509Certificates.X509ContentType]::Cert) {
-        # Pfx and Pkcs12 are one value of X509ContentType, and Enum.ToString
-        # does not promise which of two such names it returns: name it here,
-        # so that the message is the same on every .NET version.
-        $contentName = [string]$contentType
-        if ($contentType -eq [System.Security.Cryptography.X509Certificates.X509ContentType]::Pkcs12) {
-            $contentName = 'Pkcs12'
-        }
-        throw "Invalid ${Label}: der is not a single certificate (Windows identifies it as '$contentName')."
-    }
-
-    try {
-        $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($bytes)
-    }
-    catch {
-        throw (New-ContextException -Context "Invalid ${Label}: der cannot be read as a certificate" -ErrorRecord $_)
-    }
-    # The controller named the certificate by the SHA-1 of these bytes;
-    # Windows must agree, or the probe and this apply are about different
-    # certificates.
-    if (-not [string]::Equals($certificate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
-        $actual = $certificate.Thumbprint
-        $certificate.Reset()
-        throw "Invalid ${Label}: der holds the certificate $actual, not $Thumbprint."
-    }
-    $certificate
 }
 
 function Get-OperationPlan {
@@ -294,7 +399,7 @@ function Get-OperationPlan {
             if ($action -isnot [string] -or @('add', 'remove') -cnotcontains $action) {
                 throw "Invalid ${label}: action must be 'add' or 'remove'."
             }
-            Assert-StoreEntry -Thumbprint $operation['thumbprint'] -Store $operation['store'] -Label $label
+            Assert-CaStoreEntry -Thumbprint $operation['thumbprint'] -Store $operation['store'] -Label $label
             if (-not $seen.Add("$($operation['store'])\$($operation['thumbprint'])")) {
                 throw "Invalid ${label}: the certificate and store are listed more than once."
             }
@@ -333,30 +438,11 @@ function Clear-OperationPlan {
     }
 }
 
-function Add-CaCertificate {
-    param(
-        [Parameter(Mandatory)]
-        [string]$Store,
-
-        [Parameter(Mandatory)]
-        [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate
-    )
-
-    $target = Open-LocalMachineStore -Name $Store -ForWrite
-    try {
-        $target.Add($Certificate)
-    }
-    catch {
-        throw (New-ContextException -Context "Cannot add certificate $($Certificate.Thumbprint) to LocalMachine\$Store" -ErrorRecord $_)
-    }
-    finally {
-        $target.Close()
-    }
-}
-
 function Remove-CaCertificate {
-    # Removes every certificate with the thumbprint; none is not an error, as
-    # the state asked for is reached.
+    # Removes every certificate with the thumbprint from the store's .Default
+    # physical store, the computer's own, and from no other: a copy Group
+    # Policy, enterprise trust or automatic root update provides is theirs.
+    # None is not an error, as the state asked for is reached.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -365,26 +451,11 @@ function Remove-CaCertificate {
         [string]$Thumbprint
     )
 
-    $target = Open-LocalMachineStore -Name $Store -ForWrite
     try {
-        # X509Store.Certificates is a copy, so removing from the store while
-        # going through it is safe.
-        foreach ($candidate in $target.Certificates) {
-            try {
-                if ([string]::Equals($candidate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
-                    $target.Remove($candidate)
-                }
-            }
-            catch {
-                throw (New-ContextException -Context "Cannot remove certificate $Thumbprint from LocalMachine\$Store" -ErrorRecord $_)
-            }
-            finally {
-                $candidate.Reset()
-            }
-        }
+        [void][Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)
     }
-    finally {
-        $target.Close()
+    catch {
+        throw (New-ContextException -Context "Cannot remove certificate $Thumbprint from LocalMachine\$Store\.Default" -ErrorRecord $_)
     }
 }
 

@@ -87,16 +87,41 @@ function Assert-Input {
     if ([string]::IsNullOrWhiteSpace($SubKey) -or $SubKey.StartsWith('\') -or $SubKey.EndsWith('\') -or $SubKey.Contains('\\')) {
         throw "Invalid Key '$SubKey': give a key path below HKEY_LOCAL_MACHINE such as SOFTWARE\Vendor\Product, without the hive."
     }
+    # Registry element size limits: a key name has at most 255 characters,
+    # a value name at most 16,383.
+    foreach ($part in $SubKey.Split('\')) {
+        if ($part.Length -gt 255) {
+            throw "Invalid Key '$SubKey': a key name has at most 255 characters."
+        }
+    }
     # The empty name is the key's default value, which the contract excludes.
-    if ([string]::IsNullOrEmpty($Name)) {
-        throw 'Invalid ValueName: give the name of the registry value.'
+    if ([string]::IsNullOrEmpty($Name) -or $Name.Length -gt 16383) {
+        throw 'Invalid ValueName: give the name of the registry value, of at most 16,383 characters.'
+    }
+}
+
+function Assert-Serial {
+    # What X509Certificate2.SerialNumber gives: the serial's bytes as
+    # uppercase hex, two digits a byte. Anything else is not a serial the
+    # controller read from the certificate.
+    param(
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$Data
+    )
+
+    if ($Data -cnotmatch '^([0-9A-F]{2})+$') {
+        throw "Invalid Serial '$Data': give the serial number as X509Certificate2.SerialNumber shows it, uppercase hexadecimal, two digits a byte."
     }
 }
 
 function Get-CertificateReport {
     # Whether the key can be opened, not only whether the certificate refers
     # to one: a service pointed at a certificate whose key it cannot open
-    # cannot decrypt, so the controller must not write its serial.
+    # cannot decrypt, so the controller must not write its serial. The key
+    # is opened and nothing more: its ACL and properties are not needed
+    # here, and reading them fails on providers (a TPM, an HSM) that do not
+    # support them.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -105,11 +130,12 @@ function Get-CertificateReport {
         [string]$CertificateThumbprint
     )
 
-    $keyReport = Get-CertificateKeyReport -StoreName $Store -Thumbprint $CertificateThumbprint
+    $keyReport = Get-CertificateKeyReport -StoreName $Store -Thumbprint $CertificateThumbprint -OpenOnly
     $report = @{
         found = $keyReport['found']
         has_private_key = $keyReport['has_private_key']
         key_error = $keyReport['key_error']
+        key_state = $keyReport['key_state']
         serial_number = $null
     }
     if ($keyReport['found']) {
@@ -181,9 +207,7 @@ function Invoke-Apply {
     $Ansible.Result = $result
 
     Assert-Input -Store $Store -CertificateThumbprint $CertificateThumbprint -SubKey $SubKey -Name $Name
-    if ([string]::IsNullOrEmpty($Data)) {
-        throw 'Invalid Serial: give the serial number to write.'
-    }
+    Assert-Serial -Data $Data
 
     $where = "HKEY_LOCAL_MACHINE\$SubKey"
     if (-not $Cmdlet.ShouldProcess("$where (64-bit view)", "Set value '$Name' to '$Data' (REG_SZ)")) {

@@ -1,36 +1,40 @@
 # pkiops-payload: pfx_import
 #
 # Imports a certificate with its private key from a PFX (PKCS #12) into a
-# LocalMachine certificate store, optionally adds the CA certificates the PFX
-# carries to the intermediate (CA) and trusted root (Root) stores, and
-# changes who may use the imported key.
+# LocalMachine certificate store, optionally adds CA certificates to the
+# intermediate (CA) and trusted root (Root) stores, and changes who may use
+# the imported key.
 #
 # probe: read only. Reports the leaf certificate's key and key ACL, whether
-#        each CA certificate in -Chain is in its store, and resolves each
-#        principal in -Principals to a SID. It receives no PFX, and reads or
-#        exports no key material. Safe under -WhatIf: nothing in this mode is
-#        gated by ShouldProcess or writes.
-# apply: in this order, and only what it is told: imports the leaf
-#        (-ImportLeaf), adds the CA certificates in -InstallChain, then
-#        applies the key ACL operations in -Operations to the leaf's key.
-#        Deciding what to change is the controller's job.
+#        each CA certificate in -Chain is in its store, resolves each
+#        principal in -Principals to a SID, and reports who this script runs
+#        as and the build of Windows. It receives no PFX, and reads or exports
+#        no key material. Safe under -WhatIf: nothing in this mode is gated by
+#        ShouldProcess or writes.
+# apply: in this order, and only what it is told: imports the leaf from the
+#        PFX (-ImportLeaf), adds the CA certificates in -InstallChain, each
+#        built from its own DER bytes, then applies the key ACL operations in
+#        -Operations to the leaf's key. Deciding what to change is the
+#        controller's job.
 #
 # -Pfx (the PFX file as base64) and -PfxPassword arrive only as SecureStrings
-# (win_powershell sensitive_parameters) and only for an apply that imports.
-# In this script their plain text exists only in local variables of
-# Import-PfxContent and is handed only to .NET methods: PowerShell module
-# logging, where a policy enables it, records the parameter values of command
-# invocations, whereas a .NET method call is not recorded. (win_powershell
-# itself makes each sensitive parameter with ConvertTo-SecureString, which such
-# a policy records; see the collection's documentation on secrets.) Neither
-# secret, nor anything derived from one, is ever written to $Ansible.Result, a
-# stream or an exception message.
+# (win_powershell sensitive_parameters) and only for an apply that imports
+# the leaf: CA certificates never need them. In this script their plain text
+# exists only in local variables of Import-LeafFromPfx and is handed only to
+# .NET methods: PowerShell module logging, where a policy enables it, records
+# the parameter values of command invocations, whereas a .NET method call is
+# not recorded. (win_powershell itself makes each sensitive parameter with
+# ConvertTo-SecureString, which such a policy records; see the collection's
+# documentation on secrets.) Neither secret, nor anything derived from one, is
+# ever written to $Ansible.Result, a stream or an exception message.
 # The PFX is imported from memory; no temporary file is written.
 #
 # API reference: X509Certificate2Collection.Import(Byte[], String,
 # X509KeyStorageFlags), X509KeyStorageFlags, X509Certificate2, X509Store,
-# NetworkCredential(String, SecureString), Convert.FromBase64String; for the
-# key ACL, see the included fragment, _private_key_acl.ps1.
+# NetworkCredential(String, SecureString), Convert.FromBase64String,
+# NullString, RegistryKey.OpenSubKey and GetValue; for the key ACL and the CA
+# certificates, see the included fragments, _private_key_acl.ps1 and
+# _ca_store.ps1.
 [CmdletBinding(SupportsShouldProcess)]
 param(
     [Parameter(Mandatory)]
@@ -53,7 +57,7 @@ param(
 
     [bool]$ImportLeaf = $false,
 
-    [string[]]$InstallChain = @(),
+    [object[]]$InstallChain = @(),
 
     [object[]]$Operations = @()
 )
@@ -66,21 +70,17 @@ $Ansible.Changed = $false
 
 # The controller replaces these lines with the shared fragments: error
 # wrapping, principal resolution, the key helper type, store lookup and key
-# ACL operations, and opening the LocalMachine stores.
+# ACL operations, opening the LocalMachine stores, and CA certificates from
+# DER bytes.
 # pkiops-include: _errors.ps1
 # pkiops-include: _principals.ps1
 # pkiops-include: _private_key_acl.ps1
 # pkiops-include: _local_machine.ps1
-
-# The two stores a CA certificate can go to, by the system store names
-# Windows uses: 'CA' is Intermediate Certification Authorities (what
-# X509Store's StoreName.CertificateAuthority opens), 'Root' is Trusted Root
-# Certification Authorities (StoreName.Root).
-$script:ChainStores = @('CA', 'Root')
+# pkiops-include: _ca_store.ps1
 
 function Get-ChainPlan {
-    # Validates -Chain; returns its entries as objects with Thumbprint and
-    # Store.
+    # Validates -Chain, the CA certificates the probe looks up; returns its
+    # entries as objects with Thumbprint and Store.
     param(
         [AllowEmptyCollection()]
         [object[]]$ChainList
@@ -93,22 +93,14 @@ function Get-ChainPlan {
         if ($entry -isnot [System.Collections.IDictionary]) {
             throw "Chain entry #$index is not a dictionary with the keys thumbprint and store."
         }
-        $entryThumbprint = $entry['thumbprint']
-        $entryStore = $entry['store']
-        $label = "Chain entry #$index (thumbprint '$entryThumbprint', store '$entryStore')"
-
-        if ($entryThumbprint -isnot [string] -or $entryThumbprint -cnotmatch '^[0-9A-F]{40}$') {
-            throw "Invalid ${label}: thumbprint must be 40 uppercase hexadecimal digits."
-        }
-        if ($entryStore -isnot [string] -or $script:ChainStores -cnotcontains $entryStore) {
-            throw "Invalid ${label}: store must be 'CA' (intermediate certification authorities) or 'Root' (trusted root certification authorities)."
-        }
-        if (-not $seen.Add($entryThumbprint)) {
+        $label = "Chain entry #$index (thumbprint '$($entry['thumbprint'])', store '$($entry['store'])')"
+        Assert-CaStoreEntry -Thumbprint $entry['thumbprint'] -Store $entry['store'] -Label $label
+        if (-not $seen.Add($entry['thumbprint'])) {
             throw "Invalid ${label}: the thumbprint is listed more than once."
         }
         $plan.Add([pscustomobject]@{
-                Thumbprint = $entryThumbprint
-                Store = $entryStore
+                Thumbprint = $entry['thumbprint']
+                Store = $entry['store']
             })
         $index++
     }
@@ -116,42 +108,93 @@ function Get-ChainPlan {
 }
 
 function Get-InstallPlan {
-    # The -Chain entries named by -InstallChain, in the order given. The
-    # store of each comes from -Chain only, so the two cannot disagree.
+    # Validates -InstallChain and builds each CA certificate from its DER
+    # bytes, before the first change. Returns objects with Thumbprint, Store
+    # and Certificate; the caller releases the certificates with
+    # Clear-InstallPlan.
     param(
         [AllowEmptyCollection()]
-        [string[]]$Thumbprints,
-
-        [Parameter(Mandatory)]
-        [AllowEmptyCollection()]
-        [System.Collections.Generic.List[object]]$ChainPlan
+        [object[]]$EntryList
     )
 
     $plan = [System.Collections.Generic.List[object]]::new()
-    foreach ($wanted in $Thumbprints) {
-        $entry = $null
-        foreach ($candidate in $ChainPlan) {
-            if ($candidate.Thumbprint -ceq $wanted) {
-                $entry = $candidate
-                break
+    $seen = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    try {
+        $index = 0
+        foreach ($entry in $EntryList) {
+            if ($entry -isnot [System.Collections.IDictionary]) {
+                throw "InstallChain entry #$index is not a dictionary with the keys thumbprint, store and der."
             }
+            $label = "InstallChain entry #$index (thumbprint '$($entry['thumbprint'])', store '$($entry['store'])')"
+            Assert-CaStoreEntry -Thumbprint $entry['thumbprint'] -Store $entry['store'] -Label $label
+            if (-not $seen.Add($entry['thumbprint'])) {
+                throw "Invalid ${label}: the thumbprint is listed more than once."
+            }
+            $certificate = ConvertTo-CaCertificate -Encoded $entry['der'] -Thumbprint $entry['thumbprint'] -Label $label
+            $plan.Add([pscustomobject]@{
+                    Thumbprint = $entry['thumbprint']
+                    Store = $entry['store']
+                    Certificate = $certificate
+                })
+            $index++
         }
-        if ($null -eq $entry) {
-            throw "Invalid InstallChain entry '$wanted': it is not in Chain, which says which store each CA certificate goes to."
-        }
-        if ($plan.Contains($entry)) {
-            throw "Invalid InstallChain entry '$wanted': it is listed more than once."
-        }
-        $plan.Add($entry)
+    }
+    catch {
+        Clear-InstallPlan -Plan $plan
+        throw
     }
     , $plan
+}
+
+function Clear-InstallPlan {
+    param(
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.List[object]]$Plan
+    )
+
+    foreach ($step in $Plan) {
+        $step.Certificate.Reset()
+    }
+}
+
+function Get-WindowsBuild {
+    # The build number of Windows (14393 is Windows Server 2016, 17763
+    # Windows Server 2019): CurrentBuildNumber under
+    # HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion, the build winver
+    # shows. Read from the registry rather than from Environment.OSVersion,
+    # which reports 6.2 to a process whose manifest does not declare
+    # Windows 10. The controller compares it with the first build that
+    # imports AES-encrypted PFX files.
+    $subKey = 'SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $base = Open-LocalMachine64
+    try {
+        $opened = $null
+        try {
+            # Read access only: the probe must not need, or use, more.
+            $opened = $base.OpenSubKey($subKey, $false)
+            $build = $opened.GetValue('CurrentBuildNumber')
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot read CurrentBuildNumber of HKEY_LOCAL_MACHINE\$subKey" -ErrorRecord $_)
+        }
+        finally {
+            if ($null -ne $opened) {
+                $opened.Dispose()
+            }
+        }
+    }
+    finally {
+        $base.Dispose()
+    }
+    [int]$build
 }
 
 function Invoke-Probe {
     param(
         # Not Mandatory: an empty or missing value is reported by the
         # Assert-* checks below rather than by PowerShell's binder.
-        [string]$Store,
+        [string]$TargetStoreName,
 
         [string]$LeafThumbprint,
 
@@ -162,11 +205,11 @@ function Invoke-Probe {
         [string[]]$PrincipalReferences
     )
 
-    Assert-StoreName -Value $Store
+    Assert-StoreName -Value $TargetStoreName
     Assert-Thumbprint -Value $LeafThumbprint -Name 'Thumbprint'
     $chainPlan = Get-ChainPlan -ChainList $ChainList
 
-    $report = Get-CertificateKeyReport -StoreName $Store -Thumbprint $LeafThumbprint
+    $report = Get-CertificateKeyReport -StoreName $TargetStoreName -Thumbprint $LeafThumbprint
 
     $chainReport = [System.Collections.Generic.List[object]]::new()
     foreach ($entry in $chainPlan) {
@@ -192,14 +235,16 @@ function Invoke-Probe {
         certificate = $report
         chain = $chainReport
         principals = $resolved
+        identity = Get-CurrentIdentityReport
+        os_build = Get-WindowsBuild
     }
 }
 
-function Import-PfxContent {
-    # Decodes and opens the PFX, adds the leaf and the approved CA
-    # certificates to their stores, and releases everything it opened. The
-    # only function that sees the PFX or its password in plain text; see the
-    # header for why they go to .NET methods only.
+function Import-LeafFromPfx {
+    # Decodes and opens the PFX, adds its leaf to the store, and releases
+    # everything it opened. The only function that sees the PFX or its
+    # password in plain text; see the header for why they go to .NET methods
+    # only.
     param(
         [AllowNull()]
         [System.Security.SecureString]$PfxContent,
@@ -208,27 +253,12 @@ function Import-PfxContent {
         [System.Security.SecureString]$PfxPasswordContent,
 
         [Parameter(Mandatory)]
-        [string]$Store,
+        [string]$TargetStoreName,
 
         [Parameter(Mandatory)]
         [string]$LeafThumbprint,
 
-        # Whether to import the leaf; already approved by ShouldProcess.
-        [bool]$ImportLeafCertificate,
-
-        [bool]$MakeExportable,
-
-        # The -Chain entries to add; already approved by ShouldProcess.
-        [Parameter(Mandatory)]
-        [AllowEmptyCollection()]
-        [System.Collections.Generic.List[object]]$ChainEntries,
-
-        [Parameter(Mandatory)]
-        [hashtable]$Result,
-
-        [Parameter(Mandatory)]
-        [AllowEmptyCollection()]
-        [System.Collections.Generic.List[object]]$ChainInstalled
+        [bool]$MakeExportable
     )
 
     # win_powershell passes an empty SecureString for an empty value.
@@ -244,25 +274,26 @@ function Import-PfxContent {
     #
     # PersistKeySet: without it .NET treats the imported key as temporary and
     # deletes it when the certificate object is released, which would leave
-    # the stored certificate pointing at a key that no longer exists. It is
-    # used only when the leaf is imported: when only CA certificates are
-    # wanted, the PFX's private key must not be written to the machine key
-    # store for good, where nothing would refer to it or ever delete it.
+    # the stored certificate pointing at a key that no longer exists.
     # PersistKeySet applies to every private key in the PFX, not only the
     # leaf's; a PFX that also carried other keys would leave them in the
     # machine key store with no certificate in a store referring to them.
+    #
+    # Import writes the key to the machine key store; the store's Add then
+    # records the certificate with a reference to it. These are two steps:
+    # should the second fail, or the connection drop between them, the key
+    # stays in the machine key store with nothing referring to it, and the
+    # next run, finding no certificate, imports again with a key of its own.
     #
     # Exportable only when asked for: a non-exportable key cannot be taken
     # off this computer again (the provider refuses to export it, in a PFX
     # or otherwise), so an administrator session on this host cannot copy it
     # elsewhere. Exporting is an opt-in for those who need to move or back up
     # the key from here.
-    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::MachineKeySet
-    if ($ImportLeafCertificate) {
-        $flags = $flags -bor [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::PersistKeySet
-        if ($MakeExportable) {
-            $flags = $flags -bor [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::Exportable
-        }
+    $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::MachineKeySet -bor
+        [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::PersistKeySet
+    if ($MakeExportable) {
+        $flags = $flags -bor [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::Exportable
     }
 
     $collection = [System.Security.Cryptography.X509Certificates.X509Certificate2Collection]::new()
@@ -284,10 +315,12 @@ function Import-PfxContent {
             $encoded = $null
         }
 
-        $password = $null
+        # No PfxPassword parameter means no password, which Import must
+        # receive as null: $null passed to a .NET string parameter arrives
+        # as "", so NullString stands for it. An empty SecureString is the
+        # empty password, "".
+        $password = [NullString]::Value
         try {
-            # No PfxPassword parameter means no password: $null goes to
-            # the import as is. An empty SecureString becomes ''.
             if ($null -ne $PfxPasswordContent) {
                 $password = [System.Net.NetworkCredential]::new('', $PfxPasswordContent).Password
             }
@@ -303,73 +336,34 @@ function Import-PfxContent {
             $password = $null
         }
 
-        if ($ImportLeafCertificate) {
-            $leaf = $null
-            foreach ($element in $collection) {
-                if ([string]::Equals($element.Thumbprint, $LeafThumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
-                    $leaf = $element
-                    break
-                }
+        $leaf = $null
+        foreach ($element in $collection) {
+            if ([string]::Equals($element.Thumbprint, $LeafThumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+                $leaf = $element
+                break
             }
-            # Messages name only the thumbprint the controller sent, never
-            # anything read from the PFX.
-            if ($null -eq $leaf) {
-                throw "Cannot import: the PFX holds no certificate with thumbprint $LeafThumbprint."
-            }
-            if (-not $leaf.HasPrivateKey) {
-                throw "Cannot import: the PFX holds certificate $LeafThumbprint without its private key."
-            }
-
-            $store = Open-LocalMachineStore -Name $Store -ForWrite -CreateMissing
-            try {
-                # A copy already in the store (for example one whose key was
-                # lost) is replaced by this one, which carries its key.
-                $store.Add($leaf)
-            }
-            catch {
-                throw (New-ContextException -Context "Cannot add certificate $LeafThumbprint to LocalMachine\$Store" -ErrorRecord $_)
-            }
-            finally {
-                $store.Close()
-            }
-            $Result['imported'] = $true
-            $Ansible.Changed = $true
+        }
+        # Messages name only the thumbprint the controller sent, never
+        # anything read from the PFX.
+        if ($null -eq $leaf) {
+            throw "Cannot import: the PFX holds no certificate with thumbprint $LeafThumbprint."
+        }
+        if (-not $leaf.HasPrivateKey) {
+            throw "Cannot import: the PFX holds certificate $LeafThumbprint without its private key."
         }
 
-        foreach ($entry in $ChainEntries) {
-            $caCertificate = $null
-            foreach ($element in $collection) {
-                if ([string]::Equals($element.Thumbprint, $entry.Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
-                    $caCertificate = $element
-                    break
-                }
-            }
-            if ($null -eq $caCertificate) {
-                throw "Cannot install the chain: the PFX holds no certificate with thumbprint $($entry.Thumbprint)."
-            }
-
-            # Added as a copy built from the certificate's DER bytes alone.
-            # Should the PFX also carry a key for a CA certificate, that key
-            # stays out of the CA and Root stores, and the copy has no
-            # reference to the temporary key container of this import.
-            $publicOnly = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($caCertificate.RawData)
-            try {
-                $store = Open-LocalMachineStore -Name $entry.Store -ForWrite -CreateMissing
-                try {
-                    $store.Add($publicOnly)
-                }
-                catch {
-                    throw (New-ContextException -Context "Cannot add CA certificate $($entry.Thumbprint) to LocalMachine\$($entry.Store)" -ErrorRecord $_)
-                }
-                finally {
-                    $store.Close()
-                }
-            }
-            finally {
-                $publicOnly.Reset()
-            }
-            $ChainInstalled.Add($entry.Thumbprint)
-            $Ansible.Changed = $true
+        # Created when missing: the task names the store to import into.
+        $leafStore = Open-LocalMachineStore -Name $TargetStoreName -ForWrite -CreateMissing
+        try {
+            # A copy already in the store (for example one whose key was
+            # lost) is replaced by this one, which carries its key.
+            $leafStore.Add($leaf)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot add certificate $LeafThumbprint to LocalMachine\$TargetStoreName" -ErrorRecord $_)
+        }
+        finally {
+            $leafStore.Close()
         }
     }
     finally {
@@ -377,8 +371,8 @@ function Import-PfxContent {
             [System.Array]::Clear($pfxBytes, 0, $pfxBytes.Length)
         }
         $pfxBytes = $null
-        # The stores hold their own copies. Releasing the imported objects
-        # also lets .NET delete any key this import did not persist.
+        # The store holds its own copy. Releasing the imported objects also
+        # lets .NET delete any key this import did not persist.
         foreach ($element in $collection) {
             $element.Reset()
         }
@@ -389,12 +383,9 @@ function Invoke-Apply {
     param(
         # Not Mandatory: an empty or missing value is reported by the
         # Assert-* checks below rather than by PowerShell's binder.
-        [string]$Store,
+        [string]$TargetStoreName,
 
         [string]$LeafThumbprint,
-
-        [AllowEmptyCollection()]
-        [object[]]$ChainList,
 
         [AllowNull()]
         [System.Security.SecureString]$PfxContent,
@@ -407,7 +398,7 @@ function Invoke-Apply {
         [bool]$ImportLeafCertificate,
 
         [AllowEmptyCollection()]
-        [string[]]$ChainToInstall,
+        [object[]]$ChainToInstall,
 
         [AllowEmptyCollection()]
         [object[]]$OperationList,
@@ -431,31 +422,43 @@ function Invoke-Apply {
     $Ansible.Result = $result
 
     # Every input is checked before the first change.
-    Assert-StoreName -Value $Store
+    Assert-StoreName -Value $TargetStoreName
     Assert-Thumbprint -Value $LeafThumbprint -Name 'Thumbprint'
-    $chainPlan = Get-ChainPlan -ChainList $ChainList
-    $installPlan = Get-InstallPlan -Thumbprints $ChainToInstall -ChainPlan $chainPlan
-    $aclPlan = Get-KeyAclPlan -OperationList $OperationList
-
-    # ShouldProcess is asked before the PFX is opened, because opening it is
-    # already a change: the import writes the private key to the machine key
-    # store.
-    $importLeafNow = $false
-    if ($ImportLeafCertificate) {
-        $keyNote = if ($MakeExportable) { 'exportable' } else { 'not exportable' }
-        $importLeafNow = $Cmdlet.ShouldProcess("LocalMachine\$Store", "Import certificate $LeafThumbprint with its private key ($keyNote)")
+    # The PFX travels only for an import of the leaf; one sent otherwise is
+    # a controller bug that must not go unnoticed, as it exposes a secret for
+    # nothing.
+    if (-not $ImportLeafCertificate -and ($null -ne $PfxContent -or $null -ne $PfxPasswordContent)) {
+        throw 'Invalid parameters: Pfx and PfxPassword are sent only with ImportLeaf.'
     }
-    $chainNow = [System.Collections.Generic.List[object]]::new()
-    foreach ($entry in $installPlan) {
-        if ($Cmdlet.ShouldProcess("LocalMachine\$($entry.Store)", "Add CA certificate $($entry.Thumbprint)")) {
-            $chainNow.Add($entry)
+    $aclPlan = Get-KeyAclPlan -OperationList $OperationList
+    $installPlan = Get-InstallPlan -EntryList $ChainToInstall
+    try {
+        # ShouldProcess is asked before the PFX is opened, because opening it
+        # is already a change: the import writes the private key to the
+        # machine key store.
+        $importLeafNow = $false
+        if ($ImportLeafCertificate) {
+            $keyNote = if ($MakeExportable) { 'exportable' } else { 'not exportable' }
+            $importLeafNow = $Cmdlet.ShouldProcess("LocalMachine\$TargetStoreName", "Import certificate $LeafThumbprint with its private key ($keyNote)")
+        }
+        if ($importLeafNow) {
+            Import-LeafFromPfx -PfxContent $PfxContent -PfxPasswordContent $PfxPasswordContent -TargetStoreName $TargetStoreName `
+                -LeafThumbprint $LeafThumbprint -MakeExportable $MakeExportable
+            $result['imported'] = $true
+            $Ansible.Changed = $true
+        }
+
+        foreach ($step in $installPlan) {
+            if (-not $Cmdlet.ShouldProcess("LocalMachine\$($step.Store)", "Add CA certificate $($step.Thumbprint)")) {
+                continue
+            }
+            Add-CaCertificate -Store $step.Store -Certificate $step.Certificate
+            $chainInstalled.Add($step.Thumbprint)
+            $Ansible.Changed = $true
         }
     }
-
-    if ($importLeafNow -or $chainNow.Count -gt 0) {
-        Import-PfxContent -PfxContent $PfxContent -PfxPasswordContent $PfxPasswordContent -Store $Store `
-            -LeafThumbprint $LeafThumbprint -ImportLeafCertificate $importLeafNow -MakeExportable $MakeExportable `
-            -ChainEntries $chainNow -Result $result -ChainInstalled $chainInstalled
+    finally {
+        Clear-InstallPlan -Plan $installPlan
     }
 
     if ($aclPlan.Count -eq 0) {
@@ -467,14 +470,14 @@ function Invoke-Apply {
         return
     }
 
-    Set-StoredCertificateKeyAcl -StoreName $Store -Thumbprint $LeafThumbprint -Plan $aclPlan -Applied $aclApplied -Cmdlet $Cmdlet
+    Set-StoredCertificateKeyAcl -StoreName $TargetStoreName -Thumbprint $LeafThumbprint -Plan $aclPlan -Applied $aclApplied -Cmdlet $Cmdlet
 }
 
 if ($Mode -eq 'probe') {
-    Invoke-Probe -Store $StoreName -LeafThumbprint $Thumbprint -ChainList $Chain -PrincipalReferences $Principals
+    Invoke-Probe -TargetStoreName $StoreName -LeafThumbprint $Thumbprint -ChainList $Chain -PrincipalReferences $Principals
 }
 else {
-    Invoke-Apply -Store $StoreName -LeafThumbprint $Thumbprint -ChainList $Chain -PfxContent $Pfx `
-        -PfxPasswordContent $PfxPassword -MakeExportable $Exportable -ImportLeafCertificate $ImportLeaf `
-        -ChainToInstall $InstallChain -OperationList $Operations -Cmdlet $PSCmdlet
+    Invoke-Apply -TargetStoreName $StoreName -LeafThumbprint $Thumbprint -PfxContent $Pfx -PfxPasswordContent $PfxPassword `
+        -MakeExportable $Exportable -ImportLeafCertificate $ImportLeaf -ChainToInstall $InstallChain -OperationList $Operations `
+        -Cmdlet $PSCmdlet
 }

@@ -5,9 +5,10 @@
 # legacy CryptoAPI provider keeps the key.
 #
 # probe: read only. Reports the certificate's key (provider, container,
-#        exportability) and the key's DACL, and resolves each principal in
-#        -Principals to a SID. Safe under -WhatIf: nothing in this mode is
-#        gated by ShouldProcess or writes.
+#        exportability) and the key's DACL, resolves each principal in
+#        -Principals to a SID, and reports who this script runs as. Safe
+#        under -WhatIf: nothing in this mode is gated by ShouldProcess or
+#        writes.
 # apply: performs exactly the key ACL operations in -Operations, and nothing
 #        else, with one read and one write of the key's DACL. Deciding what
 #        to change is the controller's job.
@@ -63,6 +64,7 @@ function Invoke-Probe {
     $Ansible.Result = @{
         certificate = $report
         principals = $resolved
+        identity = Get-CurrentIdentityReport
     }
 }
 

@@ -80,31 +80,41 @@ def test_the_probe_reports_presence_per_store(pki):
     result = probe(host, (pki["root_thumbprint"], "Root"), (pki["root_thumbprint"], "CA"), (pki["issuing_thumbprint"], "CA"))
     assert result["changed"] is False
     assert result["result"] == {"certificates": [
-        {"thumbprint": pki["root_thumbprint"], "store": "Root", "present": True, "in_default_store": True},
-        {"thumbprint": pki["root_thumbprint"], "store": "CA", "present": False, "in_default_store": False},
-        {"thumbprint": pki["issuing_thumbprint"], "store": "CA", "present": False, "in_default_store": False},
+        {"thumbprint": pki["root_thumbprint"], "store": "Root", "present": True, "in_default_store": True, "other_physical_stores": []},
+        {"thumbprint": pki["root_thumbprint"], "store": "CA", "present": False, "in_default_store": False, "other_physical_stores": []},
+        {"thumbprint": pki["issuing_thumbprint"], "store": "CA", "present": False, "in_default_store": False,
+         "other_physical_stores": []},
     ]}
 
 
-@pytest.mark.parametrize("store_name, physical", [
-    ("Root", "AuthRoot"), ("Root", "GroupPolicy"), ("Root", "Enterprise"), ("Root", "SmartCard"),
-    ("CA", "GroupPolicy"), ("CA", "Enterprise"),
+@pytest.mark.parametrize("store_name, physical, reported", [
+    ("Root", "AuthRoot", [".AuthRoot"]), ("Root", "GroupPolicy", [".GroupPolicy"]), ("Root", "Enterprise", [".Enterprise"]),
+    ("Root", "SmartCard", []), ("CA", "GroupPolicy", [".GroupPolicy"]), ("CA", "Enterprise", [".Enterprise"]),
 ])
-def test_a_certificate_from_another_physical_store_is_present_but_not_in_the_default_store(pki, store_name, physical):
+def test_a_certificate_from_another_physical_store_is_present_but_not_in_the_default_store(pki, store_name, physical, reported):
     host = make_host()
     thumbprint, entry = certificate_entry(pki["root"].cert)
-    store(host.state, store_name)[thumbprint] = dict(entry, physical_store=physical)
+    store(host.state, store_name)[thumbprint] = dict(entry, physical_stores=[physical])
     result = probe(host, (thumbprint, store_name))
+    # .SmartCard is not read: the payload leaves the smart card service alone.
     assert result["result"] == {"certificates": [
-        {"thumbprint": thumbprint, "store": store_name, "present": True, "in_default_store": False}]}
+        {"thumbprint": thumbprint, "store": store_name, "present": True, "in_default_store": False, "other_physical_stores": reported}]}
 
 
-@pytest.mark.parametrize("store_name, physical", [("CA", "AuthRoot"), ("Root", "Default"), ("Root", "grouppolicy")])
+def test_a_certificate_in_default_and_from_group_policy_is_reported_in_both(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, physical_stores=["Default", "GroupPolicy"])
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"] == [
+        {"thumbprint": thumbprint, "store": "Root", "present": True, "in_default_store": True, "other_physical_stores": [".GroupPolicy"]}]
+
+
+@pytest.mark.parametrize("store_name, physical", [("CA", ["AuthRoot"]), ("Root", [".Default"]), ("Root", ["grouppolicy"]), ("Root", [])])
 def test_a_seeded_physical_store_the_logical_store_does_not_show_fails_loudly(pki, store_name, physical):
     host = make_host()
     thumbprint, entry = certificate_entry(pki["root"].cert)
-    store(host.state, store_name)[thumbprint] = dict(entry, physical_store=physical)
-    with pytest.raises(ValueError, match=f"has physical_store '{physical}'"):
+    store(host.state, store_name)[thumbprint] = dict(entry, physical_stores=physical)
+    with pytest.raises(ValueError, match="has physical_stores"):
         probe(host, (thumbprint, store_name))
 
 
@@ -139,6 +149,38 @@ def test_apply_removes_every_copy_and_only_from_the_store_named(pki):
     assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root"}]}
     assert find_certificate(host.state, "Root", thumbprint) is None
     assert find_certificate(host.state, "CA", thumbprint) is not None
+
+
+@pytest.mark.parametrize("store_name, others", [
+    ("Root", ["GroupPolicy"]), ("Root", ["AuthRoot", "Enterprise"]), ("Root", ["SmartCard"]), ("CA", ["GroupPolicy", "Enterprise"]),
+])
+def test_remove_deletes_only_the_default_physical_stores_copy(pki, store_name, others):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, store_name)[thumbprint] = dict(entry, physical_stores=["Default", *others])
+    result = apply(host, remove(pki["root"], store_name))
+    assert not result.get("failed"), result
+    kept = find_certificate(host.state, store_name, thumbprint)
+    assert kept is not None and kept["physical_stores"] == others
+    assert probe(host, (thumbprint, store_name))["result"]["certificates"][0]["in_default_store"] is False
+
+
+def test_remove_leaves_a_copy_only_another_physical_store_holds(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, physical_stores=["GroupPolicy"])
+    before = snapshot(host)
+    result = apply(host, remove(pki["root"], "Root"))
+    assert not result.get("failed"), result
+    assert snapshot(host) == before
+
+
+def test_adding_a_certificate_group_policy_provides_adds_the_default_copy(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, physical_stores=["GroupPolicy"])
+    apply(host, add(pki["root"], "Root"))
+    assert find_certificate(host.state, "Root", thumbprint)["physical_stores"] == ["Default", "GroupPolicy"]
 
 
 def test_adding_a_certificate_that_is_there_keeps_the_entry_and_its_private_key(pki):

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
@@ -15,8 +16,10 @@ from winsim.certificates import (
     certificate_entry,
     create_registry_key,
     find_certificate,
+    orphaned_keys,
     registry_key,
     serial_as_windows_shows_it,
+    serial_number,
     store,
 )
 from winsim.host import Host
@@ -99,18 +102,27 @@ def pfx_probe(host: Host, thumbprint: str, *, chain: list | None = None, princip
 def pfx_apply(host: Host, pki: dict, *, pfx: str | None = None, password: str | None = PASSWORD, thumbprint: str | None = None,
               import_leaf: bool = True, install_chain: list | None = None, operations: list | None = None, exportable: bool = False,
               check_mode: bool = False) -> dict:
-    secrets = {"Pfx": pfx or pki["pfx"]}
-    if password:
-        secrets["PfxPassword"] = password
+    """The apply as the action sends it: the PFX and its password only to import the leaf, each CA certificate as its DER."""
+    secrets = {}
+    if import_leaf:
+        secrets["Pfx"] = pfx or pki["pfx"]
+        if password:
+            secrets["PfxPassword"] = password
     parameters = {
-        "Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint or pki["thumbprint"], "Chain": chain_of(pki),
-        "Exportable": exportable, "ImportLeaf": import_leaf, "InstallChain": install_chain or [], "Operations": operations or [],
+        "Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint or pki["thumbprint"], "Exportable": exportable,
+        "ImportLeaf": import_leaf, "InstallChain": [chain_entry(pki, t) for t in install_chain or []], "Operations": operations or [],
     }
     return run_payload(host, "pfx_import", parameters, secrets=secrets, check_mode=check_mode)
 
 
 def chain_of(pki: dict) -> list[dict]:
     return [{"thumbprint": pki["issuing_thumbprint"], "store": "CA"}, {"thumbprint": pki["root_thumbprint"], "store": "Root"}]
+
+
+def chain_entry(pki: dict, thumbprint: str) -> dict:
+    issued, store_name = {pki["issuing_thumbprint"]: (pki["issuing"], "CA"), pki["root_thumbprint"]: (pki["root"], "Root")}[thumbprint]
+    return {"thumbprint": thumbprint, "store": store_name,
+            "der": base64.b64encode(issued.cert.public_bytes(Encoding.DER)).decode("ascii")}
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["AES-256", "3DES legacy"])
@@ -121,7 +133,7 @@ def test_pfx_import_stores_the_rsa_leaf_with_a_capi_key_not_exportable(pki, lega
     assert result["changed"] is True
     assert result["result"] == {"imported": True, "chain_installed": [], "acl_applied": []}
     entry = find_certificate(host.state, "My", pki["thumbprint"])
-    assert entry["serial_number"] == serial_as_windows_shows_it(pki["leaf"].cert)
+    assert serial_number(entry) == serial_as_windows_shows_it(pki["leaf"].cert)
     assert entry["subject"] == "O=Contoso,CN=gateway-encryption.contoso.com"
     key = entry["private_key"]
     assert key["provider"] == "capi"
@@ -185,7 +197,7 @@ def test_pfx_import_with_a_wrong_password_fails_as_windows_does_and_changes_noth
     before = snapshot(host)
     result = pfx_apply(host, pki, password=password)
     assert result["failed"] is True
-    assert WRONG_PASSWORD in message_of(result)
+    assert message_of(result) == f"Cannot open the PFX (X509Certificate2Collection.Import): {WRONG_PASSWORD}"
     assert snapshot(host) == before
     assert PASSWORD not in json.dumps(result)
 
@@ -213,7 +225,7 @@ def test_pfx_import_applies_the_key_acl_to_the_key_it_imported(pki):
 def test_pfx_import_probe_reports_the_key_the_chain_and_the_principals(pki):
     host = make_host()
     pfx_apply(host, pki, install_chain=[pki["root_thumbprint"]])
-    result = pfx_probe(host, pki["thumbprint"].lower(), chain=chain_of(pki), principals=[NS, "CONTOSO\\svc_gone"])
+    result = pfx_probe(host, pki["thumbprint"], chain=chain_of(pki), principals=[NS, "CONTOSO\\svc_gone"])
     assert result["changed"] is False
     report = result["result"]
     assert report["certificate"]["found"] is True
@@ -305,7 +317,8 @@ def test_key_acl_operations_are_one_write_so_a_bad_one_changes_nothing(pki):
     before = snapshot(host)
     result = acl_apply(host, thumbprint, {"sid": NS_SID, "action": "set", "rights": READ}, {"sid": ADMINISTRATORS_SID, "action": "grant"})
     assert result["failed"] is True
-    assert "Unknown key ACL action 'grant'" in message_of(result)
+    assert message_of(result) == ("Invalid key ACL operation #1 (sid 'S-1-5-32-544', action 'grant'): action must be 'set' or "
+                                  "'remove'.")
     assert snapshot(host) == before
 
 
@@ -387,7 +400,7 @@ def test_serial_apply_replaces_a_value_of_another_kind_and_name_case(pki):
     host = make_host()
     thumbprint = seed(host, pki["leaf"])
     create_registry_key(host.state, GATEWAY_SUBKEY)["encryptserialnumber"] = {"kind": "DWord", "data": 5}
-    serial_run(host, "apply", thumbprint.lower(), key=GATEWAY_SUBKEY.lower(), serial="0080AB")
+    serial_run(host, "apply", thumbprint, key=GATEWAY_SUBKEY.lower(), serial="0080AB")
     assert registry_key(host.state, GATEWAY_SUBKEY) == {"EncryptSerialNumber": {"kind": "String", "data": "0080AB"}}
 
 
@@ -415,7 +428,7 @@ def test_serial_probe_reports_the_certificate_as_windows_shows_its_serial(pki):
     thumbprint = seed(host, issued)
     report = serial_run(host, "probe", thumbprint)["result"]
     assert report == {
-        "certificate": {"found": True, "has_private_key": True, "key_error": None, "serial_number": "0080AB"},
+        "certificate": {"found": True, "has_private_key": True, "key_error": None, "key_state": None, "serial_number": "0080AB"},
         "registry": {"key_exists": False, "value_exists": False, "value_kind": None, "value": None},
     }
 
@@ -438,7 +451,7 @@ def test_serial_probe_of_a_missing_or_keyless_certificate(pki):
     keyless = seed(host, pki["leaf"], with_key=False)
     assert serial_run(host, "probe", keyless)["result"]["certificate"]["has_private_key"] is False
     missing = serial_run(host, "probe", pki["ec_thumbprint"])["result"]["certificate"]
-    assert missing == {"found": False, "has_private_key": False, "key_error": None, "serial_number": None}
+    assert missing == {"found": False, "has_private_key": False, "key_error": None, "key_state": None, "serial_number": None}
 
 
 # --- probes only read ------------------------------------------------------------------------------------------------------------
@@ -459,3 +472,216 @@ def test_no_probe_changes_the_host(pki):
     ]
     assert snapshot(host) == before
     assert all(result["changed"] is False and not result.get("failed") for result in results)
+
+
+# --- what only Windows would refuse ------------------------------------------------------------------------------------------
+
+
+def without_administrators(host: Host, thumbprint: str) -> None:
+    key = find_certificate(host.state, "My", thumbprint)["private_key"]
+    key["acl"] = [ace for ace in key["acl"] if ace["sid"] != ADMINISTRATORS_SID]
+
+
+def test_a_key_whose_acl_shuts_out_the_connecting_administrator_does_not_open_and_is_not_reported_missing(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    without_administrators(host, thumbprint)
+    for result in (pfx_probe(host, thumbprint), acl_probe(host, thumbprint)):
+        report = result["result"]["certificate"]
+        assert report["found"] is True and report["has_private_key"] is True
+        assert report["key"] is None and report["acl"] == []
+        assert report["key_state"] == "missing_or_denied"
+        assert report["key_error"] == (f"Cannot open the private key of certificate {thumbprint} in LocalMachine\\My: "
+                                       "CryptAcquireCertificatePrivateKey failed: Keyset does not exist (0x80090016)")
+        assert report["key_error_code"] == 0x80090016 - (1 << 32)
+
+
+def test_a_key_the_connecting_account_holds_an_entry_for_still_opens_without_administrators(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    without_administrators(host, thumbprint)
+    find_certificate(host.state, "My", thumbprint)["private_key"]["acl"].append(
+        {"sid": host.state["host"]["machine_sid"] + "-500", "type": "allow", "rights": READ, "inherited": False})
+    assert "key_state" not in pfx_probe(host, thumbprint)["result"]["certificate"]
+
+
+def test_a_key_acl_change_on_a_key_the_administrator_cannot_open_fails_and_changes_nothing(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    without_administrators(host, thumbprint)
+    before = snapshot(host)
+    result = acl_apply(host, thumbprint, {"sid": NS_SID, "action": "set", "rights": READ})
+    assert result["failed"] is True
+    assert "Keyset does not exist (0x80090016)" in message_of(result)
+    assert snapshot(host) == before
+
+
+def test_the_probes_report_who_the_payload_runs_as(pki):
+    host = make_host()
+    identity = pfx_probe(host, pki["thumbprint"])["result"]["identity"]
+    assert identity == acl_probe(host, pki["thumbprint"])["result"]["identity"]
+    assert identity["sid"] == host.state["host"]["machine_sid"] + "-500"
+    assert ADMINISTRATORS_SID in identity["groups"] and "S-1-1-0" in identity["groups"]
+
+
+@pytest.mark.parametrize("os_version, legacy, imports", [
+    ("10.0.14393.0", False, False), ("10.0.14393.0", True, True), ("10.0.17763.0", False, True), ("10.0.20348.0", False, True),
+], ids=["AES on 2016", "3DES on 2016", "AES on 2019", "AES on 2022"])
+def test_windows_server_2016_cannot_decrypt_an_aes_pfx(pki, os_version, legacy, imports):
+    host = make_host()
+    host.state["host"].update(os_version=os_version)
+    assert pfx_probe(host, pki["thumbprint"])["result"]["os_build"] == int(os_version.split(".")[2])
+    before = snapshot(host)
+    result = pfx_apply(host, pki, pfx=pki["legacy_pfx"] if legacy else pki["pfx"])
+    if imports:
+        assert not result.get("failed"), result
+        assert find_certificate(host.state, "My", pki["thumbprint"]) is not None
+    else:
+        assert result["failed"] is True
+        assert message_of(result) == f"Cannot open the PFX (X509Certificate2Collection.Import): {WRONG_PASSWORD}"
+        assert snapshot(host) == before
+
+
+def test_the_serial_comes_from_the_certificates_bytes_not_from_a_seeded_field(pki):
+    host = make_host()
+    issued = pki_fixtures.issue("serial.contoso.com", key=pki_fixtures.new_key("ec"), serial=0x00C0FFEE12)
+    thumbprint = seed(host, issued)
+    find_certificate(host.state, "My", thumbprint)["serial_number"] = "0BADF00D"
+    assert serial_run(host, "probe", thumbprint)["result"]["certificate"]["serial_number"] == "00C0FFEE12"
+
+
+def test_an_import_writes_the_key_before_the_certificate_so_a_fault_between_leaves_the_key_behind(pki):
+    host = make_host()
+    args = {"script": payload_source("pfx_import"), "depth": 8, "error_action": "stop",
+            "parameters": {"Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "ImportLeaf": True},
+            "sensitive_parameters": [Secret(value=pki["pfx"]).as_sensitive_parameter("Pfx"),
+                                     Secret(value=PASSWORD).as_sensitive_parameter("PfxPassword")]}
+    invocation = ModuleInvocation(name="ansible.windows.win_powershell", args=args, script="", become=False)
+    result = win_powershell.run(host, invocation, {"after_operations": 1, "error": "The RPC server is unavailable."})
+    assert result["failed"] is True
+    assert find_certificate(host.state, "My", pki["thumbprint"]) is None
+    (orphan,) = orphaned_keys(host.state)
+    assert orphan["provider"] == "capi"
+
+    # The next run finds no certificate, imports again with a key of its own, and converges; the first key stays behind.
+    assert not pfx_apply(host, pki).get("failed")
+    stored = find_certificate(host.state, "My", pki["thumbprint"])["private_key"]
+    assert stored["container"] != orphan["container"]
+    assert orphaned_keys(host.state) == [orphan]
+
+
+def test_importing_over_a_key_that_still_exists_leaves_that_key_behind(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    old = find_certificate(host.state, "My", thumbprint)["private_key"]["container"]
+    pfx_apply(host, pki)
+    assert [key["container"] for key in orphaned_keys(host.state)] == [old]
+
+
+def test_importing_over_a_key_whose_file_is_gone_leaves_nothing_behind(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    find_certificate(host.state, "My", thumbprint)["private_key"]["broken"] = True
+    pfx_apply(host, pki)
+    assert orphaned_keys(host.state) == []
+
+
+@pytest.mark.parametrize("operation, message", [
+    ({"sid": NS, "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
+    ({"sid": " S-1-5-20", "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
+    ({"sid": "S-1-5-20 ", "action": "set", "rights": READ}, "Value was invalid."),
+    ({"sid": "S-1-5-32-4294967296", "action": "set", "rights": READ}, "Value was invalid."),
+    ({"sid": NS_SID, "action": "set", "rights": 0}, "rights must be a non-zero access mask"),
+    ({"sid": NS_SID, "action": "set", "rights": 0xD01F01FF}, "rights must be a non-zero access mask"),
+    ({"sid": NS_SID, "action": "set", "rights": True}, "rights must be a non-zero access mask"),
+    ({"sid": NS_SID, "action": "set", "rights": "-2146303863"}, "rights must be a non-zero access mask"),
+    ({"sid": NS_SID, "action": "set"}, "rights must be a non-zero access mask"),
+    ({"sid": NS_SID, "action": "remove", "rights": READ}, "a remove takes no rights."),
+    ({"sid": NS_SID, "action": "Set", "rights": READ}, "action must be 'set' or 'remove'."),
+    ({"sid": NS_SID, "action": "grant", "rights": READ}, "action must be 'set' or 'remove'."),
+    ("S-1-5-20", "is not a dictionary with the keys sid, action and rights."),
+], ids=["a name", "leading space", "trailing space", "sub-authority too large", "zero mask", "unsigned mask", "boolean",
+        "string", "no rights", "rights on a remove", "action case", "unknown action", "not a dictionary"])
+def test_the_key_acl_model_takes_only_what_the_payload_takes_and_changes_nothing_otherwise(pki, operation, message):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    before = snapshot(host)
+    for result in (acl_apply(host, thumbprint, {"sid": SVC_SID, "action": "set", "rights": READ}, operation),
+                   pfx_apply(host, pki, import_leaf=False, operations=[{"sid": SVC_SID, "action": "set", "rights": READ}, operation])):
+        assert result["failed"] is True, result
+        assert message in message_of(result)
+        assert snapshot(host) == before
+
+
+def test_a_sid_is_applied_in_its_canonical_form(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    result = acl_apply(host, thumbprint, {"sid": "S-1-5-32-0568", "action": "set", "rights": READ})
+    assert result["result"] == {"applied": [{"sid": "S-1-5-32-568", "action": "set", "rights": READ}]}
+    assert key_acl(host, thumbprint)[-1]["sid"] == "S-1-5-32-568"
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"Thumbprint": "ab" * 20}, "a certificate thumbprint is 40 uppercase hexadecimal digits."),
+    ({"StoreName": " "}, "Invalid StoreName"),
+    ({"Chain": [{"thumbprint": "AB" * 20, "store": "CA"}, {"thumbprint": "AB" * 20, "store": "Root"}]}, "listed more than once"),
+    ({"Chain": [{"thumbprint": "AB" * 20, "store": "My"}]}, "store must be 'CA'"),
+], ids=["lowercase thumbprint", "blank store", "repeated chain entry", "chain store"])
+def test_the_pfx_probe_model_refuses_what_the_payload_refuses(pki, parameters, message):
+    base = {"Mode": "probe", "StoreName": "My", "Thumbprint": pki["thumbprint"], "Chain": [], "Principals": []}
+    result = run_payload(make_host(), "pfx_import", dict(base, **parameters))
+    assert result["failed"] is True
+    assert message in message_of(result)
+
+
+def test_the_pfx_apply_model_refuses_a_pfx_sent_without_an_import(pki):
+    host = make_host()
+    before = snapshot(host)
+    parameters = {"Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "ImportLeaf": False,
+                  "InstallChain": [chain_entry(pki, pki["root_thumbprint"])]}
+    result = run_payload(host, "pfx_import", parameters, secrets={"Pfx": pki["pfx"], "PfxPassword": PASSWORD})
+    assert message_of(result) == "Invalid parameters: Pfx and PfxPassword are sent only with ImportLeaf."
+    assert snapshot(host) == before
+
+
+def test_the_pfx_apply_model_checks_each_ca_certificates_bytes_before_any_change(pki):
+    host = make_host()
+    before = snapshot(host)
+    wrong = dict(chain_entry(pki, pki["root_thumbprint"]), der=chain_entry(pki, pki["issuing_thumbprint"])["der"])
+    parameters = {"Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "ImportLeaf": True, "InstallChain": [wrong]}
+    result = run_payload(host, "pfx_import", parameters, secrets={"Pfx": pki["pfx"], "PfxPassword": PASSWORD})
+    assert f"der holds the certificate {pki['issuing_thumbprint']}, not {pki['root_thumbprint']}." in message_of(result)
+    assert snapshot(host) == before
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"Thumbprint": "ab" * 20}, "a certificate thumbprint is 40 uppercase hexadecimal digits."),
+    ({"Key": "\\SOFTWARE\\Vendor"}, "give a key path below HKEY_LOCAL_MACHINE"),
+    ({"Key": "SOFTWARE\\\\Vendor"}, "give a key path below HKEY_LOCAL_MACHINE"),
+    ({"Key": "SOFTWARE\\" + "k" * 256}, "a key name has at most 255 characters."),
+    ({"ValueName": ""}, "Invalid ValueName"),
+    ({"ValueName": "v" * 16384}, "Invalid ValueName"),
+    ({"Serial": "80ab"}, "Invalid Serial '80ab'"),
+    ({"Serial": "0080A"}, "Invalid Serial '0080A'"),
+    ({"Serial": ""}, "Invalid Serial ''"),
+], ids=["lowercase thumbprint", "leading backslash", "empty key name", "long key name", "default value", "long value name",
+        "lowercase serial", "odd digits", "empty serial"])
+def test_the_serial_model_refuses_what_the_payload_refuses_before_any_change(pki, parameters, message):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    before = snapshot(host)
+    base = {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "Key": GATEWAY_SUBKEY, "ValueName": "EncryptSerialNumber",
+            "Serial": "0080AB"}
+    result = run_payload(host, "cert_serial_registry", dict(base, **parameters))
+    assert result["failed"] is True
+    assert message in message_of(result)
+    assert snapshot(host) == before
+
+
+def test_the_serial_probe_reports_why_a_key_does_not_open(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    without_administrators(host, thumbprint)
+    report = serial_run(host, "probe", thumbprint)["result"]["certificate"]
+    assert report["key_state"] == "missing_or_denied"
+    assert "Keyset does not exist" in report["key_error"]

@@ -49,8 +49,9 @@ def fixture_ca_certificates(make_action, pki):
 
 
 def probe(*entries: tuple) -> dict:
-    """(thumbprint, store, present) or (thumbprint, store, present, in_default_store); by default a present one is in .Default."""
-    return {"certificates": [{"thumbprint": e[0], "store": e[1], "present": e[2], "in_default_store": e[3] if len(e) > 3 else e[2]}
+    """(thumbprint, store, present[, in_default_store[, other_physical_stores]]); by default a present one is in .Default alone."""
+    return {"certificates": [{"thumbprint": e[0], "store": e[1], "present": e[2], "in_default_store": e[3] if len(e) > 3 else e[2],
+                              "other_physical_stores": list(e[4]) if len(e) > 4 else []}
                              for e in entries]}
 
 
@@ -298,6 +299,38 @@ def test_removing_a_certificate_only_policy_provides_fails_before_any_change(ca_
         "it is not installed in the store itself but trusted through Group Policy, enterprise trust or automatic root "
         "update, so removing it would not last, as that source puts it back; to distrust a certificate, add it to the "
         "Disallowed store or change the policy that provides it")
+
+
+def test_removing_a_certificate_policy_also_provides_fails_before_any_change(ca_certificates, ps_ok, pki):
+    # The payload removes the store's own copy only; Group Policy's copy would keep the root trusted.
+    action, replay = ca_certificates(state="absent")
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True),
+                             (pki["root_thumbprint"], "Root", True, True, [".GroupPolicy", ".AuthRoot"]))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == (
+        f"{FQCN}: cannot remove O=Contoso,CN=Contoso Test Root CA (thumbprint {pki['root_thumbprint']}) in LocalMachine\\Root "
+        "(also in .GroupPolicy, .AuthRoot): besides the store's own copy, Group Policy, enterprise trust or automatic root "
+        "update provides it, and removing the store's copy would leave it trusted; to distrust a certificate, add it to the "
+        "Disallowed store or change the policy that provides it")
+
+
+def test_present_needs_nothing_for_a_certificate_in_the_store_and_from_policy(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates()
+    replay.queue(ps_ok(probe((pki["issuing_thumbprint"], "CA", True, True, [".Enterprise"]), (pki["root_thumbprint"], "Root", True))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["changed"] is False and "warnings" not in result
+
+
+def test_a_probe_without_the_other_physical_stores_is_unexpected(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates()
+    report = chain_probe(pki, issuing=True, root=True)
+    del report["certificates"][0]["other_physical_stores"]
+    replay.queue(ps_ok(report))
+    result = action.run(task_vars={})
+    assert result["msg"] == f"{FQCN}: probe returned an unexpected result: no presence report for {pki['issuing_thumbprint']} in CA"
 
 
 def test_removing_several_certificates_policy_provides_names_them_all(ca_certificates, ps_ok, pki):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from ansible.errors import AnsibleError
-from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, pkcs12
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.cert_serial_registry import ActionModule as CertSerialRegistry
@@ -41,6 +41,15 @@ MMC_READ = signed(READ)
 DEFAULT_ACL = [{"sid": "S-1-5-18", "name": "NT AUTHORITY\\SYSTEM", "type": "allow", "rights": MMC_FULL, "inherited": False},
                {"sid": ADMINISTRATORS_SID, "name": ADMINISTRATORS, "type": "allow", "rights": MMC_FULL, "inherited": False}]
 RESOLVED = {NS: NS_SID, ADMINISTRATORS: ADMINISTRATORS_SID, SVC: SVC_SID}
+# Who the payload runs as: a local administrator, in BUILTIN\Administrators among its groups, on Windows Server 2022.
+CONNECTING_ADMIN = {"sid": "S-1-5-21-3623811015-3361044348-30300820-500",
+                    "groups": ["S-1-1-0", "S-1-5-2", "S-1-5-11", "S-1-5-15", ADMINISTRATORS_SID, "S-1-5-32-545"]}
+SERVER_2022 = 20348
+SERVER_2016 = 14393
+
+
+def der_base64(issued) -> str:
+    return base64.b64encode(issued.cert.public_bytes(Encoding.DER)).decode("ascii")
 
 
 def fqcn(cls) -> str:
@@ -81,8 +90,9 @@ def resolved(*references: str) -> list[dict]:
     return [{"input": r, "sid": RESOLVED[r], "name": r, "error": None} for r in references]
 
 
-def pfx_probe(certificate: dict, *, chain: tuple = (), principals: tuple = ()) -> dict:
-    return {"certificate": certificate, "chain": list(chain), "principals": resolved(*principals)}
+def pfx_probe(certificate: dict, *, chain: tuple = (), principals: tuple = (), os_build: int = SERVER_2022) -> dict:
+    return {"certificate": certificate, "chain": list(chain), "principals": resolved(*principals), "identity": CONNECTING_ADMIN,
+            "os_build": os_build}
 
 
 def chain_report(pki: dict, *, issuing: bool, root: bool) -> tuple:
@@ -168,7 +178,7 @@ def test_an_import_sends_the_pfx_and_its_password_only_as_sensitive_parameters(p
     apply = replay.calls[1]["module_args"]
     assert apply["sensitive_parameters"] == [{"name": "Pfx", "value": pki["content"]}, {"name": "PfxPassword", "value": PASSWORD}]
     assert apply["parameters"] == {
-        "Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "Chain": [], "Exportable": False,
+        "Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "Exportable": False,
         "ImportLeaf": True, "InstallChain": [], "Operations": [],
     }
     for call in replay.calls:
@@ -260,7 +270,6 @@ def test_the_chain_is_skipped_by_default(pfx_import, ps_ok):
     replay.queue(ps_ok(pfx_probe(NOT_FOUND)), ps_ok(IMPORTED, changed=True))
     action.run(task_vars={})
     assert replay.calls[0]["module_args"]["parameters"]["Chain"] == []
-    assert replay.calls[1]["module_args"]["parameters"]["Chain"] == []
     assert replay.calls[1]["module_args"]["parameters"]["InstallChain"] == []
 
 
@@ -282,10 +291,10 @@ def test_chain_install_adds_only_the_missing_ca_certificates(pfx_import, ps_ok, 
     result = action.run(task_vars={})
     apply = replay.calls[1]["module_args"]
     assert apply["parameters"]["ImportLeaf"] is False
-    assert apply["parameters"]["InstallChain"] == [pki["root_thumbprint"]]
-    # The CA certificates come out of the PFX, so it has to travel, still only as a secret.
-    assert [p["name"] for p in apply["sensitive_parameters"]] == ["Pfx", "PfxPassword"]
-    assert PASSWORD not in sent(replay.calls[1])
+    # Each CA certificate travels as its own public DER bytes; the PFX and its password stay on the controller.
+    assert apply["parameters"]["InstallChain"] == [{"thumbprint": pki["root_thumbprint"], "store": "Root", "der": der_base64(pki["root"])}]
+    assert "sensitive_parameters" not in apply
+    assert PASSWORD not in json.dumps(apply) and pki["content"] not in json.dumps(apply)
     assert result["imported"] is False
     assert result["chain_installed"] == [pki["root_thumbprint"]]
     assert result["diff"]["before"]["chain"] == [pki["issuing_thumbprint"]]
@@ -298,7 +307,9 @@ def test_chain_install_with_the_leaf_missing_imports_both(pfx_import, ps_ok, pki
     action.run(task_vars={})
     apply = replay.calls[1]["module_args"]["parameters"]
     assert apply["ImportLeaf"] is True
-    assert apply["InstallChain"] == [pki["issuing_thumbprint"], pki["root_thumbprint"]]
+    assert apply["InstallChain"] == [{"thumbprint": pki["issuing_thumbprint"], "store": "CA", "der": der_base64(pki["issuing"])},
+                                     {"thumbprint": pki["root_thumbprint"], "store": "Root", "der": der_base64(pki["root"])}]
+    assert [p["name"] for p in replay.calls[1]["module_args"]["sensitive_parameters"]] == ["Pfx", "PfxPassword"]
 
 
 def test_a_probe_without_the_chain_list_is_an_unexpected_result(pfx_import, ps_ok):
@@ -553,14 +564,28 @@ def test_pfx_import_in_check_mode_leaves_the_simulated_host_alone(on_host, pki):
     assert json.dumps(host.state, sort_keys=True) == before
 
 
-def test_pfx_import_removes_a_default_entry_from_a_key_it_imports(on_host, pki):
+def test_pfx_import_will_not_take_the_connecting_administrators_access_off_a_key_it_imports(on_host, pki):
     host = make_host()
     args = {"content": pki["content"], "password": PASSWORD, "key_access": [{"principal": ADMINISTRATORS, "state": "absent"}]}
+    before = json.dumps(host.state, sort_keys=True)
+    first, simulated = on_host(PfxImport, args, host)
+    assert first["failed"] is True
+    assert "unable to open the private key" in first["msg"]
+    assert simulated.modes == ["probe"]
+    assert json.dumps(host.state, sort_keys=True) == before
+
+
+def test_pfx_import_removes_a_default_entry_when_the_connecting_account_keeps_access(on_host, pki):
+    host = make_host()
+    args = {"content": pki["content"], "password": PASSWORD,
+            "key_access": [{"principal": ADMINISTRATORS, "state": "absent"}, {"principal": ".\\Administrator", "access": "full_control"}]}
     first = on_host(PfxImport, args, host)[0]
     assert not first.get("failed"), first.get("msg")
     acl = find_certificate(host.state, "My", pki["thumbprint"])["private_key"]["acl"]
     assert [ace for ace in acl if ace["sid"] == ADMINISTRATORS_SID and ace["type"] == "allow"] == []
-    assert on_host(PfxImport, args, host)[0]["changed"] is False
+    second = on_host(PfxImport, args, host)[0]
+    assert not second.get("failed"), second.get("msg")
+    assert second["changed"] is False
 
 
 def seed_certificate(host: Host, issued, *, with_key: bool = True, store_name: str = "My") -> str:
@@ -612,7 +637,7 @@ def fixture_private_key_acl(make_action):
 
 
 def acl_probe(certificate: dict, *principals: str) -> dict:
-    return {"certificate": certificate, "principals": resolved(*(principals or (NS,)))}
+    return {"certificate": certificate, "principals": resolved(*(principals or (NS,))), "identity": CONNECTING_ADMIN}
 
 
 def test_private_key_acl_steady_state_is_one_probe(private_key_acl, ps_ok):
@@ -883,25 +908,163 @@ def test_cert_serial_registry_input_errors_fail_without_touching_the_host(cert_s
     assert fragment in result["msg"]
 
 
-def _unopenable(code):
-    return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": "The key cannot be opened.",
-            "key_error_code": code}
+def _unopenable(state, code=-2146893802, error="Keyset does not exist"):
+    return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": error, "key_error_code": code,
+            "key_state": state}
 
 
-@pytest.mark.parametrize("code", [0x80090016 - (1 << 32), 0x8009000D - (1 << 32), 2, 0x80070002 - (1 << 32)])
-def test_a_missing_key_is_repaired_by_importing_again(pfx_import, ps_ok, code):
+def test_a_key_windows_says_is_gone_is_repaired_by_importing_again(pfx_import, ps_ok):
     action, replay = pfx_import()
-    replay.queue(ps_ok(pfx_probe(_unopenable(code))), ps_ok(IMPORTED, changed=True))
+    replay.queue(ps_ok(pfx_probe(_unopenable("missing", -2146893811, "Key does not exist."))), ps_ok(IMPORTED, changed=True))
     result = action.run(task_vars={})
     assert result["imported"] is True
     assert replay.calls[1]["module_args"]["parameters"]["ImportLeaf"] is True
+    assert any("is gone (Key does not exist.); importing the PFX again" in warning for warning in result["warnings"])
 
 
-@pytest.mark.parametrize("code", [0x8010001D - (1 << 32), 5, None])  # SCARD_E_NO_SERVICE, access denied, unknown
-def test_a_key_that_cannot_be_opened_for_another_reason_is_not_replaced(pfx_import, ps_ok, code):
+@pytest.mark.parametrize("state, expected", [
+    ("missing_or_denied", "Windows gives this error both for a key whose file is gone and for one whose ACL shuts this account out"),
+    ("denied", "exists but the account this task runs as cannot open it"),
+    ("unavailable", "and not because it is missing; fix its provider first"),
+])
+def test_a_key_that_may_still_be_there_is_never_imported_over(pfx_import, ps_ok, state, expected):
+    # NTE_BAD_KEYSET ("Keyset does not exist") is what Windows reports both for a key file that is gone and for one whose
+    # ACL shuts the account out: importing again would leave that key behind, unreferenced, on every run.
     action, replay = pfx_import()
-    replay.queue(ps_ok(pfx_probe(_unopenable(code))))
+    replay.queue(ps_ok(pfx_probe(_unopenable(state))))
     result = action.run(task_vars={})
     assert result["failed"] is True
-    assert "and not because it is missing" in result["msg"]
-    assert len(replay.calls) == 1
+    assert result["changed"] is False
+    assert expected in result["msg"]
+    assert replay.modes == ["probe"]
+
+
+def test_a_key_report_that_does_not_say_why_the_key_does_not_open_is_unexpected(pfx_import, ps_ok):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(_unopenable(None))))
+    result = action.run(task_vars={})
+    assert result["msg"].startswith(f"{fqcn(PfxImport)}: probe returned an unexpected result: the key of the certificate does not "
+                                    "open")
+
+
+# --- losing access to the key ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("imported", [True, False], ids=["on import", "on a key in the store"])
+def test_pfx_import_refuses_to_take_administrators_off_the_key(pfx_import, ps_ok, imported):
+    action, replay = pfx_import(key_access=[{"principal": ADMINISTRATORS, "state": "absent"}])
+    replay.queue(ps_ok(pfx_probe(NOT_FOUND if imported else key_report(), principals=(ADMINISTRATORS,))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"{fqcn(PfxImport)}: key_access: the change would leave the account this task runs as on the "
+                                    f"host ({CONNECTING_ADMIN['sid']}) unable to open the private key (through {ADMINISTRATORS})")
+
+
+def test_administrators_may_go_when_the_connecting_account_keeps_its_own_access(pfx_import, ps_ok):
+    me = "KF01\\Administrator"
+    RESOLVED[me] = CONNECTING_ADMIN["sid"]
+    try:
+        action, replay = pfx_import(key_access=[{"principal": ADMINISTRATORS, "state": "absent"}, {"principal": me, "access": "full_control"}])
+        replay.queue(ps_ok(pfx_probe(NOT_FOUND, principals=(ADMINISTRATORS, me))), ps_ok(IMPORTED, changed=True))
+        result = action.run(task_vars={})
+    finally:
+        del RESOLVED[me]
+    assert not result.get("failed"), result.get("msg")
+    assert replay.calls[1]["module_args"]["parameters"]["Operations"] == [
+        {"sid": ADMINISTRATORS_SID, "action": "remove"}, {"sid": CONNECTING_ADMIN["sid"], "action": "set", "rights": MMC_FULL}]
+
+
+def test_reducing_administrators_to_read_keeps_the_key_open_and_is_allowed(private_key_acl, ps_ok):
+    action, replay = private_key_acl(key_access=[{"principal": ADMINISTRATORS, "access": "read"}])
+    replay.queue(ps_ok(acl_probe(key_report(), ADMINISTRATORS)), ps_ok({"applied": []}, changed=True))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    assert replay.modes == ["probe", "apply"]
+
+
+def test_private_key_acl_refuses_to_take_administrators_off_the_key(private_key_acl, ps_ok):
+    action, replay = private_key_acl(key_access=[{"principal": ADMINISTRATORS, "state": "absent"}])
+    replay.queue(ps_ok(acl_probe(key_report(), ADMINISTRATORS)))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["failed"] is True
+    assert "unable to open the private key (through BUILTIN\\Administrators)" in result["msg"]
+
+
+def test_a_key_the_account_could_not_open_by_its_acl_is_left_to_windows(private_key_acl, ps_ok):
+    # The account opened the key through something the DACL does not show (ownership, a privilege): not refused.
+    action, replay = private_key_acl(key_access=[{"principal": NS, "state": "absent"}])
+    probe = acl_probe({**key_report(allow(NS_SID, MMC_READ)), "acl": [allow(NS_SID, MMC_READ)]})
+    replay.queue(ps_ok(probe), ps_ok({"applied": []}, changed=True))
+    assert not action.run(task_vars={}).get("failed")
+
+
+def test_a_probe_without_the_identity_is_unexpected_when_the_acl_changes(private_key_acl, ps_ok):
+    action, replay = private_key_acl()
+    probe = acl_probe(key_report())
+    del probe["identity"]
+    replay.queue(ps_ok(probe))
+    result = action.run(task_vars={})
+    assert result["msg"] == (f"{fqcn(PrivateKeyAcl)}: probe returned an unexpected result: no 'identity' with the sid and groups "
+                             "of the account the payload runs as")
+
+
+# --- an AES-encrypted PFX and Windows Server 2016 ---------------------------------------------------------------------------------
+
+
+def test_an_aes_pfx_is_refused_for_windows_server_2016_before_any_change(pfx_import, ps_ok, pki):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(NOT_FOUND, os_build=SERVER_2016)))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["failed"] is True
+    assert "is encrypted with AES (PBES2)" in result["msg"] and "this host runs Windows build 14393" in result["msg"]
+    assert "openssl pkcs12 -export -legacy" in result["msg"]
+
+
+@pytest.mark.parametrize("legacy, build", [(True, SERVER_2016), (False, 17763)], ids=["3DES on 2016", "AES on 2019"])
+def test_a_pfx_the_host_can_decrypt_is_imported(pfx_import, ps_ok, pki, legacy, build):
+    content = base64.b64encode(pki_fixtures.pfx(pki["leaf"], PASSWORD, legacy=legacy)).decode()
+    action, replay = pfx_import(content=content)
+    replay.queue(ps_ok(pfx_probe(NOT_FOUND, os_build=build)), ps_ok(IMPORTED, changed=True))
+    assert not action.run(task_vars={}).get("failed")
+    assert replay.modes == ["probe", "apply"]
+
+
+def test_an_aes_pfx_whose_leaf_is_there_needs_nothing_from_windows_server_2016(pfx_import, ps_ok, pki):
+    action, replay = pfx_import(chain="install")
+    replay.queue(ps_ok(pfx_probe(key_report(), chain=chain_report(pki, issuing=True, root=False), os_build=SERVER_2016)),
+                 ps_ok({"imported": False, "chain_installed": [pki["root_thumbprint"]], "acl_applied": []}, changed=True))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    assert "sensitive_parameters" not in replay.calls[1]["module_args"]
+
+
+# --- cert_serial_registry: its inputs and the probe's ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serial", ["80ab", "0080A", "00 80 AB", 32939], ids=["lowercase", "odd digits", "spaced", "a number"])
+def test_a_serial_not_as_windows_shows_it_is_an_unexpected_result_and_is_not_written(cert_serial_registry, ps_ok, serial):
+    action, replay = cert_serial_registry()
+    replay.queue(ps_ok(serial_probe(serial=serial)))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["msg"].startswith(f"{fqcn(CertSerialRegistry)}: probe returned an unexpected result: no serial number for the "
+                                    "certificate as X509Certificate2.SerialNumber gives it")
+
+
+@pytest.mark.parametrize("state, fragment", [
+    ("missing_or_denied", "Windows gives this error both for a key whose file is gone and for one whose ACL shuts this account out"),
+    ("unavailable", "fix its provider first"),
+])
+def test_a_serial_is_not_written_for_a_key_that_does_not_open(cert_serial_registry, ps_ok, state, fragment):
+    action, replay = cert_serial_registry()
+    probe = serial_probe()
+    probe["certificate"].update(key_error="Keyset does not exist", key_state=state)
+    replay.queue(ps_ok(probe))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["msg"].startswith(f"{fqcn(CertSerialRegistry)}: the service could not decrypt with the certificate: the "
+                                    f"private key of the certificate {THUMBPRINT} in LocalMachine\\My")
+    assert fragment in result["msg"]

@@ -204,6 +204,34 @@ def test_a_key_renewal_cross_certificate_is_not_a_root(pki, name):
     assert choose_store(cross, "auto", LABEL) == "CA"
 
 
+def _self_issued(key_identifier_of=None, *, signer=None):
+    """A certificate whose issuer is its subject, signed by signer (by default its own key), naming key_identifier_of's key
+    as its authority key identifier (by default no authority key identifier)."""
+    key = pki_fixtures.new_key("ec")
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Contoso Renewed Root")])
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(3)
+               .not_valid_before(NOW - datetime.timedelta(days=1)).not_valid_after(NOW + datetime.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+    if key_identifier_of is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key_identifier_of.public_key()),
+                                        critical=False)
+    return builder.sign(signer or key, hashes.SHA256()), key
+
+
+def test_a_root_names_its_own_key_as_its_authority_key():
+    cert, key = _self_issued()
+    assert is_self_signed(cert) is True
+    assert is_self_signed(_self_issued(key)[0]) is False, "an authority key identifier of another key"
+
+
+def test_a_self_issued_certificate_that_names_its_own_key_but_is_signed_by_another_is_not_a_root():
+    other = pki_fixtures.new_key("ec")
+    cert, _key = _self_issued(signer=other)
+    assert cert.subject == cert.issuer
+    assert is_self_signed(cert) is False
+
+
 def test_auto_puts_a_root_in_root_and_an_intermediate_in_ca(pki):
     assert choose_store(pki["root"].cert, "auto", LABEL) == "Root"
     assert choose_store(pki["issuing"].cert, "auto", LABEL) == "CA"

@@ -258,9 +258,21 @@ def test_load_pfx_describes_an_ec_key():
 def test_load_pfx_lists_the_chain_with_ca_for_an_intermediate_and_root_for_a_self_signed(pki):
     pfx = load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, extra=(pki["issuing"], pki["root"])), PASSWORD)
     assert pfx.chain == (
-        {"thumbprint": thumbprint(der_of(pki["issuing"].cert)), "subject": "O=Contoso,CN=Contoso Test Issuing CA", "store": "CA"},
-        {"thumbprint": thumbprint(der_of(pki["root"].cert)), "subject": "O=Contoso,CN=Contoso Test Root CA", "store": "Root"},
+        {"thumbprint": thumbprint(der_of(pki["issuing"].cert)), "subject": "O=Contoso,CN=Contoso Test Issuing CA", "store": "CA",
+         "der": der_of(pki["issuing"].cert)},
+        {"thumbprint": thumbprint(der_of(pki["root"].cert)), "subject": "O=Contoso,CN=Contoso Test Root CA", "store": "Root",
+         "der": der_of(pki["root"].cert)},
     )
+
+
+def test_load_pfx_sends_a_key_renewal_cross_certificate_to_ca_not_root(pki):
+    # Subject and issuer are the root's name, but the old root key signed the new one: a link between two keys, not a root.
+    cross = pki_fixtures.issue("Contoso Test Root CA", issuer=pki["root"], key=pki_fixtures.new_key(), ca=True)
+    assert cross.cert.subject == cross.cert.issuer
+    pfx = load_pfx(pki_fixtures.pfx(pki["leaf"], PASSWORD, extra=(pki["issuing"], cross, pki["root"])), PASSWORD)
+    assert [(entry["subject"], entry["store"]) for entry in pfx.chain] == [
+        ("O=Contoso,CN=Contoso Test Issuing CA", "CA"), ("O=Contoso,CN=Contoso Test Root CA", "CA"),
+        ("O=Contoso,CN=Contoso Test Root CA", "Root")]
 
 
 def test_load_pfx_reads_extended_key_usage():
@@ -328,11 +340,12 @@ def test_the_pfx_object_carries_no_private_key_material(pki):
     values = [getattr(pfx, field.name) for field in dataclasses.fields(Pfx)]
     allowed = (str, int, bool, bytes, tuple, datetime.datetime, type(None))
     assert all(isinstance(value, allowed) for value in values)
-    assert all(isinstance(entry, dict) and set(entry) == {"thumbprint", "subject", "store"} for entry in pfx.chain)
+    assert all(isinstance(entry, dict) and set(entry) == {"thumbprint", "subject", "store", "der"} for entry in pfx.chain)
     key_der = leaf.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     private_number = leaf.key.private_numbers().d.to_bytes(256, "big").lstrip(b"\x00")
-    assert key_der not in pfx.certificate_der
-    assert private_number not in pfx.certificate_der
+    for der in [pfx.certificate_der, *(entry["der"] for entry in pfx.chain)]:
+        assert key_der not in der
+        assert private_number not in der
     assert private_number.hex() not in repr(pfx).lower()
     assert "certificate_der" not in repr(pfx)
     assert pfx.certificate_der == der_of(leaf.cert)

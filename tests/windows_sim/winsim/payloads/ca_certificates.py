@@ -1,59 +1,35 @@
 """Model of plugins/plugin_utils/_powershell/ca_certificates.ps1 (see ../certificates.py for the stores).
 
-A certificate entry may carry ``"physical_store"``: the physical store of the
-logical store that holds it when that is not ``.Default`` (``GroupPolicy``,
-``Enterprise``, and for Root also ``AuthRoot`` and ``SmartCard``). Such a
-certificate is visible in the store, but has no registry key of its own under
-``SOFTWARE\\Microsoft\\SystemCertificates\\<store>\\Certificates``.
+A certificate entry in ``CA`` or ``Root`` may carry ``"physical_stores"``: the physical stores of the logical
+store that hold a copy of it, by name without the dot (``Default``, ``GroupPolicy``, ``Enterprise``, and for Root
+also ``AuthRoot`` and ``SmartCard``). Without the key, the copy is in ``Default`` alone, the computer's own store.
+The logical store shows the certificate while any physical store holds it; X509Store.Add writes to ``Default``,
+and the payload removes from ``Default`` only.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import struct
-
-from cryptography import x509
-
-from ..certificates import certificate_entry, find_certificate, store
+from ..certificates import find_certificate, store
 from ..errors import HostError
 from ..registry import payload_model
+from ._ca_store import ca_certificate, check_entry
 
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
-_STORES = ("CA", "Root")
-# The physical stores other than .Default that each logical store shows ("System Store Locations").
-PHYSICAL_STORES = {"CA": ("GroupPolicy", "Enterprise"), "Root": ("AuthRoot", "GroupPolicy", "Enterprise", "SmartCard")}
-# The whitespace Convert.FromBase64String skips wherever it appears.
-_BASE64_WHITESPACE = re.compile(r"[ \t\r\n]")
-
-_OID_PKCS7_DATA = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
-_OID_PKCS7_SIGNED_DATA = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
-_OID_SPC_INDIRECT_DATA = bytes.fromhex("2b0601040182370204")  # 1.3.6.1.4.1.311.2.1.4, Authenticode's content
-_CERT_CERT_PROP_ID = 32  # the element of a serialized certificate that holds the certificate itself
-_STORE_FILE_MAGIC = struct.pack("<II", 0, 0x54524543)  # CERT_STORE_FILE_HEADER: version 0, "CERT"
+# The physical stores each logical store shows ("System Store Locations").
+PHYSICAL_STORES = {"CA": ("Default", "GroupPolicy", "Enterprise"),
+                   "Root": ("Default", "AuthRoot", "GroupPolicy", "Enterprise", "SmartCard")}
+# Those the payload reads besides .Default; .SmartCard it leaves alone.
+_READ_ELSEWHERE = {"CA": ("GroupPolicy", "Enterprise"), "Root": ("AuthRoot", "GroupPolicy", "Enterprise")}
 
 
-def _check_entry(entry, label: str) -> None:
-    """Assert-StoreEntry: what the controller always sends, held to exactly."""
-    thumbprint, store_name = entry.get("thumbprint"), entry.get("store")
-    if not isinstance(thumbprint, str) or not _THUMBPRINT.match(thumbprint):
-        raise HostError(f"Invalid {label}: thumbprint must be 40 uppercase hexadecimal digits.")
-    if store_name not in _STORES:
-        raise HostError(f"Invalid {label}: store must be 'CA' (intermediate certification authorities) or 'Root' "
-                        "(trusted root certification authorities).")
-
-
-def _in_default_store(found: dict, store_name: str, thumbprint: str) -> bool:
-    """Test-DefaultStoreEntry: whether the certificate's own registry key exists."""
-    physical = found.get("physical_store")
-    if physical is None:
-        return True
-    if physical not in PHYSICAL_STORES[store_name]:
+def physical_stores(found: dict, store_name: str, thumbprint: str) -> list[str]:
+    """The physical stores that hold the certificate; a seed naming one the logical store does not show fails."""
+    held = found.get("physical_stores", ["Default"])
+    unknown = [name for name in held if name not in PHYSICAL_STORES[store_name]]
+    if unknown or not held:
         # A mistake in a test's seed, not something Windows could report.
-        raise ValueError(f"windows_sim state: certificates {store_name}\\{thumbprint} has physical_store {physical!r}; "
-                         f"LocalMachine\\{store_name} shows only {', '.join(PHYSICAL_STORES[store_name])} besides .Default")
-    return False
+        raise ValueError(f"windows_sim state: certificates {store_name}\\{thumbprint} has physical_stores {held!r}; "
+                         f"LocalMachine\\{store_name} shows {', '.join(PHYSICAL_STORES[store_name])}")
+    return held
 
 
 def _probe(call) -> None:
@@ -61,116 +37,13 @@ def _probe(call) -> None:
     for index, entry in enumerate(call.parameters.get("Certificates") or []):
         if not isinstance(entry, dict):
             raise HostError(f"Certificates entry #{index} is not a dictionary with the keys thumbprint and store.")
-        _check_entry(entry, f"Certificates entry #{index} (thumbprint '{entry.get('thumbprint')}', store '{entry.get('store')}')")
+        check_entry(entry, f"Certificates entry #{index} (thumbprint '{entry.get('thumbprint')}', store '{entry.get('store')}')")
         found = find_certificate(call.host.state, entry["store"], entry["thumbprint"])
+        held = physical_stores(found, entry["store"], entry["thumbprint"]) if found else []
         report.append({"thumbprint": entry["thumbprint"], "store": entry["store"], "present": found is not None,
-                       "in_default_store": found is not None and _in_default_store(found, entry["store"], entry["thumbprint"])})
+                       "in_default_store": "Default" in held,
+                       "other_physical_stores": [f".{name}" for name in _READ_ELSEWHERE[entry["store"]] if name in held]})
     call.result = {"certificates": report}
-
-
-def _der_element(data: bytes, offset: int = 0) -> tuple[int, bytes, int] | None:
-    """One DER element at offset: (tag, contents, offset after it), or None when the bytes are not one."""
-    if offset + 2 > len(data):
-        return None
-    tag, length, offset = data[offset], data[offset + 1], offset + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or offset + count > len(data):
-            return None
-        length, offset = int.from_bytes(data[offset:offset + count], "big"), offset + count
-    if offset + length > len(data):
-        return None
-    return tag, data[offset:offset + length], offset + length
-
-
-def _der_children(contents: bytes) -> list[tuple[int, bytes]]:
-    children, offset = [], 0
-    while offset < len(contents):
-        element = _der_element(contents, offset)
-        if element is None:
-            return []
-        children.append(element[:2])
-        offset = element[2]
-    return children
-
-
-def _pkcs7_type(content_info: bytes) -> str | None:
-    """Pkcs7 or Authenticode for a PKCS #7 ContentInfo's contents, as CryptQueryObject tells them apart."""
-    children = _der_children(content_info)
-    if not children or children[0][0] != 0x06:
-        return None
-    if children[0][1] == _OID_PKCS7_DATA:
-        return "Pkcs7"
-    if children[0][1] != _OID_PKCS7_SIGNED_DATA:
-        return None
-    # SignedData ::= SEQUENCE { version, digestAlgorithms, encapContentInfo, ... }
-    signed = _der_children(children[1][1]) if len(children) > 1 and children[1][0] == 0xA0 else []
-    signed_data = _der_children(signed[0][1]) if signed and signed[0][0] == 0x30 else []
-    encapsulated = _der_children(signed_data[2][1]) if len(signed_data) > 2 and signed_data[2][0] == 0x30 else []
-    if encapsulated and encapsulated[0] == (0x06, _OID_SPC_INDIRECT_DATA):
-        return "Authenticode"
-    return "Pkcs7"
-
-
-def _serialized_certificate(data: bytes) -> bool:
-    """CertSerializeCertificateStoreElement's format: property elements, one of them the certificate."""
-    offset, has_certificate = 0, False
-    while offset + 12 <= len(data):
-        prop_id, _encoding, length = struct.unpack_from("<III", data, offset)
-        offset += 12
-        if offset + length > len(data):
-            return False
-        if prop_id == _CERT_CERT_PROP_ID:
-            try:
-                x509.load_der_x509_certificate(data[offset:offset + length])
-            except ValueError:
-                return False
-            has_certificate = True
-        offset += length
-    return has_certificate and offset == len(data)
-
-
-def content_type(data: bytes) -> str:
-    """The name X509Certificate2.GetCertContentType gives binary data, as the payload spells it (Pkcs12 for Pfx).
-
-    Not modelled: the base64 and ASCII hex forms that CryptQueryObject also recognises.
-    """
-    whole = _der_element(data)
-    if whole is not None and whole[0] == 0x30 and whole[2] == len(data):
-        try:
-            x509.load_der_x509_certificate(data)
-            return "Cert"
-        except ValueError:
-            pass
-        kind = _pkcs7_type(whole[1])
-        if kind:
-            return kind
-        # PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo, macData OPTIONAL }
-        children = _der_children(whole[1])
-        if len(children) >= 2 and children[0] == (0x02, b"\x03") and children[1][0] == 0x30 and _pkcs7_type(children[1][1]):
-            return "Pkcs12"
-    if data.startswith(_STORE_FILE_MAGIC):
-        return "SerializedStore"
-    if _serialized_certificate(data):
-        return "SerializedCert"
-    return "Unknown"
-
-
-def _certificate(encoded, thumbprint: str, label: str) -> dict:
-    """ConvertTo-CaCertificate: only a lone DER certificate, and only the one the controller named."""
-    if not isinstance(encoded, str) or not encoded:
-        raise HostError(f"Invalid {label}: der must hold the certificate's DER bytes as base64.")
-    try:
-        der = base64.b64decode(_BASE64_WHITESPACE.sub("", encoded), validate=True)
-    except (binascii.Error, ValueError):
-        raise HostError(f"Invalid {label}: der is not valid base64.") from None
-    kind = content_type(der)
-    if kind != "Cert":
-        raise HostError(f"Invalid {label}: der is not a single certificate (Windows identifies it as '{kind}').")
-    actual, entry = certificate_entry(x509.load_der_x509_certificate(der))
-    if actual != thumbprint:
-        raise HostError(f"Invalid {label}: der holds the certificate {actual}, not {thumbprint}.")
-    return entry
 
 
 def _plan(operations: list) -> list[dict]:
@@ -184,13 +57,38 @@ def _plan(operations: list) -> list[dict]:
                  f"store '{operation.get('store')}')")
         if action not in ("add", "remove"):
             raise HostError(f"Invalid {label}: action must be 'add' or 'remove'.")
-        _check_entry(operation, label)
+        check_entry(operation, label)
         if (operation["store"], operation["thumbprint"]) in seen:
             raise HostError(f"Invalid {label}: the certificate and store are listed more than once.")
         seen.add((operation["store"], operation["thumbprint"]))
-        entry = _certificate(operation.get("der"), operation["thumbprint"], label) if action == "add" else None
+        entry = ca_certificate(operation.get("der"), operation["thumbprint"], label) if action == "add" else None
         plan.append({"action": action, "thumbprint": operation["thumbprint"], "store": operation["store"], "entry": entry})
     return plan
+
+
+def add_to_default(state: dict, store_name: str, thumbprint: str, entry: dict) -> None:
+    """X509Store.Add on the logical store: writes to its .Default physical store. A copy already there stays, with its
+    properties, such as the link to a private key (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES)."""
+    target = store(state, store_name)
+    existing = next((t for t in target if t.upper() == thumbprint), None)
+    if existing is None:
+        target[thumbprint] = entry
+        return
+    held = physical_stores(target[existing], store_name, thumbprint)
+    if "Default" not in held:
+        target[existing]["physical_stores"] = ["Default", *held]
+
+
+def remove_from_default(state: dict, store_name: str, thumbprint: str) -> None:
+    """PhysicalStore.RemoveCertificate(store, '.Default', thumbprint): every copy in .Default, and nothing else."""
+    target = store(state, store_name)
+    for existing in [t for t in target if t.upper() == thumbprint]:
+        held = physical_stores(target[existing], store_name, thumbprint)
+        others = [name for name in held if name != "Default"]
+        if others:
+            target[existing]["physical_stores"] = others
+        else:
+            del target[existing]
 
 
 def _apply(call) -> None:
@@ -202,16 +100,10 @@ def _apply(call) -> None:
         return
     state = call.host.state
     for step in plan:
-        target = store(state, step["store"])
-        copies = [t for t in target if t.upper() == step["thumbprint"]]
         if step["action"] == "remove":
-            # Remove takes every copy.
-            for existing in copies:
-                del target[existing]
-        elif not copies:
-            target[step["thumbprint"]] = step["entry"]
-        # Otherwise X509Store.Add (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES) leaves the certificate that
-        # is already there in place, with its properties, such as the link to a private key.
+            remove_from_default(state, step["store"], step["thumbprint"])
+        else:
+            add_to_default(state, step["store"], step["thumbprint"], step["entry"])
         applied.append({"action": step["action"], "thumbprint": step["thumbprint"], "store": step["store"]})
         call.changed = True
         call.operation_done()

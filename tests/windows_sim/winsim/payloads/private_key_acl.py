@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from ..accounts import resolution_report
 from ..certificates import find_certificate
-from ..errors import HostError
 from ..registry import payload_model
-from ._key_acl import apply_operations, key_report
+from ._key_acl import apply_operations, check_operations, identity_report, key_report
+from .pfx_import import _target
 
 
 @payload_model("private_key_acl")
 def private_key_acl(call) -> None:
     call.changed = False
     parameters = call.parameters
-    certificate = find_certificate(call.host.state, parameters.get("StoreName") or "My", parameters.get("Thumbprint") or "")
+    if call.mode == "apply":
+        call.result = {"applied": []}
+    store_name, thumbprint = _target(call)
+    certificate = find_certificate(call.host.state, store_name, thumbprint)
     if call.mode == "probe":
-        call.result = {"certificate": key_report(call.host.directory, certificate),
-                       "principals": resolution_report(call.host.directory, parameters.get("Principals") or [])}
+        call.result = {"certificate": key_report(call.host, certificate, store_name, thumbprint),
+                       "principals": resolution_report(call.host.directory, parameters.get("Principals") or []),
+                       "identity": identity_report(call.host)}
         return
-    if certificate is None:
-        raise HostError(f"Cannot find the certificate with thumbprint {parameters.get('Thumbprint')} in "
-                        f"LocalMachine\\{parameters.get('StoreName')}.", "System.InvalidOperationException")
-    applied = apply_operations(call, certificate, parameters.get("Operations") or [])
+    plan = check_operations(parameters.get("Operations") or [])
+    if not plan:
+        return
+    applied = apply_operations(call, certificate, plan, store_name, thumbprint)
     call.result = {"applied": applied}
     if applied:
         call.operation_done()

@@ -11,7 +11,7 @@ import datetime
 
 from .. import iis
 from ..accounts import resolution_report, resolve_as_payload
-from ..certificates import find_certificate, registry_report
+from ..certificates import find_certificate, registry_report, serial_number
 from ..errors import HostError
 from ..registry import payload_model
 from ..stock.win_feature import CATALOGUE, is_installed
@@ -100,13 +100,13 @@ def _certificates(call) -> list:
     report = []
     for request in call.parameters.get("Certificates") or []:
         certificate = find_certificate(call.host.state, request["store"], request["thumbprint"])
-        keys = key_report(call.host.directory, certificate)
+        keys = key_report(call.host, certificate, request["store"], request["thumbprint"])
         report.append({
             "store": request["store"], "thumbprint": request["thumbprint"], "error": None,
             "found": keys["found"], "has_private_key": keys["has_private_key"], "key_error": keys.get("key_error"),
             "acl": keys["acl"],
             "not_after": _not_after(certificate) if certificate else None,
-            "serial_number": certificate["serial_number"] if certificate else None,
+            "serial_number": serial_number(certificate) if certificate else None,
         })
     return report
 

@@ -11,6 +11,7 @@ import base64
 
 from cryptography import x509
 
+from ..certificates import serial_number
 from ..errors import HostError
 from ..registry import stock_module
 
@@ -19,7 +20,7 @@ def _info(thumbprint: str, entry: dict) -> dict:
     cert = x509.load_der_x509_certificate(base64.b64decode(entry["der"]))
     return {
         "thumbprint": thumbprint.upper(),
-        "serial_number": entry["serial_number"],
+        "serial_number": serial_number(entry),
         "subject": entry["subject"],
         "issuer": entry["issuer"],
         "valid_to": cert.not_valid_after_utc.timestamp(),
