@@ -18,17 +18,23 @@ documents the format). Each recording is replayed two ways:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
+import functools
 import importlib
 import json
 import pathlib
 import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from winsim import iis, registry, win_powershell
 from winsim.accounts import Directory, resolve_as_payload
-from winsim.certificates import create_registry_key, store
+from winsim.certificates import DEFAULT_KEY_ACL, create_registry_key, store
 from winsim.cluster import complete as complete_cluster
 from winsim.errors import HostError
 from winsim.host import Host
@@ -202,7 +208,9 @@ def _grants(principals) -> list[dict]:
 
 def _plan_pfx_import(parameters: dict, result: dict):
     now = datetime.datetime.now(datetime.timezone.utc)
-    chain = tuple({"thumbprint": entry["thumbprint"], "subject": "CN=recorded", "store": entry["store"]}
+    # The planner sends a CA certificate missing from its store as DER; any DER stands in for the recorded one.
+    chain = tuple({"thumbprint": entry["thumbprint"], "subject": "CN=recorded", "store": entry["store"],
+                   "der": base64.b64decode(_der_with_serial("01"))}
                   for entry in parameters.get("Chain") or [])
     pfx = Pfx(thumbprint=parameters["Thumbprint"], serial_number="01", subject="CN=recorded", issuer="CN=recorded",
               not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=365),
@@ -379,23 +387,31 @@ class _Seed:
     def feature(self, name: str, installed: bool) -> None:
         self.state["features"][name] = {"installed": bool(installed)}
 
-    def certificate(self, store_name: str, thumbprint: str, report: dict, *, physical_store: str | None = None) -> None:
-        """A certificate as a key report (or readiness's certificate report) describes it."""
+    def certificate(self, store_name: str, thumbprint: str, report: dict, *, physical_stores: list | None = None) -> None:
+        """A certificate as a key report (or readiness's certificate report) describes it.
+
+        The simulator reads a certificate's serial number from its DER, so the seed is a certificate made with the
+        recorded serial; its other fields do not matter to a shape comparison.
+        """
         if not report.get("found", True):
             return
         entry = {"subject": "CN=recorded", "issuer": "CN=recorded",
-                 "serial_number": report.get("serial_number") or "01",
-                 "not_after": report.get("not_after") or _PLACEHOLDER_NOT_AFTER, "der": "", "private_key": None}
-        if physical_store:
-            entry["physical_store"] = physical_store
+                 "not_after": report.get("not_after") or _PLACEHOLDER_NOT_AFTER,
+                 "der": _der_with_serial(report.get("serial_number") or "01"), "private_key": None}
+        if physical_stores:
+            entry["physical_stores"] = list(physical_stores)
         if report.get("has_private_key"):
             key = report.get("key") or {"provider": "cng", "provider_name": "Microsoft Software Key Storage Provider",
                                         "container": "recorded", "exportable": False}
             entry["private_key"] = {k: key.get(k) for k in ("provider", "provider_name", "container", "exportable")}
+            # A probe that only opens the key (cert_serial_registry's) reports no ACL: the key then has the one an
+            # import gives it, which lets the administrator the payloads run as open it.
+            acl = report["acl"] if "acl" in report else DEFAULT_KEY_ACL
             entry["private_key"]["acl"] = [{k: ace.get(k) for k in ("sid", "type", "rights", "inherited")}
-                                           for ace in report.get("acl") or []]
+                                           for ace in acl or []]
             if report.get("key_error"):
-                entry["private_key"]["broken"] = True
+                # What Windows said decides how the key is broken: a key_state of missing_or_denied is NTE_BAD_KEYSET.
+                entry["private_key"]["broken"] = _BROKEN_BY_KEY_STATE.get(report.get("key_state"), True)
             for ace in report.get("acl") or []:
                 self.principal(ace.get("name"), ace.get("sid"))
         store(self.state, store_name)[thumbprint] = entry
@@ -459,6 +475,22 @@ class _Seed:
         return Host(self.state, self.cluster)
 
 
+# A key the probe could not open, by what Windows said, as the simulator seeds it (winsim/payloads/_key_acl.py).
+_BROKEN_BY_KEY_STATE = {"missing": "NTE_NO_KEY", "denied": "NTE_PERM", "missing_or_denied": True}
+
+
+@functools.lru_cache(maxsize=None)
+def _der_with_serial(serial: str) -> str:
+    """A self-signed certificate, base64 DER, whose serialNumber is the recorded one."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "recorded")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(int(serial, 16) or 1).not_valid_before(now)
+                   .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
 def _canonical_right(name: str) -> str | None:
     return _KNOWN_RIGHTS.get(str(name).lower())
 
@@ -508,8 +540,11 @@ def _seed_cert_serial_registry(seed: _Seed, parameters: dict, result: dict) -> N
 def _seed_ca_certificates(seed: _Seed, parameters: dict, result: dict) -> None:
     for entry in result.get("certificates") or []:
         if entry.get("present"):
+            others = [name.lstrip(".") for name in entry.get("other_physical_stores") or []]
+            if not entry.get("in_default_store") and not others:
+                others = ["Enterprise"]  # a recording from before the probe named the other physical stores
             seed.certificate(entry["store"], entry["thumbprint"], {"found": True},
-                             physical_store=None if entry.get("in_default_store") else "Enterprise")
+                             physical_stores=(["Default"] if entry.get("in_default_store") else []) + others)
 
 
 def _seed_cluster_generic_service_role(seed: _Seed, parameters: dict, result: dict) -> None:
