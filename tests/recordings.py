@@ -440,6 +440,8 @@ class _Seed:
                             for n in report.get("nodes") or []]
         cluster["networks"] = [{"name": n.get("name"), "role": n.get("role"), "address": n.get("address"),
                                 "address_mask": n.get("address_mask"), "dhcp": False,
+                                "ipv4_addresses": list(n.get("ipv4_addresses") or []),
+                                "ipv4_prefix_lengths": list(n.get("ipv4_prefix_lengths") or []),
                                 "ipv6_addresses": list(n.get("ipv6_addresses") or []),
                                 "ipv6_prefix_lengths": list(n.get("ipv6_prefix_lengths") or [])}
                                for n in report.get("networks") or []]

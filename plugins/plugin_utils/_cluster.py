@@ -87,7 +87,15 @@ def _check_names(values: list, option: str, resource_names: bool = False) -> lis
 
 
 def _check_checkpoints(values: list, option: str) -> list[str]:
-    keys = [local_machine_subkey(value, f"{option}[{index}]") for index, value in enumerate(values)]
+    keys = []
+    for index, value in enumerate(values):
+        key = local_machine_subkey(value, f"{option}[{index}]")
+        if "\\" not in key:
+            # A registry checkpoint replicates everything below its key, onto every node the role moves to.
+            raise TaskInputError(f"{option}[{index}]: {value!r} is the whole {key} hive; a registry checkpoint replicates "
+                                 "everything below its key, so give the application's own key, such as "
+                                 "HKLM:\\SOFTWARE\\Vendor\\Product")
+        keys.append(key)
     return _check_names(keys, option)
 
 
@@ -294,18 +302,23 @@ class _Role:
 
 
 def network_subnets(network: dict) -> list:
-    """A cluster network's subnets: the IPv4 one from its Address and AddressMask, and each IPv6 prefix from its
-    IPv6Addresses and IPv6PrefixLengths (the network common properties). A value that is not an address is skipped."""
-    pairs = [(network.get("address"), network.get("address_mask"))]
+    """A cluster network's subnets (the network common properties): each IPv4 subnet from its Ipv4Addresses and
+    Ipv4PrefixLengths, or from Address and AddressMask when those lists are empty, and each IPv6 prefix from its
+    Ipv6Addresses and Ipv6PrefixLengths, link-local ones left out. A value that is not an address is skipped."""
+    pairs = list(zip(network.get("ipv4_addresses") or [], network.get("ipv4_prefix_lengths") or []))
+    if not pairs:
+        pairs = [(network.get("address"), network.get("address_mask"))]
     pairs += list(zip(network.get("ipv6_addresses") or [], network.get("ipv6_prefix_lengths") or []))
     subnets = []
     for address, prefix in pairs:
         if not address or prefix in (None, ""):
             continue
         try:
-            subnets.append(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+            subnet = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
         except (TypeError, ValueError):
             continue
+        if not subnet.is_link_local and subnet not in subnets:
+            subnets.append(subnet)
     return subnets
 
 
@@ -410,7 +423,10 @@ class _Planner:
                                 "static addresses, and it reports no subnet (address "
                                 f"{network.get('address')!r}, mask {network.get('address_mask')!r}) by which it could be "
                                 "left out of the role; give an address in it")
-            ignored += [subnet.with_prefixlen for subnet in subnets]
+            # Microsoft documents -IgnoreNetwork's subnets in IPv4 form (New-Cluster, examples 5 and 6); a network
+            # with an IPv4 subnet is named by those alone, and only an IPv6-only one by its IPv6 prefixes.
+            ipv4_subnets = [subnet for subnet in subnets if subnet.version == 4]
+            ignored += [subnet.with_prefixlen for subnet in ipv4_subnets or subnets]
         return ignored
 
     def check_disks(self, allowed_group: str | None) -> list[str]:
@@ -569,7 +585,8 @@ class _Planner:
             self.add("move_role", name=params["name"], node=owner_node, timeout_seconds=params["online_timeout"])
             self.role.view["owner_node"] = owner_node
         if resources_added or self.role.view.get("status") != "Online":
-            self.add("start_role", name=params["name"])
+            # A role just created is Pending for a while; the payload starts it once it is not, within online_timeout.
+            self.add("start_role", name=params["name"], timeout_seconds=params["online_timeout"])
         if self.operations:
             self.add("wait_online", name=params["name"], timeout_seconds=params["online_timeout"])
         self.role.view["status"] = "Online"

@@ -552,6 +552,11 @@ case("registry_checkpoints directly under HKLM", M, with_options(CLUSTER, regist
      "registry_checkpoints[0]", fragment="directly under HKEY_LOCAL_MACHINE")
 case("registry_checkpoints has an empty key name", M, with_options(CLUSTER, registry_checkpoints=["HKLM:/SOFTWARE//Keyfactor"]),
      "registry_checkpoints[0]")
+case("registry_checkpoints is a whole hive", M, with_options(CLUSTER, registry_checkpoints=["HKLM:\\SOFTWARE"]),
+     "registry_checkpoints[0]", fragment="whole SOFTWARE hive")
+case("additional_services checkpoint is a whole hive", M,
+     in_list(CLUSTER_WITH_SYNC, "additional_services", registry_checkpoints=["SYSTEM"]),
+     "additional_services[0].registry_checkpoints[0]", fragment="whole SYSTEM hive")
 case("registry_checkpoints lists one twice", M,
      with_options(CLUSTER, registry_checkpoints=["HKLM:\\SOFTWARE\\Keyfactor", "SOFTWARE\\Keyfactor"]), "registry_checkpoints",
      fragment="more than once")

@@ -160,11 +160,14 @@ function Get-ClusterReport {
         $networkReport.Add(@{
                 name = [string]$network.Name
                 role = if ($role -ge 0 -and $role -le 3) { @('None', 'Cluster', 'Client', 'ClusterAndClient')[$role] } else { [string]$network.Role }
-                # The IPv4 subnet, and each IPv6 prefix: the controller builds
+                # Each IPv4 subnet (Address and AddressMask hold one of them),
+                # and each IPv6 prefix: the controller builds
                 # from them the <address>/<prefix length> subnets that
                 # Add-ClusterGenericServiceRole -IgnoreNetwork takes.
                 address = [string]$network.Address
                 address_mask = [string]$network.AddressMask
+                ipv4_addresses = ConvertTo-StringList -Value $network.Ipv4Addresses
+                ipv4_prefix_lengths = ConvertTo-StringList -Value $network.Ipv4PrefixLengths
                 ipv6_addresses = ConvertTo-StringList -Value $network.Ipv6Addresses
                 ipv6_prefix_lengths = ConvertTo-StringList -Value $network.Ipv6PrefixLengths
             })

@@ -77,8 +77,7 @@ $script:StringFields = @{
 $script:ListFields = @{
     create_role = @('static_addresses', 'ignore_networks', 'storage')
 }
-$script:TimeoutActions = @('move_role', 'wait_online')
-$script:CheckpointActions = @('add_checkpoint', 'remove_checkpoint')
+$script:TimeoutActions = @('start_role', 'move_role', 'wait_online')
 # The keys directly under HKEY_LOCAL_MACHINE. A registry checkpoint's key is
 # relative to HKEY_LOCAL_MACHINE (Add-ClusterCheckpoint -RegistryCheckpoint)
 # and lies below one of them.
@@ -87,7 +86,8 @@ $script:HiveRoots = @('HARDWARE', 'SAM', 'SECURITY', 'SOFTWARE', 'SYSTEM', 'BCD0
 # must stay so before Wait-RoleOnline gives up before its timeout. A failed
 # resource is restarted after its RestartDelay (500 ms by default) and its
 # role may then fail over to another node (RestartAction 2, the default;
-# Get-ClusterResource on Learn), which one reading would not see.
+# the RestartAction and RestartDelay resource common properties), which one
+# reading would not see.
 $script:SettledSeconds = 10
 
 function Invoke-Probe {
@@ -175,18 +175,20 @@ function Assert-Operation {
             throw "Invalid operation #${Index}: $action needs 'timeout_seconds' as a whole number of seconds, 0 or more."
         }
     }
-    if ($script:CheckpointActions -ccontains $action) {
-        # Separated by backslashes only, with no empty name and no hive:
-        # the cluster would otherwise replicate another key than the one
-        # the controller named.
+    if ($action -ceq 'add_checkpoint') {
+        # Separated by backslashes only, with no empty name, below a hive and
+        # not a whole hive: the cluster would otherwise replicate another key
+        # than the one the controller named, or everything in the hive. A key
+        # to remove is the cluster's own spelling, read by the probe, and is
+        # matched as such.
         $keyNames = $Operation['key'].Split([char]'\')
         $keyValid = $Operation['key'].IndexOf([char]'/') -lt 0 -and $Operation['key'].IndexOf([char]':') -lt 0 -and
-            $script:HiveRoots -contains $keyNames[0]
+            $script:HiveRoots -contains $keyNames[0] -and $keyNames.Count -ge 2
         foreach ($keyName in $keyNames) {
             $keyValid = $keyValid -and $keyName.Length -gt 0
         }
         if (-not $keyValid) {
-            throw "Invalid operation #${Index}: $action needs 'key' as a key path below HKEY_LOCAL_MACHINE, such as SOFTWARE\Vendor\Product."
+            throw "Invalid operation #${Index}: $action needs 'key' as a key path below a hive of HKEY_LOCAL_MACHINE, such as SOFTWARE\Vendor\Product."
         }
     }
 }
@@ -453,7 +455,9 @@ function Invoke-Operation {
         'remove_checkpoint' {
             # Unlike Add-ClusterCheckpoint's, Remove-ClusterCheckpoint's
             # -RegistryCheckpoint is a switch (registry checkpoints only); the
-            # key is given as -CheckpointName.
+            # key is given as -CheckpointName, which its page documents as
+            # taking no wildcards. Its -InputObject takes the resource (its
+            # INPUTS: Cluster or ClusterResource).
             Invoke-Step -Context "Cannot remove registry checkpoint '$key' from cluster resource '$resourceName'" -Body {
                 $null = Remove-ClusterCheckpoint -InputObject (Get-ResourceByName -ResourceName $resourceName) -CheckpointName $key -RegistryCheckpoint -Force
             }
@@ -477,9 +481,12 @@ function Invoke-Operation {
         'add_disk' { Add-RoleDisk -Operation $Operation }
         'release_disk' { Move-DiskToAvailableStorage -Operation $Operation }
         'start_role' {
-            # "-Wait 0": the start is initiated and the cmdlet returns.
+            # A role just created with "-Wait 0" may still be Pending; it is
+            # started once it has settled. "-Wait 0": the start is initiated
+            # and the cmdlet returns.
+            $group = Wait-RoleNotPending -RoleName $roleName -TimeoutSeconds $Operation['timeout_seconds'] -Purpose 'started'
             Invoke-Step -Context "Cannot start the role '$roleName'" -Body {
-                $null = Start-ClusterGroup -InputObject (Get-GroupByName -GroupName $roleName) -Wait 0
+                $null = Start-ClusterGroup -InputObject $group -Wait 0
             }
         }
         'move_role' {

@@ -207,7 +207,8 @@ def test_a_node_that_is_not_in_the_cluster_cannot_read_it():
 def test_a_malformed_operation_fails_before_any_change():
     cluster = make_cluster()
     before = copy.deepcopy(cluster)
-    operations = [{"action": "start_role", "name": "Cluster Group"}, {"action": "add_checkpoint", "resource": "x"}]
+    operations = [{"action": "start_role", "name": "Cluster Group", "timeout_seconds": 0},
+                  {"action": "add_checkpoint", "resource": "x"}]
     result = run_payload(make_node(cluster), {"Mode": "apply", "Name": "x", "Operations": operations})
     assert "Invalid operation #2: add_checkpoint needs 'key' as a non-empty string." in message_of(result)
     assert cluster == before
@@ -328,7 +329,8 @@ def test_the_plan_ignores_a_second_client_network_by_its_subnet_and_the_role_com
                                 "address_mask": "255.255.255.0", "ipv6_addresses": ["fd00:5::"], "ipv6_prefix_lengths": [64]})
     host = make_node(cluster)
     applied, plan = converge(host, options())
-    assert plan.operations[0]["ignore_networks"] == ["192.168.5.0/24", "fd00:5::/64"]
+    # Named by its IPv4 subnet alone, the form Microsoft documents for -IgnoreNetwork.
+    assert plan.operations[0]["ignore_networks"] == ["192.168.5.0/24"]
     assert not applied.get("failed"), applied
     assert converge(host, options())[1].operations == []
 
@@ -416,3 +418,25 @@ def test_a_registry_key_directly_under_hklm_cannot_be_created():
     assert state.get("registry", {}) == {}
     create_registry_key(state, "software\\Keyfactor\\Parameters")
     assert "software\\Keyfactor\\Parameters" in state["registry"]
+
+
+def test_a_checkpoint_of_a_whole_hive_is_refused_but_a_key_the_cluster_spells_its_own_way_can_be_removed():
+    cluster = make_cluster()
+    node = make_node(cluster)
+    hive = [{"action": "add_checkpoint", "resource": "Cluster Disk 2", "key": "SOFTWARE"}]
+    result = run_payload(node, {"Mode": "apply", "Name": "x", "Operations": hive})
+    assert "add_checkpoint needs 'key' as a key path below a hive of HKEY_LOCAL_MACHINE" in message_of(result)
+    removal = [{"action": "remove_checkpoint", "resource": "Cluster Disk 2", "key": "SOFTWARE\\Vendor\\"}]
+    result = run_payload(node, {"Mode": "apply", "Name": "x", "Operations": removal})
+    assert "needs 'key'" not in message_of(result)
+    assert "The specified checkpoint was not found." in message_of(result)
+
+
+def test_start_role_waits_while_a_new_role_is_pending_for_at_most_its_timeout():
+    cluster = make_cluster()
+    refused = apply(make_node(cluster), CREATE, {"action": "start_role", "name": "CloudGateway", "timeout_seconds": 0})
+    assert message_of(refused).startswith("The role 'CloudGateway' is still Pending after 0 seconds, so it cannot be started "
+                                          "yet; resources: ")
+    cluster = make_cluster()
+    started = apply(make_node(cluster), CREATE, {"action": "start_role", "name": "CloudGateway", "timeout_seconds": 120})
+    assert not started.get("failed"), started

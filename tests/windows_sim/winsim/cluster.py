@@ -5,7 +5,8 @@ Schema (documented in ../README.md):
 - ``name``: the cluster's name;
 - ``nodes``: ``{"name", "state": "Up" | "Down" | "Paused", "id"}``; ``id`` defaults to the node's position from 1;
 - ``networks``: ``{"name", "role": "None" | "Cluster" | "Client" | "ClusterAndClient", "address", "address_mask",
-  "ipv6_addresses", "ipv6_prefix_lengths", "dhcp": bool}``; a client network without DHCP needs a static address
+  "ipv4_addresses", "ipv4_prefix_lengths" (every IPv4 subnet, where there are more than address and address_mask give), "ipv6_addresses",
+  "ipv6_prefix_lengths", "dhcp": bool}``; a client network without DHCP needs a static address
   for each new role, or must be ignored by one of its subnets;
 - ``groups``: ``{"name", "group_type", "owner_node", "state", "pending_restore"}``, and ``settles_in`` (seconds) while
   the group is Pending; ``Cluster Group`` and ``Available Storage`` always exist;

@@ -182,7 +182,7 @@ def test_a_new_role_is_created_then_checkpointed_then_started_and_waited_for():
          "ignore_networks": [], "storage": ["Cluster Disk 2"]},
         {"action": "add_checkpoint", "resource": GATEWAY, "key": CHECKPOINT},
         {"action": "move_role", "name": "CloudGateway", "node": "GW02", "timeout_seconds": 120},
-        {"action": "start_role", "name": "CloudGateway"},
+        {"action": "start_role", "name": "CloudGateway", "timeout_seconds": 120},
         {"action": "wait_online", "name": "CloudGateway", "timeout_seconds": 120},
     ]
     assert plan.before == {"state": "absent"}
@@ -377,16 +377,27 @@ def test_planning_does_not_modify_the_probe_result():
 # --- networks by subnet ------------------------------------------------------------------------------------------
 
 
-def test_an_ignored_network_is_given_by_each_of_its_subnets_ipv6_included():
+def test_an_ignored_network_is_given_by_its_ipv4_subnets_and_an_ipv6_only_one_by_its_prefixes():
+    # Microsoft documents -IgnoreNetwork's subnets in IPv4 form only (New-Cluster, examples 5 and 6).
     current = probe()
     current["cluster"]["networks"].append(
         {"name": "Backup", "role": "Client", "address": "192.168.5.0", "address_mask": "255.255.255.0",
+         "ipv4_addresses": ["192.168.5.0", "172.16.0.0"], "ipv4_prefix_lengths": ["24", "13"],
          "ipv6_addresses": ["fd00:5:0:0::", "2001:db8:5::"], "ipv6_prefix_lengths": ["64", "48"]})
     current["cluster"]["networks"].append(
         {"name": "IPv6 only", "role": "ClusterAndClient", "address": "", "address_mask": "",
-         "ipv6_addresses": ["fd00:6::"], "ipv6_prefix_lengths": ["64"]})
+         "ipv6_addresses": ["fd00:6::", "fe80::"], "ipv6_prefix_lengths": ["64", "64"]})
     operation = plan_role(params(), current).operations[0]
-    assert operation["ignore_networks"] == ["192.168.5.0/24", "fd00:5::/64", "2001:db8:5::/48", "fd00:6::/64"]
+    assert operation["ignore_networks"] == ["192.168.5.0/24", "172.16.0.0/13", "fd00:6::/64"]
+
+
+def test_a_static_address_in_a_networks_second_ipv4_subnet_is_in_that_network():
+    current = probe()
+    current["cluster"]["networks"].append(
+        {"name": "Backup", "role": "Client", "address": "192.168.5.0", "address_mask": "255.255.255.0",
+         "ipv4_addresses": ["192.168.5.0", "172.16.0.0"], "ipv4_prefix_lengths": ["24", "13"]})
+    operation = plan_role(params(static_addresses=["10.0.0.50", "172.16.4.9"]), current).operations[0]
+    assert operation["ignore_networks"] == []
 
 
 def test_a_client_network_without_a_subnet_cannot_be_ignored_and_fails_before_any_change():

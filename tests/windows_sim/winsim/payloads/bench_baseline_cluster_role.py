@@ -48,7 +48,7 @@ def _operations(cluster: dict, parameters: dict, service_display_name) -> list[d
     if owner and (group is None or group["owner_node"].lower() != owner.lower()):
         operations.append({"action": "move_role", "name": name, "node": owner, "timeout_seconds": 0})
     if group is None or group["state"] != "Online" or operations:
-        operations.append({"action": "start_role", "name": name})
+        operations.append({"action": "start_role", "name": name, "timeout_seconds": 0})
     return operations
 
 

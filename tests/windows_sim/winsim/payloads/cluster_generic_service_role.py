@@ -40,8 +40,7 @@ _STRING_FIELDS = {
     "remove_role": ("name",),
 }
 _LIST_FIELDS = {"create_role": ("static_addresses", "ignore_networks", "storage")}
-_TIMEOUT_ACTIONS = ("move_role", "wait_online")
-_CHECKPOINT_ACTIONS = ("add_checkpoint", "remove_checkpoint")
+_TIMEOUT_ACTIONS = ("start_role", "move_role", "wait_online")
 # The keys directly under HKEY_LOCAL_MACHINE; a checkpoint's key lies below one of them.
 _HIVE_ROOTS = ("HARDWARE", "SAM", "SECURITY", "SOFTWARE", "SYSTEM", "BCD00000000")
 # Wait-RoleOnline gives up early on a role that has stayed Failed, or gone back to Offline, this long.
@@ -98,6 +97,9 @@ def _dependency_expression(cluster: dict, resource: dict) -> str:
 
 def _network_report(network: dict) -> dict:
     report = {k: network.get(k) for k in ("name", "role", "address", "address_mask")}
+    report["ipv4_addresses"] = list(network.get("ipv4_addresses") or ([network["address"]] if network.get("address") else []))
+    report["ipv4_prefix_lengths"] = [str(n) for n in network.get("ipv4_prefix_lengths") or (
+        [ipaddress.IPv4Network(f"0.0.0.0/{network['address_mask']}").prefixlen] if network.get("address") else [])]
     report["ipv6_addresses"] = list(network.get("ipv6_addresses") or [])
     report["ipv6_prefix_lengths"] = [str(n) for n in network.get("ipv6_prefix_lengths") or []]
     return report
@@ -155,9 +157,10 @@ def _text(value) -> bool:
 
 
 def _checkpoint_key_problem(key: str) -> bool:
+    """A key to add must lie below a hive, never be one: Assert-Operation's check."""
     names = key.split("\\")
     return (any(not n for n in names) or "/" in key or ":" in key
-            or names[0].upper() not in _HIVE_ROOTS)
+            or names[0].upper() not in _HIVE_ROOTS or len(names) < 2)
 
 
 def _validate(operations) -> None:
@@ -184,8 +187,8 @@ def _validate(operations) -> None:
             if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
                 raise HostError(f"Invalid operation #{index}: {action} needs 'timeout_seconds' as a whole number of "
                                 "seconds, 0 or more.", _RUNTIME)
-        if action in _CHECKPOINT_ACTIONS and _checkpoint_key_problem(operation["key"]):
-            raise HostError(f"Invalid operation #{index}: {action} needs 'key' as a key path below "
+        if action == "add_checkpoint" and _checkpoint_key_problem(operation["key"]):
+            raise HostError(f"Invalid operation #{index}: {action} needs 'key' as a key path below a hive of "
                             "HKEY_LOCAL_MACHINE, such as SOFTWARE\\Vendor\\Product.", _RUNTIME)
 
 
@@ -201,8 +204,9 @@ def _subnet(address, prefix) -> ipaddress.IPv4Network | ipaddress.IPv6Network | 
 
 
 def network_subnets(network: dict) -> list:
-    """A cluster network's subnets: its IPv4 one (Address/AddressMask), and its IPv6 prefixes."""
-    subnets = [_subnet(network.get("address"), network.get("address_mask"))]
+    """A cluster network's subnets: its IPv4 ones (Ipv4Addresses, or Address/AddressMask), and its IPv6 prefixes."""
+    subnets = [_subnet(a, p) for a, p in zip(network.get("ipv4_addresses") or [], network.get("ipv4_prefix_lengths") or [])]
+    subnets = subnets or [_subnet(network.get("address"), network.get("address_mask"))]
     subnets += [_subnet(a, p) for a, p in zip(network.get("ipv6_addresses") or [], network.get("ipv6_prefix_lengths") or [])]
     return [s for s in subnets if s is not None]
 
@@ -375,7 +379,7 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
     action = op["action"]
     if action == "create_role":
         _create_role(call, cluster, op)
-    elif action in _CHECKPOINT_ACTIONS:
+    elif action in ("add_checkpoint", "remove_checkpoint"):
         verb = "add" if action == "add_checkpoint" else "remove"
         context = f"Cannot {verb} registry checkpoint '{op['key']}' of cluster resource '{op['resource']}'"
         resource = _exact_resource(cluster, op["resource"])
@@ -399,7 +403,9 @@ def _apply_one(call, cluster: dict, op: dict) -> None:
     elif action == "release_disk":
         _release_disk(cluster, op)
     elif action == "start_role":
-        model.start_group(cluster, _exact_group(cluster, op["name"]))
+        group = _exact_group(cluster, op["name"])
+        _wait_not_pending(cluster, group, op["timeout_seconds"], "started")
+        model.start_group(cluster, group)
     elif action == "stop_role":
         model.stop_group(cluster, _exact_group(cluster, op["name"]))
     elif action == "move_role":
