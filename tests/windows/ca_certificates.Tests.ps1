@@ -4,10 +4,19 @@
 #
 # What this file depends on, each in one helper of BeforeAll:
 #   probe   parameter Certificates ([{thumbprint, store: CA | Root}]); result
-#           {certificates: [{thumbprint, store, present, in_default_store}]}
+#           {certificates: [{thumbprint, store, present (the store as
+#           Windows shows it), in_default_store (its .Default physical
+#           store), other_physical_stores: [.AuthRoot | .GroupPolicy |
+#           .Enterprise, the other physical stores that hold it]}]}
 #   apply   parameter Operations, each {action: add, thumbprint, store, der
 #           (base64)} or {action: remove, thumbprint, store}; result
-#           {applied: [{action, thumbprint, store}]}
+#           {applied: [{action, thumbprint, store}]}. A remove deletes the
+#           certificate from the store's .Default physical store only
+#           (CertOpenStore on <store>\.Default). The controller sends one
+#           only for a certificate in .Default, and refuses it when another
+#           physical store holds the certificate too; the test of the
+#           .Enterprise copy sends it anyway, to show what the payload
+#           deletes and what it leaves.
 
 Describe 'ca_certificates payload' {
     BeforeAll {
@@ -148,6 +157,8 @@ Describe 'ca_certificates payload' {
         foreach ($entry in $run.Result['certificates']) {
             $entry['present'] | Should -BeFalse
             $entry['in_default_store'] | Should -BeFalse
+            Test-IsList -Value $entry['other_physical_stores'] | Should -BeTrue
+            $entry['other_physical_stores'].Count | Should -Be 0
         }
         $run.Result['certificates'][0]['thumbprint'] | Should -BeExactly $script:Root.Thumbprint
         $run.Result['certificates'][0]['store'] | Should -BeExactly 'Root'
@@ -212,13 +223,26 @@ Describe 'ca_certificates payload' {
         foreach ($entry in $run.Result['certificates']) {
             $entry['present'] | Should -BeTrue
             $entry['in_default_store'] | Should -BeTrue
+            $entry['other_physical_stores'].Count | Should -Be 0 -Because 'no other physical store holds a certificate made for this test'
         }
     }
 
-    It 'apply removes only the .Default copy, and leaves the .Enterprise copy that Windows maintains' {
+    It 'probe reports a certificate in both the .Default and the .Enterprise store, which the controller then refuses to remove' {
         Add-EnterpriseCopy -Certificate $script:Root -Store 'Root'
         Test-EnterpriseStoreKey -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeTrue
+        Test-DefaultStoreKey -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeTrue
 
+        $run = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Root -Store 'Root') -Record 'default-and-enterprise'
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $entry = $run.Result['certificates'][0]
+        $entry['present'] | Should -BeTrue
+        $entry['in_default_store'] | Should -BeTrue
+        Test-IsList -Value $entry['other_physical_stores'] | Should -BeTrue
+        ($entry['other_physical_stores'] -join ',') | Should -BeExactly '.Enterprise'
+    }
+
+    It 'apply removes only the .Default copy, and leaves the .Enterprise copy that Windows maintains' {
         $run = Invoke-CaApply -Operations @(New-RemoveOperation -Certificate $script:Root -Store 'Root')
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
@@ -226,6 +250,9 @@ Describe 'ca_certificates payload' {
         $run.Result['applied'].Count | Should -Be 1
         Test-DefaultStoreKey -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeFalse
         Test-EnterpriseStoreKey -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeTrue
+        # certutil reads the .Enterprise store through its own API.
+        $certutil = Invoke-NativeCommand -FilePath (Join-Path $env:SystemRoot 'System32\certutil.exe') -Arguments ('-enterprise -store Root {0}' -f $script:Root.Thumbprint)
+        $certutil.ExitCode | Should -Be 0 -Because "certutil -enterprise -store Root finds the copy: $($certutil.Output)"
     }
 
     It 'probe then sees the certificate through the .Enterprise store only' {
@@ -234,6 +261,7 @@ Describe 'ca_certificates payload' {
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Result['certificates'][0]['present'] | Should -BeTrue
         $run.Result['certificates'][0]['in_default_store'] | Should -BeFalse
+        ($run.Result['certificates'][0]['other_physical_stores'] -join ',') | Should -BeExactly '.Enterprise'
     }
 
     It 'apply removes a certificate from CA, and removing one that is not there is no error' {
@@ -244,5 +272,6 @@ Describe 'ca_certificates payload' {
         Test-DefaultStoreKey -Store 'CA' -Thumbprint $script:Issuing.Thumbprint | Should -BeFalse
         $probe = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Issuing -Store 'CA')
         $probe.Result['certificates'][0]['present'] | Should -BeFalse
+        $probe.Result['certificates'][0]['in_default_store'] | Should -BeFalse
     }
 }

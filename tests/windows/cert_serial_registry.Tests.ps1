@@ -4,10 +4,16 @@
 #
 # What this file depends on, each in one helper of BeforeAll:
 #   probe   parameters StoreName, Thumbprint, Key (a path below
-#           HKEY_LOCAL_MACHINE, without the hive) and ValueName; result
-#           {certificate: {found, has_private_key, key_error, serial_number},
-#           registry: {key_exists, value_exists, value_kind, value}}
-#   apply   the same parameters and Serial; result {written}
+#           HKEY_LOCAL_MACHINE, without the hive, each key name at most 255
+#           characters) and ValueName (at most 16,383 characters); result
+#           {certificate: {found, has_private_key, key_error, key_state (null
+#           when the key opens, else missing | denied | missing_or_denied |
+#           unavailable), serial_number}, registry: {key_exists,
+#           value_exists, value_kind, value}}. The probe only opens the key,
+#           reading nothing from it.
+#   apply   the same parameters and Serial (uppercase hexadecimal, two
+#           digits a byte, as X509Certificate2.SerialNumber gives it);
+#           result {written}
 
 Describe 'cert_serial_registry payload' {
     BeforeAll {
@@ -21,6 +27,7 @@ Describe 'cert_serial_registry payload' {
                 [string]$Store = 'My',
                 [string]$Thumbprint,
                 [string]$Key = $script:SubKey,
+                [string]$ValueName = $script:ValueName,
                 [string]$Record
             )
 
@@ -28,7 +35,7 @@ Describe 'cert_serial_registry payload' {
                 StoreName = $Store
                 Thumbprint = $Thumbprint
                 Key = $Key
-                ValueName = $script:ValueName
+                ValueName = $ValueName
             }
         }
 
@@ -37,6 +44,7 @@ Describe 'cert_serial_registry payload' {
                 [string]$Thumbprint,
                 [string]$Serial,
                 [string]$Key = $script:SubKey,
+                [string]$ValueName = $script:ValueName,
                 [switch]$CheckMode
             )
 
@@ -44,7 +52,7 @@ Describe 'cert_serial_registry payload' {
                 StoreName = 'My'
                 Thumbprint = $Thumbprint
                 Key = $Key
-                ValueName = $script:ValueName
+                ValueName = $ValueName
                 Serial = $Serial
             }
         }
@@ -131,6 +139,20 @@ Describe 'cert_serial_registry payload' {
         $prefix = New-TestName -Prefix 'pkiops-serial-'
         $script:Cng = New-TestCertificate -Subject "$prefix cng" -Cleanup $script:Cleanup
         $script:Capi = New-TestCertificate -Subject "$prefix capi" -Provider 'capi' -Cleanup $script:Cleanup
+        # A certificate whose key file is deleted below: it still refers to a
+        # key, which no longer opens.
+        $script:KeyGone = New-TestCertificate -Subject "$prefix key gone" -Cleanup $script:Cleanup
+        $script:KeyGoneFile = (Get-PrivateKeyInfo -Certificate $script:KeyGone).File
+        # Registered after the certificate, so it runs first: the
+        # certificate without -DeleteKey, which has no key left to delete.
+        Register-TestCleanup -List $script:Cleanup -Description "certificate $($script:KeyGone.Thumbprint) without its key" -ArgumentList @($script:KeyGone.Thumbprint) -Action {
+            param($Thumbprint)
+            $path = "Cert:\LocalMachine\My\$Thumbprint"
+            if (Test-Path -LiteralPath $path) {
+                Remove-Item -LiteralPath $path
+            }
+        }
+        Remove-Item -LiteralPath $script:KeyGoneFile -Force
         # A certificate without its key, in LocalMachine\CA.
         $script:PublicOnly = New-TestCertificate -Subject "$prefix public" -Cleanup $script:Cleanup
         $store = [System.Security.Cryptography.X509Certificates.X509Store]::new('CA', [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
@@ -164,6 +186,8 @@ Describe 'cert_serial_registry payload' {
         $run.Result['certificate']['found'] | Should -BeTrue
         $run.Result['certificate']['has_private_key'] | Should -BeTrue
         $run.Result['certificate']['key_error'] | Should -BeNullOrEmpty
+        $run.Result['certificate'].ContainsKey('key_state') | Should -BeTrue
+        $run.Result['certificate']['key_state'] | Should -BeNullOrEmpty -Because 'the key opens'
         $run.Result['certificate']['serial_number'] | Should -BeExactly $script:Cng.SerialNumber
         $run.Result['certificate']['serial_number'] | Should -BeExactly (Get-DerSerialNumber -Der $script:Cng.RawData)
         $run.Result['registry']['key_exists'] | Should -BeFalse
@@ -177,7 +201,22 @@ Describe 'cert_serial_registry payload' {
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Result['certificate']['has_private_key'] | Should -BeTrue
+        $run.Result['certificate']['key_error'] | Should -BeNullOrEmpty
+        $run.Result['certificate']['key_state'] | Should -BeNullOrEmpty -Because 'the key opens'
         $run.Result['certificate']['serial_number'] | Should -BeExactly (Get-DerSerialNumber -Der $script:Capi.RawData)
+    }
+
+    It 'probe of a certificate whose key file is gone reports why the key does not open, without failing, and still reads the serial' {
+        $run = Invoke-SerialProbe -Thumbprint $script:KeyGone.Thumbprint -Record 'key-file-gone'
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $certificate = $run.Result['certificate']
+        $certificate['found'] | Should -BeTrue
+        $certificate['has_private_key'] | Should -BeTrue -Because 'the certificate still refers to a key'
+        $certificate['key_error'] | Should -Not -BeNullOrEmpty
+        $certificate['key_state'] | Should -BeIn @('missing', 'missing_or_denied') -Because "Windows said: $($certificate['key_error'])"
+        $certificate['serial_number'] | Should -BeExactly $script:KeyGone.SerialNumber
+        Test-Path -LiteralPath $script:KeyGoneFile | Should -BeFalse
     }
 
     It 'probe reports a certificate in the store without its key' {
@@ -186,6 +225,7 @@ Describe 'cert_serial_registry payload' {
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Result['certificate']['found'] | Should -BeTrue
         $run.Result['certificate']['has_private_key'] | Should -BeFalse
+        $run.Result['certificate']['key_state'] | Should -BeNullOrEmpty -Because 'no key is opened for a certificate without one'
         $run.Result['certificate']['serial_number'] | Should -BeExactly $script:PublicOnly.SerialNumber
     }
 
@@ -197,6 +237,40 @@ Describe 'cert_serial_registry payload' {
             $run.Failed | Should -BeTrue
             $run.Changed | Should -BeFalse
             $run.ErrorText | Should -Match 'Invalid Key'
+        }
+        Test-Path -LiteralPath (Get-RegistryPath -SubKey "SOFTWARE\$($script:Root)") | Should -BeFalse
+    }
+
+    It 'probe and apply refuse a key name longer than 255 characters and a value name longer than 16,383' {
+        $longKey = "SOFTWARE\$($script:Root)\" + ('k' * 256)
+        $longValue = 'v' * 16384
+        $runs = @(
+            (Invoke-SerialProbe -Thumbprint $script:Cng.Thumbprint -Key $longKey),
+            (Invoke-SerialApply -Thumbprint $script:Cng.Thumbprint -Serial $script:Cng.SerialNumber -Key $longKey),
+            (Invoke-SerialProbe -Thumbprint $script:Cng.Thumbprint -ValueName $longValue),
+            (Invoke-SerialApply -Thumbprint $script:Cng.Thumbprint -Serial $script:Cng.SerialNumber -ValueName $longValue)
+        )
+
+        foreach ($run in $runs) {
+            $run.Failed | Should -BeTrue
+            $run.Changed | Should -BeFalse
+        }
+        $runs[0].ErrorText | Should -Match 'Invalid Key .*at most 255 characters'
+        $runs[1].ErrorText | Should -Match 'Invalid Key .*at most 255 characters'
+        $runs[2].ErrorText | Should -Match 'Invalid ValueName'
+        $runs[3].ErrorText | Should -Match 'Invalid ValueName'
+        Test-Path -LiteralPath (Get-RegistryPath -SubKey "SOFTWARE\$($script:Root)") | Should -BeFalse
+    }
+
+    It 'apply refuses a serial that is not uppercase hexadecimal, two digits a byte, and writes nothing' {
+        # Each element in parentheses: the comma binds before +.
+        foreach ($serial in @('ABC', ($script:Cng.SerialNumber.ToLowerInvariant() + 'ab'), '0x1F', ($script:Cng.SerialNumber + ' '))) {
+            $run = Invoke-SerialApply -Thumbprint $script:Cng.Thumbprint -Serial $serial
+
+            $run.Failed | Should -BeTrue -Because "'$serial' is not a serial as X509Certificate2.SerialNumber gives it"
+            $run.Changed | Should -BeFalse
+            $run.Result['written'] | Should -BeFalse
+            $run.ErrorText | Should -Match 'Invalid Serial'
         }
         Test-Path -LiteralPath (Get-RegistryPath -SubKey "SOFTWARE\$($script:Root)") | Should -BeFalse
     }

@@ -11,17 +11,26 @@
 #
 # What this file depends on, each in one helper of BeforeAll:
 #   probe   parameters Name, Services and Disks; result {cluster: {name,
-#           local_node, nodes: [{name, state}], networks: [{name, role,
-#           address, address_mask}]}, services: [{query, found, name,
-#           display_name}], disks: [...], group: null or {name, group_type,
-#           state, owner_node, resources: [{name, resource_type, state,
-#           service_name, address, enable_dhcp, dependency_expression,
-#           checkpoints}]}}
-#   apply   parameters Name and Operations: create_role {name, service_name,
-#           static_addresses, ignore_networks (<address>/<prefix length>),
-#           storage}, add_checkpoint {resource, key}, start_role {name},
-#           wait_online {name, timeout_seconds}, move_role {name, node},
-#           remove_role {name, keep_disks}; result {applied: [operation]}
+#           local_node (the node whose id GetClusterNodeId gives), nodes:
+#           [{name, state, id}], networks: [{name, role, address,
+#           address_mask, ipv6_addresses: [address], ipv6_prefix_lengths:
+#           [length]}]}, services: [{query, found, name, display_name}],
+#           disks: [...], group: null or {name, group_type, state,
+#           owner_node, resources: [{name, id, resource_type, state,
+#           service_name, address, enable_dhcp, dependency_expression (with
+#           resource ids, Get-ClusterResourceDependency -Guid), checkpoints}]},
+#           resources: [{name, group}] (every resource of the cluster)}
+#   apply   parameters Name and Operations, in the controller's order:
+#           create_role {name, service_name, static_addresses,
+#           ignore_networks (the subnets, <address>/<prefix length>, of the
+#           client networks none of the addresses is in), storage},
+#           add_checkpoint {resource, key}, move_role {name, node,
+#           timeout_seconds} (waits while the role is Pending), start_role
+#           {name}, wait_online {name, timeout_seconds}; for a removal
+#           stop_role {name}, remove_dependency {resource, provider} and
+#           release_disk {disk, name} for each disk, then remove_role
+#           {name}. Resources and roles are found by exact name. Result
+#           {applied: [operation]}
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot '_harness.ps1')
@@ -70,10 +79,31 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
             }
         }
 
+        function Get-SubnetText {
+            # <network address>/<prefix length>, the host bits cleared, as
+            # the controller writes a subnet (Python's ip_network(...,
+            # strict=False).with_prefixlen).
+            param(
+                [string]$Address,
+
+                [int]$PrefixLength
+            )
+
+            $bytes = [System.Net.IPAddress]::Parse($Address).GetAddressBytes()
+            for ($index = 0; $index -lt $bytes.Length; $index++) {
+                $kept = [System.Math]::Max(0, [System.Math]::Min(8, $PrefixLength - (8 * $index)))
+                $bytes[$index] = [byte]($bytes[$index] -band ((255 -shl (8 - $kept)) -band 255))
+            }
+            '{0}/{1}' -f [System.Net.IPAddress]::new($bytes), $PrefixLength
+        }
+
         function Get-IgnoreNetworkList {
-            # The client networks none of the role's addresses is in, as
+            # The subnets of the client networks none of the role's addresses
+            # is in, as the controller sends them and
             # Add-ClusterGenericServiceRole -IgnoreNetwork takes them:
-            # <address>/<prefix length>. ClusterNetworkRole: 2 Client,
+            # <address>/<prefix length>, the IPv4 subnet (Address,
+            # AddressMask) and each IPv6 prefix (IPv6Addresses,
+            # IPv6PrefixLengths). ClusterNetworkRole: 2 Client,
             # 3 ClusterAndClient.
             param(
                 [string]$Address
@@ -86,32 +116,56 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
                 if ($role -ne 2 -and $role -ne 3) {
                     continue
                 }
+                $subnets = [System.Collections.Generic.List[string]]::new()
+                $inside = $false
                 $networkAddress = $null
                 $mask = $null
-                if (-not [System.Net.IPAddress]::TryParse([string]$network.Address, [ref]$networkAddress) -or
-                    -not [System.Net.IPAddress]::TryParse([string]$network.AddressMask, [ref]$mask) -or
-                    $networkAddress.AddressFamily -ne [System.Net.Sockets.AddressFamily]::InterNetwork) {
-                    continue
-                }
-                $networkBytes = $networkAddress.GetAddressBytes()
-                $maskBytes = $mask.GetAddressBytes()
-                $inside = $true
-                $prefix = 0
-                for ($index = 0; $index -lt 4; $index++) {
-                    if (($addressBytes[$index] -band $maskBytes[$index]) -ne ($networkBytes[$index] -band $maskBytes[$index])) {
-                        $inside = $false
-                    }
-                    for ($bit = 0; $bit -lt 8; $bit++) {
-                        if (($maskBytes[$index] -band (1 -shl $bit)) -ne 0) {
-                            $prefix++
+                if ([System.Net.IPAddress]::TryParse([string]$network.Address, [ref]$networkAddress) -and
+                    [System.Net.IPAddress]::TryParse([string]$network.AddressMask, [ref]$mask) -and
+                    $networkAddress.AddressFamily -eq [System.Net.Sockets.AddressFamily]::InterNetwork) {
+                    $networkBytes = $networkAddress.GetAddressBytes()
+                    $maskBytes = $mask.GetAddressBytes()
+                    $inside = $true
+                    $prefix = 0
+                    for ($index = 0; $index -lt 4; $index++) {
+                        if (($addressBytes[$index] -band $maskBytes[$index]) -ne ($networkBytes[$index] -band $maskBytes[$index])) {
+                            $inside = $false
                         }
+                        for ($bit = 0; $bit -lt 8; $bit++) {
+                            if (($maskBytes[$index] -band (1 -shl $bit)) -ne 0) {
+                                $prefix++
+                            }
+                        }
+                    }
+                    $subnets.Add((Get-SubnetText -Address ([string]$network.Address) -PrefixLength $prefix))
+                }
+                $ipv6Addresses = @($network.Ipv6Addresses)
+                $ipv6Lengths = @($network.Ipv6PrefixLengths)
+                for ($index = 0; $index -lt [System.Math]::Min($ipv6Addresses.Count, $ipv6Lengths.Count); $index++) {
+                    if ($null -ne $ipv6Addresses[$index] -and "$($ipv6Lengths[$index])" -ne '') {
+                        $subnets.Add((Get-SubnetText -Address ([string]$ipv6Addresses[$index]) -PrefixLength ([int]$ipv6Lengths[$index])))
                     }
                 }
                 if (-not $inside) {
-                    $ignore.Add(('{0}/{1}' -f $network.Address, $prefix))
+                    $ignore.AddRange($subnets)
                 }
             }
             , $ignore.ToArray()
+        }
+
+        function Get-OtherUpNode {
+            # A node that is Up and does not own the role (or, before it
+            # exists, is not this node), or $null.
+            param(
+                [string]$Owner
+            )
+
+            foreach ($node in Get-ClusterNode) {
+                if ([string]$node.State -eq 'Up' -and [string]$node.Name -ne $Owner) {
+                    return [string]$node.Name
+                }
+            }
+            $null
         }
 
         function Get-RoleGroup {
@@ -140,6 +194,12 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
                 Remove-Item -LiteralPath "Registry::HKEY_LOCAL_MACHINE\$Key" -Recurse -Force
             }
         }
+        # A second key, below the first, for the checkpoint that a wildcard
+        # lookup of the resource would add.
+        $script:WildcardKey = "$($script:CheckpointKey)\Wildcard"
+        $null = New-Item -Path "Registry::HKEY_LOCAL_MACHINE\$($script:WildcardKey)" -Force
+        $script:LocalNode = [string](Get-ClusterNode -Name $env:COMPUTERNAME).Name
+        $script:MovedTo = $null
         Register-TestCleanup -List $script:Cleanup -Description "cluster role $($script:RoleName)" -ArgumentList @($script:RoleName) -Action {
             param($Name)
             foreach ($group in Get-ClusterGroup) {
@@ -170,15 +230,27 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
         $run.Changed | Should -BeFalse
         $cluster = $run.Result['cluster']
         $cluster['name'] | Should -Be (Get-Cluster).Name
-        $cluster['local_node'] | Should -Be $env:COMPUTERNAME
+        # Named as the cluster names the node, which GetClusterNodeId
+        # finds; $env:COMPUTERNAME is the upper-case NetBIOS name.
+        $cluster['local_node'] | Should -BeExactly $script:LocalNode
         Test-IsList -Value $cluster['nodes'] | Should -BeTrue
-        $reportedNodes = @($cluster['nodes'] | ForEach-Object { $_['name'] } | Sort-Object)
-        $actualNodes = @(Get-ClusterNode | ForEach-Object { [string]$_.Name } | Sort-Object)
-        ($reportedNodes -join ',') | Should -Be ($actualNodes -join ',')
+        $reportedNodes = @($cluster['nodes'] | ForEach-Object { '{0}={1}' -f $_['name'], $_['id'] } | Sort-Object)
+        $actualNodes = @(Get-ClusterNode | ForEach-Object { '{0}={1}' -f [string]$_.Name, [string]$_.Id } | Sort-Object)
+        ($reportedNodes -join ',') | Should -BeExactly ($actualNodes -join ',')
+        $local = @($cluster['nodes'] | Where-Object { $_['name'] -ceq $cluster['local_node'] })
+        $local.Count | Should -Be 1
+        $local[0]['id'] | Should -BeExactly ([string](Get-ClusterNode -Name $env:COMPUTERNAME).Id)
         Test-IsList -Value $cluster['networks'] | Should -BeTrue
         foreach ($network in $cluster['networks']) {
             @('None', 'Cluster', 'Client', 'ClusterAndClient') -ccontains $network['role'] | Should -BeTrue -Because "network $($network['name']) has a role name, not '$($network['role'])'"
+            Test-IsList -Value $network['ipv6_addresses'] | Should -BeTrue
+            Test-IsList -Value $network['ipv6_prefix_lengths'] | Should -BeTrue
+            $network['ipv6_addresses'].Count | Should -Be $network['ipv6_prefix_lengths'].Count -Because "each IPv6 prefix of $($network['name']) has its length"
         }
+        Test-IsList -Value $run.Result['resources'] | Should -BeTrue
+        $reportedResources = @($run.Result['resources'] | ForEach-Object { '{0}|{1}' -f $_['name'], $_['group'] } | Sort-Object)
+        $actualResources = @(Get-ClusterResource | ForEach-Object { '{0}|{1}' -f [string]$_.Name, [string]$_.OwnerGroup.Name } | Sort-Object)
+        ($reportedResources -join ',') | Should -BeExactly ($actualResources -join ',')
         $run.Result['services'][0]['found'] | Should -BeTrue
         $run.Result['group'] | Should -BeNullOrEmpty
     }
@@ -192,21 +264,32 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
         Get-RoleGroup | Should -BeNullOrEmpty
     }
 
-    It 'apply creates the role with its address and the networks it ignores, checkpoints a key, starts it and waits until it is Online' {
-        $operations = @(
-            (New-CreateRoleOperation),
-            @{ action = 'add_checkpoint'; resource = $script:ServiceResource; key = $script:CheckpointKey },
-            @{ action = 'start_role'; name = $script:RoleName },
-            @{ action = 'wait_online'; name = $script:RoleName; timeout_seconds = 300 }
-        )
+    It 'apply creates the role with its address and the subnets it ignores, checkpoints a key, moves it while it is still Pending, starts it and waits until it is Online' {
+        # As the controller plans it with owner_node another node: the move
+        # comes right after the create, while "-Wait 0" has left the new
+        # role Pending, and waits for it to settle.
+        $script:MovedTo = Get-OtherUpNode -Owner $script:LocalNode
+        $operations = [System.Collections.Generic.List[object]]::new()
+        $operations.Add((New-CreateRoleOperation))
+        $operations.Add(@{ action = 'add_checkpoint'; resource = $script:ServiceResource; key = $script:CheckpointKey })
+        $expected = 'create_role,add_checkpoint,start_role'
+        if ($null -ne $script:MovedTo) {
+            $operations.Add(@{ action = 'move_role'; name = $script:RoleName; node = $script:MovedTo; timeout_seconds = 300 })
+            $expected = 'create_role,add_checkpoint,move_role,start_role'
+        }
+        $operations.Add(@{ action = 'start_role'; name = $script:RoleName })
+        $operations.Add(@{ action = 'wait_online'; name = $script:RoleName; timeout_seconds = 300 })
 
-        $run = Invoke-RoleApply -Operations $operations
+        $run = Invoke-RoleApply -Operations $operations.ToArray()
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeTrue
-        @($run.Result['applied'] | ForEach-Object { $_['action'] }) -join ',' | Should -Be 'create_role,add_checkpoint,start_role'
+        @($run.Result['applied'] | ForEach-Object { $_['action'] }) -join ',' | Should -Be $expected
         $group = Get-RoleGroup
         [string]$group.State | Should -Be 'Online'
+        if ($null -ne $script:MovedTo) {
+            [string]$group.OwnerNode.Name | Should -Be $script:MovedTo
+        }
         $resources = @(Get-ClusterResource | Where-Object { $_.OwnerGroup.Name -eq $script:RoleName })
         $address = @($resources | Where-Object { [string]$_.ResourceType.Name -eq 'IP Address' })
         $address.Count | Should -Be 1
@@ -230,7 +313,19 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
         $service = @($group['resources'] | Where-Object { $_['resource_type'] -eq 'Generic Service' })
         $service.Count | Should -Be 1
         $service[0]['service_name'] | Should -Be $script:Service
-        $service[0]['dependency_expression'] | Should -Match ([regex]::Escape("[$($script:RoleName)]"))
+        # The dependency on the network name, by the network name
+        # resource's id rather than by its name.
+        $networkName = @($group['resources'] | Where-Object { $_['resource_type'] -eq 'Network Name' })
+        $networkName.Count | Should -Be 1
+        $actual = @(Get-ClusterResource | Where-Object { [string]$_.Name -eq $networkName[0]['name'] })
+        $actual.Count | Should -Be 1
+        $networkName[0]['id'] | Should -BeExactly ([string]$actual[0].Id)
+        $service[0]['dependency_expression'] | Should -Match ([regex]::Escape($networkName[0]['id']))
+        $service[0]['dependency_expression'] | Should -Not -Match ([regex]::Escape("[$($script:RoleName)]"))
+        foreach ($resource in $group['resources']) {
+            $resource['id'] | Should -Not -BeNullOrEmpty
+            @($run.Result['resources'] | Where-Object { $_['name'] -eq $resource['name'] -and $_['group'] -eq $script:RoleName }).Count | Should -Be 1
+        }
         $address = @($group['resources'] | Where-Object { $_['resource_type'] -eq 'IP Address' })
         $address[0]['address'] | Should -Be $script:Address
         $address[0]['enable_dhcp'] | Should -BeFalse
@@ -238,25 +333,45 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
         $service[0]['checkpoints'] -contains $script:CheckpointKey | Should -BeTrue
     }
 
+    It 'apply finds a resource by its exact name: a name with a wildcard matches no other resource' {
+        $pattern = $script:ServiceResource.Substring(0, [System.Math]::Min(3, $script:ServiceResource.Length)) + '*'
+
+        $run = Invoke-RoleApply -Operations @(@{ action = 'add_checkpoint'; resource = $pattern; key = $script:WildcardKey })
+
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.ErrorText | Should -Match ([regex]::Escape("the cluster has no resource named '$pattern'"))
+        $service = @(Get-ClusterResource | Where-Object { $_.OwnerGroup.Name -eq $script:RoleName -and [string]$_.ResourceType.Name -eq 'Generic Service' })
+        @(Get-ClusterCheckpoint -InputObject $service[0] -RegistryCheckpoint | ForEach-Object { [string]$_.Name }) -contains $script:WildcardKey | Should -BeFalse
+    }
+
     It 'apply moves the role to another node that is Up' {
-        $target = @(Get-ClusterNode | Where-Object { [string]$_.State -eq 'Up' -and [string]$_.Name -ne [string](Get-RoleGroup).OwnerNode.Name })
-        if ($target.Count -eq 0) {
+        $target = Get-OtherUpNode -Owner ([string](Get-RoleGroup).OwnerNode.Name)
+        if ($null -eq $target) {
             Set-ItResult -Skipped -Because 'the cluster has no other node that is Up'
             return
         }
 
-        $run = Invoke-RoleApply -Operations @(@{ action = 'move_role'; name = $script:RoleName; node = [string]$target[0].Name })
+        $run = Invoke-RoleApply -Operations @(@{ action = 'move_role'; name = $script:RoleName; node = $target; timeout_seconds = 300 })
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
-        [string](Get-RoleGroup).OwnerNode.Name | Should -Be ([string]$target[0].Name)
+        [string](Get-RoleGroup).OwnerNode.Name | Should -Be $target
     }
 
-    It 'apply removes the role' {
-        $run = Invoke-RoleApply -Operations @(@{ action = 'remove_role'; name = $script:RoleName; keep_disks = @() })
+    It 'apply stops and removes the role, as the controller plans state=absent for a role without disks' {
+        $operations = @(
+            @{ action = 'stop_role'; name = $script:RoleName },
+            @{ action = 'remove_role'; name = $script:RoleName }
+        )
+
+        $run = Invoke-RoleApply -Operations $operations
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeTrue
+        @($run.Result['applied'] | ForEach-Object { $_['action'] }) -join ',' | Should -Be 'stop_role,remove_role'
         Get-RoleGroup | Should -BeNullOrEmpty
-        (Invoke-RoleProbe).Result['group'] | Should -BeNullOrEmpty
+        $probe = Invoke-RoleProbe
+        $probe.Result['group'] | Should -BeNullOrEmpty
+        @($probe.Result['resources'] | Where-Object { $_['group'] -eq $script:RoleName }).Count | Should -Be 0
     }
 }

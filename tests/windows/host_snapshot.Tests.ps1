@@ -9,7 +9,12 @@
 #           parameters}], each the probe parameters of that payload); result
 #           {reads: [{result, error}]}, in the order of Reads
 #   the reads: the probe parameters of user_rights, cert_serial_registry,
-#           private_key_acl and readiness_info, as their own tests use them.
+#           private_key_acl, readiness_info and pfx_import, as the controller
+#           builds them (readiness_info's with every one of its parameters,
+#           as probe_parameters() in plugins/plugin_utils/_readiness.py
+#           always sends them) and as their own tests use them; the results
+#           hold what those probes now report, such as the connecting
+#           identity and the Windows build.
 
 Describe 'host_snapshot payload' {
     BeforeAll {
@@ -91,7 +96,7 @@ Describe 'host_snapshot payload' {
         $null = New-Item -Path "Registry::HKEY_LOCAL_MACHINE\$subKey" -Force
         $null = New-ItemProperty -LiteralPath "Registry::HKEY_LOCAL_MACHINE\$subKey" -Name 'EncryptSerialNumber' -PropertyType String -Value $script:Certificate.SerialNumber
 
-        $script:Modules = @('user_rights', 'cert_serial_registry', 'private_key_acl', 'readiness_info')
+        $script:Modules = @('user_rights', 'cert_serial_registry', 'private_key_acl', 'readiness_info', 'pfx_import')
         $script:Reads = @(
             (New-Read -Module 'user_rights' -Parameters @{ Rights = @('SeServiceLogonRight'); Accounts = @('S-1-5-20', ".\$($script:User.Name)") }),
             (New-Read -Module 'cert_serial_registry' -Parameters @{ StoreName = 'My'; Thumbprint = $script:Certificate.Thumbprint; Key = $subKey; ValueName = 'EncryptSerialNumber' }),
@@ -99,10 +104,17 @@ Describe 'host_snapshot payload' {
             (New-Read -Module 'readiness_info' -Parameters @{
                     Rights = @('SeBatchLogonRight')
                     Accounts = @($script:User.Sid)
+                    Groups = @()
+                    Paths = @()
+                    Features = @()
+                    Pools = @()
                     Certificates = @(@{ store = 'My'; thumbprint = $script:Certificate.Thumbprint })
                     RegistryValues = @(@{ key = $subKey; name = 'EncryptSerialNumber' })
+                    ClusterRoles = @()
+                    Services = @()
                     CoLocation = $true
-                })
+                }),
+            (New-Read -Module 'pfx_import' -Parameters @{ StoreName = 'My'; Thumbprint = $script:Certificate.Thumbprint; Chain = @(); Principals = @('S-1-5-20') })
         )
         $script:Scripts = Get-ScriptParameter -Modules $script:Modules
     }
@@ -117,7 +129,7 @@ Describe 'host_snapshot payload' {
     }
 
     It 'runs every read in one run and returns what each probe returns when it runs on its own' {
-        $run = Invoke-SnapshotProbe -Scripts $script:Scripts -Reads $script:Reads -Record 'four-reads'
+        $run = Invoke-SnapshotProbe -Scripts $script:Scripts -Reads $script:Reads -Record 'five-reads'
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeFalse
@@ -140,6 +152,10 @@ Describe 'host_snapshot payload' {
         $acl = $run.Result['reads'][2]['result']['certificate']['acl']
         Test-IsList -Value $acl | Should -BeTrue
         $acl[0] -is [System.Collections.IDictionary] | Should -BeTrue
+        $groups = $run.Result['reads'][4]['result']['identity']['groups']
+        Test-IsList -Value $groups | Should -BeTrue
+        $groups -contains 'S-1-5-32-544' | Should -BeTrue
+        $run.Result['reads'][4]['result']['os_build'] -is [int] | Should -BeTrue
         $run.ResultJson.Contains('System.Collections.Hashtable') | Should -BeFalse
     }
 

@@ -3,18 +3,30 @@
 # folder says how to run them and what they change.
 #
 # What this file depends on, each in one helper of BeforeAll:
-#   probe   parameters Names (pool names) and the sensitive parameter
-#           Passwords (a JSON object of pool name to password); result
-#           {iis_installed, pools: {<name>: {exists, name, state,
+#   probe   parameters Names (pool names), Accounts (the SpecificUser
+#           usernames, sent only when there are any) and the sensitive
+#           parameter Passwords (a JSON object of pool name to password);
+#           result {iis_installed, pools: {<name>: {exists, name, state,
 #           managed_runtime_version, pipeline_mode, identity_type, username,
-#           password_set, password_matches, load_user_profile, start_mode,
-#           auto_start, enable_32bit, idle_timeout_minutes,
-#           periodic_restart_minutes}}}
-#   apply   parameters Operations, each {pool, action: create | update |
-#           remove, settings: {<setting>: value}, identity: {type, username,
-#           password: keep | set | clear} or null, run_state: start | stop |
-#           null, recycle}, a removal only {pool, action}, and Passwords;
-#           result {applied: [{pool, action, runtime: [start | stop | recycle]}]}
+#           sid (the username's SID, or null), password_set,
+#           password_matches, load_user_profile, start_mode, auto_start,
+#           enable_32bit, idle_timeout_minutes, periodic_restart_minutes,
+#           disallow_rotation_on_config_change}}, accounts: [{input, sid,
+#           name, error}]}
+#   apply   parameters Operations, each {pool, action: create | update,
+#           settings: {<setting>: value}, identity: {type, username (null
+#           but for SpecificUser), password: keep | set | clear} or null,
+#           run_state: start | stop | null, recycle} or {pool, action:
+#           remove}, and Passwords; result {applied: [{pool, action,
+#           runtime: [start | stop | recycle]}]}. As the controller plans
+#           them: auto_start follows the run state asked for (started:
+#           false sends auto_start false with run_state stop), recycle is
+#           true only for a running pool whose identity changes and whose
+#           disallow_rotation_on_config_change is true, and a pool name
+#           holds none of the characters IIS refuses. Before the first
+#           change, an apply that sets a SpecificUser password logs the
+#           account on (LogonUserW, batch logon) and fails with a
+#           Win32Exception naming the pool, never the password.
 
 Describe 'iis_app_pools payload' {
     BeforeAll {
@@ -31,11 +43,17 @@ Describe 'iis_app_pools payload' {
         function Invoke-PoolProbe {
             param(
                 [string[]]$Names,
+                [string[]]$Accounts = @(),
                 [System.Collections.IDictionary]$Passwords = @{},
                 [string]$Record
             )
 
-            Invoke-Payload -Name 'iis_app_pools' -Mode 'probe' -Parameters @{ Names = $Names } -Secrets (Get-PasswordSecret -Passwords $Passwords) -Record $Record
+            # The controller sends Accounts only when some pool runs as SpecificUser.
+            $parameters = @{ Names = $Names }
+            if ($Accounts.Count -gt 0) {
+                $parameters['Accounts'] = $Accounts
+            }
+            Invoke-Payload -Name 'iis_app_pools' -Mode 'probe' -Parameters $parameters -Secrets (Get-PasswordSecret -Passwords $Passwords) -Record $Record
         }
 
         function Invoke-PoolApply {
@@ -87,6 +105,9 @@ Describe 'iis_app_pools payload' {
         }
 
         function New-PoolIdentity {
+            # As the controller sends it: a username only for SpecificUser
+            # (null otherwise), and 'keep' unless a password is to be set or,
+            # for a gMSA, cleared.
             param(
                 [Parameter(Mandatory)]
                 [string]$Type,
@@ -98,6 +119,14 @@ Describe 'iis_app_pools payload' {
             )
 
             @{ type = $Type; username = $UserName; password = $Password }
+        }
+
+        function Get-StoppedSettings {
+            # The create settings of a pool whose task says started: false:
+            # auto_start follows it.
+            $settings = @{} + $script:CreateSettings
+            $settings['auto_start'] = $false
+            $settings
         }
 
         function New-PoolName {
@@ -165,21 +194,86 @@ Describe 'iis_app_pools payload' {
             }
         }
 
-        function Get-ConfigFileAutoStart {
-            # The autoStart attribute of the pool's <add> element in
-            # applicationHost.config itself, read as XML: 'false', 'true', or
-            # '' when the pool takes applicationPoolDefaults' value.
+        function Get-ConfigFilePoolAttribute {
+            # An attribute of the pool's <add> element in applicationHost.config
+            # itself, or of one of its child elements (-Element recycling),
+            # read as XML: 'false', 'true', or '' when the pool takes
+            # applicationPoolDefaults' value.
             param(
-                [string]$Name
+                [string]$Name,
+
+                [string]$Attribute,
+
+                [string]$Element = ''
             )
 
             $document = [System.Xml.XmlDocument]::new()
             $document.Load((Join-Path $env:SystemRoot 'System32\inetsrv\config\applicationHost.config'))
-            $element = $document.SelectSingleNode("/configuration/system.applicationHost/applicationPools/add[@name='$Name']")
-            if ($null -eq $element) {
+            $pool = $null
+            foreach ($candidate in $document.SelectNodes('/configuration/system.applicationHost/applicationPools/add')) {
+                if ($candidate.GetAttribute('name') -eq $Name) {
+                    $pool = $candidate
+                }
+            }
+            if ($null -eq $pool) {
                 throw "applicationHost.config has no application pool named $Name"
             }
-            $element.GetAttribute('autoStart')
+            if (-not $Element) {
+                return $pool.GetAttribute($Attribute)
+            }
+            $child = $pool.SelectSingleNode($Element)
+            if ($null -eq $child) {
+                return ''
+            }
+            $child.GetAttribute($Attribute)
+        }
+
+        function Get-ConfigFileAutoStart {
+            param(
+                [string]$Name
+            )
+
+            Get-ConfigFilePoolAttribute -Name $Name -Attribute 'autoStart'
+        }
+
+        function Set-PoolDisallowRotation {
+            # recycling.disallowRotationOnConfigChange, set as an administrator
+            # would in IIS Manager, through a ServerManager of the test's own.
+            param(
+                [string]$Name
+            )
+
+            $manager = [Microsoft.Web.Administration.ServerManager]::new()
+            try {
+                foreach ($pool in $manager.ApplicationPools) {
+                    if ($pool.Name -eq $Name) {
+                        $pool.Recycling.DisallowRotationOnConfigChange = $true
+                    }
+                }
+                $manager.CommitChanges()
+            }
+            finally {
+                $manager.Dispose()
+            }
+        }
+
+        function Set-TestUserRight {
+            # Gives or takes a right through the user_rights payload, as the
+            # collection's roles grant a pool account batch logon before the
+            # pools are created.
+            param(
+                [string]$Sid,
+
+                [string]$Right,
+
+                [ValidateSet('add', 'remove')]
+                [string]$Action
+            )
+
+            $run = Invoke-Payload -Name 'user_rights' -Mode 'apply' -Parameters @{ Operations = @(@{ right = $Right; action = $Action; sid = $Sid }) }
+            if ($run.Failed) {
+                throw "cannot $Action $Right for ${Sid}: $($run.ErrorText)"
+            }
         }
 
         function Get-PoolRunState {
@@ -202,12 +296,27 @@ Describe 'iis_app_pools payload' {
             [int](Get-CimInstance -ClassName Win32_Service -Filter "Name='WAS'").ProcessId
         }
 
+        # The pool account, given "Log on as a batch job" (taken back before
+        # the account is deleted), as the roles prepare one; and an account
+        # with no right of its own.
         $script:User = New-TestLocalUser -Cleanup $script:Cleanup
+        Set-TestUserRight -Sid $script:User.Sid -Right 'SeBatchLogonRight' -Action 'add'
+        Register-TestCleanup -List $script:Cleanup -Description "batch logon right of $($script:User.Name)" -ArgumentList @($script:User.Sid) -Action {
+            param($Sid)
+            Set-TestUserRight -Sid $Sid -Right 'SeBatchLogonRight' -Action 'remove'
+        }
+        $script:PlainUser = New-TestLocalUser -Cleanup $script:Cleanup
         $script:Started = New-PoolName
         $script:Specific = New-PoolName
+        $script:WrongPassword = New-PoolName
+        $script:PlainSpecific = New-PoolName
+        $script:StoppedByTask = New-PoolName
         $script:StoppedOnly = New-PoolName
         $script:Invalid = New-PoolName
-        foreach ($name in @($script:Started, $script:Specific, $script:StoppedOnly, $script:Invalid)) {
+        $script:Rotation = New-PoolName
+        # A name with '@', one of the characters IIS refuses in a pool name.
+        $script:Refused = (New-PoolName) + '@x'
+        foreach ($name in @($script:Started, $script:Specific, $script:WrongPassword, $script:PlainSpecific, $script:StoppedByTask, $script:StoppedOnly, $script:Invalid, $script:Rotation, $script:Refused)) {
             Register-PoolCleanup -Name $name
         }
         # The settings the controller sends for a new pool: its own defaults
@@ -302,11 +411,32 @@ Describe 'iis_app_pools payload' {
         $report['state'] | Should -BeExactly 'Started'
         $report['identity_type'] | Should -BeExactly 'ApplicationPoolIdentity'
         $report['username'] | Should -BeExactly ''
+        $report['sid'] | Should -BeNullOrEmpty -Because 'a pool identity has no username to resolve'
         $report['password_set'] | Should -BeFalse
         $report['password_matches'] | Should -BeNullOrEmpty
+        $report['disallow_rotation_on_config_change'] | Should -BeFalse -Because 'IIS rotates a worker process on a configuration change by default'
         foreach ($setting in $script:CreateSettings.Keys) {
             $report[$setting] | Should -Be $script:CreateSettings[$setting] -Because "$setting is what the create sent"
         }
+        Test-IsList -Value $run.Result['accounts'] | Should -BeTrue
+        $run.Result['accounts'].Count | Should -Be 0
+    }
+
+    It 'IIS refuses a pool name with a character the controller refuses: the controller''s list is InvalidApplicationPoolNameCharacters(), and the payload fails before any commit' {
+        # INVALID_NAME_CHARACTERS in plugins/plugin_utils/_iis_app_pools.py.
+        $controllerList = '\/"|<>:*?][+=;,@&'
+        $windowsList = [Microsoft.Web.Administration.ApplicationPoolCollection]::InvalidApplicationPoolNameCharacters()
+        (@($windowsList | Sort-Object) -join '') | Should -BeExactly (@($controllerList.ToCharArray() | Sort-Object) -join '')
+        $good = New-PoolOperation -Pool $script:Invalid -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity')
+        $refused = New-PoolOperation -Pool $script:Refused -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity')
+
+        $run = Invoke-PoolApply -Operations @($good, $refused)
+
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.ErrorText | Should -Match ([regex]::Escape($script:Refused))
+        Get-PoolConfiguration -Name $script:Refused | Should -BeNullOrEmpty
+        Get-PoolConfiguration -Name $script:Invalid | Should -BeNullOrEmpty -Because 'nothing is committed when one operation fails'
     }
 
     It 'apply refuses to create a pool that exists under another case' {
@@ -319,11 +449,52 @@ Describe 'iis_app_pools payload' {
         $run.ErrorText | Should -Match 'already has a pool named'
     }
 
-    It 'apply creates a SpecificUser pool with its password, stopped and with autoStart false in applicationHost.config' {
-        $settings = @{} + $script:CreateSettings
-        $settings['auto_start'] = $false
+    It 'apply with a wrong SpecificUser password fails before any pool is created, with a Win32Exception naming the pool and never the password' {
+        $wrongPassword = New-TestPassword
+        $first = New-PoolOperation -Pool $script:Invalid -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity') -RunState 'start'
         $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $script:User.Account -Password 'set'
-        $operation = New-PoolOperation -Pool $script:Specific -Action 'create' -Settings $settings -Identity $identity -RunState 'stop'
+        $second = New-PoolOperation -Pool $script:WrongPassword -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+
+        $run = Invoke-PoolApply -Operations @($first, $second) -Passwords @{ $script:WrongPassword = $wrongPassword }
+
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.Result['applied'].Count | Should -Be 0
+        $run.Error.Types -contains 'System.ComponentModel.Win32Exception' | Should -BeTrue -Because "the failure is a Win32Exception, not $($run.Error.Types -join ', ')"
+        $run.ErrorText | Should -Match ([regex]::Escape("Application pool '$($script:WrongPassword)'"))
+        $run.ErrorText | Should -Match 'ERROR_LOGON_FAILURE'
+        $run.ErrorText | Should -Match 'Win32 error 1326'
+        foreach ($text in @($run.ErrorText, $run.ResultJson, ($run.Warnings -join "`n"))) {
+            $text.Contains($wrongPassword) | Should -BeFalse
+            $text.Contains($script:User.Password) | Should -BeFalse
+        }
+        Get-PoolConfiguration -Name $script:Invalid | Should -BeNullOrEmpty -Because 'the logon check runs before the first pool is created'
+        Get-PoolConfiguration -Name $script:WrongPassword | Should -BeNullOrEmpty
+    }
+
+    It 'apply of an account with no batch logon right of its own passes the logon check exactly when IIS setup gave BUILTIN\IIS_IUSRS that right' {
+        $iisUsersHoldBatchLogon = (Get-SeceditRightHolder -Rights @('SeBatchLogonRight'))['SeBatchLogonRight'] -contains 'S-1-5-32-568'
+        $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $script:PlainUser.Account -Password 'set'
+        $operation = New-PoolOperation -Pool $script:PlainSpecific -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+
+        $run = Invoke-PoolApply -Operations @($operation) -Passwords @{ $script:PlainSpecific = $script:PlainUser.Password }
+
+        $run.ErrorText.Contains($script:PlainUser.Password) | Should -BeFalse
+        if ($iisUsersHoldBatchLogon) {
+            $run.Failed | Should -BeFalse -Because "WAS adds IIS_IUSRS to the pool's token, and IIS_IUSRS holds SeBatchLogonRight: $($run.ErrorText)"
+            Get-PoolConfiguration -Name $script:PlainSpecific | Should -Not -BeNullOrEmpty
+        }
+        else {
+            $run.Failed | Should -BeTrue -Because 'neither the account nor IIS_IUSRS holds SeBatchLogonRight on this host'
+            $run.ErrorText | Should -Match 'Win32 error 1385'
+            $run.ErrorText | Should -Match 'SeBatchLogonRight'
+            Get-PoolConfiguration -Name $script:PlainSpecific | Should -BeNullOrEmpty
+        }
+    }
+
+    It 'apply creates a SpecificUser pool with its password, stopped and with autoStart false in applicationHost.config' {
+        $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $script:User.Account -Password 'set'
+        $operation = New-PoolOperation -Pool $script:Specific -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
 
         $run = Invoke-PoolApply -Operations @($operation) -Passwords @{ $script:Specific = $script:User.Password }
 
@@ -338,10 +509,11 @@ Describe 'iis_app_pools payload' {
         Wait-Condition -Condition { (Get-PoolRunState -Name $script:Specific) -eq 'Stopped' } | Should -BeTrue -Because 'WAS reports the pool Stopped'
     }
 
-    It 'probe compares the password on the host and says only whether it matches' {
-        $right = Invoke-PoolProbe -Names @($script:Specific) -Passwords @{ $script:Specific = $script:User.Password } -Record 'specific-user-password-compared'
-        $wrong = Invoke-PoolProbe -Names @($script:Specific) -Passwords @{ $script:Specific = (New-TestPassword) }
-        $none = Invoke-PoolProbe -Names @($script:Specific)
+    It 'probe compares the password on the host and says only whether it matches, and resolves the account to the pool''s SID' {
+        $accounts = @($script:User.Account)
+        $right = Invoke-PoolProbe -Names @($script:Specific) -Accounts $accounts -Passwords @{ $script:Specific = $script:User.Password } -Record 'specific-user-password-compared'
+        $wrong = Invoke-PoolProbe -Names @($script:Specific) -Accounts $accounts -Passwords @{ $script:Specific = (New-TestPassword) }
+        $none = Invoke-PoolProbe -Names @($script:Specific) -Accounts $accounts
 
         foreach ($run in @($right, $wrong, $none)) {
             $run.Failed | Should -BeFalse -Because $run.ErrorText
@@ -349,13 +521,38 @@ Describe 'iis_app_pools payload' {
             $run.Result['pools'][$script:Specific]['password_set'] | Should -BeTrue
             $run.Result['pools'][$script:Specific]['identity_type'] | Should -BeExactly 'SpecificUser'
             $run.Result['pools'][$script:Specific]['username'] | Should -Be $script:User.Account
+            $run.Result['pools'][$script:Specific]['sid'] | Should -BeExactly $script:User.Sid
+            $run.Result['accounts'].Count | Should -Be 1
+            $run.Result['accounts'][0]['input'] | Should -BeExactly $script:User.Account
+            $run.Result['accounts'][0]['sid'] | Should -BeExactly $script:User.Sid
         }
         $right.Result['pools'][$script:Specific]['password_matches'] | Should -BeTrue
         $wrong.Result['pools'][$script:Specific]['password_matches'] | Should -BeFalse
         $none.Result['pools'][$script:Specific]['password_matches'] | Should -BeNullOrEmpty
     }
 
-    It 'apply stops a running pool with Stop() alone, leaving autoStart true' {
+    It 'apply of started: false to a running pool, as the controller sends it, clears autoStart and stops the pool' {
+        $create = New-PoolOperation -Pool $script:StoppedByTask -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity') -RunState 'start'
+        $created = Invoke-PoolApply -Operations @($create)
+        $created.Failed | Should -BeFalse -Because $created.ErrorText
+        Wait-Condition -Condition { (Get-PoolRunState -Name $script:StoppedByTask) -eq 'Started' } | Should -BeTrue
+
+        $run = Invoke-PoolApply -Operations @(New-PoolOperation -Pool $script:StoppedByTask -Action 'update' -Settings @{ auto_start = $false } -RunState 'stop')
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeTrue
+        @($run.Result['applied'][0]['runtime']) -contains 'stop' | Should -BeTrue
+        Get-ConfigFileAutoStart -Name $script:StoppedByTask | Should -BeExactly 'false'
+        Wait-Condition -Condition { (Get-PoolRunState -Name $script:StoppedByTask) -eq 'Stopped' } | Should -BeTrue -Because 'WAS reports the pool Stopped'
+        $probe = Invoke-PoolProbe -Names @($script:StoppedByTask)
+        $probe.Result['pools'][$script:StoppedByTask]['auto_start'] | Should -BeFalse
+        $probe.Result['pools'][$script:StoppedByTask]['state'] | Should -BeExactly 'Stopped'
+    }
+
+    It 'Windows: a stop sent without auto_start stops the pool with Stop() alone, leaving autoStart true' {
+        # The controller sends a stop without auto_start only for a pool
+        # whose autoStart is already false; sent for one whose autoStart is
+        # true, it shows what the iisreset below then does to such a pool.
         $create = New-PoolOperation -Pool $script:StoppedOnly -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity') -RunState 'start'
         $created = Invoke-PoolApply -Operations @($create)
         $created.Failed | Should -BeFalse -Because $created.ErrorText
@@ -386,11 +583,14 @@ Describe 'iis_app_pools payload' {
             $script:WasStartedPools | Should -BeTrue -Because 'WAS started the pool whose autoStart is true'
         }
 
-        It 'the pool stopped with autoStart false stays stopped' {
-            Get-PoolRunState -Name $script:Specific | Should -Be 'Stopped'
-            $run = Invoke-PoolProbe -Names @($script:Specific)
-            $run.Result['pools'][$script:Specific]['state'] | Should -BeExactly 'Stopped'
-            $run.Result['pools'][$script:Specific]['auto_start'] | Should -BeFalse
+        It 'the pools stopped with autoStart false, created so or stopped by a task, stay stopped' {
+            foreach ($name in @($script:Specific, $script:StoppedByTask)) {
+                Get-PoolRunState -Name $name | Should -Be 'Stopped' -Because "$name has autoStart false"
+                Get-ConfigFileAutoStart -Name $name | Should -BeExactly 'false'
+                $run = Invoke-PoolProbe -Names @($name)
+                $run.Result['pools'][$name]['state'] | Should -BeExactly 'Stopped'
+                $run.Result['pools'][$name]['auto_start'] | Should -BeFalse
+            }
         }
 
         It 'Windows: the pool stopped with Stop() alone runs again, which is why stopping must also clear autoStart' {
@@ -398,15 +598,16 @@ Describe 'iis_app_pools payload' {
         }
     }
 
-    It 'apply updates settings and the identity of a running pool, and recycles it' {
+    It 'apply updates settings and the identity of a running pool without a recycle, as planned for a pool whose disallowRotationOnConfigChange is false' {
         $settings = @{ idle_timeout_minutes = 30; periodic_restart_minutes = 60 }
-        $operation = New-PoolOperation -Pool $script:Started -Action 'update' -Settings $settings -Identity (New-PoolIdentity -Type 'NetworkService' -Password 'clear') -Recycle $true
+        $operation = New-PoolOperation -Pool $script:Started -Action 'update' -Settings $settings -Identity (New-PoolIdentity -Type 'NetworkService')
 
         $run = Invoke-PoolApply -Operations @($operation)
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeTrue
-        @($run.Result['applied'][0]['runtime']) -contains 'recycle' | Should -BeTrue
+        $run.Result['applied'][0]['runtime'].Count | Should -Be 0 -Because 'no run state and no recycle were asked for'
+        Wait-Condition -Condition { (Get-PoolRunState -Name $script:Started) -eq 'Started' } | Should -BeTrue -Because 'a configuration change does not stop the pool'
         $pool = Get-PoolConfiguration -Name $script:Started
         $pool.IdleTimeoutMinutes | Should -Be 30
         $pool.PeriodicRestartMinutes | Should -Be 60
@@ -415,6 +616,26 @@ Describe 'iis_app_pools payload' {
         $probe.Result['pools'][$script:Started]['idle_timeout_minutes'] | Should -Be 30
         $probe.Result['pools'][$script:Started]['periodic_restart_minutes'] | Should -Be 60
         $probe.Result['pools'][$script:Started]['identity_type'] | Should -BeExactly 'NetworkService'
+        $probe.Result['pools'][$script:Started]['sid'] | Should -BeNullOrEmpty
+    }
+
+    It 'probe reports disallowRotationOnConfigChange as applicationHost.config has it, and apply recycles such a pool when its identity changes' {
+        $create = New-PoolOperation -Pool $script:Rotation -Action 'create' -Settings $script:CreateSettings -Identity (New-PoolIdentity -Type 'ApplicationPoolIdentity') -RunState 'start'
+        $created = Invoke-PoolApply -Operations @($create)
+        $created.Failed | Should -BeFalse -Because $created.ErrorText
+        Set-PoolDisallowRotation -Name $script:Rotation
+        Get-ConfigFilePoolAttribute -Name $script:Rotation -Element 'recycling' -Attribute 'disallowRotationOnConfigChange' | Should -BeExactly 'true'
+        Wait-Condition -Condition { (Get-PoolRunState -Name $script:Rotation) -eq 'Started' } | Should -BeTrue
+
+        $probe = Invoke-PoolProbe -Names @($script:Rotation) -Record 'disallow-rotation'
+        $run = Invoke-PoolApply -Operations @(New-PoolOperation -Pool $script:Rotation -Action 'update' -Identity (New-PoolIdentity -Type 'LocalService') -Recycle $true)
+
+        $probe.Failed | Should -BeFalse -Because $probe.ErrorText
+        $probe.Result['pools'][$script:Rotation]['disallow_rotation_on_config_change'] | Should -BeTrue
+        $probe.Result['pools'][$script:Rotation]['state'] | Should -BeExactly 'Started'
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        @($run.Result['applied'][0]['runtime']) -contains 'recycle' | Should -BeTrue
+        (Get-PoolConfiguration -Name $script:Rotation).IdentityType | Should -Be 'LocalService'
     }
 
     It 'apply in check mode (-WhatIf) removes nothing' {

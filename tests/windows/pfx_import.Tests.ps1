@@ -7,17 +7,23 @@
 #           | Root}]) and Principals (account references); result
 #           {certificate: {found, has_private_key, key: {provider: cng | capi,
 #           provider_name, container, exportable}, acl: [{sid, name, type,
-#           rights, inherited}], key_error, key_error_code}, chain:
-#           [{thumbprint, store, present}], principals: [{input, sid, name,
-#           error}]}
-#   apply   parameters StoreName, Thumbprint, Chain, Exportable, ImportLeaf,
-#           InstallChain (thumbprints out of Chain) and Operations (key ACL
-#           operations {sid, action: set | remove, rights}), and the
-#           sensitive parameters Pfx (the PFX as base64) and PfxPassword;
-#           result {imported, chain_installed: [thumbprint], acl_applied:
-#           [{sid, action, rights}]}
-#   chain only (Invoke-PfxChainOnlyApply): the PFX and its password with
-#           ImportLeaf false, as the controller sends it today.
+#           rights, inherited}], and when the key does not open key_error,
+#           key_error_code and key_state: missing | denied |
+#           missing_or_denied | unavailable}, chain: [{thumbprint, store,
+#           present}], principals: [{input, sid, name, error}], identity:
+#           {sid, groups: [sid]} (the connecting token), os_build (the
+#           Windows build number)}
+#   apply   parameters StoreName, Thumbprint, Exportable, ImportLeaf,
+#           InstallChain ([{thumbprint, store: CA | Root, der: the
+#           certificate's DER bytes as base64}]) and Operations (key ACL
+#           operations {sid, action: set | remove, rights}); the sensitive
+#           parameters Pfx (the PFX as base64) and PfxPassword only with
+#           ImportLeaf true, as the controller sends them; result {imported,
+#           chain_installed: [thumbprint], acl_applied: [{sid, action,
+#           rights}]}
+#   chain only: ImportLeaf false, InstallChain with the DER of each CA
+#           certificate, and neither Pfx nor PfxPassword; a Pfx sent with
+#           ImportLeaf false is refused before any change.
 
 Describe 'pfx_import payload' {
     BeforeAll {
@@ -43,48 +49,62 @@ Describe 'pfx_import payload' {
         }
 
         function Invoke-PfxApply {
+            # The apply as the controller sends it. Pfx and PfxPassword are
+            # sensitive parameters, sent when -Pfx is given: the controller
+            # gives them only with -ImportLeaf, and one test sends them
+            # without it to see the payload refuse them.
             param(
                 [string]$Thumbprint,
+                [switch]$ImportLeaf,
                 [byte[]]$Pfx,
                 [string]$Password,
-                [object[]]$Chain = @(),
-                [bool]$ImportLeaf = $true,
-                [string[]]$InstallChain = @(),
+                [object[]]$InstallChain = @(),
                 [object[]]$Operations = @(),
                 [bool]$Exportable = $false,
                 [switch]$CheckMode
             )
 
-            $secrets = @{ Pfx = [System.Convert]::ToBase64String($Pfx) }
-            if ($Password) {
-                $secrets['PfxPassword'] = $Password
+            $secrets = @{}
+            if ($null -ne $Pfx) {
+                $secrets['Pfx'] = [System.Convert]::ToBase64String($Pfx)
+                # Left out for a PFX without a password, as the controller does.
+                if ($Password) {
+                    $secrets['PfxPassword'] = $Password
+                }
             }
             Invoke-Payload -Name 'pfx_import' -Mode 'apply' -Secrets $secrets -CheckMode:$CheckMode -Parameters @{
                 StoreName = 'My'
                 Thumbprint = $Thumbprint
-                Chain = $Chain
                 Exportable = $Exportable
-                ImportLeaf = $ImportLeaf
+                ImportLeaf = [bool]$ImportLeaf
                 InstallChain = $InstallChain
                 Operations = $Operations
             }
         }
 
-        function Invoke-PfxChainOnlyApply {
-            # Only CA certificates to add, the leaf already in its store.
-            param(
-                [string]$Thumbprint,
-                [object[]]$Chain,
-                [string[]]$InstallChain
-            )
-
-            Invoke-PfxApply -Thumbprint $Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain $Chain -ImportLeaf $false -InstallChain $InstallChain
-        }
-
         function Get-ChainParameter {
+            # The probe's Chain: the CA certificates of the PFX, by thumbprint.
             @(
                 @{ thumbprint = $script:Intermediate.Thumbprint; store = 'CA' },
                 @{ thumbprint = $script:Root.Thumbprint; store = 'Root' }
+            )
+        }
+
+        function New-InstallChainEntry {
+            # One CA certificate as the controller sends it to be added: its
+            # public DER bytes, base64 encoded, never the PFX.
+            param(
+                [System.Security.Cryptography.X509Certificates.X509Certificate2]$Certificate,
+                [string]$Store
+            )
+
+            @{ thumbprint = $Certificate.Thumbprint; store = $Store; der = [System.Convert]::ToBase64String($Certificate.RawData) }
+        }
+
+        function Get-InstallChainParameter {
+            @(
+                (New-InstallChainEntry -Certificate $script:Intermediate -Store 'CA'),
+                (New-InstallChainEntry -Certificate $script:Root -Store 'Root')
             )
         }
 
@@ -105,6 +125,15 @@ Describe 'pfx_import payload' {
 
         $script:User = New-TestLocalUser -Cleanup $script:Cleanup
         $script:NetworkService = 'S-1-5-20'
+        # The account these tests run as, which is what the probe must report
+        # as the connecting identity.
+        $current = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+        try {
+            $script:ConnectingSid = $current.User.Value
+        }
+        finally {
+            $current.Dispose()
+        }
         # The providers .NET Framework's PFX import puts a key in: the one the
         # PFX names, and the legacy RSA CSP or CNG's software KSP otherwise.
         $script:ProviderNames = @{
@@ -164,6 +193,7 @@ Describe 'pfx_import payload' {
         $run.Changed | Should -BeFalse
         $run.Result['certificate']['found'] | Should -BeFalse
         $run.Result['certificate']['has_private_key'] | Should -BeFalse
+        $run.Result['certificate'].ContainsKey('key_state') | Should -BeFalse
         Test-IsList -Value $run.Result['chain'] | Should -BeTrue
         $run.Result['chain'].Count | Should -Be 2
         $run.Result['chain'][0]['thumbprint'] | Should -BeExactly $script:Intermediate.Thumbprint
@@ -175,18 +205,32 @@ Describe 'pfx_import payload' {
         $run.Result['principals'][1]['sid'] | Should -Be $script:User.Sid
     }
 
+    It 'probe reports the connecting account''s token, Administrators among its groups, and the Windows build as CIM reads it' {
+        $run = Invoke-PfxProbe -Thumbprint $script:CngLeaf.Thumbprint
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $identity = $run.Result['identity']
+        $identity['sid'] | Should -BeExactly $script:ConnectingSid
+        Test-IsList -Value $identity['groups'] | Should -BeTrue
+        # An elevated token has BUILTIN\Administrators enabled; a filtered
+        # one has it deny-only, which WindowsIdentity.Groups leaves out.
+        $identity['groups'] -contains 'S-1-5-32-544' | Should -BeTrue -Because 'these tests run elevated'
+        $build = $run.Result['os_build']
+        $build -is [int] | Should -BeTrue -Because "os_build is a number, not '$build'"
+        $build | Should -Be ([int](Get-CimInstance -ClassName Win32_OperatingSystem).BuildNumber)
+    }
+
     It 'apply in check mode (-WhatIf) imports nothing and leaves no key behind' {
         $operations = @(New-KeyAclOperation -Sid $script:NetworkService -Access 'read')
-        $chain = Get-ChainParameter
-        $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
         $keysBefore = Get-MachineKeyFile
 
-        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain $chain -InstallChain $install -Operations $operations -CheckMode
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -ImportLeaf -Pfx $script:CngPfx -Password $script:PfxPassword -InstallChain (Get-InstallChainParameter) -Operations $operations -CheckMode
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeFalse
         $run.Result['imported'] | Should -BeFalse
         $run.Result['chain_installed'].Count | Should -Be 0
+        $run.Result['acl_applied'].Count | Should -Be 0
         Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
         Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
         Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeNullOrEmpty
@@ -197,7 +241,7 @@ Describe 'pfx_import payload' {
     It 'apply with a wrong password fails with Windows'' message, imports nothing and quotes no secret' {
         $wrongPassword = New-TestPassword
 
-        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $wrongPassword
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -ImportLeaf -Pfx $script:CngPfx -Password $wrongPassword
 
         $run.Failed | Should -BeTrue
         $run.Changed | Should -BeFalse
@@ -208,14 +252,30 @@ Describe 'pfx_import payload' {
         Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
     }
 
-    It 'apply imports the leaf with its key into LocalMachine\My through a typed X509Store, adds the chain and grants key access' {
+    It 'apply refuses a PFX sent without ImportLeaf before any change, and quotes no secret' {
+        $keysBefore = Get-MachineKeyFile
+
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -InstallChain (Get-InstallChainParameter)
+
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.ErrorText | Should -Match 'Pfx and PfxPassword are sent only with ImportLeaf'
+        $run.ErrorText.Contains($script:PfxPassword) | Should -BeFalse
+        $run.Result['chain_installed'].Count | Should -Be 0
+        Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
+        Get-StoreCertificate -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeNullOrEmpty
+        $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
+        $added.Count | Should -Be 0 -Because "a refused apply opens no PFX, found $($added -join ', ')"
+    }
+
+    It 'apply imports the leaf with its key into LocalMachine\My, adds the chain from its DER and grants key access' {
         $operations = @(
             (New-KeyAclOperation -Sid $script:NetworkService -Access 'read'),
             (New-KeyAclOperation -Sid $script:User.Sid -Access 'read')
         )
         $install = @($script:Intermediate.Thumbprint, $script:Root.Thumbprint)
 
-        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -Pfx $script:CngPfx -Password $script:PfxPassword -Chain (Get-ChainParameter) -InstallChain $install -Operations $operations
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -ImportLeaf -Pfx $script:CngPfx -Password $script:PfxPassword -InstallChain (Get-InstallChainParameter) -Operations $operations
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeTrue
@@ -249,6 +309,7 @@ Describe 'pfx_import payload' {
         $certificate['found'] | Should -BeTrue
         $certificate['has_private_key'] | Should -BeTrue
         $certificate.ContainsKey('key_error') | Should -BeFalse
+        $certificate.ContainsKey('key_state') | Should -BeFalse
         $certificate['key']['provider'] | Should -BeExactly $script:ImportedProvider -Because '.NET opens the imported key with that kind of provider'
         $certificate['key']['provider_name'] | Should -Not -BeNullOrEmpty
         if ($script:ImportedProvider -eq 'cng') {
@@ -263,17 +324,19 @@ Describe 'pfx_import payload' {
         $run.Result['chain'][1]['present'] | Should -BeTrue
     }
 
-    It 'apply of the chain alone adds the CA certificate back, leaves the leaf as it was and no key behind' {
+    It 'apply of the chain alone, without the PFX, adds the CA certificate from its DER and leaves no key file behind' {
         Remove-Item -LiteralPath "Cert:\LocalMachine\CA\$($script:Intermediate.Thumbprint)"
         $keysBefore = Get-MachineKeyFile
 
-        $run = Invoke-PfxChainOnlyApply -Thumbprint $script:CngLeaf.Thumbprint -Chain (Get-ChainParameter) -InstallChain @($script:Intermediate.Thumbprint)
+        $run = Invoke-PfxApply -Thumbprint $script:CngLeaf.Thumbprint -InstallChain @(New-InstallChainEntry -Certificate $script:Intermediate -Store 'CA')
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Changed | Should -BeTrue
         $run.Result['imported'] | Should -BeFalse
         ($run.Result['chain_installed'] -join ',') | Should -BeExactly $script:Intermediate.Thumbprint
-        (Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint).HasPrivateKey | Should -BeFalse
+        $intermediate = Get-StoreCertificate -Store 'CA' -Thumbprint $script:Intermediate.Thumbprint
+        $intermediate.HasPrivateKey | Should -BeFalse
+        [System.Convert]::ToBase64String($intermediate.RawData) | Should -BeExactly ([System.Convert]::ToBase64String($script:Intermediate.RawData)) -Because 'the store holds exactly the DER that was sent'
         (Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint).HasPrivateKey | Should -BeTrue
         $keysAfter = Get-MachineKeyFile
         $added = @($keysAfter | Where-Object { $keysBefore -notcontains $_ })
@@ -281,7 +344,7 @@ Describe 'pfx_import payload' {
     }
 
     It 'apply imports a CryptoAPI key as CryptoAPI, exportable when asked' {
-        $run = Invoke-PfxApply -Thumbprint $script:CapiLeaf.Thumbprint -Pfx $script:CapiPfx -Password $script:PfxPassword -Exportable $true
+        $run = Invoke-PfxApply -Thumbprint $script:CapiLeaf.Thumbprint -ImportLeaf -Pfx $script:CapiPfx -Password $script:PfxPassword -Exportable $true
 
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Result['imported'] | Should -BeTrue
@@ -295,5 +358,35 @@ Describe 'pfx_import payload' {
         $probe.Result['certificate']['key']['provider'] | Should -BeExactly 'capi'
         $probe.Result['certificate']['key']['provider_name'] | Should -BeExactly 'Microsoft Enhanced RSA and AES Cryptographic Provider'
         $probe.Result['certificate']['key']['exportable'] | Should -BeTrue
+    }
+
+    It 'probe of a leaf whose key file is gone reports the error and a key_state that lets the controller import again only when Windows says missing' {
+        $leaf = Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint
+        $keyFile = (Get-PrivateKeyInfo -Certificate $leaf).File
+        # Registered last, so it runs first: the certificate without
+        # -DeleteKey, which has no key left to delete.
+        Register-TestCleanup -List $script:Cleanup -Description "certificate $($script:CngLeaf.Thumbprint) without its key" -ArgumentList @($script:CngLeaf.Thumbprint) -Action {
+            param($Thumbprint)
+            $path = "Cert:\LocalMachine\My\$Thumbprint"
+            if (Test-Path -LiteralPath $path) {
+                Remove-Item -LiteralPath $path
+            }
+        }
+        Remove-Item -LiteralPath $keyFile -Force
+
+        $run = Invoke-PfxProbe -Thumbprint $script:CngLeaf.Thumbprint -Record 'key-file-gone'
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $certificate = $run.Result['certificate']
+        $certificate['found'] | Should -BeTrue
+        $certificate['has_private_key'] | Should -BeTrue -Because 'the certificate still refers to a key'
+        $certificate['key'] | Should -BeNullOrEmpty
+        $certificate['key_error'] | Should -Not -BeNullOrEmpty
+        $code = $certificate['key_error_code']
+        ($code -is [int] -or $code -is [long]) | Should -BeTrue -Because "key_error_code is a number, not '$code'"
+        # NTE_BAD_KEYSET (0x80090016) is missing_or_denied; only a code that
+        # means nothing but absence is missing. A key that is gone is never
+        # reported as denied, nor its provider as unavailable.
+        $certificate['key_state'] | Should -BeIn @('missing', 'missing_or_denied') -Because ('Windows reported 0x{0:X8}: {1}' -f [int]$code, $certificate['key_error'])
     }
 }

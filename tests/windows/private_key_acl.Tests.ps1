@@ -7,11 +7,17 @@
 #   probe   parameters StoreName, Thumbprint and Principals; result
 #           {certificate: {found, has_private_key, key: {provider, provider_name,
 #           container, exportable}, acl: [{sid, name, type, rights,
-#           inherited}], key_error, key_error_code}, principals: [{input, sid,
-#           name, error}]}
+#           inherited}], and when the key does not open key_error,
+#           key_error_code and key_state: missing | denied |
+#           missing_or_denied | unavailable}, principals: [{input, sid, name,
+#           error}], identity: {sid, groups: [sid]} (the connecting token,
+#           which the controller's check that a change keeps that account's
+#           access to the key reads with the acl)}
 #   apply   parameters StoreName, Thumbprint and Operations ({sid, action:
 #           set | remove, rights: signed 32-bit mask}); result {applied:
-#           [{sid, action, rights}]}
+#           [{sid, action, rights}]}. The controller refuses operations that
+#           would shut the connecting account out; the payload applies what
+#           it is sent, which is how the last context makes such a key.
 
 Describe 'private_key_acl payload' {
     BeforeAll {
@@ -48,6 +54,58 @@ Describe 'private_key_acl payload' {
             (Get-Acl -LiteralPath $Path).Sddl
         }
 
+        function Test-OpensKey {
+            # Whether an explicit or inherited allow entry of the reported
+            # DACL names one of the SIDs with a bit that reads the key
+            # (GENERIC_ALL, GENERIC_READ or FILE_READ_DATA), and no deny
+            # entry of theirs holds one: the reading the controller's
+            # keep-access check makes of the probe's acl and identity.
+            param(
+                [AllowEmptyCollection()]
+                [object[]]$Acl,
+
+                [string[]]$Sids
+            )
+
+            # 0x90000001: GENERIC_READ, GENERIC_ALL, FILE_READ_DATA.
+            $opens = [long]2415919105
+            $allowed = $false
+            foreach ($entry in $Acl) {
+                if ($Sids -notcontains ([string]$entry['sid']).ToUpperInvariant()) {
+                    continue
+                }
+                if ((([long]$entry['rights'] -band [long]4294967295) -band $opens) -eq 0) {
+                    continue
+                }
+                if ($entry['type'] -eq 'deny') {
+                    return $false
+                }
+                $allowed = $true
+            }
+            $allowed
+        }
+
+        function Get-IdentitySid {
+            # The user SID and the group SIDs of a probe's identity, upper case.
+            param(
+                [System.Collections.IDictionary]$Identity
+            )
+
+            $sids = [System.Collections.Generic.List[string]]::new()
+            $sids.Add(([string]$Identity['sid']).ToUpperInvariant())
+            foreach ($group in $Identity['groups']) {
+                $sids.Add(([string]$group).ToUpperInvariant())
+            }
+            , $sids.ToArray()
+        }
+
+        $current = [System.Security.Principal.WindowsIdentity]::GetCurrent()
+        try {
+            $script:ConnectingSid = $current.User.Value
+        }
+        finally {
+            $current.Dispose()
+        }
         $script:User = New-TestLocalUser -Cleanup $script:Cleanup
         $prefix = New-TestName -Prefix 'pkiops-acl-'
         $script:Certificates = @{
@@ -107,6 +165,20 @@ Describe 'private_key_acl payload' {
             Get-AclSummary -Reported $certificate['acl'] | Should -BeExactly (Get-AclSummary -Path $script:KeyFile)
             Get-ReportedAccessLevel -Acl $certificate['acl'] -Sid 'S-1-5-18' | Should -Be 'full_control'
             $run.Result['principals'][0]['sid'] | Should -Be $script:User.Sid
+        }
+
+        It 'probe reports the connecting account, which opens the key through an entry of the reported DACL that names it or one of its groups' {
+            $run = Invoke-KeyAclProbe -Thumbprint $script:Certificate.Thumbprint
+
+            $run.Failed | Should -BeFalse -Because $run.ErrorText
+            $identity = $run.Result['identity']
+            $identity['sid'] | Should -BeExactly $script:ConnectingSid
+            Test-IsList -Value $identity['groups'] | Should -BeTrue
+            $identity['groups'] -contains 'S-1-5-32-544' | Should -BeTrue -Because 'these tests run elevated, with BUILTIN\Administrators enabled'
+            # The probe opened the key as this account; the controller's
+            # check must find the entry that let it.
+            $run.Result['certificate']['key'] | Should -Not -BeNullOrEmpty
+            Test-OpensKey -Acl $run.Result['certificate']['acl'] -Sids (Get-IdentitySid -Identity $identity) | Should -BeTrue
         }
 
         It 'apply in check mode (-WhatIf) writes no ACL' {
@@ -176,9 +248,10 @@ Describe 'private_key_acl payload' {
         }
     }
 
-    Context 'a key whose ACL no longer lets the administrators in' {
+    Context 'a <_> key whose ACL no longer lets BUILTIN\Administrators or the connecting account in' -ForEach @('cng', 'capi') {
         BeforeAll {
-            $script:ShutOut = New-TestCertificate -Subject ((New-TestName -Prefix 'pkiops-acl-') + ' shut out') -Cleanup $script:Cleanup
+            $script:ShutOutProvider = $_
+            $script:ShutOut = New-TestCertificate -Subject ((New-TestName -Prefix 'pkiops-acl-') + " shut out $($script:ShutOutProvider)") -Provider $script:ShutOutProvider -Cleanup $script:Cleanup
             $script:ShutOutFile = (Get-PrivateKeyInfo -Certificate $script:ShutOut).File
             # Registered after the certificate, so it runs first: the
             # certificate without -DeleteKey, which could not open the key,
@@ -193,23 +266,44 @@ Describe 'private_key_acl payload' {
                     Remove-Item -LiteralPath $KeyFile -Force
                 }
             }
-            $script:ShutOutApply = Invoke-KeyAclApply -Thumbprint $script:ShutOut.Thumbprint -Operations @(New-KeyAclOperation -Sid 'S-1-5-32-544' -Access 'remove')
+            $script:ShutOutBefore = Invoke-KeyAclProbe -Thumbprint $script:ShutOut.Thumbprint
+            # The operations the controller refuses to plan: both entries
+            # through which the account these tests run as opens the key.
+            $operations = @(
+                (New-KeyAclOperation -Sid 'S-1-5-32-544' -Access 'remove'),
+                (New-KeyAclOperation -Sid $script:ConnectingSid -Access 'remove')
+            )
+            $script:ShutOutApply = Invoke-KeyAclApply -Thumbprint $script:ShutOut.Thumbprint -Operations $operations
         }
 
-        It 'apply removes BUILTIN\Administrators from the key''s DACL' {
+        It 'the connecting account opened the key before, through BUILTIN\Administrators or its own entry' {
+            $script:ShutOutBefore.Failed | Should -BeFalse -Because $script:ShutOutBefore.ErrorText
+            $acl = $script:ShutOutBefore.Result['certificate']['acl']
+            Test-OpensKey -Acl $acl -Sids (Get-IdentitySid -Identity $script:ShutOutBefore.Result['identity']) | Should -BeTrue
+            Test-OpensKey -Acl $acl -Sids @('S-1-5-32-544', $script:ConnectingSid.ToUpperInvariant()) | Should -BeTrue
+        }
+
+        It 'apply removes both from the key''s DACL' {
             $script:ShutOutApply.Failed | Should -BeFalse -Because $script:ShutOutApply.ErrorText
             $script:ShutOutApply.Changed | Should -BeTrue
+            $script:ShutOutApply.Result['applied'].Count | Should -Be 2
         }
 
-        It 'probe then reports that the key cannot be opened, with its error code, while its file is still there' {
-            $run = Invoke-KeyAclProbe -Thumbprint $script:ShutOut.Thumbprint -Record 'administrators-shut-out'
+        It 'probe then reports that the key does not open, as denied or missing_or_denied and never as missing, while its file is still there' {
+            $run = Invoke-KeyAclProbe -Thumbprint $script:ShutOut.Thumbprint -Record "administrators-shut-out-$($script:ShutOutProvider)"
 
             $run.Failed | Should -BeFalse -Because $run.ErrorText
-            $run.Result['certificate']['found'] | Should -BeTrue
-            $run.Result['certificate']['has_private_key'] | Should -BeTrue
-            $run.Result['certificate']['key_error'] | Should -Not -BeNullOrEmpty
-            $code = $run.Result['certificate']['key_error_code']
+            $certificate = $run.Result['certificate']
+            $certificate['found'] | Should -BeTrue
+            $certificate['has_private_key'] | Should -BeTrue
+            $certificate['key'] | Should -BeNullOrEmpty
+            $certificate['key_error'] | Should -Not -BeNullOrEmpty
+            $code = $certificate['key_error_code']
             ($code -is [int] -or $code -is [long]) | Should -BeTrue -Because "key_error_code is a number, not '$code'"
+            # 'missing' would let pfx_import import the PFX again and leave
+            # this key behind with nothing referring to it.
+            $certificate['key_state'] | Should -BeIn @('denied', 'missing_or_denied') -Because ('Windows reported 0x{0:X8}: {1}' -f [int]$code, $certificate['key_error'])
+            $run.Result['identity']['sid'] | Should -BeExactly $script:ConnectingSid
             Test-Path -LiteralPath $script:ShutOutFile | Should -BeTrue
         }
     }

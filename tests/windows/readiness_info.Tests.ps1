@@ -16,7 +16,12 @@
 #           not_after, serial_number}], registry: [{key, name, error,
 #           key_exists, value_exists, value_kind, value}], cluster: {error,
 #           cluster, roles, services: [{query, found, name, display_name}]},
-#           co_location: {error, services: [name]} or null}
+#           co_location: {error, services: [name]} or null}. The
+#           holders of a right are SIDs only: readiness_info calls the
+#           shared LSA fragment's Get-RightHolders without -IncludeNames,
+#           so no name is looked up. A pool's sid is its username's SID, or
+#           null. The certificates part keeps found, has_private_key,
+#           key_error and acl of the shared key report (no key_state).
 
 Describe 'readiness_info payload' {
     BeforeAll {
@@ -132,6 +137,7 @@ Describe 'readiness_info payload' {
             Test-IsList -Value $script:Read.Result['rights']['holders'][$right] | Should -BeTrue
             $reported = [System.Collections.Generic.List[string]]::new()
             foreach ($sid in $script:Read.Result['rights']['holders'][$right]) {
+                $sid -is [string] | Should -BeTrue -Because 'a holder is its SID, without a name'
                 $reported.Add(([string]$sid).ToUpperInvariant())
             }
             $reported.Sort([System.StringComparer]::Ordinal)
@@ -189,6 +195,16 @@ Describe 'readiness_info payload' {
         if ($webServer) {
             $iis['error'] | Should -BeNullOrEmpty
             $iis['pools'][$script:MissingPool]['exists'] | Should -BeFalse
+            $default = $iis['pools']['DefaultAppPool']
+            if ($default['exists']) {
+                $default.ContainsKey('sid') | Should -BeTrue
+                if ($default['username']) {
+                    $default['sid'] | Should -BeExactly (([System.Security.Principal.NTAccount]::new($default['username'])).Translate([System.Security.Principal.SecurityIdentifier]).Value)
+                }
+                else {
+                    $default['sid'] | Should -BeNullOrEmpty -Because "the pool runs as $($default['identity_type']), with no username"
+                }
+            }
         }
     }
 

@@ -4,8 +4,10 @@
 #
 # What this file depends on, each in one helper of BeforeAll:
 #   probe   parameters Rights (right constants) and Accounts (account
-#           references); result {holders: {<right>: [{sid, name}]},
-#           accounts: [{input, sid, name, error}]}
+#           references); result {holders: {<right>: [{sid, name}]} (the
+#           payload asks the shared LSA fragment's Get-RightHolders for
+#           names with -IncludeNames; readiness_info's holders are SIDs
+#           only), accounts: [{input, sid, name, error}]}
 #   apply   parameter Operations, each {right, action: add | remove, sid};
 #           result {applied: [{right, action, sid}]}
 
@@ -153,6 +155,21 @@ Describe 'user_rights payload' {
             $expected.Sort([System.StringComparer]::Ordinal)
             (Get-ProbeHolderSid -Result $run.Result -Right $right) -join ',' | Should -Be ($expected -join ',')
         }
+    }
+
+    It 'probe names every holder next to its SID, as the diff shows it' {
+        $run = Invoke-UserRightsProbe -Rights @('SeBatchLogonRight') -Accounts @()
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $holders = @($run.Result['holders']['SeBatchLogonRight'])
+        $holders.Count | Should -BeGreaterThan 0 -Because 'BUILTIN\Administrators holds SeBatchLogonRight on a server'
+        foreach ($holder in $holders) {
+            $holder -is [System.Collections.IDictionary] | Should -BeTrue
+            $holder.ContainsKey('name') | Should -BeTrue -Because "holder $($holder['sid']) has a name"
+        }
+        $administrators = @($holders | Where-Object { $_['sid'] -eq 'S-1-5-32-544' })
+        $administrators.Count | Should -Be 1
+        $administrators[0]['name'] | Should -Be (Get-LocalName -Sid 'S-1-5-32-544')
     }
 
     It 'apply in check mode (-WhatIf) grants nothing' {
