@@ -26,7 +26,8 @@
 #           client networks none of the addresses is in), storage},
 #           add_checkpoint {resource, key}, move_role {name, node,
 #           timeout_seconds} (waits while the role is Pending), start_role
-#           {name}, wait_online {name, timeout_seconds}; for a removal
+#           {name, timeout_seconds} (the same wait), wait_online {name,
+#           timeout_seconds}; for a removal
 #           stop_role {name}, remove_dependency {resource, provider} and
 #           release_disk {disk, name} for each disk, then remove_role
 #           {name}. Resources and roles are found by exact name. Result
@@ -101,10 +102,10 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
             # The subnets of the client networks none of the role's addresses
             # is in, as the controller sends them and
             # Add-ClusterGenericServiceRole -IgnoreNetwork takes them:
-            # <address>/<prefix length>, the IPv4 subnet (Address,
-            # AddressMask) and each IPv6 prefix (IPv6Addresses,
-            # IPv6PrefixLengths). ClusterNetworkRole: 2 Client,
-            # 3 ClusterAndClient.
+            # <address>/<prefix length>: the IPv4 subnet (Address,
+            # AddressMask), or, for a network without one, each IPv6
+            # prefix (IPv6Addresses, IPv6PrefixLengths) that is not
+            # link-local. ClusterNetworkRole: 2 Client, 3 ClusterAndClient.
             param(
                 [string]$Address
             )
@@ -141,8 +142,11 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
                 }
                 $ipv6Addresses = @($network.Ipv6Addresses)
                 $ipv6Lengths = @($network.Ipv6PrefixLengths)
-                for ($index = 0; $index -lt [System.Math]::Min($ipv6Addresses.Count, $ipv6Lengths.Count); $index++) {
-                    if ($null -ne $ipv6Addresses[$index] -and "$($ipv6Lengths[$index])" -ne '') {
+                $hasIpv4Subnet = $subnets.Count -gt 0
+                for ($index = 0; -not $hasIpv4Subnet -and $index -lt [System.Math]::Min($ipv6Addresses.Count, $ipv6Lengths.Count); $index++) {
+                    $ipv6Address = $null
+                    if ([System.Net.IPAddress]::TryParse([string]$ipv6Addresses[$index], [ref]$ipv6Address) -and
+                        -not $ipv6Address.IsIPv6LinkLocal -and "$($ipv6Lengths[$index])" -ne '') {
                         $subnets.Add((Get-SubnetText -Address ([string]$ipv6Addresses[$index]) -PrefixLength ([int]$ipv6Lengths[$index])))
                     }
                 }
@@ -277,7 +281,7 @@ Describe $script:ClusterDescribeName -Skip:($null -ne $script:ClusterSkipReason)
             $operations.Add(@{ action = 'move_role'; name = $script:RoleName; node = $script:MovedTo; timeout_seconds = 300 })
             $expected = 'create_role,add_checkpoint,move_role,start_role'
         }
-        $operations.Add(@{ action = 'start_role'; name = $script:RoleName })
+        $operations.Add(@{ action = 'start_role'; name = $script:RoleName; timeout_seconds = 300 })
         $operations.Add(@{ action = 'wait_online'; name = $script:RoleName; timeout_seconds = 300 })
 
         $run = Invoke-RoleApply -Operations $operations.ToArray()
