@@ -56,9 +56,8 @@ def test_check_mode_reports_the_log_directory_grant_that_win_acl_cannot_preview(
     assert check.returncode == 0, check.stdout + check.stderr
     for host in (HOST, existing):
         assert lab.windows_state(host) == before[host], host
-        (report,) = [result for name, result in check.task_results(host)
-                     if name == "Report in check mode which log writers would be let create files and folders in the "
-                                 "log directory"]
+        report_name = "Report in check mode which log writers would be let create files and folders in the log directory"
+        (report,) = [result for name, result in check.task_results(host) if name == report_name]
         assert report["changed"] is True, report
         granted = "BUILTIN\\Users" if host == HOST else "CONTOSO\\svc_keyfactor"
         assert any(f"{granted} would be let create files and folders in {LOG_DIR}" in item["msg"]

@@ -275,13 +275,13 @@ def test_a_pending_role_cannot_be_moved_and_move_role_waits_until_it_is_not():
         model.move_group(cluster, model.find_group(cluster, "CloudGateway"), "GW02")
 
     cluster = make_cluster()
-    refused = apply(make_node(cluster), CREATE, {"action": "move_role", "name": "CloudGateway", "node": "GW02",
-                                                  "timeout_seconds": 0})
+    refused = apply(make_node(cluster), CREATE,
+                    {"action": "move_role", "name": "CloudGateway", "node": "GW02", "timeout_seconds": 0})
     assert message_of(refused).startswith("The role 'CloudGateway' is still Pending after 0 seconds, so it cannot be moved "
                                           "to 'GW02' yet; resources: ")
     cluster = make_cluster()
-    moved = apply(make_node(cluster), CREATE, {"action": "move_role", "name": "CloudGateway", "node": "GW02",
-                                                "timeout_seconds": 120})
+    moved = apply(make_node(cluster), CREATE,
+                  {"action": "move_role", "name": "CloudGateway", "node": "GW02", "timeout_seconds": 120})
     assert not moved.get("failed"), moved
     assert model.find_group(cluster, "CloudGateway")["owner_node"] == "GW02"
 

@@ -535,8 +535,8 @@ def test_a_malformed_sid_fails_as_the_sid_constructor_does(directory):
     assert raised.value.type_name == "System.ArgumentException"
 
 
-@pytest.mark.parametrize("sid, canonical", [("S-1-5-32-0544", "S-1-5-32-544"), ("s-1-005-20", "S-1-5-20"),
-                                             ("S-1-5-21-1-2-3-4294967295", "S-1-5-21-1-2-3-4294967295")])
+@pytest.mark.parametrize("sid, canonical", [
+    ("S-1-5-32-0544", "S-1-5-32-544"), ("s-1-005-20", "S-1-5-20"), ("S-1-5-21-1-2-3-4294967295", "S-1-5-21-1-2-3-4294967295")])
 def test_a_sid_resolves_in_its_canonical_spelling(directory, sid, canonical):
     assert directory.resolve(sid).sid == canonical
 

@@ -38,6 +38,7 @@ def canonical_sid(text: str) -> str:
         raise HostError(*_INVALID_SID)
     return "-".join(["S", "1", str(authority), *(str(s) for s in subs)])
 
+
 # (authority, name, SID). The authority is '' for names Windows shows without one.
 WELL_KNOWN = (
     ("", "Everyone", "S-1-1-0"),
@@ -97,6 +98,7 @@ def builtin_groups(os_version: str) -> list[tuple[str, str]]:
     """(name, SID) of each built-in local group a member server of this version has."""
     build = os_build(os_version)
     return [(name, sid) for name, sid, first_build in BUILTIN_GROUPS if build >= first_build]
+
 
 # Built-in local accounts every Windows Server has, by relative ID.
 BUILTIN_LOCAL_USERS = (("Administrator", 500), ("Guest", 501), ("DefaultAccount", 503), ("WDAGUtilityAccount", 504))
