@@ -10,7 +10,8 @@
 # apply: performs exactly the operations in -Operations and nothing else.
 #        Deciding what to change is the controller's job. Before the first
 #        change it checks that every account whose password is to be set can
-#        log on with it, as WAS will log it on.
+#        log on with it, as WAS will log it on; under -WhatIf, which declines
+#        every change, it logs no account on.
 #
 # -Passwords holds the desired pool passwords as one SecureString whose text
 # is a JSON object of pool name to password. No password, and nothing derived
