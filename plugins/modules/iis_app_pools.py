@@ -24,7 +24,12 @@ description:
     wrong password, a disabled or locked account, or a missing "Log on as a batch job" right fails the task before
     anything is changed. The right counts when the account holds it itself, through its groups, or through
     C(BUILTIN\IIS_IUSRS), which IIS adds to the pool's worker process unless C(processModel.manualGroupMembership) is
-    set. A gMSA has no password to check; IIS reports its logon failures at the pool's first request.
+    set. A "Deny log on as a batch job" held by the account, by one of its groups (as security baselines give it to
+    Domain Admins or Guests) or by C(BUILTIN\IIS_IUSRS) overrides that grant and fails the task too. Where only
+    C(BUILTIN\IIS_IUSRS) grants the right, the account's groups are read from a network logon of the account; if that
+    logon is refused as well ("Deny access to this computer from the network"), the task warns that a denial through
+    a group could not be checked. A gMSA has no password to check; IIS reports its logon failures at the pool's first
+    request.
   - When the identity or password of a running pool changes, IIS restarts (rotates) its worker process under the new
     identity by itself. The module recycles the pool only when its C(recycling.disallowRotationOnConfigChange) is
     true, so that the worker process is never restarted twice.
@@ -133,8 +138,9 @@ extends_documentation_fragment:
 notes:
   - IIS (the C(Web-Server) feature) must be installed. In check mode on a host where IIS is not installed yet, every
     pool is reported as to be created, with a warning; a username that does not resolve yet is a warning too.
-  - Each password check is a logon of the account on the host, recorded in its Security event log. A wrong password
-    counts towards the account's lockout threshold; the task stops at the first account that fails.
+  - Each password check is a logon of the account on the host (two where only C(BUILTIN\IIS_IUSRS) grants the
+    logon right), recorded in its Security event log. A wrong password counts towards the account's lockout
+    threshold; the task stops at the first account that fails. Check mode logs no account on.
 seealso:
   - module: ansible.windows.win_feature
     description: Installs IIS.

@@ -224,7 +224,22 @@ def test_without_batch_logon_anywhere_the_pool_is_not_created(lab):
     lab.add_host(HOST, seed=seed)
     run = lab.run(PLAYBOOK, extra_vars={"test_pools": _pools()[:1]})
     (message,) = run.failure_messages(HOST)
-    assert "holds 'SeBatchLogonRight' neither itself, nor through its groups, nor through BUILTIN\\IIS_IUSRS" in message
+    assert ("it is not granted 'SeBatchLogonRight' (itself, through its groups or through BUILTIN\\IIS_IUSRS), or it, one "
+            "of its groups or BUILTIN\\IIS_IUSRS is denied that logon ('SeDenyBatchLogonRight')") in message
+    assert "(Win32 error 1385)" in message
+    assert not (lab.state(HOST).get("iis") or {}).get("app_pools")
+
+
+def test_an_account_whose_group_is_denied_batch_logon_is_refused_although_iis_iusrs_grants_it(lab):
+    # Security baselines deny batch logon to Domain Admins; the denial beats IIS_IUSRS's grant when WAS logs on.
+    seed = copy.deepcopy(SEED)
+    seed["domain"]["accounts"][0]["member_of"] = ["Domain Admins"]
+    domain_admins = complete({}, "KF-WEB01")["domain"]["sid"] + "-512"
+    seed["user_rights"]["SeDenyBatchLogonRight"] = [domain_admins]
+    lab.add_host(HOST, seed=seed)
+    run = lab.run(PLAYBOOK, extra_vars={"test_pools": _pools()[:1]})
+    (message,) = run.failure_messages(HOST)
+    assert "'CONTOSO\\svc_keyfactor' given as its username cannot log on" in message
     assert "(Win32 error 1385)" in message
     assert not (lab.state(HOST).get("iis") or {}).get("app_pools")
 

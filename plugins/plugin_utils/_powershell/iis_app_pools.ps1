@@ -10,7 +10,8 @@
 # apply: performs exactly the operations in -Operations and nothing else.
 #        Deciding what to change is the controller's job. Before the first
 #        change it checks that every account whose password is to be set can
-#        log on with it, as WAS will log it on.
+#        log on with it, as WAS will log it on; under -WhatIf, which declines
+#        every change, it logs no account on.
 #
 # -Passwords holds the desired pool passwords as one SecureString whose text
 # is a JSON object of pool name to password. No password, and nothing derived
@@ -85,11 +86,14 @@ $script:SettlePollMilliseconds = 250
 # Compiled only when a password is to be set (see Import-PoolLogonType).
 #
 # Windows API reference: LogonUserW and CloseHandle (winbase.h, handleapi.h),
-# LsaOpenPolicy, LsaEnumerateAccountRights, LsaFreeMemory, LsaClose and
-# LsaNtStatusToWinError (ntsecapi.h). The password is a parameter of
-# TestLogon only; the methods return true/false, an error code or right names.
+# GetTokenInformation with TokenGroups (securitybaseapi.h; TOKEN_GROUPS and
+# SID_AND_ATTRIBUTES in winnt.h), LsaOpenPolicy, LsaEnumerateAccountRights,
+# LsaFreeMemory, LsaClose and LsaNtStatusToWinError (ntsecapi.h). The
+# password is a parameter of TestLogon and GetGroupSids only; the methods
+# return an error code, group SIDs or right names.
 $script:PoolLogonSource = @'
 using System;
+using System.Collections.Generic;
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 using System.Security.Principal;
@@ -119,7 +123,16 @@ namespace Pkiops.KeyfactorCommand.IisAppPools
         // dwLogonType values of LogonUser (winbase.h).
         public const int LOGON32_LOGON_BATCH = 4;
         public const int LOGON32_LOGON_SERVICE = 5;
+        private const int LOGON32_LOGON_NETWORK = 3;
         private const int LOGON32_PROVIDER_DEFAULT = 0;
+
+        // TOKEN_INFORMATION_CLASS.TokenGroups (winnt.h).
+        private const int TokenGroups = 2;
+        // SID_AND_ATTRIBUTES.Attributes of the logon SID, which names the
+        // logon session rather than a group (winnt.h).
+        private const uint SE_GROUP_LOGON_ID = 0xC0000000;
+        private const int ERROR_INSUFFICIENT_BUFFER = 122;
+        private const int ERROR_LOGON_TYPE_NOT_GRANTED = 1385;
 
         // LsaOpenPolicy access: LsaEnumerateAccountRights needs POLICY_LOOKUP_NAMES.
         private const uint POLICY_LOOKUP_NAMES = 0x00000800;
@@ -146,10 +159,31 @@ namespace Pkiops.KeyfactorCommand.IisAppPools
             public IntPtr Buffer;
         }
 
+        [StructLayout(LayoutKind.Sequential)]
+        private struct SID_AND_ATTRIBUTES
+        {
+            public IntPtr Sid;
+            public uint Attributes;
+        }
+
+        // TOKEN_GROUPS with the first entry of its array, so that
+        // Marshal.OffsetOf tells where the array starts on this platform.
+        [StructLayout(LayoutKind.Sequential)]
+        private struct TOKEN_GROUPS
+        {
+            public uint GroupCount;
+            public SID_AND_ATTRIBUTES Groups;
+        }
+
         [DllImport("advapi32.dll", EntryPoint = "LogonUserW", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool LogonUser(string lpszUsername, string lpszDomain, string lpszPassword,
             int dwLogonType, int dwLogonProvider, out SafeLogonTokenHandle phToken);
+
+        [DllImport("advapi32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool GetTokenInformation(SafeLogonTokenHandle TokenHandle, int TokenInformationClass,
+            IntPtr TokenInformation, int TokenInformationLength, out int ReturnLength);
 
         [DllImport("advapi32.dll", ExactSpelling = true)]
         private static extern int LsaOpenPolicy(IntPtr SystemName, ref LSA_OBJECT_ATTRIBUTES ObjectAttributes,
@@ -196,6 +230,84 @@ namespace Pkiops.KeyfactorCommand.IisAppPools
                 token.Dispose();
             }
             return error;
+        }
+
+        // The groups in the token Windows gives the account (the SIDs of its
+        // TokenGroups but the logon SID): its domain and local groups and the
+        // well-known groups of the logon. Read from a network logon, the one
+        // that needs the least ("Access this computer from the network"), as
+        // the logon that the pool's logon type needs may be refused. null
+        // when that network logon is refused with ERROR_LOGON_TYPE_NOT_GRANTED;
+        // any other failure throws a Win32Exception with Windows' code. The
+        // token is closed at once. domain may be null, for a name in UPN form.
+        public static SecurityIdentifier[] GetGroupSids(string userName, string domain, string password)
+        {
+            if (userName == null)
+            {
+                throw new ArgumentNullException("userName");
+            }
+            if (password == null)
+            {
+                throw new ArgumentNullException("password");
+            }
+
+            SafeLogonTokenHandle token;
+            bool loggedOn = LogonUser(userName, domain, password, LOGON32_LOGON_NETWORK, LOGON32_PROVIDER_DEFAULT, out token);
+            int error = loggedOn ? 0 : Marshal.GetLastWin32Error();
+            using (token)
+            {
+                if (error == ERROR_LOGON_TYPE_NOT_GRANTED)
+                {
+                    return null;
+                }
+                if (error != 0)
+                {
+                    throw new Win32Exception(error);
+                }
+                return ReadGroupSids(token);
+            }
+        }
+
+        private static SecurityIdentifier[] ReadGroupSids(SafeLogonTokenHandle token)
+        {
+            // The first call only asks for the size of the buffer.
+            int length;
+            if (!GetTokenInformation(token, TokenGroups, IntPtr.Zero, 0, out length))
+            {
+                int error = Marshal.GetLastWin32Error();
+                if (error != ERROR_INSUFFICIENT_BUFFER)
+                {
+                    throw new Win32Exception(error);
+                }
+            }
+            IntPtr buffer = Marshal.AllocHGlobal(length);
+            try
+            {
+                if (!GetTokenInformation(token, TokenGroups, buffer, length, out length))
+                {
+                    throw new Win32Exception(Marshal.GetLastWin32Error());
+                }
+                int count = Marshal.ReadInt32(buffer);
+                IntPtr first = IntPtr.Add(buffer, Marshal.OffsetOf(typeof(TOKEN_GROUPS), "Groups").ToInt32());
+                int entrySize = Marshal.SizeOf(typeof(SID_AND_ATTRIBUTES));
+                List<SecurityIdentifier> groups = new List<SecurityIdentifier>();
+                for (int i = 0; i < count; i++)
+                {
+                    SID_AND_ATTRIBUTES entry = (SID_AND_ATTRIBUTES)Marshal.PtrToStructure(
+                        IntPtr.Add(first, i * entrySize), typeof(SID_AND_ATTRIBUTES));
+                    if ((entry.Attributes & SE_GROUP_LOGON_ID) == SE_GROUP_LOGON_ID)
+                    {
+                        continue;
+                    }
+                    // The constructor copies the SID out of the buffer.
+                    groups.Add(new SecurityIdentifier(entry.Sid));
+                }
+                return groups.ToArray();
+            }
+            finally
+            {
+                Marshal.FreeHGlobal(buffer);
+            }
         }
 
         // The rights and privileges assigned to the account itself (not
@@ -254,8 +366,12 @@ namespace Pkiops.KeyfactorCommand.IisAppPools
 
 # BUILTIN\IIS_IUSRS: unless a pool's processModel.manualGroupMembership is
 # true, WAS adds this group to the token it logs the pool identity on with,
-# so a right the group holds is the identity's too.
+# so a logon right the group holds is the identity's too, and so is a denial
+# of that logon held by the group.
 $script:IisUsersSid = 'S-1-5-32-568'
+# NT AUTHORITY\NETWORK, the group of a network logon's token, which the
+# token WAS logs the identity on with does not have.
+$script:NetworkLogonSid = 'S-1-5-2'
 
 function ConvertFrom-PasswordParameter {
     # Returns the pool name -> password map, keyed case-insensitively because
@@ -330,14 +446,22 @@ function Get-CurrentPoolState {
     # The pool's run state as WAS reports it now, read through a ServerManager
     # of its own: Microsoft.Web.Administration documents State as the pool's
     # runtime state but not whether an ApplicationPool object refreshes it, so
-    # each look starts from a fresh object. 'Unknown' when the pool is not in
-    # the configuration (any more) or WAS cannot report it.
+    # each look starts from a fresh object. 'Unknown' when the configuration
+    # cannot be read at that moment (it is polled right after this apply's
+    # commit), when the pool is not in it (any more), or when WAS cannot
+    # report the state; the caller keeps polling within its bound.
     param(
         [Parameter(Mandatory)]
         [string]$PoolName
     )
 
-    $manager = Open-ServerManager
+    $manager = $null
+    try {
+        $manager = Open-ServerManager
+    }
+    catch {
+        return 'Unknown'
+    }
     try {
         $pool = Find-AppPool -Manager $manager -Name $PoolName
         if ($null -eq $pool) {
@@ -716,8 +840,10 @@ function Get-OperationPlan {
                 RunState = $runState
                 Recycle = $recycle
                 Label = $label
-                # Set while applying: whether ShouldProcess declined the
-                # configuration change, and the step's entry in 'applied'.
+                # Set while applying (see Confirm-ConfigurationStep): whether
+                # ShouldProcess approved or declined the configuration
+                # change, and the step's entry in 'applied'.
+                Approved = $false
                 Declined = $false
                 Entry = $null
             })
@@ -807,20 +933,19 @@ function Set-PoolIdentity {
     }
 }
 
-function Invoke-ConfigurationStep {
-    # Makes one operation's configuration change on the shared ServerManager
-    # (in memory only; nothing is saved until CommitChanges). Returns $true
-    # when something is now waiting to be committed.
+function Confirm-ConfigurationStep {
+    # Before any change: checks that the operation's pool exists, or not, as
+    # its action needs, and asks ShouldProcess about its configuration change.
+    # Sets $Step.Approved when there is a change to make and ShouldProcess
+    # agreed, $Step.Declined when it did not (always under -WhatIf). Deciding
+    # every step first lets the logon check skip the steps that will change
+    # nothing.
     param(
         [Parameter(Mandatory)]
         [Microsoft.Web.Administration.ServerManager]$Manager,
 
         [Parameter(Mandatory)]
         [pscustomobject]$Step,
-
-        [Parameter(Mandatory)]
-        [AllowEmptyCollection()]
-        [System.Collections.Generic.Dictionary[string, string]]$PasswordMap,
 
         [Parameter(Mandatory)]
         [System.Management.Automation.PSCmdlet]$Cmdlet
@@ -839,10 +964,56 @@ function Invoke-ConfigurationStep {
     }
 
     if ($Step.Action -ceq 'remove') {
-        if (-not $Cmdlet.ShouldProcess($target, 'Remove')) {
-            $Step.Declined = $true
-            return $false
+        $verb = 'Remove'
+    }
+    elseif ($Step.Action -ceq 'update' -and $Step.Settings.Count -eq 0 -and $null -eq $Step.Identity) {
+        # An update with neither settings nor identity only carries runtime
+        # actions; it changes no configuration and needs no commit.
+        return
+    }
+    else {
+        $parts = [System.Collections.Generic.List[string]]::new()
+        foreach ($setting in $Step.Settings) {
+            $parts.Add($setting.Name)
         }
+        if ($null -ne $Step.Identity) {
+            $parts.Add("identity $($Step.Identity.Type)")
+        }
+        $verb = if ($Step.Action -ceq 'create') { 'Create' } else { 'Update' }
+        if ($parts.Count -gt 0) {
+            $verb = '{0} ({1})' -f $verb, ($parts -join ', ')
+        }
+    }
+    if ($Cmdlet.ShouldProcess($target, $verb)) {
+        $Step.Approved = $true
+    }
+    else {
+        $Step.Declined = $true
+    }
+}
+
+function Invoke-ConfigurationStep {
+    # Makes one approved operation's configuration change on the shared
+    # ServerManager (in memory only; nothing is saved until CommitChanges).
+    # Returns $true when something is now waiting to be committed.
+    param(
+        [Parameter(Mandatory)]
+        [Microsoft.Web.Administration.ServerManager]$Manager,
+
+        [Parameter(Mandatory)]
+        [pscustomobject]$Step,
+
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [System.Collections.Generic.Dictionary[string, string]]$PasswordMap
+    )
+
+    if (-not $Step.Approved) {
+        return $false
+    }
+    $existing = Find-AppPool -Manager $Manager -Name $Step.Pool
+
+    if ($Step.Action -ceq 'remove') {
         try {
             $Manager.ApplicationPools.Remove($existing)
         }
@@ -850,28 +1021,6 @@ function Invoke-ConfigurationStep {
             throw (New-ContextException -Context "Cannot remove application pool '$($Step.Pool)'" -ErrorRecord $_)
         }
         return $true
-    }
-
-    # An update with neither settings nor identity only carries runtime
-    # actions; it changes no configuration and needs no commit.
-    if ($Step.Action -ceq 'update' -and $Step.Settings.Count -eq 0 -and $null -eq $Step.Identity) {
-        return $false
-    }
-
-    $parts = [System.Collections.Generic.List[string]]::new()
-    foreach ($setting in $Step.Settings) {
-        $parts.Add($setting.Name)
-    }
-    if ($null -ne $Step.Identity) {
-        $parts.Add("identity $($Step.Identity.Type)")
-    }
-    $verb = if ($Step.Action -ceq 'create') { 'Create' } else { 'Update' }
-    if ($parts.Count -gt 0) {
-        $verb = '{0} ({1})' -f $verb, ($parts -join ', ')
-    }
-    if (-not $Cmdlet.ShouldProcess($target, $verb)) {
-        $Step.Declined = $true
-        return $false
     }
 
     $pool = $existing
@@ -1028,7 +1177,8 @@ function Get-PoolLogonSetting {
     # processModel.manualGroupMembership. A pool this apply creates inherits
     # them from applicationPoolDefaults. Read through
     # ConfigurationElement.GetAttributeValue, by the attribute names of the
-    # IIS configuration schema; where the schema lacks one, its default holds.
+    # IIS configuration schema, which has both from IIS 7.5 on: a failure to
+    # read them is a failure, not a reason to assume a batch logon.
     param(
         [Parameter(Mandatory)]
         [Microsoft.Web.Administration.ServerManager]$Manager,
@@ -1037,42 +1187,37 @@ function Get-PoolLogonSetting {
         [string]$PoolName
     )
 
-    $pool = Find-AppPool -Manager $Manager -Name $PoolName
-    $processModel = if ($null -ne $pool) { $pool.ProcessModel } else { $Manager.ApplicationPoolDefaults.ProcessModel }
-    $service = $false
-    $manual = $false
+    $logonType = $null
+    $manual = $null
     try {
-        # An enum attribute's value is its number; its name is accepted too.
+        $pool = Find-AppPool -Manager $Manager -Name $PoolName
+        $processModel = if ($null -ne $pool) { $pool.ProcessModel } else { $Manager.ApplicationPoolDefaults.ProcessModel }
         $logonType = $processModel.GetAttributeValue('logonType')
-        if ($logonType -is [string]) {
-            $service = $logonType -eq 'LogonService'
-        }
-        else {
-            $service = [int]$logonType -eq 1
-        }
+        $manual = $processModel.GetAttributeValue('manualGroupMembership')
     }
     catch {
-        $service = $false
+        throw (New-ContextException -Context "Application pool '$PoolName': cannot read processModel.logonType and processModel.manualGroupMembership" -ErrorRecord $_)
     }
-    try {
-        $manual = [bool]$processModel.GetAttributeValue('manualGroupMembership')
-    }
-    catch {
-        $manual = $false
-    }
+    # An enum attribute's value is its number; its name is accepted too.
+    $service = if ($logonType -is [string]) { $logonType -eq 'LogonService' } else { [int]$logonType -eq 1 }
+
     if ($service) {
         return [pscustomobject]@{
             LogonType = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::LOGON32_LOGON_SERVICE
+            # NT AUTHORITY\SERVICE, the group of a service logon's token.
+            LogonTypeSid = 'S-1-5-6'
             Right = 'SeServiceLogonRight'
             DenyRight = 'SeDenyServiceLogonRight'
-            ManualGroupMembership = $manual
+            ManualGroupMembership = [bool]$manual
         }
     }
     [pscustomobject]@{
         LogonType = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::LOGON32_LOGON_BATCH
+        # NT AUTHORITY\BATCH, the group of a batch logon's token.
+        LogonTypeSid = 'S-1-5-3'
         Right = 'SeBatchLogonRight'
         DenyRight = 'SeDenyBatchLogonRight'
-        ManualGroupMembership = $manual
+        ManualGroupMembership = [bool]$manual
     }
 }
 
@@ -1090,12 +1235,22 @@ function New-PoolLogonError {
         [int]$ErrorCode,
 
         [Parameter(Mandatory)]
-        [string]$RightName
+        [pscustomobject]$Setting
     )
 
+    # Whether WAS adds BUILTIN\IIS_IUSRS to the identity's token, and so
+    # whether that group's grant and denial counted.
+    $viaIisUsers = -not $Setting.ManualGroupMembership
     $reason = switch ($ErrorCode) {
         1326 { 'the user name or password is incorrect (ERROR_LOGON_FAILURE)' }
-        1385 { "it holds '$RightName' neither itself, nor through its groups, nor through BUILTIN\IIS_IUSRS, or it is denied that logon (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right before the pool is created, for example with pkiops.keyfactor_command.user_rights" }
+        1385 {
+            if ($viaIisUsers) {
+                "it is not granted '{0}' (itself, through its groups or through BUILTIN\IIS_IUSRS), or it, one of its groups or BUILTIN\IIS_IUSRS is denied that logon ('{1}') (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right and lift the denial before the pool is created, for example with pkiops.keyfactor_command.user_rights" -f $Setting.Right, $Setting.DenyRight
+            }
+            else {
+                "it is not granted '{0}' (itself or through its groups; BUILTIN\IIS_IUSRS does not count, as the pool's processModel.manualGroupMembership is true), or it or one of its groups is denied that logon ('{1}') (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right and lift the denial before the pool is created, for example with pkiops.keyfactor_command.user_rights" -f $Setting.Right, $Setting.DenyRight
+            }
+        }
         1331 { 'the account is disabled (ERROR_ACCOUNT_DISABLED)' }
         1909 { 'the account is locked out (ERROR_ACCOUNT_LOCKED_OUT)' }
         1793 { 'the account has expired (ERROR_ACCOUNT_EXPIRED)' }
@@ -1110,19 +1265,51 @@ function New-PoolLogonError {
     [System.ComponentModel.Win32Exception]::new($ErrorCode, $message)
 }
 
+function Get-PrincipalRight {
+    # The logon rights and privileges assigned to one SID itself
+    # (LsaEnumerateAccountRights), always as an array; a failure names the
+    # pool whose check needed them.
+    param(
+        [Parameter(Mandatory)]
+        [string]$PoolName,
+
+        [Parameter(Mandatory)]
+        [System.Security.Principal.SecurityIdentifier]$Sid
+    )
+
+    try {
+        , [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetAccountRights($Sid)
+    }
+    catch {
+        throw (New-ContextException -Context "Application pool '$PoolName': cannot read the logon rights of '$($Sid.Value)' (LsaEnumerateAccountRights)" -ErrorRecord $_)
+    }
+}
+
 function Assert-PoolLogon {
     # Before the first change: each account whose password this apply sets
     # must log on with it the way WAS will log the pool's identity on
     # (LogonUser with the pool's logon type). Otherwise WAS would start an
     # OnDemand pool anyway and fail only at its first request (events 5021,
-    # 5057). A gMSA has no password to set and is not checked here.
+    # 5057). A gMSA has no password to set and is not checked here, and
+    # neither is an account whose step ShouldProcess declined (always under
+    # -WhatIf): that step changes nothing, while a logon is audited and a
+    # wrong password counts towards the account's lockout.
     #
-    # LogonUser reports ERROR_LOGON_TYPE_NOT_GRANTED only once the password
-    # has been accepted. WAS adds BUILTIN\IIS_IUSRS to the identity's token
-    # unless manualGroupMembership is true, so a logon right that group holds
-    # (as IIS setup grants it) lets WAS log the identity on even though the
-    # plain LogonUser here is refused; that case passes, unless the account
-    # or IIS_IUSRS is denied that logon type by name.
+    # WAS adds BUILTIN\IIS_IUSRS to the identity's token unless
+    # manualGroupMembership is true, and LogonUser's own token lacks it. An
+    # account's rights are those granted to it and to the groups of its
+    # token, and a "Deny log on as ..." right overrides the grant, whoever in
+    # the token holds it ("Account Rights Constants"). So, with IIS_IUSRS:
+    # - IIS_IUSRS denied that logon type: WAS is refused, whatever LogonUser
+    #   says here;
+    # - LogonUser refused with ERROR_LOGON_TYPE_NOT_GRANTED (reported only
+    #   once the password has been accepted) while IIS_IUSRS holds the right
+    #   (as IIS setup grants it): WAS logs the identity on unless the refusal
+    #   was a denial, held by the account, the logon type's group or one of
+    #   the account's groups, which are read from a network logon's token.
+    #   Where that network logon is refused too, the groups cannot be read:
+    #   the account's own denial is still checked, and a warning says that a
+    #   denial through a group was not.
     param(
         [Parameter(Mandatory)]
         [Microsoft.Web.Administration.ServerManager]$Manager,
@@ -1138,7 +1325,7 @@ function Assert-PoolLogon {
 
     foreach ($step in $Steps) {
         $identity = $step.Identity
-        if ($null -eq $identity -or $identity.Type -cne 'SpecificUser' -or $identity.Password -cne 'set') {
+        if (-not $step.Approved -or $null -eq $identity -or $identity.Type -cne 'SpecificUser' -or $identity.Password -cne 'set') {
             continue
         }
         Import-PoolLogonType
@@ -1174,20 +1361,54 @@ function Assert-PoolLogon {
             throw (New-ContextException -Context "Application pool '$($step.Pool)': cannot check the logon of '$accountName'" -ErrorRecord $_)
         }
 
-        if ($code -eq 1385 -and -not $setting.ManualGroupMembership) {
-            try {
-                $groupRights = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetAccountRights([System.Security.Principal.SecurityIdentifier]::new($script:IisUsersSid))
-                $accountRights = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetAccountRights($accountSid)
+        if (-not $setting.ManualGroupMembership -and ($code -eq 0 -or $code -eq 1385)) {
+            $iisUsersRights = Get-PrincipalRight -PoolName $step.Pool -Sid ([System.Security.Principal.SecurityIdentifier]::new($script:IisUsersSid))
+            if ($iisUsersRights -contains $setting.DenyRight) {
+                $code = 1385
             }
-            catch {
-                throw (New-ContextException -Context "Application pool '$($step.Pool)': cannot read the logon rights of BUILTIN\IIS_IUSRS and '$accountName' (LsaEnumerateAccountRights)" -ErrorRecord $_)
-            }
-            if ($groupRights -contains $setting.Right -and $groupRights -notcontains $setting.DenyRight -and $accountRights -notcontains $setting.DenyRight) {
-                $code = 0
+            elseif ($code -eq 1385 -and $iisUsersRights -contains $setting.Right) {
+                $groupSids = $null
+                try {
+                    if ($separator -ge 0) {
+                        $groupSids = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetGroupSids($accountName.Substring($separator + 1), $accountName.Substring(0, $separator), $PasswordMap[$step.Pool])
+                    }
+                    else {
+                        $groupSids = [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetGroupSids($accountName, [NullString]::Value, $PasswordMap[$step.Pool])
+                    }
+                }
+                catch {
+                    # A Win32Exception with Windows' code; the password is not in it.
+                    throw (New-ContextException -Context "Application pool '$($step.Pool)': cannot read the groups of '$accountName' from a network logon (LogonUser, GetTokenInformation)" -ErrorRecord $_)
+                }
+
+                # The SIDs whose denial WAS's logon would meet.
+                $tokenSids = [System.Collections.Generic.List[System.Security.Principal.SecurityIdentifier]]::new()
+                $tokenSids.Add($accountSid)
+                $tokenSids.Add([System.Security.Principal.SecurityIdentifier]::new($setting.LogonTypeSid))
+                if ($null -eq $groupSids) {
+                    Write-Warning ("Application pool '{0}': the account '{1}' is not allowed to log on from the network, so its groups could not be read, and whether one of them is denied '{2}' was not checked. If one is, WAS will refuse the account at the pool's first request (events 5021, 5057)." -f $step.Pool, $accountName, $setting.DenyRight)
+                }
+                else {
+                    foreach ($groupSid in $groupSids) {
+                        if ($groupSid.Value -ne $script:NetworkLogonSid) {
+                            $tokenSids.Add($groupSid)
+                        }
+                    }
+                }
+
+                $denied = $false
+                foreach ($tokenSid in $tokenSids) {
+                    if ((Get-PrincipalRight -PoolName $step.Pool -Sid $tokenSid) -contains $setting.DenyRight) {
+                        $denied = $true
+                    }
+                }
+                if (-not $denied) {
+                    $code = 0
+                }
             }
         }
         if ($code -ne 0) {
-            throw (New-PoolLogonError -PoolName $step.Pool -UserName $accountName -ErrorCode $code -RightName $setting.Right)
+            throw (New-PoolLogonError -PoolName $step.Pool -UserName $accountName -ErrorCode $code -Setting $setting)
         }
     }
 }
@@ -1244,9 +1465,12 @@ function Invoke-Apply {
     }
     $pending = [System.Collections.Generic.List[object]]::new()
     try {
+        foreach ($step in $plan) {
+            Confirm-ConfigurationStep -Manager $manager -Step $step -Cmdlet $Cmdlet
+        }
         Assert-PoolLogon -Manager $manager -Steps $plan -PasswordMap $PasswordMap
         foreach ($step in $plan) {
-            if (Invoke-ConfigurationStep -Manager $manager -Step $step -PasswordMap $PasswordMap -Cmdlet $Cmdlet) {
+            if (Invoke-ConfigurationStep -Manager $manager -Step $step -PasswordMap $PasswordMap) {
                 $pending.Add($step)
             }
         }

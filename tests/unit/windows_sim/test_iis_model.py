@@ -651,6 +651,101 @@ def test_a_deny_of_batch_logon_wins_over_iis_iusrs():
     assert "(Win32 error 1385)" in message_of(apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD}))
 
 
+def _local_sid(host: Host) -> str:
+    return f"{host.state['host']['machine_sid']}-1001"
+
+
+def test_a_deny_held_by_a_local_group_of_the_account_refuses_it_although_iis_iusrs_grants_the_right():
+    # CIS denies batch logon to Guests; a deny right overrides the grant, whichever group of the token holds it.
+    host = local_account_host()
+    host.state["local_groups"]["S-1-5-32-546"].append(_local_sid(host))
+    host.state["user_rights"]["SeDenyBatchLogonRight"] = ["S-1-5-32-546"]
+    result = apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD})
+    assert result["failed"] is True
+    assert "(Win32 error 1385)" in message_of(result)
+    assert "KeyfactorPortal" not in (host.state.get("iis") or {}).get("app_pools", {})
+
+
+def test_a_deny_held_by_a_domain_group_of_the_account_refuses_it_although_iis_iusrs_grants_the_right():
+    # The DISA STIG denies batch logon to Domain Admins.
+    host = make_host(accounts=[{"name": "svc_keyfactor", "type": "user", "member_of": ["Domain Admins"]}])
+    host.state["user_rights"]["SeDenyBatchLogonRight"] = [f"{host.state['domain']['sid']}-512"]
+    result = apply(host, create_as(SVC), passwords={"KeyfactorPortal": PASSWORD})
+    assert result["failed"] is True
+    assert "(Win32 error 1385)" in message_of(result)
+    assert "KeyfactorPortal" not in (host.state.get("iis") or {}).get("app_pools", {})
+
+
+def test_a_deny_held_by_iis_iusrs_refuses_an_account_that_holds_the_right_itself():
+    # LogonUser succeeds, but WAS adds IIS_IUSRS to the token, and its denial wins.
+    host = local_account_host()
+    host.state["user_rights"]["SeBatchLogonRight"].append(_local_sid(host))
+    host.state["user_rights"]["SeDenyBatchLogonRight"] = [IIS_IUSRS]
+    result = apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD})
+    assert result["failed"] is True
+    assert "(Win32 error 1385)" in message_of(result)
+    assert "or it, one of its groups or BUILTIN\\IIS_IUSRS is denied that logon ('SeDenyBatchLogonRight')" in message_of(result)
+
+
+def test_a_deny_held_by_iis_iusrs_does_not_count_when_the_pool_manages_its_groups_itself():
+    host = local_account_host()
+    host.state["user_rights"]["SeBatchLogonRight"].append(_local_sid(host))
+    host.state["user_rights"]["SeDenyBatchLogonRight"] = [IIS_IUSRS]
+    host.state["iis"] = {"app_pools": {"KeyfactorPortal": dict(iis.POOL_DEFAULTS, name="KeyfactorPortal",
+                                                               manual_group_membership=True)}}
+    result = apply(host, operation("KeyfactorPortal", identity={"type": "SpecificUser", "username": ".\\kfpool",
+                                                                 "password": "set"}),
+                   passwords={"KeyfactorPortal": PASSWORD})
+    assert not result.get("failed"), message_of(result)
+
+
+def test_the_refusal_of_a_pool_that_manages_its_groups_itself_does_not_count_iis_iusrs():
+    host = local_account_host()
+    host.state["iis"] = {"app_pools": {"KeyfactorPortal": dict(iis.POOL_DEFAULTS, name="KeyfactorPortal",
+                                                               manual_group_membership=True)}}
+    result = apply(host, operation("KeyfactorPortal", identity={"type": "SpecificUser", "username": ".\\kfpool",
+                                                                 "password": "set"}),
+                   passwords={"KeyfactorPortal": PASSWORD})
+    assert ("it is not granted 'SeBatchLogonRight' (itself or through its groups; BUILTIN\\IIS_IUSRS does not count, as "
+            "the pool's processModel.manualGroupMembership is true), or it or one of its groups is denied that logon "
+            "('SeDenyBatchLogonRight') (ERROR_LOGON_TYPE_NOT_GRANTED)") in message_of(result)
+
+
+def test_an_account_that_may_not_log_on_from_the_network_passes_with_a_warning_that_its_groups_were_not_read():
+    # Security baselines deny network logon to local accounts ("Local account", S-1-5-113) on member servers.
+    host = local_account_host()
+    host.state["user_rights"]["SeDenyNetworkLogonRight"] = ["S-1-5-113"]
+    result = apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD})
+    assert not result.get("failed"), message_of(result)
+    assert result["warning"] == [
+        "Application pool 'KeyfactorPortal': the account 'KF01\\kfpool' is not allowed to log on from the network, so its "
+        "groups could not be read, and whether one of them is denied 'SeDenyBatchLogonRight' was not checked. If one "
+        "is, WAS will refuse the account at the pool's first request (events 5021, 5057)."]
+    assert PASSWORD not in json.dumps(result)
+
+
+def test_an_account_whose_groups_cannot_be_read_is_still_refused_for_its_own_denial():
+    host = local_account_host()
+    host.state["user_rights"]["SeDenyNetworkLogonRight"] = ["S-1-5-113"]
+    host.state["user_rights"]["SeDenyBatchLogonRight"] = [_local_sid(host)]
+    assert "(Win32 error 1385)" in message_of(apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD}))
+
+
+def test_an_account_whose_groups_are_read_passes_without_a_warning():
+    result = apply(local_account_host(), create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD})
+    assert not result.get("failed") and result["warning"] == []
+
+
+def test_check_mode_logs_no_account_on_so_a_wrong_password_is_not_tried():
+    # Under -WhatIf ShouldProcess declines every change, and a logon would still be audited and count towards the
+    # account's lockout.
+    host = local_account_host(OTHER_PASSWORD)
+    before = copy.deepcopy(host.state)
+    result = apply(host, create_as(".\\kfpool"), passwords={"KeyfactorPortal": PASSWORD}, check_mode=True)
+    assert not result.get("failed"), message_of(result)
+    assert host.state == before
+
+
 def test_a_gmsa_is_not_logged_on():
     host = make_host(accounts=[{"name": "gmsa_kf$", "type": "user", "password_sha256": hash_password(OTHER_PASSWORD)}])
     result = apply(host, operation("KeyfactorPortal", "create", settings=DEFAULT_SETTINGS, run_state="start",

@@ -19,7 +19,16 @@ import json
 from .. import iis
 from ..accounts import resolution_report, resolve_as_payload
 from ..errors import HostError
-from ..logon import LOGON32_LOGON_BATCH, LOGON32_LOGON_SERVICE, account_rights, logon_user
+from ..logon import (
+    ERROR_LOGON_TYPE_NOT_GRANTED,
+    LOGON32_LOGON_BATCH,
+    LOGON32_LOGON_NETWORK,
+    LOGON32_LOGON_SERVICE,
+    LOGON_TYPES,
+    account_rights,
+    group_sids,
+    logon_user,
+)
 from ..passwords import hash_password, password_matches
 from ..registry import payload_model
 from ..stock.win_feature import is_installed
@@ -189,7 +198,58 @@ def _checked_operations(operations, passwords: dict) -> list[dict]:
 # --- Assert-PoolLogon ----------------------------------------------------------------------------------------------
 
 
+def _not_granted(right: str, deny: str, via_iis_users: bool) -> str:
+    """New-PoolLogonError's reason for ERROR_LOGON_TYPE_NOT_GRANTED."""
+    if via_iis_users:
+        scope = (f"it is not granted '{right}' (itself, through its groups or through BUILTIN\\IIS_IUSRS), or it, one of "
+                 f"its groups or BUILTIN\\IIS_IUSRS is denied that logon ('{deny}')")
+    else:
+        scope = (f"it is not granted '{right}' (itself or through its groups; BUILTIN\\IIS_IUSRS does not count, as the "
+                 "pool's processModel.manualGroupMembership is true), or it or one of its groups is denied that logon "
+                 f"('{deny}')")
+    return (f"{scope} (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right and lift the denial before the pool is created, "
+            "for example with pkiops.keyfactor_command.user_rights")
+
+
+def _was_logon(call, op: dict, principal, password: str, pool: dict) -> tuple[int, str, str, bool]:
+    """LogonUser with the pool's logon type, then what WAS's logon, which adds BUILTIN\\IIS_IUSRS to the token
+    unless manualGroupMembership, would meet: a denial held by IIS_IUSRS refuses it; IIS_IUSRS's grant admits an
+    account LogonUser refused, unless the account, the logon type's group or one of the account's groups (read from a
+    network logon) is denied the logon type. Returns the code, the right, the denying right and whether IIS_IUSRS
+    counted."""
+    state, directory = call.host.state, call.host.directory
+    logon_type = LOGON32_LOGON_SERVICE if iis.setting(pool, "logon_type") == "LogonService" else LOGON32_LOGON_BATCH
+    type_sid, right, deny = LOGON_TYPES[logon_type]
+    via_iis_users = not iis.setting(pool, "manual_group_membership")
+    domain, _, user = principal.name.rpartition("\\")
+    code = logon_user(state, directory, domain or None, user, password, logon_type)
+    if not via_iis_users or code not in (0, ERROR_LOGON_TYPE_NOT_GRANTED):
+        return code, right, deny, via_iis_users
+    iis_users_rights = account_rights(state, _IIS_USERS)
+    if deny in iis_users_rights:
+        return ERROR_LOGON_TYPE_NOT_GRANTED, right, deny, via_iis_users
+    if code == ERROR_LOGON_TYPE_NOT_GRANTED and right in iis_users_rights:
+        try:
+            groups = group_sids(state, directory, domain or None, user, password)
+        except HostError as error:
+            raise HostError(f"Application pool '{op['pool']}': cannot read the groups of '{principal.name}' from a network "
+                            f"logon (LogonUser, GetTokenInformation): {error.message}", error.type_name) from None
+        sids = {principal.sid, type_sid}
+        if groups is None:
+            call.warnings.append(
+                f"Application pool '{op['pool']}': the account '{principal.name}' is not allowed to log on from the "
+                f"network, so its groups could not be read, and whether one of them is denied '{deny}' was not checked. "
+                "If one is, WAS will refuse the account at the pool's first request (events 5021, 5057).")
+        else:
+            sids |= groups - {LOGON_TYPES[LOGON32_LOGON_NETWORK][0]}
+        if not any(deny in account_rights(state, sid) for sid in sids):
+            code = 0
+    return code, right, deny, via_iis_users
+
+
 def _check_logons(call, operations: list[dict], passwords: dict) -> None:
+    """Assert-PoolLogon, for the operations ShouldProcess approved: the caller never calls it under -WhatIf, which
+    declines them all."""
     state, directory = call.host.state, call.host.directory
     for op in operations:
         identity = op["identity"]
@@ -201,20 +261,10 @@ def _check_logons(call, operations: list[dict], passwords: dict) -> None:
             raise HostError(f"Application pool '{op['pool']}': the account '{identity['username']}' given as its username "
                             f"does not resolve to an account: {error.message}", "System.InvalidOperationException") from None
         pool = iis.find_pool(state, op["pool"]) or dict(iis.POOL_DEFAULTS)
-        service = iis.setting(pool, "logon_type") == "LogonService"
-        logon_type = LOGON32_LOGON_SERVICE if service else LOGON32_LOGON_BATCH
-        right, deny = ("SeServiceLogonRight", "SeDenyServiceLogonRight") if service else ("SeBatchLogonRight", "SeDenyBatchLogonRight")
-        domain, _, user = principal.name.rpartition("\\")
-        code = logon_user(state, directory, domain or None, user, passwords[op["pool"].lower()], logon_type)
-        if code == 1385 and not iis.setting(pool, "manual_group_membership"):
-            group_rights = account_rights(state, _IIS_USERS)
-            if right in group_rights and deny not in group_rights and deny not in account_rights(state, principal.sid):
-                code = 0
+        code, right, deny, via_iis_users = _was_logon(call, op, principal, passwords[op["pool"].lower()], pool)
         if code:
             reason = _LOGON_REASONS.get(code) or (
-                f"it holds '{right}' neither itself, nor through its groups, nor through BUILTIN\\IIS_IUSRS, or it is denied "
-                "that logon (ERROR_LOGON_TYPE_NOT_GRANTED); grant the right before the pool is created, for example with "
-                "pkiops.keyfactor_command.user_rights" if code == 1385 else f"Win32 error {code}")
+                _not_granted(right, deny, via_iis_users) if code == ERROR_LOGON_TYPE_NOT_GRANTED else f"Win32 error {code}")
             raise HostError(f"Application pool '{op['pool']}': the account '{principal.name}' given as its username cannot "
                             f"log on with the password given for it, as WAS would log it on: {reason} (Win32 error {code}). "
                             "No application pool was changed.", "System.ComponentModel.Win32Exception")
@@ -309,7 +359,8 @@ def _apply(call) -> None:
                         + _NOT_INSTALLED, "System.InvalidOperationException")
     _check_configuration(state, "Cannot open the IIS configuration (ServerManager)")
     if call.check_mode:
-        # -WhatIf: the checks above and the existence checks run; ShouldProcess declines every change.
+        # -WhatIf: the checks above and the existence checks run; ShouldProcess declines every change, so no account
+        # is logged on (a logon is audited, and a wrong password counts towards the account's lockout).
         for op in operations:
             _find_for(state, op)
         return
