@@ -94,7 +94,7 @@ def built_in_username_problem(username: str) -> str | None:
             identity_type = "ApplicationPoolIdentity"
         return "is a SID; give the account's name (DOMAIN\\name, .\\name or name@domain)" + (
             _use_identity_type(identity_type) if identity_type else "")
-    authority, _, name = text.rpartition("\\")
+    authority, _separator, name = text.rpartition("\\")
     if authority.lower() in _NOT_USER_AUTHORITIES:
         identity_type = _NOT_USER_AUTHORITIES[authority.lower()] or _BUILT_IN_NAMES.get(name.lower())
         return f"is a built-in account or group of Windows, not a user account{_use_identity_type(identity_type)}"
@@ -369,8 +369,8 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
 
         desired = _desired_settings(pool, creating=not exists)
         settings = desired if not exists else {k: v for k, v in desired.items() if info.get(k) != v}
-        identity, account_changes, password = _identity_operation(index, pool, info if exists else None,
-                                                                   wanted_sids.get(index))
+        identity, account_changes, password = _identity_operation(
+            index, pool, info if exists else None, wanted_sids.get(index))
         password_before, password_after = _password_markers(info, exists, pool.get("password") is not None, password)
         if exists:
             before[name] = _view(info, password_before)

@@ -445,7 +445,7 @@ def test_a_pool_stopped_with_auto_start_on_runs_again_after_iisreset():
 def test_start_leaves_the_pool_starting_until_was_has_started_it():
     pool = iis.new_pool(make_host().state, "KeyfactorPortal", state="Stopped")
     assert iis.start(pool) == "Starting"
-    assert [iis.read_state(pool) for _ in range(iis.SETTLE_READS + 1)] == ["Starting"] * iis.SETTLE_READS + ["Started"]
+    assert [iis.read_state(pool) for _read in range(iis.SETTLE_READS + 1)] == ["Starting"] * iis.SETTLE_READS + ["Started"]
 
 
 def test_probe_reports_a_pool_on_its_way_and_then_where_it_arrived():
@@ -538,8 +538,8 @@ def test_a_pool_with_a_name_longer_than_was_takes_is_never_started():
     {"pool": "KeyfactorPortal", "action": "update", "settings": {"idle_timeout_minutes": "5"}, "identity": None,
      "run_state": None, "recycle": False},
     {"pool": "KeyfactorPortal", "action": "update", "settings": {}, "identity": None, "run_state": "restart", "recycle": False},
-    {"pool": "KeyfactorPortal", "action": "update", "settings": {}, "identity": {"type": "NetworkService", "username": SVC,
-                                                                                "password": "keep"}, "run_state": None,
+    {"pool": "KeyfactorPortal", "action": "update", "settings": {},
+     "identity": {"type": "NetworkService", "username": SVC, "password": "keep"}, "run_state": None,
      "recycle": False},
     {"pool": "KeyfactorPortal", "action": "remove", "settings": {"enable_32bit": True}},
 ], ids=["unknown action", "unknown setting", "minutes as text", "unknown run state", "username for a built-in identity",
@@ -639,8 +639,8 @@ def test_iis_iusrs_does_not_count_when_the_pool_manages_its_groups_itself():
     host = local_account_host()
     host.state["iis"] = {"app_pools": {"KeyfactorPortal": dict(iis.POOL_DEFAULTS, name="KeyfactorPortal",
                                                                manual_group_membership=True)}}
-    result = apply(host, operation("KeyfactorPortal", identity={"type": "SpecificUser", "username": ".\\kfpool",
-                                                                 "password": "set"}),
+    result = apply(host, operation("KeyfactorPortal",
+                                   identity={"type": "SpecificUser", "username": ".\\kfpool", "password": "set"}),
                    passwords={"KeyfactorPortal": PASSWORD})
     assert "(Win32 error 1385)" in message_of(result)
 
@@ -693,8 +693,8 @@ def test_a_deny_held_by_iis_iusrs_does_not_count_when_the_pool_manages_its_group
     host.state["user_rights"]["SeDenyBatchLogonRight"] = [IIS_IUSRS]
     host.state["iis"] = {"app_pools": {"KeyfactorPortal": dict(iis.POOL_DEFAULTS, name="KeyfactorPortal",
                                                                manual_group_membership=True)}}
-    result = apply(host, operation("KeyfactorPortal", identity={"type": "SpecificUser", "username": ".\\kfpool",
-                                                                 "password": "set"}),
+    result = apply(host, operation("KeyfactorPortal",
+                                   identity={"type": "SpecificUser", "username": ".\\kfpool", "password": "set"}),
                    passwords={"KeyfactorPortal": PASSWORD})
     assert not result.get("failed"), message_of(result)
 
@@ -703,8 +703,8 @@ def test_the_refusal_of_a_pool_that_manages_its_groups_itself_does_not_count_iis
     host = local_account_host()
     host.state["iis"] = {"app_pools": {"KeyfactorPortal": dict(iis.POOL_DEFAULTS, name="KeyfactorPortal",
                                                                manual_group_membership=True)}}
-    result = apply(host, operation("KeyfactorPortal", identity={"type": "SpecificUser", "username": ".\\kfpool",
-                                                                 "password": "set"}),
+    result = apply(host, operation("KeyfactorPortal",
+                                   identity={"type": "SpecificUser", "username": ".\\kfpool", "password": "set"}),
                    passwords={"KeyfactorPortal": PASSWORD})
     assert ("it is not granted 'SeBatchLogonRight' (itself or through its groups; BUILTIN\\IIS_IUSRS does not count, as "
             "the pool's processModel.manualGroupMembership is true), or it or one of its groups is denied that logon "

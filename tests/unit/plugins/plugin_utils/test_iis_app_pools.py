@@ -722,8 +722,8 @@ def test_a_pool_whose_configured_account_no_longer_resolves_is_changed():
 
 def test_a_username_that_does_not_resolve_fails_the_plan_before_any_pool_is_created():
     typo = "CONTOSO\\svc_keyfactr"
-    pools = [service_account_pool("A", password=PASSWORD), pool("B", identity_type="SpecificUser", username=typo,
-                                                                  password=PASSWORD), pool("C")]
+    pools = [service_account_pool("A", password=PASSWORD),
+             pool("B", identity_type="SpecificUser", username=typo, password=PASSWORD), pool("C")]
     current = probe({"A": missing(), "B": missing(), "C": missing()}, accounts=resolved(SVC, typo))
     with pytest.raises(PlanError) as raised:
         plan(pools, current, False)

@@ -221,7 +221,7 @@ def _was_logon(call, op: dict, principal, password: str, pool: dict) -> tuple[in
     logon_type = LOGON32_LOGON_SERVICE if iis.setting(pool, "logon_type") == "LogonService" else LOGON32_LOGON_BATCH
     type_sid, right, deny = LOGON_TYPES[logon_type]
     via_iis_users = not iis.setting(pool, "manual_group_membership")
-    domain, _, user = principal.name.rpartition("\\")
+    domain, _separator, user = principal.name.rpartition("\\")
     code = logon_user(state, directory, domain or None, user, password, logon_type)
     if not via_iis_users or code not in (0, ERROR_LOGON_TYPE_NOT_GRANTED):
         return code, right, deny, via_iis_users
@@ -315,7 +315,7 @@ def _configure(state: dict, op: dict, passwords: dict[str, str]) -> tuple[dict |
 def _settled(pool: dict, now: int | None) -> str:
     """Wait-PoolStateSettled: read the state until it is Started or Stopped, within the bound."""
     state = iis.read_state(pool, now)
-    for _ in range(_SETTLE_POLLS):
+    for _poll in range(_SETTLE_POLLS):
         if state in ("Started", "Stopped"):
             break
         state = iis.read_state(pool, now)
