@@ -21,7 +21,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 # Registry element size limits (Microsoft): a value name has at most 16,383 characters.
 MAX_VALUE_NAME = 16383
 # X509Certificate2.SerialNumber: the serial's bytes as uppercase hex, two digits a byte.
-_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+$")
+_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+\Z")  # \Z: $ would also match before a final newline
 
 
 class ActionModule(WindowsTaskAction):

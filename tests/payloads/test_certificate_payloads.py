@@ -243,6 +243,41 @@ def test_removal_deletes_from_the_default_physical_store_only():
     assert "CERT_STORE_PROV_PHYSICAL_W = new IntPtr(14)" in source
 
 
+# --- validation patterns end in \z ------------------------------------------------------------------------------------------
+#
+# In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so
+# '^[0-9A-F]{40}$' accepts a thumbprint followed by "\n". \z matches only at the very end.
+
+_MATCH_OPERAND = re.compile(r"-c?i?(?:not)?match '((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def end_anchor_problems(source: str) -> list[str]:
+    """Each pattern of a -match family operator that ends in $, which lets a final newline through."""
+    return [f"'{pattern}' ends in $; use \\z" for pattern in _MATCH_OPERAND.findall(source)
+            if re.search(r"(?<!\\)\$\)*$", pattern)]
+
+
+def test_the_check_finds_a_pattern_anchored_with_a_dollar():
+    broken = "if ($Value -cnotmatch '^[0-9A-F]{40}$') { throw 'x' }\nif ($Data -notmatch '^(AB)+$') { }"
+    assert powershell.syntax_problems(broken) == []
+    assert end_anchor_problems(broken) == ["'^[0-9A-F]{40}$' ends in $; use \\z", "'^(AB)+$' ends in $; use \\z"]
+    assert end_anchor_problems("$Value -match '^S-1-' -and $Other -cmatch '^[0-9]+\\z' -and $x -match 'US\\$'") == []
+
+
+@pytest.mark.parametrize("payload", CERTIFICATE_PAYLOADS)
+def test_no_validation_pattern_lets_a_final_newline_through(payload):
+    source = payload_source(payload)
+    assert end_anchor_problems(source) == []
+    # What each anchored pattern of these payloads is for, and the value it must still accept: Python's \Z is .NET's \z.
+    accepted = {r"^[0-9A-F]{40}\z": "AB" * 20, r"^([0-9A-F]{2})+\z": "0080AB"}
+    anchored = [pattern for pattern in _MATCH_OPERAND.findall(source) if pattern.endswith(r"\z")]
+    assert anchored, f"{payload} checks its thumbprint with an anchored pattern"
+    for pattern in anchored:
+        assert pattern in accepted, f"{pattern}: add the value it must accept to this test"
+        compiled = re.compile(pattern.replace(r"\z", r"\Z"))
+        assert compiled.search(accepted[pattern])
+        assert not compiled.search(accepted[pattern] + "\n")
+
 # --- Add-Type blocks compile as C# 5 against .NET Framework 4.x -----------------------------------------------------------
 
 _MONO_API = pathlib.Path("/usr/lib/mono/4.8-api")

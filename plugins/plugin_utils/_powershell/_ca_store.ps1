@@ -20,7 +20,9 @@ function Assert-CaStoreEntry {
     # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
     # uppercase hex digits) and stores as 'CA' or 'Root', both normalised by
     # the controller. Anything else is a controller bug, which would
-    # otherwise surface as "not found" or a write to the wrong store.
+    # otherwise surface as "not found" or a write to the wrong store. The
+    # pattern ends in \z, not $: in .NET regular expressions $ also matches
+    # before a final newline, which would let "<thumbprint>`n" through.
     param(
         [AllowNull()]
         [object]$Thumbprint,
@@ -32,7 +34,7 @@ function Assert-CaStoreEntry {
         [string]$Label
     )
 
-    if ($Thumbprint -isnot [string] -or $Thumbprint -cnotmatch '^[0-9A-F]{40}$') {
+    if ($Thumbprint -isnot [string] -or $Thumbprint -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid ${Label}: thumbprint must be 40 uppercase hexadecimal digits."
     }
     if ($Store -isnot [string] -or @('CA', 'Root') -cnotcontains $Store) {

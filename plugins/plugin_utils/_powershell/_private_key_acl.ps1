@@ -555,6 +555,8 @@ function Assert-Thumbprint {
     # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
     # uppercase hex digits, normalised by the controller). Anything else is a
     # controller bug, and would otherwise just be reported as "not found".
+    # \z, not $: in .NET regular expressions $ also matches before a final
+    # newline.
     param(
         [AllowEmptyString()]
         [AllowNull()]
@@ -564,7 +566,7 @@ function Assert-Thumbprint {
         [string]$Name
     )
 
-    if ($Value -cnotmatch '^[0-9A-F]{40}$') {
+    if ($Value -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid ${Name} '$Value': a certificate thumbprint is 40 uppercase hexadecimal digits."
     }
 }

@@ -78,8 +78,10 @@ function Assert-Input {
     if ([string]::IsNullOrWhiteSpace($Store)) {
         throw 'Invalid StoreName: give the name of a LocalMachine certificate store such as My.'
     }
-    # As X509Certificate2.Thumbprint spells it: 40 uppercase hex digits.
-    if ($CertificateThumbprint -cnotmatch '^[0-9A-F]{40}$') {
+    # As X509Certificate2.Thumbprint spells it: 40 uppercase hex digits. The
+    # patterns here end in \z, not $: in .NET regular expressions $ also
+    # matches before a final newline.
+    if ($CertificateThumbprint -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid Thumbprint '$CertificateThumbprint': a certificate thumbprint is 40 uppercase hexadecimal digits."
     }
     # A path below HKEY_LOCAL_MACHINE without the hive. An empty path would
@@ -110,7 +112,7 @@ function Assert-Serial {
         [string]$Data
     )
 
-    if ($Data -cnotmatch '^([0-9A-F]{2})+$') {
+    if ($Data -cnotmatch '^([0-9A-F]{2})+\z') {
         throw "Invalid Serial '$Data': give the serial number as X509Certificate2.SerialNumber shows it, uppercase hexadecimal, two digits a byte."
     }
 }

@@ -223,13 +223,14 @@ def test_apply_in_check_mode_changes_nothing(pki):
 @pytest.mark.parametrize("operation, message", [
     ({"action": "import"}, "action must be 'add' or 'remove'."),
     ({"thumbprint": "ab" * 20}, "thumbprint must be 40 uppercase hexadecimal digits."),
+    ({"thumbprint": "AB" * 20 + "\n"}, "thumbprint must be 40 uppercase hexadecimal digits."),
     ({"store": "My"}, "store must be 'CA' (intermediate certification authorities) or 'Root' (trusted root certification authorities)."),
     ({"store": "root"}, "store must be 'CA'"),
     ({"der": None}, "der must hold the certificate's DER bytes as base64."),
     ({"der": "not base64!"}, "der is not valid base64."),
     ({"der": base64.b64encode(b"not a certificate").decode()}, "der is not a single certificate"),
     ({"thumbprint": "AB" * 20}, f"der holds the certificate {{root}}, not {'AB' * 20}."),
-], ids=["action", "lowercase thumbprint", "store", "store case", "no der", "not base64", "not a certificate", "other certificate"])
+], ids=["action", "lowercase thumbprint", "final newline", "store", "store case", "no der", "not base64", "not a certificate", "other certificate"])
 def test_a_bad_operation_fails_before_any_change(pki, operation, message):
     host = make_host()
     before = snapshot(host)

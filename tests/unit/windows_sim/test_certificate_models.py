@@ -590,6 +590,7 @@ def test_importing_over_a_key_whose_file_is_gone_leaves_nothing_behind(pki):
     ({"sid": NS, "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
     ({"sid": " S-1-5-20", "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
     ({"sid": "S-1-5-20 ", "action": "set", "rights": READ}, "Value was invalid."),
+    ({"sid": "S-1-5-20\n", "action": "set", "rights": READ}, "Value was invalid."),
     ({"sid": "S-1-5-32-4294967296", "action": "set", "rights": READ}, "Value was invalid."),
     ({"sid": NS_SID, "action": "set", "rights": 0}, "rights must be a non-zero access mask"),
     ({"sid": NS_SID, "action": "set", "rights": 0xD01F01FF}, "rights must be a non-zero access mask"),
@@ -600,7 +601,7 @@ def test_importing_over_a_key_whose_file_is_gone_leaves_nothing_behind(pki):
     ({"sid": NS_SID, "action": "Set", "rights": READ}, "action must be 'set' or 'remove'."),
     ({"sid": NS_SID, "action": "grant", "rights": READ}, "action must be 'set' or 'remove'."),
     ("S-1-5-20", "is not a dictionary with the keys sid, action and rights."),
-], ids=["a name", "leading space", "trailing space", "sub-authority too large", "zero mask", "unsigned mask", "boolean",
+], ids=["a name", "leading space", "trailing space", "final newline", "sub-authority too large", "zero mask", "unsigned mask", "boolean",
         "string", "no rights", "rights on a remove", "action case", "unknown action", "not a dictionary"])
 def test_the_key_acl_model_takes_only_what_the_payload_takes_and_changes_nothing_otherwise(pki, operation, message):
     host = make_host()
@@ -664,8 +665,9 @@ def test_the_pfx_apply_model_checks_each_ca_certificates_bytes_before_any_change
     ({"Serial": "80ab"}, "Invalid Serial '80ab'"),
     ({"Serial": "0080A"}, "Invalid Serial '0080A'"),
     ({"Serial": ""}, "Invalid Serial ''"),
+    ({"Serial": "0080AB\n"}, "Invalid Serial '0080AB\n'"),
 ], ids=["lowercase thumbprint", "leading backslash", "empty key name", "long key name", "default value", "long value name",
-        "lowercase serial", "odd digits", "empty serial"])
+        "lowercase serial", "odd digits", "empty serial", "final newline"])
 def test_the_serial_model_refuses_what_the_payload_refuses_before_any_change(pki, parameters, message):
     host = make_host()
     thumbprint = seed(host, pki["leaf"])

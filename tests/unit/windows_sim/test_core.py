@@ -542,7 +542,7 @@ def test_a_sid_resolves_in_its_canonical_spelling(directory, sid, canonical):
 
 
 @pytest.mark.parametrize("sid", ["S-1-5-21-1-2-3-4294967296", "S-1-281474976710656-1",
-                                 "S-1-5-" + "-".join(["1"] * 16), "S-1-5-"])
+                                 "S-1-5-" + "-".join(["1"] * 16), "S-1-5-", "S-1-5-20\n"])
 def test_a_sid_out_of_range_or_too_long_fails_as_the_sid_constructor_does(directory, sid):
     with pytest.raises(HostError) as raised:
         directory.resolve(sid)

@@ -14,7 +14,8 @@ import re
 from .errors import HostError, IdentityNotMapped
 from .iis import app_pool_identity_sid
 
-SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
+# \Z: $ would also match before a final newline, which SecurityIdentifier refuses.
+SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+\Z", re.IGNORECASE)
 
 # ConvertStringSidToSid's limits: a 48-bit identifier authority, at most 15
 # sub-authorities (SID_MAX_SUB_AUTHORITIES), each a 32-bit unsigned value.

@@ -886,7 +886,8 @@ def test_a_certificate_without_its_key_fails(cert_serial_registry, ps_ok):
     {"certificate": {"found": True, "has_private_key": True, "serial_number": ""}, "registry": {}},
     {"certificate": {"found": True, "has_private_key": True, "serial_number": SERIAL}},
     {"certificate": "System.Collections.Hashtable", "registry": {}},
-], ids=["empty serial", "no registry", "flattened"])
+    {"certificate": {"found": True, "has_private_key": True, "serial_number": SERIAL + "\n"}, "registry": {}},
+], ids=["empty serial", "no registry", "flattened", "final newline"])
 def test_a_malformed_probe_is_an_unexpected_result(cert_serial_registry, ps_ok, report):
     action, replay = cert_serial_registry()
     replay.queue(ps_ok(report))

@@ -90,7 +90,8 @@ def identity_report(host) -> dict:
     return {"sid": identity["sid"], "groups": list(identity["groups"])}
 
 
-_SID = re.compile(r"^S-1-(\d+)((?:-\d+)*)$", re.IGNORECASE)
+# \Z: $ would also match before a final newline, which SecurityIdentifier refuses.
+_SID = re.compile(r"^S-1-(\d+)((?:-\d+)*)\Z", re.IGNORECASE)
 
 
 def _canonical_sid(text: str) -> str | None:

@@ -10,7 +10,8 @@ from ..registry import payload_model
 from ._key_acl import key_report
 from .pfx_import import _target
 
-_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+$")
+# Assert-Serial's pattern; \Z is .NET's \z, and $ in both would also match before a final newline.
+_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+\Z")
 
 
 def _check_input(call) -> tuple[str, str, str, str]:
