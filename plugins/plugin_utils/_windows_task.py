@@ -157,13 +157,16 @@ class WindowsTaskAction(ActionBase):
         """Parameters of the apply run; by default just the planned operations."""
         return {"Operations": plan.operations}
 
-    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> None:
+    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> dict | None:
         """Called after an apply the host reported as successful, with its ``$Ansible.Result``.
 
         A payload can succeed without doing everything it was sent (ShouldProcess
         may decline an operation); a module whose result says what was done can
-        compare it with ``plan.operations`` here and raise PayloadError.
+        compare it with ``plan.operations`` here and raise PayloadError. It may
+        return values that replace the planned ones in the task's result, such as
+        ``changed`` when an operation found nothing left to do.
         """
+        return None
 
     def explain_failure(self, step: str, message: str) -> str:
         """Windows' message for a failed step, with what the module knows about its likely cause."""
@@ -210,7 +213,7 @@ class WindowsTaskAction(ActionBase):
             # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
             self._marked_change = _snapshot.marked_change(self._task_vars, self.module_name)
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
-            self.check_applied(params, plan, applied_result)
+            outcome.update(self.check_applied(params, plan, applied_result) or {})
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)
         if self._play_context.diff:

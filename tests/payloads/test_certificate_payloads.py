@@ -243,6 +243,21 @@ def test_removal_deletes_from_the_default_physical_store_only():
     assert "CERT_STORE_PROV_PHYSICAL_W = new IntPtr(14)" in source
 
 
+
+def test_a_removal_is_a_change_only_when_it_deleted_a_copy():
+    # RemoveCertificate returns how many copies it deleted; none when the certificate left .Default since the probe.
+    source = payload_source("ca_certificates")
+    remove = _function(source, "Remove-CaCertificate")
+    assert "[void]" not in remove
+    assert "[Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)" in remove
+    apply = _function(source, "Invoke-Apply")
+    removal = apply[apply.index("$removed = Remove-CaCertificate"):]
+    assert re.match(r"\$removed = Remove-CaCertificate -Store \$step\.Store -Thumbprint \$step\.Thumbprint\s+"
+                    r"\$done\['removed'\] = \$removed\s+if \(\$removed -gt 0\) \{\s+\$Ansible\.Changed = \$true\s+\}", removal)
+    # The one other place that reports a change is the add.
+    assert apply.count("$Ansible.Changed = $true") == 2
+    assert re.search(r"Add-CaCertificate -Store \$step\.Store -Certificate \$step\.Certificate\s+\$Ansible\.Changed = \$true", apply)
+
 # --- validation patterns end in \z ------------------------------------------------------------------------------------------
 #
 # In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so

@@ -146,7 +146,7 @@ def test_apply_removes_every_copy_and_only_from_the_store_named(pki):
     store(host.state, "Root")[thumbprint.lower()] = dict(entry)
     store(host.state, "CA")[thumbprint] = dict(entry)
     result = apply(host, remove(pki["root"], "Root"))
-    assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root"}]}
+    assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root", "removed": 2}]}
     assert find_certificate(host.state, "Root", thumbprint) is None
     assert find_certificate(host.state, "CA", thumbprint) is not None
 
@@ -205,9 +205,22 @@ def test_der_base64_may_hold_whitespace_as_convert_frombase64string_allows(pki):
     assert find_certificate(host.state, "CA", pki["issuing_thumbprint"])["der"] == issuing
 
 
-def test_removing_a_certificate_that_is_not_there_succeeds(pki):
+def test_removing_a_certificate_that_is_not_there_succeeds_without_a_change(pki):
+    # RemoveCertificate returns how many copies it deleted; none is not an error, and not a change either.
     result = apply(make_host(), remove(pki["root"], "Root"))
     assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["result"] == {"applied": [dict(remove(pki["root"], "Root"), removed=0)]}
+
+
+def test_removing_a_certificate_only_another_physical_store_holds_deletes_nothing(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, physical_stores=["GroupPolicy"])
+    result = apply(host, remove(pki["root"], "Root"))
+    assert result["changed"] is False
+    assert result["result"]["applied"][0]["removed"] == 0
+    assert find_certificate(host.state, "Root", thumbprint) is not None
 
 
 def test_apply_in_check_mode_changes_nothing(pki):

@@ -79,16 +79,21 @@ def add_to_default(state: dict, store_name: str, thumbprint: str, entry: dict) -
         target[existing]["physical_stores"] = ["Default", *held]
 
 
-def remove_from_default(state: dict, store_name: str, thumbprint: str) -> None:
-    """PhysicalStore.RemoveCertificate(store, '.Default', thumbprint): every copy in .Default, and nothing else."""
+def remove_from_default(state: dict, store_name: str, thumbprint: str) -> int:
+    """PhysicalStore.RemoveCertificate(store, '.Default', thumbprint): every copy in .Default, and nothing else; how many."""
     target = store(state, store_name)
+    removed = 0
     for existing in [t for t in target if t.upper() == thumbprint]:
         held = physical_stores(target[existing], store_name, thumbprint)
+        if "Default" not in held:
+            continue
+        removed += 1
         others = [name for name in held if name != "Default"]
         if others:
             target[existing]["physical_stores"] = others
         else:
             del target[existing]
+    return removed
 
 
 def _apply(call) -> None:
@@ -100,12 +105,15 @@ def _apply(call) -> None:
         return
     state = call.host.state
     for step in plan:
+        done = {"action": step["action"], "thumbprint": step["thumbprint"], "store": step["store"]}
         if step["action"] == "remove":
-            remove_from_default(state, step["store"], step["thumbprint"])
+            # Only a deletion is a change: the certificate may have left .Default since the probe.
+            done["removed"] = remove_from_default(state, step["store"], step["thumbprint"])
+            call.changed = call.changed or done["removed"] > 0
         else:
             add_to_default(state, step["store"], step["thumbprint"], step["entry"])
-        applied.append({"action": step["action"], "thumbprint": step["thumbprint"], "store": step["store"]})
-        call.changed = True
+            call.changed = True
+        applied.append(done)
         call.operation_done()
 
 
