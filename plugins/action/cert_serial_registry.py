@@ -30,6 +30,7 @@ class ActionModule(WindowsTaskAction):
     module_name = "cert_serial_registry"
     argument_spec = ARGUMENT_SPEC
     spec_rules = SPEC_RULES
+    failure_result_keys = ("key_created", "written")
 
     def check_params(self, params):
         if not params["value_name"]:

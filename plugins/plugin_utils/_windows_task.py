@@ -135,6 +135,9 @@ class WindowsTaskAction(ActionBase):
     result_depth = 8
     probe_attempts = 3
     probe_retry_delay = 2.0
+    # The keys of a failed apply's $Ansible.Result that say what it did before it failed, which the task's result
+    # then carries (documented in the module's RETURN as returned on failure during a change).
+    failure_result_keys: tuple = ("applied",)
 
     # --- hooks for subclasses --------------------------------------------------------------
 
@@ -190,10 +193,10 @@ class WindowsTaskAction(ActionBase):
         except (TaskInputError, PlanError) as error:
             result.update(failed=True, changed=False, msg=f"{self.fqcn}: {error}")
         except PayloadError as error:
-            # An apply that failed part way has changed what it reports in ``applied``.
+            # An apply that failed part way has changed what it reports in ``failure_result_keys``.
             result.update(failed=True, changed=error.changed, msg=f"{self.fqcn}: {error}")
-            if error.step == "apply" and "applied" in error.partial:
-                result["applied"] = error.partial["applied"]
+            if error.step == "apply":
+                result.update({key: error.partial[key] for key in self.failure_result_keys if key in error.partial})
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
         if self._marked_change is not None:

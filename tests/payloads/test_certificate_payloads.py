@@ -258,6 +258,19 @@ def test_a_removal_is_a_change_only_when_it_deleted_a_copy():
     assert apply.count("$Ansible.Changed = $true") == 2
     assert re.search(r"Add-CaCertificate -Store \$step\.Store -Certificate \$step\.Certificate\s+\$Ansible\.Changed = \$true", apply)
 
+
+def test_a_serial_write_reports_the_key_it_created_before_setting_the_value():
+    # CreateSubKey creates the key and its missing parents; a SetValue that then fails must not report "no change".
+    apply = _function(payload_source("cert_serial_registry"), "Invoke-Apply")
+    looked = apply.index("$existing = $base.OpenSubKey($SubKey, $false)")
+    created = apply.index("$target = $base.CreateSubKey($SubKey, ")
+    reported = apply.index("$result['key_created'] = $true")
+    written = apply.index("$target.SetValue($Name, $Data, ")
+    assert looked < created < reported < written
+    assert re.search(r"if \(-not \$keyExisted\) \{\s+\$result\['key_created'\] = \$true\s+\$Ansible\.Changed = \$true\s+\}",
+                     apply)
+    assert re.search(r"\$keyExisted = \$null -ne \$existing", apply)
+
 # --- validation patterns end in \z ------------------------------------------------------------------------------------------
 #
 # In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so

@@ -387,7 +387,7 @@ def test_serial_apply_writes_a_string_value_creating_every_parent_key(pki):
     thumbprint = seed(host, pki["leaf"])
     result = serial_run(host, "apply", thumbprint, serial="0080AB")
     assert result["changed"] is True
-    assert result["result"] == {"written": True}
+    assert result["result"] == {"key_created": True, "written": True}
     assert host.state["registry"] == {
         "SOFTWARE": {},
         "SOFTWARE\\Keyfactor": {},
@@ -408,8 +408,24 @@ def test_serial_apply_keeps_the_other_values_of_the_key(pki):
     host = make_host()
     thumbprint = seed(host, pki["leaf"])
     create_registry_key(host.state, GATEWAY_SUBKEY)["LogLevel"] = {"kind": "DWord", "data": 3}
-    serial_run(host, "apply", thumbprint, serial="0080AB")
+    result = serial_run(host, "apply", thumbprint, serial="0080AB")
+    assert result["result"] == {"key_created": False, "written": True}
     assert registry_key(host.state, GATEWAY_SUBKEY)["LogLevel"] == {"kind": "DWord", "data": 3}
+
+
+def test_a_serial_write_that_fails_after_creating_the_key_reports_the_change(pki):
+    # CreateSubKey has created the key and its parents; SetValue then fails. The keys stay, and the run changed the host.
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    args = {"script": payload_source("cert_serial_registry"), "depth": 8, "error_action": "stop",
+            "parameters": {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "Key": GATEWAY_SUBKEY,
+                           "ValueName": "EncryptSerialNumber", "Serial": "0080AB"}}
+    invocation = ModuleInvocation(name="ansible.windows.win_powershell", args=args, script="", become=False)
+    result = win_powershell.run(host, invocation, {"after_operations": 1, "error": "Access is denied"})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["result"] == {"key_created": True, "written": False}
+    assert registry_key(host.state, GATEWAY_SUBKEY) == {}
 
 
 def test_serial_apply_in_check_mode_writes_nothing(pki):
@@ -418,7 +434,7 @@ def test_serial_apply_in_check_mode_writes_nothing(pki):
     before = snapshot(host)
     result = serial_run(host, "apply", thumbprint, serial="0080AB", check_mode=True)
     assert result["changed"] is False
-    assert result["result"] == {"written": False}
+    assert result["result"] == {"key_created": False, "written": False}
     assert snapshot(host) == before
 
 

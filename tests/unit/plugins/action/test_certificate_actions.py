@@ -855,6 +855,20 @@ def test_anything_but_the_serial_as_a_string_is_written(cert_serial_registry, ps
     assert result["diff"]["before"]["value_kind"] == kind
 
 
+def test_a_failed_serial_write_says_it_created_the_key(cert_serial_registry, ps_ok, ps_failed):
+    # CreateSubKey made the key and its parents, then SetValue failed: the task changed the host and says how.
+    action, replay = cert_serial_registry()
+    failure = ps_failed("Cannot set value 'EncryptSerialNumber' of HKEY_LOCAL_MACHINE\\SOFTWARE\\Keyfactor: Access is denied")
+    failure["result"] = {"key_created": True, "written": False}
+    replay.queue(ps_ok(serial_probe()), failure)
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["key_created"] is True
+    assert result["written"] is False
+    assert "applied" not in result
+
+
 def test_cert_serial_registry_in_check_mode_does_not_write(cert_serial_registry, ps_ok):
     action, replay = cert_serial_registry(check_mode=True)
     replay.queue(ps_ok(serial_probe()))
