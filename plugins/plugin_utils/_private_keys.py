@@ -132,6 +132,8 @@ def principals_to_resolve(grants: list[dict]) -> list[str]:
 def check_key_report(report, what: str) -> None:
     if not isinstance(report, dict) or not isinstance(report.get("found"), bool):
         raise UnexpectedProbeResult(f"no report on the {what}")
+    if not isinstance(report.get("archived", False), bool):
+        raise UnexpectedProbeResult(f"the report on the {what} says archived is {report['archived']!r}, not true or false")
     if report["found"] and report.get("has_private_key"):
         if report.get("key_error"):
             if report.get("key_state") not in KEY_STATES:

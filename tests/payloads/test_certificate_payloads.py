@@ -216,11 +216,79 @@ def test_the_pfx_is_only_opened_to_import_the_leaf():
     # CA certificates come as their own DER bytes: no X509KeyStorageFlags choice can keep Import from writing the PFX's
     # key to the machine key store, so opening the PFX only for them would leave that key there for good.
     source = payload_source("pfx_import")
-    assert source.count("$collection.Import(") == 1
+    # Import-LeafFromPfx opens it, and only there: with null for no password and, when Windows refuses null, with "".
+    importer = _function(source, "Import-LeafFromPfx")
+    assert source.count("$collection.Import(") == importer.count("$collection.Import(") == 2
     apply = _function(source, "Invoke-Apply")
     assert re.search(r"if \(\$importLeafNow\) \{\s+Import-LeafFromPfx ", apply)
     assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in apply
 
+
+
+def test_the_import_reports_a_change_as_soon_as_the_pfx_has_written_its_keys():
+    # PFXImportCertStore persists the PFX's keys unless PKCS12_NO_PERSIST_KEY: once Import returns, the host has changed,
+    # and a leaf missing from the PFX, a failing store or a failing Add must not report changed=false.
+    importer = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
+    imported = importer.rindex("$collection.Import(")
+    changed = importer.index("$Ansible.Changed = $true")
+    written = importer.index("$Ansible.Result['key_written'] = $true")
+    assert imported < changed < importer.index("foreach ($element in $collection)")
+    assert imported < written < importer.index("foreach ($element in $collection)")
+    after = importer[changed:]
+    throws = re.findall(r'throw "Cannot import: [^"]*"', after)
+    assert len(throws) == 2 and all(message.endswith('; $keysLeft."') for message in throws), throws
+    contexts = re.findall(r'New-ContextException -Context "([^"]*)"', after)
+    assert len(contexts) == 2 and all(context.endswith("($keysLeft)") for context in contexts), contexts
+    assert "machine key store" in re.search(r"\$keysLeft = \"([^\"]*)\"", importer).group(1)
+
+
+def test_a_pfx_without_a_password_is_opened_with_an_empty_one_only_when_windows_refuses_null():
+    # PFXImportCertStore needs the password "exactly the same as the value that was used to encrypt the packet", and
+    # null and "" are two different ones; the controller's parser accepts both for a PFX without a password.
+    importer = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
+    first = importer.index("$collection.Import($pfxBytes, $password, $flags)")
+    retry = importer.index("$collection.Import($pfxBytes, [string]::Empty, $flags)")
+    catch = importer[first:retry]
+    assert re.search(r"\}\s+catch \{\s+\$cause = Get-UnderlyingException -ErrorRecord \$_", catch)
+    assert "$wrongPassword = $cause.HResult -eq 86 -or $cause.HResult -eq -2147024810" in catch
+    assert re.search(r"if \(\$null -ne \$PfxPasswordContent -or -not \$wrongPassword\) \{\s+throw\s+\}\s+$", catch)
+
+
+def test_archived_copies_are_seen_by_the_leaf_probe_and_restored_after_an_add():
+    # Without IncludeArchived an enumeration skips a certificate with CERT_ARCHIVED_PROP_ID, and X509Store.Add
+    # (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES) keeps an archived copy archived.
+    source = payload_source("pfx_import")
+    opener = _function(source, "Open-LocalMachineStore")
+    assert re.search(r"if \(\$IncludeArchived\) \{\s+\$openFlags = \$openFlags -bor "
+                     r"\[System\.Security\.Cryptography\.X509Certificates\.OpenFlags\]::IncludeArchived\s+\}", opener)
+    restore = _function(source, "Restore-ArchivedCertificate")
+    assert re.search(r"if \(\$candidate\.Archived -and \[string\]::Equals\(\$candidate\.Thumbprint, \$Thumbprint, ", restore)
+    assert "$candidate.Archived = $false" in restore
+    assert "$candidate.Reset()" in restore
+    finder = _function(source, "Find-LocalMachineCertificate")
+    assert re.search(r"if \(\$IncludeArchived\) \{\s+\$openFlags = \$openFlags -bor "
+                     r"\[System\.Security\.Cryptography\.X509Certificates\.OpenFlags\]::IncludeArchived\s+\}", finder)
+
+    importer = _function(source, "Import-LeafFromPfx")
+    assert "Open-LocalMachineStore -Name $TargetStoreName -ForWrite -CreateMissing -IncludeArchived" in importer
+    assert importer.index("$leafStore.Add($leaf)") < importer.index("Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint")
+    add = _function(source, "Add-CaCertificate")
+    assert "Open-LocalMachineStore -Name $Store -ForWrite -IncludeArchived" in add
+    assert add.index("$target.Add($Certificate)") < add.index("Restore-ArchivedCertificate -Store $target -Thumbprint $Certificate.Thumbprint")
+    apply = _function(source, "Invoke-Apply")
+    assert "Open-LocalMachineStore -Name $TargetStoreName -ForWrite -IncludeArchived" in apply
+    assert "Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint" in apply
+
+    probe = _function(source, "Invoke-Probe")
+    assert "Get-CertificateKeyReport -StoreName $TargetStoreName -Thumbprint $LeafThumbprint -IncludeArchived" in probe
+    # The chain is looked up as Windows shows the store: an archived CA certificate is added again, and restored.
+    assert "Find-LocalMachineCertificate -StoreName $entry.Store -Thumbprint $entry.Thumbprint\n" in probe
+    report = _function(source, "Get-CertificateKeyReport")
+    assert "Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived:$IncludeArchived" in report
+    assert "$report['archived'] = $certificate.Archived" in report
+    assert "-IncludeArchived" in _function(source, "Set-StoredCertificateKeyAcl")
+    assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in _function(
+        payload_source("ca_certificates"), "Invoke-Apply")
 
 def test_the_serial_probe_opens_the_key_and_reads_nothing_from_it():
     # A TPM or HSM provider need not support the "Security Descr" property: reading the DACL would fail the probe.

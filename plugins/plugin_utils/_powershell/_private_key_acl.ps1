@@ -588,6 +588,12 @@ function Find-LocalMachineCertificate {
     # $null when the store or the certificate is not there. The caller owns
     # the object it gets and must release it with Reset().
     #
+    # An archived certificate (CERT_ARCHIVED_PROP_ID, which automatic
+    # enrollment sets on a certificate it renewed) is skipped by every
+    # enumeration of the store, and so not found here, unless
+    # -IncludeArchived, which opens the store with OpenFlags.IncludeArchived
+    # (CERT_STORE_ENUM_ARCHIVED_FLAG).
+    #
     # Reset() rather than Dispose() throughout: X509Certificate.Dispose and
     # X509Store.Dispose exist only from .NET Framework 4.6, and Windows
     # PowerShell 5.1 also runs on 4.5.2. Reset() and Close() exist in every
@@ -597,7 +603,9 @@ function Find-LocalMachineCertificate {
         [string]$StoreName,
 
         [Parameter(Mandatory)]
-        [string]$Thumbprint
+        [string]$Thumbprint,
+
+        [switch]$IncludeArchived
     )
 
     $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
@@ -607,6 +615,9 @@ function Find-LocalMachineCertificate {
             # OpenExistingOnly: without it, opening a store name that does not
             # exist creates that store, and a read must change nothing.
             $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+            if ($IncludeArchived) {
+                $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::IncludeArchived
+            }
             $store.Open($openFlags)
         }
         catch {
@@ -790,7 +801,8 @@ function Get-CertificateKeyReport {
     # DACL; with -OpenOnly, only to see that it opens, reading nothing from
     # it: providers such as a TPM or an HSM need not support the "Security
     # Descr" property, and a caller that only needs a usable key must not
-    # fail on them.
+    # fail on them. With -IncludeArchived an archived certificate is found
+    # too, and the report says archived (see Find-LocalMachineCertificate).
     param(
         [Parameter(Mandatory)]
         [string]$StoreName,
@@ -798,7 +810,9 @@ function Get-CertificateKeyReport {
         [Parameter(Mandatory)]
         [string]$Thumbprint,
 
-        [switch]$OpenOnly
+        [switch]$OpenOnly,
+
+        [switch]$IncludeArchived
     )
 
     $report = @{
@@ -808,12 +822,14 @@ function Get-CertificateKeyReport {
         acl = [System.Collections.Generic.List[object]]::new()
     }
 
-    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived:$IncludeArchived
     if ($null -eq $certificate) {
         return $report
     }
     try {
         $report['found'] = $true
+        # X509Certificate2.Archived: whether CERT_ARCHIVED_PROP_ID is set.
+        $report['archived'] = $certificate.Archived
         # HasPrivateKey says the certificate refers to a private key; whether
         # that key can be opened is only known once it is opened below.
         $report['has_private_key'] = $certificate.HasPrivateKey
@@ -1111,6 +1127,10 @@ function Set-StoredCertificateKeyAcl {
     # the store because the ACL belongs to the persisted key the stored
     # certificate refers to (after an import, not the object the import
     # returned); read-only is enough, as the key's ACL is not in the store.
+    # An archived certificate counts: its key is the one to change all the
+    # same, and "a certificate with this property set is still found with
+    # explicit search operations, such as finding a certificate with a
+    # specific hash" (CERT_ARCHIVED_PROP_ID, CertSetCertificateContextProperty).
     param(
         [Parameter(Mandatory)]
         [string]$StoreName,
@@ -1131,7 +1151,7 @@ function Set-StoredCertificateKeyAcl {
     )
 
     $where = "LocalMachine\$StoreName"
-    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived
     if ($null -eq $certificate) {
         throw "Cannot change the private key ACL: certificate $Thumbprint is not in $where."
     }

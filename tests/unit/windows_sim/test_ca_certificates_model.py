@@ -306,3 +306,17 @@ def test_an_injected_fault_lands_after_the_first_operation(pki):
     assert result["result"] == {"applied": [{"action": "add", "thumbprint": pki["issuing_thumbprint"], "store": "CA"}]}
     assert find_certificate(host.state, "CA", pki["issuing_thumbprint"]) is not None
     assert find_certificate(host.state, "Root", pki["root_thumbprint"]) is None
+
+
+def test_an_archived_copy_is_absent_to_the_probe_and_an_add_restores_it(pki):
+    # Enumerations skip a certificate with CERT_ARCHIVED_PROP_ID, and X509Store.Add keeps the copy that is there, archived:
+    # the payload restores it after the Add, so that the next probe finds it.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, archived=True)
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0]["present"] is False
+    result = apply(host, add(pki["root"], "Root"))
+    assert not result.get("failed"), result
+    assert "archived" not in store(host.state, "Root")[thumbprint]
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0] == {
+        "thumbprint": thumbprint, "store": "Root", "present": True, "in_default_store": True, "other_physical_stores": []}

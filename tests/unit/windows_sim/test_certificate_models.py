@@ -131,7 +131,8 @@ def test_pfx_import_stores_the_rsa_leaf_with_a_capi_key_not_exportable(pki, lega
     result = pfx_apply(host, pki, pfx=pki["legacy_pfx"] if legacy else pki["pfx"])
     assert not result.get("failed"), result
     assert result["changed"] is True
-    assert result["result"] == {"imported": True, "chain_installed": [], "acl_applied": []}
+    assert result["result"] == {"key_written": True, "imported": True, "archived_restored": False, "chain_installed": [],
+                                "acl_applied": []}
     entry = find_certificate(host.state, "My", pki["thumbprint"])
     assert serial_number(entry) == serial_as_windows_shows_it(pki["leaf"].cert)
     assert entry["subject"] == "O=Contoso,CN=gateway-encryption.contoso.com"
@@ -209,7 +210,8 @@ def test_pfx_import_in_check_mode_changes_nothing(pki):
                        operations=[{"sid": NS_SID, "action": "set", "rights": READ}])
     assert not result.get("failed"), result
     assert result["changed"] is False
-    assert result["result"] == {"imported": False, "chain_installed": [], "acl_applied": []}
+    assert result["result"] == {"key_written": False, "imported": False, "archived_restored": False, "chain_installed": [],
+                                "acl_applied": []}
     assert snapshot(host) == before
 
 
@@ -367,7 +369,7 @@ def test_key_acl_probe_of_a_certificate_without_a_key(pki):
     host = make_host()
     thumbprint = seed(host, pki["leaf"], with_key=False)
     report = acl_probe(host, thumbprint)["result"]
-    assert report["certificate"] == {"found": True, "has_private_key": False, "key": None, "acl": []}
+    assert report["certificate"] == {"found": True, "archived": False, "has_private_key": False, "key": None, "acl": []}
     assert report["principals"] == []
 
 
@@ -703,3 +705,93 @@ def test_the_serial_probe_reports_why_a_key_does_not_open(pki):
     report = serial_run(host, "probe", thumbprint)["result"]["certificate"]
     assert report["key_state"] == "missing_or_denied"
     assert "Keyset does not exist" in report["key_error"]
+
+
+# --- archived certificates and keys written before a failure -----------------------------------------------------------------
+
+
+def archive(host: Host, thumbprint: str, store_name: str = "My") -> None:
+    find_certificate(host.state, store_name, thumbprint)["archived"] = True
+
+
+def test_an_archived_certificate_is_hidden_unless_archived_ones_are_asked_for(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    assert find_certificate(host.state, "My", thumbprint) is None
+    assert find_certificate(host.state, "My", thumbprint, include_archived=True)["archived"] is True
+    # private_key_acl's probe lists the store as X509Store shows it; pfx_import's leaf probe asks for archived copies.
+    assert acl_probe(host, thumbprint)["result"]["certificate"]["found"] is False
+    report = pfx_probe(host, thumbprint)["result"]["certificate"]
+    assert report["found"] is True and report["archived"] is True and report["key"]["provider"] == "capi"
+
+
+def test_restoring_an_archived_leaf_writes_no_key(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    result = run_payload(host, "pfx_import", {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "ImportLeaf": False,
+                                              "RestoreArchived": True})
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["result"]["archived_restored"] is True and result["result"]["key_written"] is False
+    assert "archived" not in find_certificate(host.state, "My", thumbprint)
+    assert orphaned_keys(host.state) == []
+    again = run_payload(host, "pfx_import", {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "ImportLeaf": False,
+                                             "RestoreArchived": True})
+    assert again["changed"] is False and again["result"]["archived_restored"] is False
+
+
+def test_an_import_over_an_archived_copy_keeps_the_copy_gives_it_the_new_key_and_restores_it(pki):
+    # X509Store.Add keeps a matching copy (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES), which takes the new key and
+    # stays archived; the payload restores it.
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    entry = find_certificate(host.state, "My", thumbprint, include_archived=True)
+    old = entry["private_key"]["container"]
+    result = pfx_apply(host, pki)
+    assert not result.get("failed"), result
+    assert result["result"]["archived_restored"] is True
+    stored = find_certificate(host.state, "My", thumbprint)
+    assert stored is entry
+    assert stored["private_key"]["container"] != old
+    assert [key["container"] for key in orphaned_keys(host.state)] == [old]
+
+
+def test_the_restore_and_the_import_are_not_sent_together(pki):
+    host = make_host()
+    before = snapshot(host)
+    parameters = {"Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "ImportLeaf": True, "RestoreArchived": True}
+    result = run_payload(host, "pfx_import", parameters, secrets={"Pfx": pki["pfx"], "PfxPassword": PASSWORD})
+    assert message_of(result) == "Invalid parameters: RestoreArchived is sent only without ImportLeaf."
+    assert snapshot(host) == before
+
+
+def test_a_chain_certificate_archived_in_its_store_is_added_again_and_restored(pki):
+    host = make_host()
+    issuing = seed(host, pki["issuing"], with_key=False, store_name="CA")
+    archive(host, issuing, "CA")
+    chain = pfx_probe(host, pki["thumbprint"], chain=chain_of(pki))["result"]["chain"]
+    assert chain[0] == {"thumbprint": issuing, "store": "CA", "present": False}
+    pfx_apply(host, pki, import_leaf=False, install_chain=[issuing])
+    assert "archived" not in find_certificate(host.state, "CA", issuing)
+
+
+@pytest.mark.parametrize("thumbprint, message", [
+    ("issuing_thumbprint", "the PFX holds certificate {thumbprint} without its private key"),
+    ("ec_thumbprint", "the PFX holds no certificate with thumbprint {thumbprint}"),
+], ids=["a chain certificate", "another certificate"])
+def test_an_import_that_fails_after_opening_the_pfx_reports_the_key_it_wrote(pki, thumbprint, message):
+    # X509Certificate2Collection.Import has persisted the PFX's key before the leaf is looked for in it.
+    host = make_host()
+    result = pfx_apply(host, pki, thumbprint=pki[thumbprint])
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["result"]["key_written"] is True and result["result"]["imported"] is False
+    assert message_of(result) == (f"Cannot import: {message.format(thumbprint=pki[thumbprint])}; the PFX's private keys are "
+                                  "already in the machine key store, where they stay with no certificate in a store referring to "
+                                  "them.")
+    (orphan,) = orphaned_keys(host.state)
+    assert orphan["provider"] == "capi"
+    assert find_certificate(host.state, "My", pki["thumbprint"], include_archived=True) is None

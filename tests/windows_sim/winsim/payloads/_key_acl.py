@@ -65,19 +65,22 @@ def key_report(host, certificate: dict | None, store_name: str, thumbprint: str,
     """What Get-CertificateKeyReport reports on a certificate's private key; with open_only, that it opens and no more."""
     if certificate is None:
         return {"found": False, "has_private_key": False, "key": None, "acl": []}
+    # X509Certificate2.Archived of the certificate found.
+    archived = bool(certificate.get("archived"))
     key = certificate.get("private_key")
     if not key:
-        return {"found": True, "has_private_key": False, "key": None, "acl": []}
+        return {"found": True, "archived": archived, "has_private_key": False, "key": None, "acl": []}
     failure = open_failure(host, certificate, store_name, thumbprint)
     if failure:
         message, code = failure
-        return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": message,
+        return {"found": True, "archived": archived, "has_private_key": True, "key": None, "acl": [], "key_error": message,
                 "key_error_code": _signed(code), "key_state": key_state(code)}
     if open_only:
-        return {"found": True, "has_private_key": True, "key": None, "acl": []}
+        return {"found": True, "archived": archived, "has_private_key": True, "key": None, "acl": []}
     directory = host.directory
     return {
         "found": True,
+        "archived": archived,
         "has_private_key": True,
         "key": {k: key[k] for k in ("provider", "provider_name", "container", "exportable")},
         "acl": [dict(ace, name=directory.name_of(ace["sid"])) for ace in key["acl"]],
