@@ -339,6 +339,19 @@ def test_a_serial_write_reports_the_key_it_created_before_setting_the_value():
                      apply)
     assert re.search(r"\$keyExisted = \$null -ne \$existing", apply)
 
+
+@pytest.mark.parametrize("payload", ["pfx_import", "private_key_acl", "user_rights"])
+def test_a_local_group_is_retried_in_the_builtin_domain_by_its_localised_name(payload):
+    # A German Windows names the built-in domain VORDEFINIERT, and the name lookup knows no BUILTIN there.
+    source = payload_source(payload)
+    convert = _function(source, "ConvertTo-PrincipalSid")
+    assert "'BUILTIN'" not in convert
+    assert re.search(r"\$builtinDomain = Get-BuiltinDomainName\s+return \(\[System\.Security\.Principal\.NTAccount\]::new\("
+                     r"\$builtinDomain, \$user\)\)\.Translate\(", convert)
+    name = _function(source, "Get-BuiltinDomainName")
+    assert "[System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544')" in name
+    assert ".Translate([System.Security.Principal.NTAccount]).Value.Split('\\')[0]" in name
+
 # --- validation patterns end in \z ------------------------------------------------------------------------------------------
 #
 # In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so

@@ -795,3 +795,11 @@ def test_an_import_that_fails_after_opening_the_pfx_reports_the_key_it_wrote(pki
     (orphan,) = orphaned_keys(host.state)
     assert orphan["provider"] == "capi"
     assert find_certificate(host.state, "My", pki["thumbprint"], include_archived=True) is None
+
+
+def test_a_local_group_written_in_the_hosts_language_resolves_on_a_german_windows(pki):
+    host = make_host()
+    host.state["host"]["ui_language"] = "de-DE"
+    principals = pfx_probe(host, pki["thumbprint"], principals=[".\\Administratoren"])["result"]["principals"]
+    assert principals == [{"input": ".\\Administratoren", "sid": ADMINISTRATORS_SID, "name": "VORDEFINIERT\\Administratoren",
+                           "error": None}]
