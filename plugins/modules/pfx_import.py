@@ -27,7 +27,10 @@ description:
   - A certificate already in the store whose private key does not open is imported again only when Windows says the
     key is gone. Windows gives the same error, C(NTE_BAD_KEYSET) ("Keyset does not exist"), for a key whose file is gone
     and for one whose ACL shuts the connecting account out; importing over such a key would leave it behind on every
-    run, so the task fails instead and says what to do.
+    run, so the task fails instead and says what to do. "Not found" (C(NTE_NOT_FOUND), C(ERROR_FILE_NOT_FOUND)) counts as
+    gone only from the providers that come with Windows and keep keys in files; another provider (an HSM's, a smart
+    card's, the TPM's) may say so of a device it cannot reach, and the task then fails too rather than give the
+    certificate a copy of the key in software.
   - The PFX travels to the host as a SecureString, so it can be at most about 48 KiB, and is imported from memory with
     C(X509Certificate2Collection.Import) and the C(MachineKeySet) and C(PersistKeySet) flags; no file is written on the
     host. The key is not exportable unless O(exportable) says so.

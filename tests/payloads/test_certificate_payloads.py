@@ -352,6 +352,31 @@ def test_a_local_group_is_retried_in_the_builtin_domain_by_its_localised_name(pa
     assert "[System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544')" in name
     assert ".Translate([System.Security.Principal.NTAccount]).Value.Split('\\')[0]" in name
 
+
+def test_not_found_is_a_missing_key_only_from_a_provider_that_comes_with_windows():
+    # A third-party provider may give NTE_NOT_FOUND or ERROR_FILE_NOT_FOUND for a device it cannot reach or for itself not
+    # being installed; pfx_import imports again over a 'missing' key.
+    source = payload_source("pfx_import")
+    failure = _function(source, "Get-KeyOpenFailure")
+    not_found = failure[failure.index("$notFound = @("):]
+    not_found = not_found[:not_found.index(")")]
+    assert "-2146893807" in not_found and "-2147024894" in not_found and re.search(r"\b2, # ERROR_FILE_NOT_FOUND", not_found)
+    missing = failure[failure.index("$missing = @("):failure.index("$notFound = @(")]
+    assert "-2146893807" not in missing and "-2147024894" not in missing
+    assert "$fromWindows = [string]::IsNullOrEmpty($ProviderName) -or $windowsSoftwareProviders -contains $ProviderName" in failure
+    assert "elseif ($missing -contains $code -or ($fromWindows -and $notFound -contains $code)) {" in failure
+    providers = re.findall(r"'(Microsoft [^']+)'", failure)
+    assert "Microsoft Software Key Storage Provider" in providers
+    assert not [p for p in providers if "Smart Card" in p or "Platform" in p]
+    report = _function(source, "Get-CertificateKeyReport")
+    assert "[Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::GetKeyProviderName($certificate)" in report
+    assert "Get-KeyOpenFailure -Cause $cause -ProviderName $providerName" in report
+    helper = source[source.index("public static string GetKeyProviderName("):]
+    helper = helper[:helper.index("public bool IsCng")]
+    assert "NativeMethods.CERT_KEY_PROV_INFO_PROP_ID" in helper and "internal const uint CERT_KEY_PROV_INFO_PROP_ID = 2;" in source
+    # pwszProvName is CRYPT_KEY_PROV_INFO's second member, after pwszContainerName.
+    assert "Marshal.ReadIntPtr(buffer, IntPtr.Size)" in helper
+
 # --- validation patterns end in \z ------------------------------------------------------------------------------------------
 #
 # In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so

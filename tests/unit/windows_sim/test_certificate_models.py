@@ -803,3 +803,21 @@ def test_a_local_group_written_in_the_hosts_language_resolves_on_a_german_window
     principals = pfx_probe(host, pki["thumbprint"], principals=[".\\Administratoren"])["result"]["principals"]
     assert principals == [{"input": ".\\Administratoren", "sid": ADMINISTRATORS_SID, "name": "VORDEFINIERT\\Administratoren",
                            "error": None}]
+
+
+@pytest.mark.parametrize("provider_name, error, state", [
+    ("Microsoft Enhanced RSA and AES Cryptographic Provider", "NTE_NOT_FOUND", "missing"),
+    ("Microsoft Software Key Storage Provider", "ERROR_FILE_NOT_FOUND", "missing"),
+    ("SafeNet Key Storage Provider", "NTE_NOT_FOUND", "unavailable"),
+    ("SafeNet Key Storage Provider", "ERROR_FILE_NOT_FOUND", "unavailable"),
+    ("Microsoft Platform Crypto Provider", "NTE_NOT_FOUND", "unavailable"),
+    ("SafeNet Key Storage Provider", "NTE_NO_KEY", "missing"),
+], ids=["CAPI software", "CNG software", "HSM not found", "HSM file not found", "TPM", "HSM no key"])
+def test_not_found_means_a_key_is_gone_only_from_a_provider_that_comes_with_windows(pki, provider_name, error, state):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    key = find_certificate(host.state, "My", thumbprint)["private_key"]
+    key.update(provider_name=provider_name, broken=error)
+    report = pfx_probe(host, thumbprint)["result"]["certificate"]
+    assert report["key_state"] == state
+    assert report["key_provider_name"] == provider_name

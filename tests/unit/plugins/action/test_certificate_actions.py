@@ -648,6 +648,30 @@ def test_pfx_import_brings_an_archived_certificate_back_into_view_and_converges(
     assert second["changed"] is False
 
 
+@pytest.mark.parametrize("provider_name, imports", [
+    ("Microsoft Enhanced RSA and AES Cryptographic Provider", True),
+    ("SafeNet Key Storage Provider", False),
+], ids=["Windows' provider", "an HSM's provider"])
+def test_pfx_import_imports_over_a_key_not_found_only_when_a_windows_provider_says_so(on_host, pki, provider_name, imports):
+    # An HSM's provider may say "not found" for a device it cannot reach; importing then would give the certificate a
+    # copy of its key in software.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["leaf"].cert, pki["leaf"].key)
+    entry["private_key"].update(provider_name=provider_name, broken="NTE_NOT_FOUND")
+    store(host.state, "My")[thumbprint] = entry
+    before = json.dumps(host.state, sort_keys=True)
+    result, simulated = on_host(PfxImport, {"content": pki["content"], "password": PASSWORD}, host)
+    if imports:
+        assert not result.get("failed"), result.get("msg")
+        assert result["imported"] is True
+        assert simulated.modes == ["probe", "apply"]
+    else:
+        assert result["failed"] is True and result["changed"] is False
+        assert simulated.modes == ["probe"]
+        assert f"its provider, {provider_name}, does not say that the key is gone" in result["msg"]
+        assert json.dumps(host.state, sort_keys=True) == before
+
+
 def test_pfx_import_in_check_mode_leaves_the_simulated_host_alone(on_host, pki):
     host = make_host()
     before = json.dumps(host.state, sort_keys=True)
