@@ -42,7 +42,7 @@ description:
     an empty one. The two are different passwords to Windows, and a PFX exported without a password uses one or the
     other (OpenSSL's C(-passout pass:) the empty one).
   - An archived copy of the certificate in the store (automatic enrollment archives a certificate it has renewed) is
-    hidden from whoever lists the store, but counts as there: it is restored, with a warning, and imported again only
+    hidden from whoever lists the store, but counts as there; it is restored, with a warning, and imported again only
     when its key is gone. Windows keeps an archived copy archived when the same certificate is added again.
 options:
   src:
