@@ -230,16 +230,21 @@ def test_the_import_reports_a_change_as_soon_as_the_pfx_has_written_its_keys():
     # and a leaf missing from the PFX, a failing store or a failing Add must not report changed=false.
     importer = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
     imported = importer.rindex("$collection.Import(")
+    keys = importer.index("foreach ($element in $collection)", imported)
+    searched = importer.index("foreach ($element in $collection)", keys + 1)
+    assert searched < importer.index("$leafStore.Add($leaf)")
+    assert re.match(r"foreach \(\$element in \$collection\) \{\s+if \(\$element\.HasPrivateKey\) \{\s+"
+                    r"\$Ansible\.Changed = \$true\s+\$Ansible\.Result\['key_written'\] = \$true\s+\$keysLeft = ",
+                    importer[keys:searched])
     changed = importer.index("$Ansible.Changed = $true")
-    written = importer.index("$Ansible.Result['key_written'] = $true")
-    assert imported < changed < importer.index("foreach ($element in $collection)")
-    assert imported < written < importer.index("foreach ($element in $collection)")
+    assert keys < changed < searched
     after = importer[changed:]
     throws = re.findall(r'throw "Cannot import: [^"]*"', after)
     assert len(throws) == 2 and all(message.endswith('; $keysLeft."') for message in throws), throws
     contexts = re.findall(r'New-ContextException -Context "([^"]*)"', after)
     assert len(contexts) == 2 and all(context.endswith("($keysLeft)") for context in contexts), contexts
     assert "machine key store" in re.search(r"\$keysLeft = \"([^\"]*)\"", importer).group(1)
+    assert "nothing was written" in re.search(r"\$keysLeft = '([^']*)'", importer).group(1)
 
 
 def test_a_pfx_without_a_password_is_opened_with_an_empty_one_only_when_windows_refuses_null():

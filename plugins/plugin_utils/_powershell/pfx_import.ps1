@@ -369,12 +369,17 @@ function Import-LeafFromPfx {
 
         # The import has written the PFX's private keys to the machine key
         # store: PFXImportCertStore persists them unless it is given
-        # PKCS12_NO_PERSIST_KEY, which PersistKeySet leaves out. The host has
-        # changed, whatever fails from here on, and the messages below say
-        # that the keys stay there.
-        $Ansible.Changed = $true
-        $Ansible.Result['key_written'] = $true
-        $keysLeft = "the PFX's private keys are already in the machine key store, where they stay with no certificate in a store referring to them"
+        # PKCS12_NO_PERSIST_KEY, which PersistKeySet leaves out. When the PFX
+        # held one, the host has changed, whatever fails from here on, and
+        # the messages below say that the keys stay there.
+        $keysLeft = 'the PFX holds no private key, so nothing was written to this computer'
+        foreach ($element in $collection) {
+            if ($element.HasPrivateKey) {
+                $Ansible.Changed = $true
+                $Ansible.Result['key_written'] = $true
+                $keysLeft = "the PFX's private keys are already in the machine key store, where they stay with no certificate in a store referring to them"
+            }
+        }
 
         $leaf = $null
         foreach ($element in $collection) {

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
@@ -821,3 +821,15 @@ def test_not_found_means_a_key_is_gone_only_from_a_provider_that_comes_with_wind
     report = pfx_probe(host, thumbprint)["result"]["certificate"]
     assert report["key_state"] == state
     assert report["key_provider_name"] == provider_name
+
+
+def test_an_import_of_a_pfx_without_any_key_writes_nothing_and_says_so(pki):
+    host = make_host()
+    without_key = pkcs12.serialize_key_and_certificates(b"leaf", None, pki["leaf"].cert, None, BestAvailableEncryption(PASSWORD.encode()))
+    result = pfx_apply(host, pki, pfx=base64.b64encode(without_key).decode("ascii"))
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["result"]["key_written"] is False
+    assert message_of(result) == (f"Cannot import: the PFX holds certificate {pki['thumbprint']} without its private key; the PFX "
+                                  "holds no private key, so nothing was written to this computer.")
+    assert orphaned_keys(host.state) == []

@@ -74,6 +74,7 @@ def _probe(call) -> None:
 
 _KEYS_LEFT = ("the PFX's private keys are already in the machine key store, where they stay with no certificate in a store "
               "referring to them")
+_NO_KEY_WRITTEN = "the PFX holds no private key, so nothing was written to this computer"
 
 
 def _open_pfx(call) -> tuple:
@@ -115,14 +116,15 @@ def _import_leaf(call, store_name: str, thumbprint: str) -> None:
             orphans.append({"container": key["container"], "provider": key["provider"], "provider_name": key["provider_name"]})
             call.changed = True
             call.result["key_written"] = True
+    keys_left = _KEYS_LEFT if call.changed else _NO_KEY_WRITTEN
     if call.changed:
         call.operation_done()
     entry = next((held for actual, held in certificates if actual == thumbprint), None)
     if entry is None:
-        raise HostError(f"Cannot import: the PFX holds no certificate with thumbprint {thumbprint}; {_KEYS_LEFT}.")
+        raise HostError(f"Cannot import: the PFX holds no certificate with thumbprint {thumbprint}; {keys_left}.")
     key = entry["private_key"]
     if not key:
-        raise HostError(f"Cannot import: the PFX holds certificate {thumbprint} without its private key; {_KEYS_LEFT}.")
+        raise HostError(f"Cannot import: the PFX holds certificate {thumbprint} without its private key; {keys_left}.")
 
     target = store(state, store_name)
     existing = next((t for t in target if t.upper() == thumbprint), None)
