@@ -148,3 +148,17 @@ class ActionModule(WindowsTaskAction):
                 detail.append(f"done but not planned: {', '.join(unexpected)}")
             raise PayloadError("apply did not perform the planned operations (" + "; ".join(detail or ["in another order"]) + ")",
                                "apply", changed=bool(done), partial={"applied": applied})
+        # A removal that found no copy left in the store's own store (it went between the probe and the apply) is done
+        # but changed nothing; the payload says how many copies each removal deleted.
+        stale = {(op["thumbprint"], op["store"]) for op in applied if op.get("action") == "remove" and op.get("removed") == 0}
+        if not stale:
+            return None
+        for thumbprint, store in sorted(stale):
+            plan.warnings.append(f"the CA certificate {thumbprint} was no longer in LocalMachine\\{store} when the change ran; "
+                                 "nothing was removed")
+        entries = [dict(entry, changed=entry["changed"] and (entry["thumbprint"], entry["store"]) not in stale)
+                   for entry in plan.result["certificates"]]
+        removed = [op["thumbprint"] for op in plan.operations
+                   if op["action"] == "remove" and (op["thumbprint"], op["store"]) not in stale]
+        return {"certificates": entries, "removed": removed,
+                "changed": any(op["action"] == "add" for op in plan.operations) or bool(removed)}

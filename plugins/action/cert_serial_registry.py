@@ -21,7 +21,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
 # Registry element size limits (Microsoft): a value name has at most 16,383 characters.
 MAX_VALUE_NAME = 16383
 # X509Certificate2.SerialNumber: the serial's bytes as uppercase hex, two digits a byte.
-_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+$")
+_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+\Z")  # \Z: $ would also match before a final newline
 
 
 class ActionModule(WindowsTaskAction):
@@ -30,6 +30,7 @@ class ActionModule(WindowsTaskAction):
     module_name = "cert_serial_registry"
     argument_spec = ARGUMENT_SPEC
     spec_rules = SPEC_RULES
+    failure_result_keys = ("key_created", "written")
 
     def check_params(self, params):
         if not params["value_name"]:

@@ -33,6 +33,7 @@ class ActionModule(WindowsTaskAction):
     module_name = "pfx_import"
     argument_spec = ARGUMENT_SPEC
     spec_rules = SPEC_RULES
+    failure_result_keys = ("key_written", "imported", "archived_restored", "chain_installed", "acl_applied")
     _requirement_warnings: list = []
     _imports_leaf = False
     _pfx = None
@@ -106,6 +107,14 @@ class ActionModule(WindowsTaskAction):
         present_chain = {c.get("thumbprint") for c in chain_report if isinstance(c, dict) and c.get("present")}
 
         import_leaf, warnings = self._leaf_report(params, report)
+        # An archived copy (the probe finds one too) is hidden from whoever lists the store; an import restores it, and
+        # one whose key opens is only restored.
+        archived = report["found"] and report.get("archived") is True
+        restore_archived = archived and not import_leaf
+        if archived:
+            warnings.append(f"the certificate {pfx.thumbprint} is archived in LocalMachine\\{params['store_name']}, which hides it "
+                            "from whoever lists the store (automatic enrollment archives a certificate it has renewed); the "
+                            "task restores it")
         install_chain = [c for c in self._chain(params) if c["thumbprint"] not in present_chain]
         # A key imported now starts with the entries Windows gives every machine key.
         acl = NEW_MACHINE_KEY_ACL if import_leaf else report["acl"]
@@ -132,21 +141,23 @@ class ActionModule(WindowsTaskAction):
                             "import, so remove the certificate first to change it")
         operations = []
         self._imports_leaf = import_leaf
-        if import_leaf or install_chain:
-            operations.append({"import_leaf": import_leaf,
+        if import_leaf or restore_archived or install_chain:
+            operations.append({"import_leaf": import_leaf, "restore_archived": restore_archived,
                                "install_chain": [{"thumbprint": c["thumbprint"], "store": c["store"],
                                                   "der": base64.b64encode(c["der"]).decode("ascii")} for c in install_chain]})
         operations += acl_operations
         store = f"LocalMachine\\{params['store_name']}"
         installed = [c["thumbprint"] for c in install_chain]
+        before_certificate = None
+        if report["found"] and not import_leaf:
+            before_certificate = f"{pfx.thumbprint} in {store}{' (archived)' if archived else ''}"
         return Plan(
             operations=operations,
-            before={"certificate": f"{pfx.thumbprint} in {store}" if not import_leaf else None,
-                    "chain": sorted(present_chain), "key_access": access_before},
+            before={"certificate": before_certificate, "chain": sorted(present_chain), "key_access": access_before},
             after={"certificate": f"{pfx.thumbprint} in {store}",
                    "chain": sorted(present_chain | set(installed)), "key_access": access_after},
             warnings=warnings,
-            result=dict(pfx.summary(), store=store, imported=import_leaf, chain_installed=installed,
+            result=dict(pfx.summary(), store=store, imported=import_leaf, archived_restored=archived, chain_installed=installed,
                         key_access=access_after, key_access_changes=access_changes),
         )
 
@@ -162,6 +173,7 @@ class ActionModule(WindowsTaskAction):
             "Thumbprint": params["pfx"].thumbprint,
             "Exportable": params["exportable"],
             "ImportLeaf": imports.get("import_leaf", False),
+            "RestoreArchived": imports.get("restore_archived", False),
             "InstallChain": imports.get("install_chain", []),
             "Operations": [op for op in plan.operations if "sid" in op],
         }

@@ -86,6 +86,9 @@ notes:
     provides it.
   - When the host reports that the apply did not perform exactly the planned operations (for example because
     C(ShouldProcess) declined one), the task fails and returns what was done in C(applied).
+  - A removal that finds the certificate already gone from the store's own copy (it went between the task's read of the
+    host and its change) changes nothing; the task then does not count it as a change, leaves it out of RV(removed), and
+    warns.
 seealso:
   - module: pkiops.keyfactor_command.pfx_import
     description: Installs the CA certificates that come inside a PFX, with its option C(chain=install).
@@ -179,6 +182,12 @@ applied:
       description: The LocalMachine store, C(CA) or C(Root).
       type: str
       sample: Root
+    removed:
+      description:
+        - For a C(remove), how many copies it deleted from the store's own copy (its C(.Default) physical store); 0
+          when the certificate had already gone from there since the task read the host.
+      type: int
+      sample: 1
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

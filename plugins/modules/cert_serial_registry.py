@@ -99,6 +99,18 @@ value_name:
   returned: success
   type: str
   sample: EncryptSerialNumber
+key_created:
+  description:
+    - When the change failed, whether it had created the registry key (with any missing parent keys) before it failed.
+      The key stays; running the task again writes the value.
+  returned: failure during a change
+  type: bool
+  sample: true
+written:
+  description: When the change failed, whether it had written the value; false, as writing the value is its last step.
+  returned: failure during a change
+  type: bool
+  sample: false
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402  pylint: disable=wrong-import-position

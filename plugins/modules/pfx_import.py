@@ -27,10 +27,23 @@ description:
   - A certificate already in the store whose private key does not open is imported again only when Windows says the
     key is gone. Windows gives the same error, C(NTE_BAD_KEYSET) ("Keyset does not exist"), for a key whose file is gone
     and for one whose ACL shuts the connecting account out; importing over such a key would leave it behind on every
-    run, so the task fails instead and says what to do.
+    run, so the task fails instead and says what to do. "Not found" (C(NTE_NOT_FOUND), C(ERROR_FILE_NOT_FOUND)) counts as
+    gone only from the providers that come with Windows and keep keys in files; another provider (an HSM's, a smart
+    card's, the TPM's) may say so of a device it cannot reach, and the task then fails too rather than give the
+    certificate a copy of the key in software.
   - The PFX travels to the host as a SecureString, so it can be at most about 48 KiB, and is imported from memory with
     C(X509Certificate2Collection.Import) and the C(MachineKeySet) and C(PersistKeySet) flags; no file is written on the
     host. The key is not exportable unless O(exportable) says so.
+  - Opening the PFX on the host already writes its private keys to the machine key store. Should the import fail after
+    that (the PFX turns out not to hold the certificate with its key, or the store refuses it), the task reports a change
+    (RV(key_written)), and the message says that the keys stay in the machine key store with no certificate referring to
+    them.
+  - A PFX without a password is opened with a null password, and, when Windows refuses that as the wrong password, with
+    an empty one. The two are different passwords to Windows, and a PFX exported without a password uses one or the
+    other (OpenSSL's C(-passout pass:) the empty one).
+  - An archived copy of the certificate in the store (automatic enrollment archives a certificate it has renewed) is
+    hidden from whoever lists the store, but counts as there; it is restored, with a warning, and imported again only
+    when its key is gone. Windows keeps an archived copy archived when the same certificate is added again.
 options:
   src:
     description:
@@ -182,13 +195,39 @@ store:
   type: str
   sample: LocalMachine\My
 imported:
-  description: Whether the certificate was imported by this task (in check mode, would be).
-  returned: success
+  description:
+    - Whether the certificate was imported by this task (in check mode, would be).
+    - When the change failed part way, whether the import had been completed.
+  returned: success, and failure during a change
   type: bool
   sample: true
+archived_restored:
+  description:
+    - Whether an archived copy of the certificate in the store was restored (in check mode, would be).
+    - When the change failed part way, whether it had been.
+  returned: success, and failure during a change
+  type: bool
+  sample: false
+key_written:
+  description:
+    - When the change failed part way, whether opening the PFX had already written its private keys to the machine key
+      store; they stay there, with no certificate in a store referring to them unless the import went on to complete.
+  returned: failure during a change
+  type: bool
+  sample: true
+acl_applied:
+  description:
+    - When the change failed part way, the key ACL operations it had applied, each with the C(sid), the C(action)
+      (C(set) or C(remove)) and, for C(set), the C(rights) as a signed 32-bit access mask.
+  returned: failure during a change
+  type: list
+  elements: dict
+  sample: []
 chain_installed:
-  description: The thumbprints of the CA certificates added to the CA or Root store (in check mode, that would be).
-  returned: success
+  description:
+    - The thumbprints of the CA certificates added to the CA or Root store (in check mode, that would be).
+    - When the change failed part way, those it had added.
+  returned: success, and failure during a change
   type: list
   elements: str
   sample: []

@@ -23,7 +23,8 @@ try:
 except ImportError:  # pragma: no cover - reported when a task needs it
     x509 = None
 
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+# \Z: $ would also match before a final newline.
+_THUMBPRINT = re.compile(r"^[0-9A-F]{40}\Z")
 # The DER encoding of the PBES2 object identifier (1.2.840.113549.1.5.13): AES
 # with PBKDF2, which OpenSSL 3 and recent Windows write by default.
 _PBES2_OID = bytes.fromhex("06092a864886f70d01050d")

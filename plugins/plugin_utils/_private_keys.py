@@ -71,6 +71,12 @@ def cannot_open(report: dict, thumbprint: str, where: str) -> str:
                 f"from {where} and run again")
     if state == "missing":
         return f"{key} is gone ({error}); import the certificate with its key again"
+    provider = report.get("key_provider_name")
+    if provider:
+        # NTE_NOT_FOUND or ERROR_FILE_NOT_FOUND from a provider that does not come with Windows may mean its device is
+        # out of reach as well as the key gone, so nothing is imported over the key it keeps.
+        return (f"{key} cannot be opened ({error}), and its provider, {provider}, does not say that the key is gone; fix "
+                "the provider first, or, if the key is gone for good, remove the certificate from the store and run again")
     return f"{key} cannot be opened ({error}), and not because it is missing; fix its provider first"
 
 
@@ -132,6 +138,8 @@ def principals_to_resolve(grants: list[dict]) -> list[str]:
 def check_key_report(report, what: str) -> None:
     if not isinstance(report, dict) or not isinstance(report.get("found"), bool):
         raise UnexpectedProbeResult(f"no report on the {what}")
+    if not isinstance(report.get("archived", False), bool):
+        raise UnexpectedProbeResult(f"the report on the {what} says archived is {report['archived']!r}, not true or false")
     if report["found"] and report.get("has_private_key"):
         if report.get("key_error"):
             if report.get("key_state") not in KEY_STATES:

@@ -135,6 +135,9 @@ class WindowsTaskAction(ActionBase):
     result_depth = 8
     probe_attempts = 3
     probe_retry_delay = 2.0
+    # The keys of a failed apply's $Ansible.Result that say what it did before it failed, which the task's result
+    # then carries (documented in the module's RETURN as returned on failure during a change).
+    failure_result_keys: tuple = ("applied",)
 
     # --- hooks for subclasses --------------------------------------------------------------
 
@@ -157,13 +160,16 @@ class WindowsTaskAction(ActionBase):
         """Parameters of the apply run; by default just the planned operations."""
         return {"Operations": plan.operations}
 
-    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> None:
+    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> dict | None:
         """Called after an apply the host reported as successful, with its ``$Ansible.Result``.
 
         A payload can succeed without doing everything it was sent (ShouldProcess
         may decline an operation); a module whose result says what was done can
-        compare it with ``plan.operations`` here and raise PayloadError.
+        compare it with ``plan.operations`` here and raise PayloadError. It may
+        return values that replace the planned ones in the task's result, such as
+        ``changed`` when an operation found nothing left to do.
         """
+        return None
 
     def explain_failure(self, step: str, message: str) -> str:
         """Windows' message for a failed step, with what the module knows about its likely cause."""
@@ -187,10 +193,10 @@ class WindowsTaskAction(ActionBase):
         except (TaskInputError, PlanError) as error:
             result.update(failed=True, changed=False, msg=f"{self.fqcn}: {error}")
         except PayloadError as error:
-            # An apply that failed part way has changed what it reports in ``applied``.
+            # An apply that failed part way has changed what it reports in ``failure_result_keys``.
             result.update(failed=True, changed=error.changed, msg=f"{self.fqcn}: {error}")
-            if error.step == "apply" and "applied" in error.partial:
-                result["applied"] = error.partial["applied"]
+            if error.step == "apply":
+                result.update({key: error.partial[key] for key in self.failure_result_keys if key in error.partial})
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
         if self._marked_change is not None:
@@ -210,7 +216,7 @@ class WindowsTaskAction(ActionBase):
             # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
             self._marked_change = _snapshot.marked_change(self._task_vars, self.module_name)
             applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
-            self.check_applied(params, plan, applied_result)
+            outcome.update(self.check_applied(params, plan, applied_result) or {})
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)
         if self._play_context.diff:

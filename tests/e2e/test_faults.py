@@ -5,8 +5,9 @@
    step k in turn; run again without the fault, it must reach the clean run's final state, and a third run
    must change nothing. private_key_acl is covered too, although its apply is one step (the payload writes
    the key's security descriptor once, however many principals change); cert_serial_registry, also one
-   step, is covered by the rotation. Also the gateway certificate rotation, failing at each host-changing
-   step on each node.
+   step where its registry key exists, is covered by the rotation (a failure between creating the key and
+   writing the value, by the model's tests). Also the gateway certificate rotation, failing at each
+   host-changing step on each node.
 2. Transport faults: a probe that loses the connection is retried a bounded number of times; an apply that
    loses it is never repeated.
 3. Concurrency: forks never create the cluster role twice, and never let one host's state bleed into another's.

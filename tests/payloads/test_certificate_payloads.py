@@ -216,11 +216,84 @@ def test_the_pfx_is_only_opened_to_import_the_leaf():
     # CA certificates come as their own DER bytes: no X509KeyStorageFlags choice can keep Import from writing the PFX's
     # key to the machine key store, so opening the PFX only for them would leave that key there for good.
     source = payload_source("pfx_import")
-    assert source.count("$collection.Import(") == 1
+    # Import-LeafFromPfx opens it, and only there: with null for no password and, when Windows refuses null, with "".
+    importer = _function(source, "Import-LeafFromPfx")
+    assert source.count("$collection.Import(") == importer.count("$collection.Import(") == 2
     apply = _function(source, "Invoke-Apply")
     assert re.search(r"if \(\$importLeafNow\) \{\s+Import-LeafFromPfx ", apply)
     assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in apply
 
+
+
+def test_the_import_reports_a_change_as_soon_as_the_pfx_has_written_its_keys():
+    # PFXImportCertStore persists the PFX's keys unless PKCS12_NO_PERSIST_KEY: once Import returns, the host has changed,
+    # and a leaf missing from the PFX, a failing store or a failing Add must not report changed=false.
+    importer = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
+    imported = importer.rindex("$collection.Import(")
+    keys = importer.index("foreach ($element in $collection)", imported)
+    searched = importer.index("foreach ($element in $collection)", keys + 1)
+    assert searched < importer.index("$leafStore.Add($leaf)")
+    assert re.match(r"foreach \(\$element in \$collection\) \{\s+if \(\$element\.HasPrivateKey\) \{\s+"
+                    r"\$Ansible\.Changed = \$true\s+\$Ansible\.Result\['key_written'\] = \$true\s+\$keysLeft = ",
+                    importer[keys:searched])
+    changed = importer.index("$Ansible.Changed = $true")
+    assert keys < changed < searched
+    after = importer[changed:]
+    throws = re.findall(r'throw "Cannot import: [^"]*"', after)
+    assert len(throws) == 2 and all(message.endswith('; $keysLeft."') for message in throws), throws
+    contexts = re.findall(r'New-ContextException -Context "([^"]*)"', after)
+    assert len(contexts) == 2 and all(context.endswith("($keysLeft)") for context in contexts), contexts
+    assert "machine key store" in re.search(r"\$keysLeft = \"([^\"]*)\"", importer).group(1)
+    assert "nothing was written" in re.search(r"\$keysLeft = '([^']*)'", importer).group(1)
+
+
+def test_a_pfx_without_a_password_is_opened_with_an_empty_one_only_when_windows_refuses_null():
+    # PFXImportCertStore needs the password "exactly the same as the value that was used to encrypt the packet", and
+    # null and "" are two different ones; the controller's parser accepts both for a PFX without a password.
+    importer = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
+    first = importer.index("$collection.Import($pfxBytes, $password, $flags)")
+    retry = importer.index("$collection.Import($pfxBytes, [string]::Empty, $flags)")
+    catch = importer[first:retry]
+    assert re.search(r"\}\s+catch \{\s+\$cause = Get-UnderlyingException -ErrorRecord \$_", catch)
+    assert "$wrongPassword = $cause.HResult -eq 86 -or $cause.HResult -eq -2147024810" in catch
+    assert re.search(r"if \(\$null -ne \$PfxPasswordContent -or -not \$wrongPassword\) \{\s+throw\s+\}\s+$", catch)
+
+
+def test_archived_copies_are_seen_by_the_leaf_probe_and_restored_after_an_add():
+    # Without IncludeArchived an enumeration skips a certificate with CERT_ARCHIVED_PROP_ID, and X509Store.Add
+    # (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES) keeps an archived copy archived.
+    source = payload_source("pfx_import")
+    opener = _function(source, "Open-LocalMachineStore")
+    assert re.search(r"if \(\$IncludeArchived\) \{\s+\$openFlags = \$openFlags -bor "
+                     r"\[System\.Security\.Cryptography\.X509Certificates\.OpenFlags\]::IncludeArchived\s+\}", opener)
+    restore = _function(source, "Restore-ArchivedCertificate")
+    assert re.search(r"if \(\$candidate\.Archived -and \[string\]::Equals\(\$candidate\.Thumbprint, \$Thumbprint, ", restore)
+    assert "$candidate.Archived = $false" in restore
+    assert "$candidate.Reset()" in restore
+    finder = _function(source, "Find-LocalMachineCertificate")
+    assert re.search(r"if \(\$IncludeArchived\) \{\s+\$openFlags = \$openFlags -bor "
+                     r"\[System\.Security\.Cryptography\.X509Certificates\.OpenFlags\]::IncludeArchived\s+\}", finder)
+
+    importer = _function(source, "Import-LeafFromPfx")
+    assert "Open-LocalMachineStore -Name $TargetStoreName -ForWrite -CreateMissing -IncludeArchived" in importer
+    assert importer.index("$leafStore.Add($leaf)") < importer.index("Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint")
+    add = _function(source, "Add-CaCertificate")
+    assert "Open-LocalMachineStore -Name $Store -ForWrite -IncludeArchived" in add
+    assert add.index("$target.Add($Certificate)") < add.index("Restore-ArchivedCertificate -Store $target -Thumbprint $Certificate.Thumbprint")
+    apply = _function(source, "Invoke-Apply")
+    assert "Open-LocalMachineStore -Name $TargetStoreName -ForWrite -IncludeArchived" in apply
+    assert "Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint" in apply
+
+    probe = _function(source, "Invoke-Probe")
+    assert "Get-CertificateKeyReport -StoreName $TargetStoreName -Thumbprint $LeafThumbprint -IncludeArchived" in probe
+    # The chain is looked up as Windows shows the store: an archived CA certificate is added again, and restored.
+    assert "Find-LocalMachineCertificate -StoreName $entry.Store -Thumbprint $entry.Thumbprint\n" in probe
+    report = _function(source, "Get-CertificateKeyReport")
+    assert "Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived:$IncludeArchived" in report
+    assert "$report['archived'] = $certificate.Archived" in report
+    assert "-IncludeArchived" in _function(source, "Set-StoredCertificateKeyAcl")
+    assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in _function(
+        payload_source("ca_certificates"), "Invoke-Apply")
 
 def test_the_serial_probe_opens_the_key_and_reads_nothing_from_it():
     # A TPM or HSM provider need not support the "Security Descr" property: reading the DACL would fail the probe.
@@ -242,6 +315,107 @@ def test_removal_deletes_from_the_default_physical_store_only():
     assert ".Remove(" not in source
     assert "CERT_STORE_PROV_PHYSICAL_W = new IntPtr(14)" in source
 
+
+
+def test_a_removal_is_a_change_only_when_it_deleted_a_copy():
+    # RemoveCertificate returns how many copies it deleted; none when the certificate left .Default since the probe.
+    source = payload_source("ca_certificates")
+    remove = _function(source, "Remove-CaCertificate")
+    assert "[void]" not in remove
+    assert "[Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)" in remove
+    apply = _function(source, "Invoke-Apply")
+    removal = apply[apply.index("$removed = Remove-CaCertificate"):]
+    assert re.match(r"\$removed = Remove-CaCertificate -Store \$step\.Store -Thumbprint \$step\.Thumbprint\s+"
+                    r"\$done\['removed'\] = \$removed\s+if \(\$removed -gt 0\) \{\s+\$Ansible\.Changed = \$true\s+\}", removal)
+    # The one other place that reports a change is the add.
+    assert apply.count("$Ansible.Changed = $true") == 2
+    assert re.search(r"Add-CaCertificate -Store \$step\.Store -Certificate \$step\.Certificate\s+\$Ansible\.Changed = \$true", apply)
+
+
+def test_a_serial_write_reports_the_key_it_created_before_setting_the_value():
+    # CreateSubKey creates the key and its missing parents; a SetValue that then fails must not report "no change".
+    apply = _function(payload_source("cert_serial_registry"), "Invoke-Apply")
+    looked = apply.index("$existing = $base.OpenSubKey($SubKey, $false)")
+    created = apply.index("$target = $base.CreateSubKey($SubKey, ")
+    reported = apply.index("$result['key_created'] = $true")
+    written = apply.index("$target.SetValue($Name, $Data, ")
+    assert looked < created < reported < written
+    assert re.search(r"if \(-not \$keyExisted\) \{\s+\$result\['key_created'\] = \$true\s+\$Ansible\.Changed = \$true\s+\}",
+                     apply)
+    assert re.search(r"\$keyExisted = \$null -ne \$existing", apply)
+
+
+@pytest.mark.parametrize("payload", ["pfx_import", "private_key_acl", "user_rights"])
+def test_a_local_group_is_retried_in_the_builtin_domain_by_its_localised_name(payload):
+    # A German Windows names the built-in domain VORDEFINIERT, and the name lookup knows no BUILTIN there.
+    source = payload_source(payload)
+    convert = _function(source, "ConvertTo-PrincipalSid")
+    assert "'BUILTIN'" not in convert
+    assert re.search(r"\$builtinDomain = Get-BuiltinDomainName\s+return \(\[System\.Security\.Principal\.NTAccount\]::new\("
+                     r"\$builtinDomain, \$user\)\)\.Translate\(", convert)
+    name = _function(source, "Get-BuiltinDomainName")
+    assert "[System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544')" in name
+    assert ".Translate([System.Security.Principal.NTAccount]).Value.Split('\\')[0]" in name
+
+
+def test_not_found_is_a_missing_key_only_from_a_provider_that_comes_with_windows():
+    # A third-party provider may give NTE_NOT_FOUND or ERROR_FILE_NOT_FOUND for a device it cannot reach or for itself not
+    # being installed; pfx_import imports again over a 'missing' key.
+    source = payload_source("pfx_import")
+    failure = _function(source, "Get-KeyOpenFailure")
+    not_found = failure[failure.index("$notFound = @("):]
+    not_found = not_found[:not_found.index(")")]
+    assert "-2146893807" in not_found and "-2147024894" in not_found and re.search(r"\b2, # ERROR_FILE_NOT_FOUND", not_found)
+    missing = failure[failure.index("$missing = @("):failure.index("$notFound = @(")]
+    assert "-2146893807" not in missing and "-2147024894" not in missing
+    assert "$fromWindows = [string]::IsNullOrEmpty($ProviderName) -or $windowsSoftwareProviders -contains $ProviderName" in failure
+    assert "elseif ($missing -contains $code -or ($fromWindows -and $notFound -contains $code)) {" in failure
+    providers = re.findall(r"'(Microsoft [^']+)'", failure)
+    assert "Microsoft Software Key Storage Provider" in providers
+    assert not [p for p in providers if "Smart Card" in p or "Platform" in p]
+    report = _function(source, "Get-CertificateKeyReport")
+    assert "[Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::GetKeyProviderName($certificate)" in report
+    assert "Get-KeyOpenFailure -Cause $cause -ProviderName $providerName" in report
+    helper = source[source.index("public static string GetKeyProviderName("):]
+    helper = helper[:helper.index("public bool IsCng")]
+    assert "NativeMethods.CERT_KEY_PROV_INFO_PROP_ID" in helper and "internal const uint CERT_KEY_PROV_INFO_PROP_ID = 2;" in source
+    # pwszProvName is CRYPT_KEY_PROV_INFO's second member, after pwszContainerName.
+    assert "Marshal.ReadIntPtr(buffer, IntPtr.Size)" in helper
+
+# --- validation patterns end in \z ------------------------------------------------------------------------------------------
+#
+# In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so
+# '^[0-9A-F]{40}$' accepts a thumbprint followed by "\n". \z matches only at the very end.
+
+_MATCH_OPERAND = re.compile(r"-c?i?(?:not)?match '((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def end_anchor_problems(source: str) -> list[str]:
+    """Each pattern of a -match family operator that ends in $, which lets a final newline through."""
+    return [f"'{pattern}' ends in $; use \\z" for pattern in _MATCH_OPERAND.findall(source)
+            if re.search(r"(?<!\\)\$\)*$", pattern)]
+
+
+def test_the_check_finds_a_pattern_anchored_with_a_dollar():
+    broken = "if ($Value -cnotmatch '^[0-9A-F]{40}$') { throw 'x' }\nif ($Data -notmatch '^(AB)+$') { }"
+    assert powershell.syntax_problems(broken) == []
+    assert end_anchor_problems(broken) == ["'^[0-9A-F]{40}$' ends in $; use \\z", "'^(AB)+$' ends in $; use \\z"]
+    assert end_anchor_problems("$Value -match '^S-1-' -and $Other -cmatch '^[0-9]+\\z' -and $x -match 'US\\$'") == []
+
+
+@pytest.mark.parametrize("payload", CERTIFICATE_PAYLOADS)
+def test_no_validation_pattern_lets_a_final_newline_through(payload):
+    source = payload_source(payload)
+    assert end_anchor_problems(source) == []
+    # What each anchored pattern of these payloads is for, and the value it must still accept: Python's \Z is .NET's \z.
+    accepted = {r"^[0-9A-F]{40}\z": "AB" * 20, r"^([0-9A-F]{2})+\z": "0080AB"}
+    anchored = [pattern for pattern in _MATCH_OPERAND.findall(source) if pattern.endswith(r"\z")]
+    assert anchored, f"{payload} checks its thumbprint with an anchored pattern"
+    for pattern in anchored:
+        assert pattern in accepted, f"{pattern}: add the value it must accept to this test"
+        compiled = re.compile(pattern.replace(r"\z", r"\Z"))
+        assert compiled.search(accepted[pattern])
+        assert not compiled.search(accepted[pattern] + "\n")
 
 # --- Add-Type blocks compile as C# 5 against .NET Framework 4.x -----------------------------------------------------------
 

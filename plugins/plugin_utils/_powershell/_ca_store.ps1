@@ -2,8 +2,8 @@
 # stores they go to. Inlined by the controller where a payload names it in a
 # pkiops-include line (ca_certificates, pfx_import).
 #
-# Functions only. Needs _errors.ps1 and _local_machine.ps1, which the payload
-# includes first.
+# Functions only. Needs _errors.ps1 and _local_machine.ps1 (the stores, and
+# Restore-ArchivedCertificate), which the payload includes first.
 #
 # The system store names Windows uses: 'CA' is Intermediate Certification
 # Authorities (what X509Store's StoreName.CertificateAuthority opens), 'Root'
@@ -14,13 +14,16 @@
 #
 # API reference: X509Certificate2 (constructor X509Certificate2(Byte[]),
 # Thumbprint, Reset), X509Certificate2.GetCertContentType(Byte[]),
-# X509ContentType, Convert.FromBase64String, X509Store.Add.
+# X509ContentType, Convert.FromBase64String, X509Store.Add,
+# CertAddCertificateContextToStore.
 
 function Assert-CaStoreEntry {
     # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
     # uppercase hex digits) and stores as 'CA' or 'Root', both normalised by
     # the controller. Anything else is a controller bug, which would
-    # otherwise surface as "not found" or a write to the wrong store.
+    # otherwise surface as "not found" or a write to the wrong store. The
+    # pattern ends in \z, not $: in .NET regular expressions $ also matches
+    # before a final newline, which would let "<thumbprint>`n" through.
     param(
         [AllowNull()]
         [object]$Thumbprint,
@@ -32,7 +35,7 @@ function Assert-CaStoreEntry {
         [string]$Label
     )
 
-    if ($Thumbprint -isnot [string] -or $Thumbprint -cnotmatch '^[0-9A-F]{40}$') {
+    if ($Thumbprint -isnot [string] -or $Thumbprint -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid ${Label}: thumbprint must be 40 uppercase hexadecimal digits."
     }
     if ($Store -isnot [string] -or @('CA', 'Root') -cnotcontains $Store) {
@@ -105,7 +108,10 @@ function ConvertTo-CaCertificate {
 
 function Add-CaCertificate {
     # X509Store.Add on the logical store writes to its .Default physical
-    # store, the computer's own copy.
+    # store, the computer's own copy. A copy already there that is archived
+    # (hidden from every enumeration of the store without IncludeArchived,
+    # so the probe reported it absent) stays archived after the Add, and is
+    # restored here; see Restore-ArchivedCertificate.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -116,12 +122,15 @@ function Add-CaCertificate {
 
     # CA and Root exist on every Windows installation; a missing one is an
     # error to report, not a store to create.
-    $target = Open-LocalMachineStore -Name $Store -ForWrite
+    $target = Open-LocalMachineStore -Name $Store -ForWrite -IncludeArchived
     try {
-        $target.Add($Certificate)
-    }
-    catch {
-        throw (New-ContextException -Context "Cannot add certificate $($Certificate.Thumbprint) to LocalMachine\$Store" -ErrorRecord $_)
+        try {
+            $target.Add($Certificate)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot add certificate $($Certificate.Thumbprint) to LocalMachine\$Store" -ErrorRecord $_)
+        }
+        $null = Restore-ArchivedCertificate -Store $target -Thumbprint $Certificate.Thumbprint
     }
     finally {
         $target.Close()

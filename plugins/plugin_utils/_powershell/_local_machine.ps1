@@ -1,5 +1,5 @@
 # HKEY_LOCAL_MACHINE and the LocalMachine certificate stores, opened the way
-# the payloads need them.
+# the payloads need them, and archived certificates brought back into view.
 #
 # Functions only; the controller inlines this fragment where a payload names
 # it in a pkiops-include line (cert_serial_registry, ca_certificates,
@@ -24,14 +24,20 @@ function Open-LocalMachineStore {
     # caller closes it. OpenExistingOnly unless -CreateMissing: without it,
     # opening a store name that does not exist creates that store, which a
     # read must never do and a write only may when the task names a store to
-    # import into.
+    # import into. -IncludeArchived (OpenFlags.IncludeArchived, which .NET
+    # passes to CertOpenStore as CERT_STORE_ENUM_ARCHIVED_FLAG): without it,
+    # "an enumeration of all certificates in the store will ignore any
+    # certificate with the CERT_ARCHIVED_PROP_ID property set", such as one
+    # automatic enrollment archived when it renewed it.
     param(
         [Parameter(Mandatory)]
         [string]$Name,
 
         [switch]$ForWrite,
 
-        [switch]$CreateMissing
+        [switch]$CreateMissing,
+
+        [switch]$IncludeArchived
     )
 
     $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly
@@ -43,6 +49,9 @@ function Open-LocalMachineStore {
     if (-not $CreateMissing) {
         $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
     }
+    if ($IncludeArchived) {
+        $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::IncludeArchived
+    }
     $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
         $Name, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
     try {
@@ -53,6 +62,52 @@ function Open-LocalMachineStore {
         throw (New-ContextException -Context $context -ErrorRecord $_)
     }
     $store
+}
+
+function Restore-ArchivedCertificate {
+    # Clears the archived property of every copy of the certificate in the
+    # store, which the caller opened with -ForWrite -IncludeArchived, and
+    # returns how many it restored. X509Certificate2.Archived = $false
+    # removes CERT_ARCHIVED_PROP_ID (CertSetCertificateContextProperty) from
+    # the context the store enumerated: "If the property is set on a
+    # certificate retrieved from a store, the value is persisted
+    # immediately" (X509Certificate2.Archived).
+    #
+    # Needed after X509Store.Add, which calls CertAddCertificateContextToStore
+    # with CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES: "If a matching
+    # certificate exists in the store, the existing context is not replaced.
+    # The existing context inherits properties from the new certificate."
+    # The new certificate has no archived property to pass on, so an archived
+    # copy stays archived, and hidden from whoever lists the store, however
+    # often it is added again.
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.Cryptography.X509Certificates.X509Store]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $restored = 0
+    # Every read of X509Store.Certificates creates a new object for each
+    # certificate in the store; each is released here.
+    foreach ($candidate in $Store.Certificates) {
+        try {
+            if ($candidate.Archived -and [string]::Equals($candidate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+                try {
+                    $candidate.Archived = $false
+                }
+                catch {
+                    throw (New-ContextException -Context "Cannot restore the archived certificate $Thumbprint in LocalMachine\$($Store.Name)" -ErrorRecord $_)
+                }
+                $restored++
+            }
+        }
+        finally {
+            $candidate.Reset()
+        }
+    }
+    $restored
 }
 
 function Get-RegistryReport {

@@ -34,6 +34,20 @@ function Get-SidDisplayName {
     $script:PkiopsSidNameCache[$key]
 }
 
+function Get-BuiltinDomainName {
+    # The name of the built-in domain (S-1-5-32) in the language of this
+    # Windows: BUILTIN in English, VORDEFINIERT in German, whose
+    # Administrators group is Administratoren. The name lookup knows only
+    # the localised name, so it is read from the name Windows gives the
+    # Administrators alias, S-1-5-32-544, which every Windows has (its
+    # DOMAIN\name, DOMAIN part). Read once a run.
+    if ($null -eq $script:PkiopsBuiltinDomainName) {
+        $administrators = [System.Security.Principal.SecurityIdentifier]::new('S-1-5-32-544')
+        $script:PkiopsBuiltinDomainName = $administrators.Translate([System.Security.Principal.NTAccount]).Value.Split('\')[0]
+    }
+    $script:PkiopsBuiltinDomainName
+}
+
 function Test-SidString {
     # SecurityIdentifier's string constructor also accepts SDDL aliases such
     # as 'BA' or 'SY'. Requiring the S-1- prefix keeps a short account name
@@ -94,12 +108,14 @@ function ConvertTo-PrincipalSid {
     }
 
     # Built-in local groups (Administrators, Users, IIS_IUSRS, ...) live in
-    # the BUILTIN domain, not in the computer's account domain, so
+    # the built-in domain, not in the computer's account domain, so
     # COMPUTERNAME\Administrators does not map even though people write it
-    # (or .\Administrators) to mean "the local group". Retry in BUILTIN only;
-    # a name that exists in neither keeps the original error.
+    # (or .\Administrators) to mean "the local group". Retry in the built-in
+    # domain only, by its localised name (Get-BuiltinDomainName); a name that
+    # exists in neither keeps the original error.
     try {
-        return ([System.Security.Principal.NTAccount]::new('BUILTIN', $user)).Translate([System.Security.Principal.SecurityIdentifier])
+        $builtinDomain = Get-BuiltinDomainName
+        return ([System.Security.Principal.NTAccount]::new($builtinDomain, $user)).Translate([System.Security.Principal.SecurityIdentifier])
     }
     catch {
         throw $firstError

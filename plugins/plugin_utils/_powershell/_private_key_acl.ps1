@@ -83,6 +83,21 @@ namespace Pkiops.KeyfactorCommand.Certificates
 
         internal const int ERROR_MORE_DATA = 234;
 
+        // CertGetCertificateContextProperty dwPropId (wincrypt.h): the
+        // CRYPT_KEY_PROV_INFO that names the certificate's key and provider.
+        internal const uint CERT_KEY_PROV_INFO_PROP_ID = 2;
+
+        // BOOL CertGetCertificateContextProperty(PCCERT_CONTEXT pCertContext,
+        //     DWORD dwPropId, void *pvData, DWORD *pcbData);
+        // A NULL pvData asks for the size only.
+        [DllImport("crypt32.dll", ExactSpelling = true, SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool CertGetCertificateContextProperty(
+            IntPtr pCertContext,
+            uint dwPropId,
+            IntPtr pvData,
+            ref uint pcbData);
+
         // BOOL CryptAcquireCertificatePrivateKey(PCCERT_CONTEXT pCert,
         //     DWORD dwFlags, void *pvParameters,
         //     HCRYPTPROV_OR_NCRYPT_KEY_HANDLE *phCryptProvOrNCryptKey,
@@ -293,6 +308,49 @@ namespace Pkiops.KeyfactorCommand.Certificates
                 handle = new CapiProviderHandle(raw, callerFree);
             }
             return new CertificatePrivateKey(certificate, handle, isCng, keySpec);
+        }
+
+        // The name of the provider that keeps the certificate's key, as the
+        // certificate's CERT_KEY_PROV_INFO_PROP_ID names it, read without
+        // opening the key: null when the certificate names no provider (no
+        // such property, or a NULL pwszProvName, which CRYPT_KEY_PROV_INFO
+        // documents as "the default provider is used").
+        public static string GetKeyProviderName(X509Certificate2 certificate)
+        {
+            if (certificate == null)
+            {
+                throw new ArgumentNullException("certificate");
+            }
+
+            uint size = 0;
+            try
+            {
+                if (!NativeMethods.CertGetCertificateContextProperty(certificate.Handle, NativeMethods.CERT_KEY_PROV_INFO_PROP_ID, IntPtr.Zero, ref size) || size == 0)
+                {
+                    return null;
+                }
+                IntPtr buffer = Marshal.AllocHGlobal((int)size);
+                try
+                {
+                    if (!NativeMethods.CertGetCertificateContextProperty(certificate.Handle, NativeMethods.CERT_KEY_PROV_INFO_PROP_ID, buffer, ref size))
+                    {
+                        return null;
+                    }
+                    // CRYPT_KEY_PROV_INFO { LPWSTR pwszContainerName;
+                    // LPWSTR pwszProvName; ... }: the second pointer, whose
+                    // string lives in the same buffer.
+                    IntPtr name = Marshal.ReadIntPtr(buffer, IntPtr.Size);
+                    return name == IntPtr.Zero ? null : Marshal.PtrToStringUni(name);
+                }
+                finally
+                {
+                    Marshal.FreeHGlobal(buffer);
+                }
+            }
+            finally
+            {
+                GC.KeepAlive(certificate);
+            }
         }
 
         public bool IsCng
@@ -555,6 +613,8 @@ function Assert-Thumbprint {
     # Thumbprints arrive as X509Certificate2.Thumbprint spells them (40
     # uppercase hex digits, normalised by the controller). Anything else is a
     # controller bug, and would otherwise just be reported as "not found".
+    # \z, not $: in .NET regular expressions $ also matches before a final
+    # newline.
     param(
         [AllowEmptyString()]
         [AllowNull()]
@@ -564,7 +624,7 @@ function Assert-Thumbprint {
         [string]$Name
     )
 
-    if ($Value -cnotmatch '^[0-9A-F]{40}$') {
+    if ($Value -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid ${Name} '$Value': a certificate thumbprint is 40 uppercase hexadecimal digits."
     }
 }
@@ -586,6 +646,12 @@ function Find-LocalMachineCertificate {
     # $null when the store or the certificate is not there. The caller owns
     # the object it gets and must release it with Reset().
     #
+    # An archived certificate (CERT_ARCHIVED_PROP_ID, which automatic
+    # enrollment sets on a certificate it renewed) is skipped by every
+    # enumeration of the store, and so not found here, unless
+    # -IncludeArchived, which opens the store with OpenFlags.IncludeArchived
+    # (CERT_STORE_ENUM_ARCHIVED_FLAG).
+    #
     # Reset() rather than Dispose() throughout: X509Certificate.Dispose and
     # X509Store.Dispose exist only from .NET Framework 4.6, and Windows
     # PowerShell 5.1 also runs on 4.5.2. Reset() and Close() exist in every
@@ -595,7 +661,9 @@ function Find-LocalMachineCertificate {
         [string]$StoreName,
 
         [Parameter(Mandatory)]
-        [string]$Thumbprint
+        [string]$Thumbprint,
+
+        [switch]$IncludeArchived
     )
 
     $store = [System.Security.Cryptography.X509Certificates.X509Store]::new(
@@ -605,6 +673,9 @@ function Find-LocalMachineCertificate {
             # OpenExistingOnly: without it, opening a store name that does not
             # exist creates that store, and a read must change nothing.
             $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+            if ($IncludeArchived) {
+                $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::IncludeArchived
+            }
             $store.Open($openFlags)
         }
         catch {
@@ -742,9 +813,24 @@ function Get-KeyOpenFailure {
     # this script may call without opening the key tells the two apart, so
     # it is reported as what it is: either. Only a code that can mean
     # nothing but absence is 'missing'.
+    #
+    # NTE_NOT_FOUND and ERROR_FILE_NOT_FOUND say that as much only from a
+    # provider that comes with Windows and keeps its keys in files:
+    # Microsoft's software key storage provider and cryptographic service
+    # providers, or the default provider, when the certificate names none.
+    # Another provider (an HSM's, a smart card's, the TPM's) gives them by its
+    # own rules, for a device it cannot reach or a provider that is not
+    # installed as well, and importing over its key would give the
+    # certificate a copy of that key in software instead: from such a
+    # provider they are 'unavailable'.
     param(
         [Parameter(Mandatory)]
-        [System.Exception]$Cause
+        [System.Exception]$Cause,
+
+        # The certificate's provider (GetKeyProviderName); empty for none.
+        [AllowEmptyString()]
+        [AllowNull()]
+        [string]$ProviderName
     )
 
     # Win32Exception keeps the code CryptAcquireCertificatePrivateKey set
@@ -753,11 +839,34 @@ function Get-KeyOpenFailure {
     $code = if ($Cause -is [System.ComponentModel.Win32Exception]) { $Cause.NativeErrorCode } else { $Cause.HResult }
     $missing = @(
         -2146885621, # 0x8009200B CRYPT_E_NO_KEY_PROPERTY: the certificate names no key
-        -2146893811, # 0x8009000D NTE_NO_KEY: the container holds no key of its kind
+        -2146893811  # 0x8009000D NTE_NO_KEY: the container holds no key of its kind
+    )
+    $notFound = @(
         -2146893807, # 0x80090011 NTE_NOT_FOUND
         2, # ERROR_FILE_NOT_FOUND
         -2147024894  # 0x80070002, the same as an HRESULT
     )
+    # The names wincrypt.h and ncrypt.h give them (MS_KEY_STORAGE_PROVIDER,
+    # MS_DEF_PROV, MS_ENHANCED_PROV, MS_STRONG_PROV, MS_ENH_RSA_AES_PROV and
+    # its XP name, MS_DEF_RSA_SIG_PROV, MS_DEF_RSA_SCHANNEL_PROV,
+    # MS_DEF_DSS_PROV, MS_DEF_DSS_DH_PROV, MS_ENH_DSS_DH_PROV,
+    # MS_DEF_DH_SCHANNEL_PROV). -contains compares them ignoring case, as
+    # Windows looks providers up.
+    $windowsSoftwareProviders = @(
+        'Microsoft Software Key Storage Provider',
+        'Microsoft Base Cryptographic Provider v1.0',
+        'Microsoft Enhanced Cryptographic Provider v1.0',
+        'Microsoft Strong Cryptographic Provider',
+        'Microsoft Enhanced RSA and AES Cryptographic Provider',
+        'Microsoft Enhanced RSA and AES Cryptographic Provider (Prototype)',
+        'Microsoft RSA Signature Cryptographic Provider',
+        'Microsoft RSA SChannel Cryptographic Provider',
+        'Microsoft Base DSS Cryptographic Provider',
+        'Microsoft Base DSS and Diffie-Hellman Cryptographic Provider',
+        'Microsoft Enhanced DSS and Diffie-Hellman Cryptographic Provider',
+        'Microsoft DH SChannel Cryptographic Provider'
+    )
+    $fromWindows = [string]::IsNullOrEmpty($ProviderName) -or $windowsSoftwareProviders -contains $ProviderName
     $denied = @(
         5, # ERROR_ACCESS_DENIED
         -2147024891, # 0x80070005 E_ACCESSDENIED
@@ -768,7 +877,7 @@ function Get-KeyOpenFailure {
         # 0x80090016 NTE_BAD_KEYSET
         $state = 'missing_or_denied'
     }
-    elseif ($missing -contains $code) {
+    elseif ($missing -contains $code -or ($fromWindows -and $notFound -contains $code)) {
         $state = 'missing'
     }
     elseif ($denied -contains $code) {
@@ -778,17 +887,19 @@ function Get-KeyOpenFailure {
         key_error = $Cause.Message
         key_error_code = $code
         key_state = $state
+        key_provider_name = if ([string]::IsNullOrEmpty($ProviderName)) { $null } else { $ProviderName }
     }
 }
 
 function Get-CertificateKeyReport {
-    # The contract's key report: found, has_private_key, key, acl, and when
-    # the key would not open key_error, key_error_code and key_state (see
-    # Get-KeyOpenFailure). Opens the key only to read its properties and its
+    # The contract's key report: found, archived, has_private_key, key, acl,
+    # and when the key would not open key_error, key_error_code, key_state
+    # and key_provider_name (see Get-KeyOpenFailure). Opens the key only to read its properties and its
     # DACL; with -OpenOnly, only to see that it opens, reading nothing from
     # it: providers such as a TPM or an HSM need not support the "Security
     # Descr" property, and a caller that only needs a usable key must not
-    # fail on them.
+    # fail on them. With -IncludeArchived an archived certificate is found
+    # too, and the report says archived (see Find-LocalMachineCertificate).
     param(
         [Parameter(Mandatory)]
         [string]$StoreName,
@@ -796,7 +907,9 @@ function Get-CertificateKeyReport {
         [Parameter(Mandatory)]
         [string]$Thumbprint,
 
-        [switch]$OpenOnly
+        [switch]$OpenOnly,
+
+        [switch]$IncludeArchived
     )
 
     $report = @{
@@ -806,12 +919,14 @@ function Get-CertificateKeyReport {
         acl = [System.Collections.Generic.List[object]]::new()
     }
 
-    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived:$IncludeArchived
     if ($null -eq $certificate) {
         return $report
     }
     try {
         $report['found'] = $true
+        # X509Certificate2.Archived: whether CERT_ARCHIVED_PROP_ID is set.
+        $report['archived'] = $certificate.Archived
         # HasPrivateKey says the certificate refers to a private key; whether
         # that key can be opened is only known once it is opened below.
         $report['has_private_key'] = $certificate.HasPrivateKey
@@ -825,8 +940,11 @@ function Get-CertificateKeyReport {
         }
         catch {
             # Reported, not thrown: what the controller may do about a key
-            # that will not open depends on why (Get-KeyOpenFailure).
-            $failure = Get-KeyOpenFailure -Cause (Get-UnderlyingException -ErrorRecord $_)
+            # that will not open depends on why (Get-KeyOpenFailure), and on
+            # whose error it is.
+            $cause = Get-UnderlyingException -ErrorRecord $_
+            $providerName = [Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::GetKeyProviderName($certificate)
+            $failure = Get-KeyOpenFailure -Cause $cause -ProviderName $providerName
             foreach ($name in $failure.Keys) {
                 $report[$name] = $failure[$name]
             }
@@ -1109,6 +1227,10 @@ function Set-StoredCertificateKeyAcl {
     # the store because the ACL belongs to the persisted key the stored
     # certificate refers to (after an import, not the object the import
     # returned); read-only is enough, as the key's ACL is not in the store.
+    # An archived certificate counts: its key is the one to change all the
+    # same, and "a certificate with this property set is still found with
+    # explicit search operations, such as finding a certificate with a
+    # specific hash" (CERT_ARCHIVED_PROP_ID, CertSetCertificateContextProperty).
     param(
         [Parameter(Mandatory)]
         [string]$StoreName,
@@ -1129,7 +1251,7 @@ function Set-StoredCertificateKeyAcl {
     )
 
     $where = "LocalMachine\$StoreName"
-    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint
+    $certificate = Find-LocalMachineCertificate -StoreName $StoreName -Thumbprint $Thumbprint -IncludeArchived
     if ($null -eq $certificate) {
         throw "Cannot change the private key ACL: certificate $Thumbprint is not in $where."
     }

@@ -13,8 +13,9 @@
 #        builds the certificate from its DER bytes (base64, the 'der' key)
 #        and adds it to its store; 'remove' removes every certificate with
 #        that thumbprint from the store's .Default physical store, and from
-#        no other. Which certificates go where, and whether anything must
-#        change, is the controller's decision.
+#        no other, and says in 'removed' how many it deleted. Which
+#        certificates go where, and whether anything must change, is the
+#        controller's decision.
 #
 # A LocalMachine system store is a collection of physical stores ("System
 # Store Locations"): Root shows .Default, .AuthRoot, .GroupPolicy,
@@ -442,7 +443,9 @@ function Remove-CaCertificate {
     # Removes every certificate with the thumbprint from the store's .Default
     # physical store, the computer's own, and from no other: a copy Group
     # Policy, enterprise trust or automatic root update provides is theirs.
-    # None is not an error, as the state asked for is reached.
+    # Returns how many copies it deleted. None is not an error, as the state
+    # asked for is reached, but it is no change either: the certificate left
+    # .Default between the probe and this apply.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -452,7 +455,7 @@ function Remove-CaCertificate {
     )
 
     try {
-        [void][Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)
+        [Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)
     }
     catch {
         throw (New-ContextException -Context "Cannot remove certificate $Thumbprint from LocalMachine\$Store\.Default" -ErrorRecord $_)
@@ -482,24 +485,31 @@ function Invoke-Apply {
     try {
         foreach ($step in $plan) {
             $where = "LocalMachine\$($step.Store)"
+            $done = @{
+                action = $step.Action
+                thumbprint = $step.Thumbprint
+                store = $step.Store
+            }
             if ($step.Action -ceq 'add') {
                 if (-not $Cmdlet.ShouldProcess($where, "Add CA certificate $($step.Thumbprint) ($($step.Certificate.Subject))")) {
                     continue
                 }
                 Add-CaCertificate -Store $step.Store -Certificate $step.Certificate
+                $Ansible.Changed = $true
             }
             else {
                 if (-not $Cmdlet.ShouldProcess($where, "Remove certificate $($step.Thumbprint)")) {
                     continue
                 }
-                Remove-CaCertificate -Store $step.Store -Thumbprint $step.Thumbprint
+                # How many copies went: the operation is done either way, but
+                # only a deletion is a change.
+                $removed = Remove-CaCertificate -Store $step.Store -Thumbprint $step.Thumbprint
+                $done['removed'] = $removed
+                if ($removed -gt 0) {
+                    $Ansible.Changed = $true
+                }
             }
-            $applied.Add(@{
-                    action = $step.Action
-                    thumbprint = $step.Thumbprint
-                    store = $step.Store
-                })
-            $Ansible.Changed = $true
+            $applied.Add($done)
         }
     }
     finally {

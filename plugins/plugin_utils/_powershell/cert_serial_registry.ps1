@@ -9,7 +9,8 @@
 #        as it is now. Safe under -WhatIf: nothing in this mode is gated by
 #        ShouldProcess or writes.
 # apply: writes -Serial to the value as REG_SZ, creating the key (and any
-#        missing parent keys) if needed, and nothing else. The controller has
+#        missing parent keys) if needed, and nothing else; reports whether it
+#        created the key and whether it wrote the value. The controller has
 #        checked the certificate and decided that the value must change.
 #
 # The 64-bit registry view is opened explicitly (RegistryKey.OpenBaseKey
@@ -78,8 +79,10 @@ function Assert-Input {
     if ([string]::IsNullOrWhiteSpace($Store)) {
         throw 'Invalid StoreName: give the name of a LocalMachine certificate store such as My.'
     }
-    # As X509Certificate2.Thumbprint spells it: 40 uppercase hex digits.
-    if ($CertificateThumbprint -cnotmatch '^[0-9A-F]{40}$') {
+    # As X509Certificate2.Thumbprint spells it: 40 uppercase hex digits. The
+    # patterns here end in \z, not $: in .NET regular expressions $ also
+    # matches before a final newline.
+    if ($CertificateThumbprint -cnotmatch '^[0-9A-F]{40}\z') {
         throw "Invalid Thumbprint '$CertificateThumbprint': a certificate thumbprint is 40 uppercase hexadecimal digits."
     }
     # A path below HKEY_LOCAL_MACHINE without the hive. An empty path would
@@ -110,7 +113,7 @@ function Assert-Serial {
         [string]$Data
     )
 
-    if ($Data -cnotmatch '^([0-9A-F]{2})+$') {
+    if ($Data -cnotmatch '^([0-9A-F]{2})+\z') {
         throw "Invalid Serial '$Data': give the serial number as X509Certificate2.SerialNumber shows it, uppercase hexadecimal, two digits a byte."
     }
 }
@@ -200,6 +203,7 @@ function Invoke-Apply {
     )
 
     $result = @{
+        key_created = $false
         written = $false
     }
     # Published before any change, so that a failure still reports one.
@@ -216,6 +220,22 @@ function Invoke-Apply {
 
     $base = Open-LocalMachine64
     try {
+        # Whether the key is there already, read-only (OpenSubKey returns null
+        # for a missing key): CreateSubKey below creates it and any missing
+        # parents, which is a change of its own even should the value then
+        # not be written.
+        $existing = $null
+        try {
+            $existing = $base.OpenSubKey($SubKey, $false)
+        }
+        catch {
+            throw (New-ContextException -Context "Cannot open $where" -ErrorRecord $_)
+        }
+        $keyExisted = $null -ne $existing
+        if ($keyExisted) {
+            $existing.Dispose()
+        }
+
         $target = $null
         try {
             # Creates the key and any missing parents, or opens the existing
@@ -229,6 +249,10 @@ function Invoke-Apply {
         # CreateSubKey documents null as its result when it fails.
         if ($null -eq $target) {
             throw "Cannot create or open ${where}: RegistryKey.CreateSubKey returned nothing."
+        }
+        if (-not $keyExisted) {
+            $result['key_created'] = $true
+            $Ansible.Changed = $true
         }
         try {
             # RegistryValueKind.String (REG_SZ) replaces a value of any other

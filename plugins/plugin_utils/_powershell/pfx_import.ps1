@@ -5,17 +5,19 @@
 # intermediate (CA) and trusted root (Root) stores, and changes who may use
 # the imported key.
 #
-# probe: read only. Reports the leaf certificate's key and key ACL, whether
+# probe: read only. Reports the leaf certificate's key and key ACL, and
+#        whether the leaf is archived (an archived copy is found too), whether
 #        each CA certificate in -Chain is in its store, resolves each
 #        principal in -Principals to a SID, and reports who this script runs
 #        as and the build of Windows. It receives no PFX, and reads or exports
 #        no key material. Safe under -WhatIf: nothing in this mode is gated by
 #        ShouldProcess or writes.
 # apply: in this order, and only what it is told: imports the leaf from the
-#        PFX (-ImportLeaf), adds the CA certificates in -InstallChain, each
-#        built from its own DER bytes, then applies the key ACL operations in
-#        -Operations to the leaf's key. Deciding what to change is the
-#        controller's job.
+#        PFX (-ImportLeaf) and restores an archived copy of it, or only
+#        restores the archived leaf (-RestoreArchived), adds the CA
+#        certificates in -InstallChain, each built from its own DER bytes,
+#        then applies the key ACL operations in -Operations to the leaf's
+#        key. Deciding what to change is the controller's job.
 #
 # -Pfx (the PFX file as base64) and -PfxPassword arrive only as SecureStrings
 # (win_powershell sensitive_parameters) and only for an apply that imports
@@ -30,10 +32,11 @@
 # The PFX is imported from memory; no temporary file is written.
 #
 # API reference: X509Certificate2Collection.Import(Byte[], String,
-# X509KeyStorageFlags), X509KeyStorageFlags, X509Certificate2, X509Store,
-# NetworkCredential(String, SecureString), Convert.FromBase64String,
-# NullString, RegistryKey.OpenSubKey and GetValue; for the key ACL and the CA
-# certificates, see the included fragments, _private_key_acl.ps1 and
+# X509KeyStorageFlags), PFXImportCertStore, X509KeyStorageFlags,
+# X509Certificate2, X509Store, NetworkCredential(String, SecureString),
+# Convert.FromBase64String, NullString, RegistryKey.OpenSubKey and GetValue;
+# for archived certificates, the key ACL and the CA certificates, see the
+# included fragments, _local_machine.ps1, _private_key_acl.ps1 and
 # _ca_store.ps1.
 [CmdletBinding(SupportsShouldProcess)]
 param(
@@ -56,6 +59,8 @@ param(
     [bool]$Exportable = $false,
 
     [bool]$ImportLeaf = $false,
+
+    [bool]$RestoreArchived = $false,
 
     [object[]]$InstallChain = @(),
 
@@ -209,7 +214,10 @@ function Invoke-Probe {
     Assert-Thumbprint -Value $LeafThumbprint -Name 'Thumbprint'
     $chainPlan = Get-ChainPlan -ChainList $ChainList
 
-    $report = Get-CertificateKeyReport -StoreName $TargetStoreName -Thumbprint $LeafThumbprint
+    # An archived copy is found too and reported as such: it needs no second
+    # import when its key opens, only to be restored (IncludeArchived; see
+    # Find-LocalMachineCertificate).
+    $report = Get-CertificateKeyReport -StoreName $TargetStoreName -Thumbprint $LeafThumbprint -IncludeArchived
 
     $chainReport = [System.Collections.Generic.List[object]]::new()
     foreach ($entry in $chainPlan) {
@@ -319,12 +327,35 @@ function Import-LeafFromPfx {
         # receive as null: $null passed to a .NET string parameter arrives
         # as "", so NullString stands for it. An empty SecureString is the
         # empty password, "".
+        #
+        # PKCS #12 has two spellings of "no password", which derive different
+        # keys, and PFXImportCertStore needs the one the PFX was made with:
+        # the password, "whether set to a string of length greater than zero
+        # or set to an empty string or to NULL, ... must be exactly the same
+        # as the value that was used to encrypt the packet". OpenSSL writes
+        # "" (pkcs12 -export -passout pass:); an export on Windows writes
+        # whichever of null and "" the exporting program passed. The
+        # controller has opened this PFX without a password, which accepts
+        # either, so when Windows refuses null as the wrong password
+        # (ERROR_INVALID_PASSWORD, 86, "The specified network password is not
+        # correct.", which .NET reports as is or as the HRESULT 0x80070056),
+        # "" is the one. With a password given there is nothing to retry.
         $password = [NullString]::Value
         try {
             if ($null -ne $PfxPasswordContent) {
                 $password = [System.Net.NetworkCredential]::new('', $PfxPasswordContent).Password
             }
-            $collection.Import($pfxBytes, $password, $flags)
+            try {
+                $collection.Import($pfxBytes, $password, $flags)
+            }
+            catch {
+                $cause = Get-UnderlyingException -ErrorRecord $_
+                $wrongPassword = $cause.HResult -eq 86 -or $cause.HResult -eq -2147024810
+                if ($null -ne $PfxPasswordContent -or -not $wrongPassword) {
+                    throw
+                }
+                $collection.Import($pfxBytes, [string]::Empty, $flags)
+            }
         }
         catch {
             # Windows' message (for example "The specified network password
@@ -334,6 +365,20 @@ function Import-LeafFromPfx {
         }
         finally {
             $password = $null
+        }
+
+        # The import has written the PFX's private keys to the machine key
+        # store: PFXImportCertStore persists them unless it is given
+        # PKCS12_NO_PERSIST_KEY, which PersistKeySet leaves out. When the PFX
+        # held one, the host has changed, whatever fails from here on, and
+        # the messages below say that the keys stay there.
+        $keysLeft = 'the PFX holds no private key, so nothing was written to this computer'
+        foreach ($element in $collection) {
+            if ($element.HasPrivateKey) {
+                $Ansible.Changed = $true
+                $Ansible.Result['key_written'] = $true
+                $keysLeft = "the PFX's private keys are already in the machine key store, where they stay with no certificate in a store referring to them"
+            }
         }
 
         $leaf = $null
@@ -346,21 +391,35 @@ function Import-LeafFromPfx {
         # Messages name only the thumbprint the controller sent, never
         # anything read from the PFX.
         if ($null -eq $leaf) {
-            throw "Cannot import: the PFX holds no certificate with thumbprint $LeafThumbprint."
+            throw "Cannot import: the PFX holds no certificate with thumbprint $LeafThumbprint; $keysLeft."
         }
         if (-not $leaf.HasPrivateKey) {
-            throw "Cannot import: the PFX holds certificate $LeafThumbprint without its private key."
+            throw "Cannot import: the PFX holds certificate $LeafThumbprint without its private key; $keysLeft."
         }
 
         # Created when missing: the task names the store to import into.
-        $leafStore = Open-LocalMachineStore -Name $TargetStoreName -ForWrite -CreateMissing
+        # IncludeArchived, so that Restore-ArchivedCertificate below sees an
+        # archived copy of the leaf.
         try {
-            # A copy already in the store (for example one whose key was
-            # lost) is replaced by this one, which carries its key.
-            $leafStore.Add($leaf)
+            $leafStore = Open-LocalMachineStore -Name $TargetStoreName -ForWrite -CreateMissing -IncludeArchived
         }
         catch {
-            throw (New-ContextException -Context "Cannot add certificate $LeafThumbprint to LocalMachine\$TargetStoreName" -ErrorRecord $_)
+            throw (New-ContextException -Context "Cannot import certificate $LeafThumbprint ($keysLeft)" -ErrorRecord $_)
+        }
+        try {
+            try {
+                # A copy already in the store (for example one whose key was
+                # lost) is kept, and takes this one's properties, among them
+                # the reference to the key just imported.
+                $leafStore.Add($leaf)
+            }
+            catch {
+                throw (New-ContextException -Context "Cannot add certificate $LeafThumbprint to LocalMachine\$TargetStoreName ($keysLeft)" -ErrorRecord $_)
+            }
+            # ... but stays archived if it was: restored, so that it is seen.
+            if ((Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint) -gt 0) {
+                $Ansible.Result['archived_restored'] = $true
+            }
         }
         finally {
             $leafStore.Close()
@@ -397,6 +456,8 @@ function Invoke-Apply {
 
         [bool]$ImportLeafCertificate,
 
+        [bool]$RestoreArchivedLeaf,
+
         [AllowEmptyCollection()]
         [object[]]$ChainToInstall,
 
@@ -412,7 +473,9 @@ function Invoke-Apply {
     $chainInstalled = [System.Collections.Generic.List[object]]::new()
     $aclApplied = [System.Collections.Generic.List[object]]::new()
     $result = @{
+        key_written = $false
         imported = $false
+        archived_restored = $false
         chain_installed = $chainInstalled
         acl_applied = $aclApplied
     }
@@ -430,6 +493,11 @@ function Invoke-Apply {
     if (-not $ImportLeafCertificate -and ($null -ne $PfxContent -or $null -ne $PfxPasswordContent)) {
         throw 'Invalid parameters: Pfx and PfxPassword are sent only with ImportLeaf.'
     }
+    # An import restores an archived copy of the leaf itself; RestoreArchived
+    # is for an archived leaf whose key opens, which needs no import.
+    if ($ImportLeafCertificate -and $RestoreArchivedLeaf) {
+        throw 'Invalid parameters: RestoreArchived is sent only without ImportLeaf.'
+    }
     $aclPlan = Get-KeyAclPlan -OperationList $OperationList
     $installPlan = Get-InstallPlan -EntryList $ChainToInstall
     try {
@@ -446,6 +514,20 @@ function Invoke-Apply {
                 -LeafThumbprint $LeafThumbprint -MakeExportable $MakeExportable
             $result['imported'] = $true
             $Ansible.Changed = $true
+        }
+        elseif ($RestoreArchivedLeaf -and $Cmdlet.ShouldProcess("LocalMachine\$TargetStoreName", "Restore archived certificate $LeafThumbprint")) {
+            # Not created when missing: the probe found the certificate in
+            # this store.
+            $leafStore = Open-LocalMachineStore -Name $TargetStoreName -ForWrite -IncludeArchived
+            try {
+                if ((Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint) -gt 0) {
+                    $result['archived_restored'] = $true
+                    $Ansible.Changed = $true
+                }
+            }
+            finally {
+                $leafStore.Close()
+            }
         }
 
         foreach ($step in $installPlan) {
@@ -478,6 +560,6 @@ if ($Mode -eq 'probe') {
 }
 else {
     Invoke-Apply -TargetStoreName $StoreName -LeafThumbprint $Thumbprint -PfxContent $Pfx -PfxPasswordContent $PfxPassword `
-        -MakeExportable $Exportable -ImportLeafCertificate $ImportLeaf -ChainToInstall $InstallChain -OperationList $Operations `
-        -Cmdlet $PSCmdlet
+        -MakeExportable $Exportable -ImportLeafCertificate $ImportLeaf -RestoreArchivedLeaf $RestoreArchived `
+        -ChainToInstall $InstallChain -OperationList $Operations -Cmdlet $PSCmdlet
 }

@@ -146,7 +146,7 @@ def test_apply_removes_every_copy_and_only_from_the_store_named(pki):
     store(host.state, "Root")[thumbprint.lower()] = dict(entry)
     store(host.state, "CA")[thumbprint] = dict(entry)
     result = apply(host, remove(pki["root"], "Root"))
-    assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root"}]}
+    assert result["result"] == {"applied": [{"action": "remove", "thumbprint": thumbprint, "store": "Root", "removed": 2}]}
     assert find_certificate(host.state, "Root", thumbprint) is None
     assert find_certificate(host.state, "CA", thumbprint) is not None
 
@@ -205,9 +205,22 @@ def test_der_base64_may_hold_whitespace_as_convert_frombase64string_allows(pki):
     assert find_certificate(host.state, "CA", pki["issuing_thumbprint"])["der"] == issuing
 
 
-def test_removing_a_certificate_that_is_not_there_succeeds(pki):
+def test_removing_a_certificate_that_is_not_there_succeeds_without_a_change(pki):
+    # RemoveCertificate returns how many copies it deleted; none is not an error, and not a change either.
     result = apply(make_host(), remove(pki["root"], "Root"))
     assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["result"] == {"applied": [dict(remove(pki["root"], "Root"), removed=0)]}
+
+
+def test_removing_a_certificate_only_another_physical_store_holds_deletes_nothing(pki):
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, physical_stores=["GroupPolicy"])
+    result = apply(host, remove(pki["root"], "Root"))
+    assert result["changed"] is False
+    assert result["result"]["applied"][0]["removed"] == 0
+    assert find_certificate(host.state, "Root", thumbprint) is not None
 
 
 def test_apply_in_check_mode_changes_nothing(pki):
@@ -223,13 +236,14 @@ def test_apply_in_check_mode_changes_nothing(pki):
 @pytest.mark.parametrize("operation, message", [
     ({"action": "import"}, "action must be 'add' or 'remove'."),
     ({"thumbprint": "ab" * 20}, "thumbprint must be 40 uppercase hexadecimal digits."),
+    ({"thumbprint": "AB" * 20 + "\n"}, "thumbprint must be 40 uppercase hexadecimal digits."),
     ({"store": "My"}, "store must be 'CA' (intermediate certification authorities) or 'Root' (trusted root certification authorities)."),
     ({"store": "root"}, "store must be 'CA'"),
     ({"der": None}, "der must hold the certificate's DER bytes as base64."),
     ({"der": "not base64!"}, "der is not valid base64."),
     ({"der": base64.b64encode(b"not a certificate").decode()}, "der is not a single certificate"),
     ({"thumbprint": "AB" * 20}, f"der holds the certificate {{root}}, not {'AB' * 20}."),
-], ids=["action", "lowercase thumbprint", "store", "store case", "no der", "not base64", "not a certificate", "other certificate"])
+], ids=["action", "lowercase thumbprint", "final newline", "store", "store case", "no der", "not base64", "not a certificate", "other certificate"])
 def test_a_bad_operation_fails_before_any_change(pki, operation, message):
     host = make_host()
     before = snapshot(host)
@@ -292,3 +306,17 @@ def test_an_injected_fault_lands_after_the_first_operation(pki):
     assert result["result"] == {"applied": [{"action": "add", "thumbprint": pki["issuing_thumbprint"], "store": "CA"}]}
     assert find_certificate(host.state, "CA", pki["issuing_thumbprint"]) is not None
     assert find_certificate(host.state, "Root", pki["root_thumbprint"]) is None
+
+
+def test_an_archived_copy_is_absent_to_the_probe_and_an_add_restores_it(pki):
+    # Enumerations skip a certificate with CERT_ARCHIVED_PROP_ID, and X509Store.Add keeps the copy that is there, archived:
+    # the payload restores it after the Add, so that the next probe finds it.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, archived=True)
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0]["present"] is False
+    result = apply(host, add(pki["root"], "Root"))
+    assert not result.get("failed"), result
+    assert "archived" not in store(host.state, "Root")[thumbprint]
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0] == {
+        "thumbprint": thumbprint, "store": "Root", "present": True, "in_default_store": True, "other_physical_stores": []}

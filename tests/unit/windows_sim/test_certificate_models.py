@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
@@ -131,7 +131,8 @@ def test_pfx_import_stores_the_rsa_leaf_with_a_capi_key_not_exportable(pki, lega
     result = pfx_apply(host, pki, pfx=pki["legacy_pfx"] if legacy else pki["pfx"])
     assert not result.get("failed"), result
     assert result["changed"] is True
-    assert result["result"] == {"imported": True, "chain_installed": [], "acl_applied": []}
+    assert result["result"] == {"key_written": True, "imported": True, "archived_restored": False, "chain_installed": [],
+                                "acl_applied": []}
     entry = find_certificate(host.state, "My", pki["thumbprint"])
     assert serial_number(entry) == serial_as_windows_shows_it(pki["leaf"].cert)
     assert entry["subject"] == "O=Contoso,CN=gateway-encryption.contoso.com"
@@ -209,7 +210,8 @@ def test_pfx_import_in_check_mode_changes_nothing(pki):
                        operations=[{"sid": NS_SID, "action": "set", "rights": READ}])
     assert not result.get("failed"), result
     assert result["changed"] is False
-    assert result["result"] == {"imported": False, "chain_installed": [], "acl_applied": []}
+    assert result["result"] == {"key_written": False, "imported": False, "archived_restored": False, "chain_installed": [],
+                                "acl_applied": []}
     assert snapshot(host) == before
 
 
@@ -367,7 +369,7 @@ def test_key_acl_probe_of_a_certificate_without_a_key(pki):
     host = make_host()
     thumbprint = seed(host, pki["leaf"], with_key=False)
     report = acl_probe(host, thumbprint)["result"]
-    assert report["certificate"] == {"found": True, "has_private_key": False, "key": None, "acl": []}
+    assert report["certificate"] == {"found": True, "archived": False, "has_private_key": False, "key": None, "acl": []}
     assert report["principals"] == []
 
 
@@ -387,7 +389,7 @@ def test_serial_apply_writes_a_string_value_creating_every_parent_key(pki):
     thumbprint = seed(host, pki["leaf"])
     result = serial_run(host, "apply", thumbprint, serial="0080AB")
     assert result["changed"] is True
-    assert result["result"] == {"written": True}
+    assert result["result"] == {"key_created": True, "written": True}
     assert host.state["registry"] == {
         "SOFTWARE": {},
         "SOFTWARE\\Keyfactor": {},
@@ -408,8 +410,24 @@ def test_serial_apply_keeps_the_other_values_of_the_key(pki):
     host = make_host()
     thumbprint = seed(host, pki["leaf"])
     create_registry_key(host.state, GATEWAY_SUBKEY)["LogLevel"] = {"kind": "DWord", "data": 3}
-    serial_run(host, "apply", thumbprint, serial="0080AB")
+    result = serial_run(host, "apply", thumbprint, serial="0080AB")
+    assert result["result"] == {"key_created": False, "written": True}
     assert registry_key(host.state, GATEWAY_SUBKEY)["LogLevel"] == {"kind": "DWord", "data": 3}
+
+
+def test_a_serial_write_that_fails_after_creating_the_key_reports_the_change(pki):
+    # CreateSubKey has created the key and its parents; SetValue then fails. The keys stay, and the run changed the host.
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    args = {"script": payload_source("cert_serial_registry"), "depth": 8, "error_action": "stop",
+            "parameters": {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "Key": GATEWAY_SUBKEY,
+                           "ValueName": "EncryptSerialNumber", "Serial": "0080AB"}}
+    invocation = ModuleInvocation(name="ansible.windows.win_powershell", args=args, script="", become=False)
+    result = win_powershell.run(host, invocation, {"after_operations": 1, "error": "Access is denied"})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["result"] == {"key_created": True, "written": False}
+    assert registry_key(host.state, GATEWAY_SUBKEY) == {}
 
 
 def test_serial_apply_in_check_mode_writes_nothing(pki):
@@ -418,7 +436,7 @@ def test_serial_apply_in_check_mode_writes_nothing(pki):
     before = snapshot(host)
     result = serial_run(host, "apply", thumbprint, serial="0080AB", check_mode=True)
     assert result["changed"] is False
-    assert result["result"] == {"written": False}
+    assert result["result"] == {"key_created": False, "written": False}
     assert snapshot(host) == before
 
 
@@ -590,6 +608,7 @@ def test_importing_over_a_key_whose_file_is_gone_leaves_nothing_behind(pki):
     ({"sid": NS, "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
     ({"sid": " S-1-5-20", "action": "set", "rights": READ}, "sid must be a SID string such as S-1-5-20."),
     ({"sid": "S-1-5-20 ", "action": "set", "rights": READ}, "Value was invalid."),
+    ({"sid": "S-1-5-20\n", "action": "set", "rights": READ}, "Value was invalid."),
     ({"sid": "S-1-5-32-4294967296", "action": "set", "rights": READ}, "Value was invalid."),
     ({"sid": NS_SID, "action": "set", "rights": 0}, "rights must be a non-zero access mask"),
     ({"sid": NS_SID, "action": "set", "rights": 0xD01F01FF}, "rights must be a non-zero access mask"),
@@ -600,7 +619,7 @@ def test_importing_over_a_key_whose_file_is_gone_leaves_nothing_behind(pki):
     ({"sid": NS_SID, "action": "Set", "rights": READ}, "action must be 'set' or 'remove'."),
     ({"sid": NS_SID, "action": "grant", "rights": READ}, "action must be 'set' or 'remove'."),
     ("S-1-5-20", "is not a dictionary with the keys sid, action and rights."),
-], ids=["a name", "leading space", "trailing space", "sub-authority too large", "zero mask", "unsigned mask", "boolean",
+], ids=["a name", "leading space", "trailing space", "final newline", "sub-authority too large", "zero mask", "unsigned mask", "boolean",
         "string", "no rights", "rights on a remove", "action case", "unknown action", "not a dictionary"])
 def test_the_key_acl_model_takes_only_what_the_payload_takes_and_changes_nothing_otherwise(pki, operation, message):
     host = make_host()
@@ -664,8 +683,9 @@ def test_the_pfx_apply_model_checks_each_ca_certificates_bytes_before_any_change
     ({"Serial": "80ab"}, "Invalid Serial '80ab'"),
     ({"Serial": "0080A"}, "Invalid Serial '0080A'"),
     ({"Serial": ""}, "Invalid Serial ''"),
+    ({"Serial": "0080AB\n"}, "Invalid Serial '0080AB\n'"),
 ], ids=["lowercase thumbprint", "leading backslash", "empty key name", "long key name", "default value", "long value name",
-        "lowercase serial", "odd digits", "empty serial"])
+        "lowercase serial", "odd digits", "empty serial", "final newline"])
 def test_the_serial_model_refuses_what_the_payload_refuses_before_any_change(pki, parameters, message):
     host = make_host()
     thumbprint = seed(host, pki["leaf"])
@@ -685,3 +705,131 @@ def test_the_serial_probe_reports_why_a_key_does_not_open(pki):
     report = serial_run(host, "probe", thumbprint)["result"]["certificate"]
     assert report["key_state"] == "missing_or_denied"
     assert "Keyset does not exist" in report["key_error"]
+
+
+# --- archived certificates and keys written before a failure -----------------------------------------------------------------
+
+
+def archive(host: Host, thumbprint: str, store_name: str = "My") -> None:
+    find_certificate(host.state, store_name, thumbprint)["archived"] = True
+
+
+def test_an_archived_certificate_is_hidden_unless_archived_ones_are_asked_for(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    assert find_certificate(host.state, "My", thumbprint) is None
+    assert find_certificate(host.state, "My", thumbprint, include_archived=True)["archived"] is True
+    # private_key_acl's probe lists the store as X509Store shows it; pfx_import's leaf probe asks for archived copies.
+    assert acl_probe(host, thumbprint)["result"]["certificate"]["found"] is False
+    report = pfx_probe(host, thumbprint)["result"]["certificate"]
+    assert report["found"] is True and report["archived"] is True and report["key"]["provider"] == "capi"
+
+
+def test_restoring_an_archived_leaf_writes_no_key(pki):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    result = run_payload(host, "pfx_import", {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "ImportLeaf": False,
+                                              "RestoreArchived": True})
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["result"]["archived_restored"] is True and result["result"]["key_written"] is False
+    assert "archived" not in find_certificate(host.state, "My", thumbprint)
+    assert orphaned_keys(host.state) == []
+    again = run_payload(host, "pfx_import", {"Mode": "apply", "StoreName": "My", "Thumbprint": thumbprint, "ImportLeaf": False,
+                                             "RestoreArchived": True})
+    assert again["changed"] is False and again["result"]["archived_restored"] is False
+
+
+def test_an_import_over_an_archived_copy_keeps_the_copy_gives_it_the_new_key_and_restores_it(pki):
+    # X509Store.Add keeps a matching copy (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES), which takes the new key and
+    # stays archived; the payload restores it.
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    archive(host, thumbprint)
+    entry = find_certificate(host.state, "My", thumbprint, include_archived=True)
+    old = entry["private_key"]["container"]
+    result = pfx_apply(host, pki)
+    assert not result.get("failed"), result
+    assert result["result"]["archived_restored"] is True
+    stored = find_certificate(host.state, "My", thumbprint)
+    assert stored is entry
+    assert stored["private_key"]["container"] != old
+    assert [key["container"] for key in orphaned_keys(host.state)] == [old]
+
+
+def test_the_restore_and_the_import_are_not_sent_together(pki):
+    host = make_host()
+    before = snapshot(host)
+    parameters = {"Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "ImportLeaf": True, "RestoreArchived": True}
+    result = run_payload(host, "pfx_import", parameters, secrets={"Pfx": pki["pfx"], "PfxPassword": PASSWORD})
+    assert message_of(result) == "Invalid parameters: RestoreArchived is sent only without ImportLeaf."
+    assert snapshot(host) == before
+
+
+def test_a_chain_certificate_archived_in_its_store_is_added_again_and_restored(pki):
+    host = make_host()
+    issuing = seed(host, pki["issuing"], with_key=False, store_name="CA")
+    archive(host, issuing, "CA")
+    chain = pfx_probe(host, pki["thumbprint"], chain=chain_of(pki))["result"]["chain"]
+    assert chain[0] == {"thumbprint": issuing, "store": "CA", "present": False}
+    pfx_apply(host, pki, import_leaf=False, install_chain=[issuing])
+    assert "archived" not in find_certificate(host.state, "CA", issuing)
+
+
+@pytest.mark.parametrize("thumbprint, message", [
+    ("issuing_thumbprint", "the PFX holds certificate {thumbprint} without its private key"),
+    ("ec_thumbprint", "the PFX holds no certificate with thumbprint {thumbprint}"),
+], ids=["a chain certificate", "another certificate"])
+def test_an_import_that_fails_after_opening_the_pfx_reports_the_key_it_wrote(pki, thumbprint, message):
+    # X509Certificate2Collection.Import has persisted the PFX's key before the leaf is looked for in it.
+    host = make_host()
+    result = pfx_apply(host, pki, thumbprint=pki[thumbprint])
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["result"]["key_written"] is True and result["result"]["imported"] is False
+    assert message_of(result) == (f"Cannot import: {message.format(thumbprint=pki[thumbprint])}; the PFX's private keys are "
+                                  "already in the machine key store, where they stay with no certificate in a store referring to "
+                                  "them.")
+    (orphan,) = orphaned_keys(host.state)
+    assert orphan["provider"] == "capi"
+    assert find_certificate(host.state, "My", pki["thumbprint"], include_archived=True) is None
+
+
+def test_a_local_group_written_in_the_hosts_language_resolves_on_a_german_windows(pki):
+    host = make_host()
+    host.state["host"]["ui_language"] = "de-DE"
+    principals = pfx_probe(host, pki["thumbprint"], principals=[".\\Administratoren"])["result"]["principals"]
+    assert principals == [{"input": ".\\Administratoren", "sid": ADMINISTRATORS_SID, "name": "VORDEFINIERT\\Administratoren",
+                           "error": None}]
+
+
+@pytest.mark.parametrize("provider_name, error, state", [
+    ("Microsoft Enhanced RSA and AES Cryptographic Provider", "NTE_NOT_FOUND", "missing"),
+    ("Microsoft Software Key Storage Provider", "ERROR_FILE_NOT_FOUND", "missing"),
+    ("SafeNet Key Storage Provider", "NTE_NOT_FOUND", "unavailable"),
+    ("SafeNet Key Storage Provider", "ERROR_FILE_NOT_FOUND", "unavailable"),
+    ("Microsoft Platform Crypto Provider", "NTE_NOT_FOUND", "unavailable"),
+    ("SafeNet Key Storage Provider", "NTE_NO_KEY", "missing"),
+], ids=["CAPI software", "CNG software", "HSM not found", "HSM file not found", "TPM", "HSM no key"])
+def test_not_found_means_a_key_is_gone_only_from_a_provider_that_comes_with_windows(pki, provider_name, error, state):
+    host = make_host()
+    thumbprint = seed(host, pki["leaf"])
+    key = find_certificate(host.state, "My", thumbprint)["private_key"]
+    key.update(provider_name=provider_name, broken=error)
+    report = pfx_probe(host, thumbprint)["result"]["certificate"]
+    assert report["key_state"] == state
+    assert report["key_provider_name"] == provider_name
+
+
+def test_an_import_of_a_pfx_without_any_key_writes_nothing_and_says_so(pki):
+    host = make_host()
+    without_key = pkcs12.serialize_key_and_certificates(b"leaf", None, pki["leaf"].cert, None, BestAvailableEncryption(PASSWORD.encode()))
+    result = pfx_apply(host, pki, pfx=base64.b64encode(without_key).decode("ascii"))
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["result"]["key_written"] is False
+    assert message_of(result) == (f"Cannot import: the PFX holds certificate {pki['thumbprint']} without its private key; the PFX "
+                                  "holds no private key, so nothing was written to this computer.")
+    assert orphaned_keys(host.state) == []

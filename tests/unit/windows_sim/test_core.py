@@ -13,7 +13,7 @@ from ansible.executor.powershell import module_manifest
 
 from winsim import host as simulated_host
 from winsim import registry, win_powershell
-from winsim.accounts import Directory
+from winsim.accounts import Directory, resolve_as_payload
 from winsim.errors import HostError, IdentityNotMapped
 from winsim.manifest import SEPARATOR, ManifestError, ModuleInvocation, check_core_version, decode
 from winsim.state import REDACTED, complete, locked, redact, take_fault
@@ -542,7 +542,7 @@ def test_a_sid_resolves_in_its_canonical_spelling(directory, sid, canonical):
 
 
 @pytest.mark.parametrize("sid", ["S-1-5-21-1-2-3-4294967296", "S-1-281474976710656-1",
-                                 "S-1-5-" + "-".join(["1"] * 16), "S-1-5-"])
+                                 "S-1-5-" + "-".join(["1"] * 16), "S-1-5-", "S-1-5-20\n"])
 def test_a_sid_out_of_range_or_too_long_fails_as_the_sid_constructor_does(directory, sid):
     with pytest.raises(HostError) as raised:
         directory.resolve(sid)
@@ -795,3 +795,33 @@ def test_a_shared_read_fails_whole_on_a_script_that_does_not_parse(state_path):
         {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))
     assert result["failed"] is True
     assert result["error"][0]["exception"]["message"].startswith('Exception calling "Create" with "1" argument(s)')
+
+
+# === a Windows in another language ================================================================================
+
+
+@pytest.fixture
+def german() -> Directory:
+    return Directory(complete({"host": {"ui_language": "de-DE"}}, "KF01"))
+
+
+def test_a_german_windows_names_the_builtin_domain_and_its_groups_in_german(german):
+    assert german.builtin_domain == "VORDEFINIERT"
+    assert german.name_of("S-1-5-32-544") == "VORDEFINIERT\\Administratoren"
+    assert german.name_of("S-1-5-20") == "NT-AUTORITÄT\\NETZWERKDIENST"
+    assert german.resolve("VORDEFINIERT\\Administratoren").sid == "S-1-5-32-544"
+    with pytest.raises(IdentityNotMapped):
+        german.resolve("BUILTIN\\Administratoren")
+
+
+@pytest.mark.parametrize("reference", [".\\Administratoren", "KF01\\Administratoren", "kf01\\administratoren"])
+def test_the_payloads_find_a_local_group_in_the_localised_builtin_domain(german, reference):
+    # COMPUTER\name of a built-in group is retried in the built-in domain, by the name Windows gives it in its language.
+    principal = resolve_as_payload(german, reference)
+    assert (principal.sid, principal.name) == ("S-1-5-32-544", "VORDEFINIERT\\Administratoren")
+
+
+def test_an_english_windows_keeps_builtin():
+    directory = Directory(complete({}, "KF01"))
+    assert directory.builtin_domain == "BUILTIN"
+    assert resolve_as_payload(directory, ".\\IIS_IUSRS").name == "BUILTIN\\IIS_IUSRS"

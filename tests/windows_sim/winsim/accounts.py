@@ -14,7 +14,8 @@ import re
 from .errors import HostError, IdentityNotMapped
 from .iis import app_pool_identity_sid
 
-SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
+# \Z: $ would also match before a final newline, which SecurityIdentifier refuses.
+SID_PATTERN = re.compile(r"^S-1-\d+(-\d+)+\Z", re.IGNORECASE)
 
 # ConvertStringSidToSid's limits: a 48-bit identifier authority, at most 15
 # sub-authorities (SID_MAX_SUB_AUTHORITIES), each a 32-bit unsigned value.
@@ -86,6 +87,17 @@ BUILTIN_GROUPS = (
 )
 # The groups among the well-known identities; the rest are users or well-known identities.
 WELL_KNOWN_GROUPS = {"S-1-1-0", "S-1-5-11"}
+# A Windows installed in another language names the built-in domain, its groups and the well-known identities in that
+# language, and LookupAccountName knows them by those names only ("Bekannte SIDs": VORDEFINIERT\Administratoren,
+# NT-AUTORITÄT\NETZWERKDIENST, Jeder). By host.ui_language; the names not listed stay as in English (IIS_IUSRS).
+LOCALISED_NAMES = {
+    "de-DE": {
+        "BUILTIN": "VORDEFINIERT", "NT AUTHORITY": "NT-AUTORITÄT",
+        "Administrators": "Administratoren", "Users": "Benutzer", "Guests": "Gäste",
+        "Everyone": "Jeder", "Authenticated Users": "Authentifizierte Benutzer",
+        "NETWORK SERVICE": "NETZWERKDIENST", "LOCAL SERVICE": "LOKALER DIENST",
+    },
+}
 
 
 def os_build(os_version: str) -> int:
@@ -125,6 +137,13 @@ class Directory:
         host = state["host"]
         self.computer_name = host["computer_name"].upper()
         self.machine_sid = host["machine_sid"]
+        names = LOCALISED_NAMES.get(host.get("ui_language") or "en-US", {})
+
+        def local(name: str) -> str:
+            return names.get(name, name)
+
+        # What SecurityIdentifier('S-1-5-32-544').Translate(NTAccount) gives before the backslash.
+        self.builtin_domain = local("BUILTIN")
         domain = state.get("domain") or {}
         self.domain_name = (domain.get("netbios_name") or "").upper()
         self.domain_dns = (domain.get("dns_name") or "").lower()
@@ -132,10 +151,10 @@ class Directory:
         self._by_name: dict[str, Principal] = {}
 
         for authority, name, sid in WELL_KNOWN:
-            full = f"{authority}\\{name}" if authority else name
+            full = f"{local(authority)}\\{local(name)}" if authority else local(name)
             self._add(Principal(sid, full, "group" if sid in WELL_KNOWN_GROUPS else "well_known"))
         for name, sid in builtin_groups(host.get("os_version", "")):
-            self._add(Principal(sid, f"BUILTIN\\{name}", "group"))
+            self._add(Principal(sid, f"{self.builtin_domain}\\{local(name)}", "group"))
         for account in state.get("local_accounts", []):
             self._add(Principal(account["sid"], f"{self.computer_name}\\{account['name']}", account.get("type", "user")))
         for account in domain.get("accounts", []):
@@ -204,7 +223,8 @@ class Directory:
 
 
 def resolve_as_payload(directory: Directory, reference: str) -> Principal:
-    """As our payloads resolve: .\\name is this computer's, and COMPUTER\\name is retried in BUILTIN for the built-in groups."""
+    """As our payloads resolve: .\\name is this computer's, and COMPUTER\\name is retried in the built-in domain, by its
+    localised name, for the built-in groups."""
     authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
     if authority == ".":
         authority = directory.computer_name
@@ -215,7 +235,7 @@ def resolve_as_payload(directory: Directory, reference: str) -> Principal:
         if authority.upper() != directory.computer_name:
             raise
         try:
-            return directory.resolve(f"BUILTIN\\{name}")
+            return directory.resolve(f"{directory.builtin_domain}\\{name}")
         except IdentityNotMapped:
             raise not_mapped from None
 

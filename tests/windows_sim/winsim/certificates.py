@@ -5,7 +5,12 @@
     {"subject", "issuer", "not_after", "der" (base64),
      "private_key": null or {"provider": "cng" | "capi", "provider_name", "container",
                              "exportable": bool,
-                             "acl": [{"sid", "type": "allow" | "deny", "rights": <signed int>, "inherited": bool}]}}
+                             "acl": [{"sid", "type": "allow" | "deny", "rights": <signed int>, "inherited": bool}]},
+     "archived": true, optionally}
+
+An archived certificate (CERT_ARCHIVED_PROP_ID, which automatic enrollment sets on the certificate it renewed) is
+in the store but skipped by every enumeration that does not ask for archived certificates (OpenFlags.IncludeArchived),
+so find_certificate does not return it unless asked to.
 
 Its serial number is read from ``der``, as X509Certificate2.SerialNumber reads it (``serial_number``).
 ``state["orphaned_keys"]`` lists the keys in the machine key store that no certificate in a store refers to:
@@ -49,14 +54,26 @@ def store(state: dict, name: str) -> dict:
     return stores.setdefault(_find(stores, name) or name, {})
 
 
-def find_certificate(state: dict, store_name: str, thumbprint: str) -> dict | None:
-    """Only reads."""
+def find_certificate(state: dict, store_name: str, thumbprint: str, include_archived: bool = False) -> dict | None:
+    """Only reads. An archived certificate only with include_archived, as X509Store.Certificates lists it only when the
+    store was opened with OpenFlags.IncludeArchived (CERT_STORE_ENUM_ARCHIVED_FLAG)."""
     stores = state.get("certificates") or {}
     found_store = _find(stores, store_name)
     if found_store is None:
         return None
     key = _find(stores[found_store], thumbprint)
-    return stores[found_store][key] if key else None
+    if key is None or (stores[found_store][key].get("archived") and not include_archived):
+        return None
+    return stores[found_store][key]
+
+
+def restore_archived(state: dict, store_name: str, thumbprint: str) -> int:
+    """Restore-ArchivedCertificate: X509Certificate2.Archived = $false on every archived copy; how many it restored."""
+    found = find_certificate(state, store_name, thumbprint, include_archived=True)
+    if not found or not found.get("archived"):
+        return 0
+    del found["archived"]
+    return 1
 
 
 def serial_as_windows_shows_it(cert: x509.Certificate) -> str:

@@ -163,6 +163,31 @@ def test_absent_removes_only_the_present_certificates_and_sends_no_bytes(ca_cert
     assert result["diff"] == {"before": {"CA": [pki["issuing_thumbprint"]], "Root": []}, "after": {"CA": [], "Root": []}}
 
 
+def test_a_removal_that_found_the_certificate_gone_reports_no_change(ca_certificates, ps_ok, pki):
+    # The certificate left the store's own copy between the probe and the apply: the payload deletes nothing and says so.
+    action, replay = ca_certificates(state="absent")
+    gone = dict(remove(pki["issuing"], "CA"), removed=0)
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=False)), ps_ok({"applied": [gone]}))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe", "apply"]
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["removed"] == []
+    assert [c["changed"] for c in result["certificates"]] == [False, False]
+    assert any(f"{pki['issuing_thumbprint']} was no longer in LocalMachine\\CA" in w for w in result["warnings"])
+
+
+def test_a_removal_reports_what_was_deleted_when_another_found_nothing(ca_certificates, ps_ok, pki):
+    action, replay = ca_certificates(state="absent")
+    replay.queue(ps_ok(chain_probe(pki, issuing=True, root=True)),
+                 ps_ok({"applied": [dict(remove(pki["issuing"], "CA"), removed=1), dict(remove(pki["root"], "Root"), removed=0)]},
+                       changed=True))
+    result = action.run(task_vars={})
+    assert result["changed"] is True
+    assert result["removed"] == [pki["issuing_thumbprint"]]
+    assert [c["changed"] for c in result["certificates"]] == [True, False]
+
+
 def test_absent_with_nothing_present_changes_nothing(ca_certificates, ps_ok, pki):
     action, replay = ca_certificates(state="absent")
     replay.queue(ps_ok(chain_probe(pki, issuing=False, root=False)))

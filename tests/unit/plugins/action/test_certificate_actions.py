@@ -179,7 +179,7 @@ def test_an_import_sends_the_pfx_and_its_password_only_as_sensitive_parameters(p
     assert apply["sensitive_parameters"] == [{"name": "Pfx", "value": pki["content"]}, {"name": "PfxPassword", "value": PASSWORD}]
     assert apply["parameters"] == {
         "Mode": "apply", "StoreName": "My", "Thumbprint": pki["thumbprint"], "Exportable": False,
-        "ImportLeaf": True, "InstallChain": [], "Operations": [],
+        "ImportLeaf": True, "RestoreArchived": False, "InstallChain": [], "Operations": [],
     }
     for call in replay.calls:
         assert PASSWORD not in sent(call)
@@ -260,6 +260,71 @@ def test_a_key_access_change_alone_sends_no_pfx(pfx_import, ps_ok):
     assert apply["parameters"]["InstallChain"] == []
     assert apply["parameters"]["Operations"] == [{"sid": NS_SID, "action": "set", "rights": MMC_READ}]
     assert result["key_access_changes"] == {NS: "full_control -> read"}
+
+
+def test_an_archived_certificate_whose_key_opens_is_restored_without_an_import(pfx_import, ps_ok, pki):
+    # The probe finds an archived copy too; Windows hides it from whoever lists the store, and adding it again would
+    # leave it archived (and write a second key), so it is only restored.
+    action, replay = pfx_import(diff=True)
+    replay.queue(ps_ok(pfx_probe(dict(key_report(), archived=True))),
+                 ps_ok({"key_written": False, "imported": False, "archived_restored": True, "chain_installed": [], "acl_applied": []},
+                       changed=True))
+    result = action.run(task_vars={})
+    apply = replay.calls[1]["module_args"]
+    assert "sensitive_parameters" not in apply
+    assert apply["parameters"]["ImportLeaf"] is False
+    assert apply["parameters"]["RestoreArchived"] is True
+    assert result["changed"] is True
+    assert result["imported"] is False
+    assert result["archived_restored"] is True
+    assert result["diff"]["before"]["certificate"] == f"{pki['thumbprint']} in LocalMachine\\My (archived)"
+    assert result["diff"]["after"]["certificate"] == f"{pki['thumbprint']} in LocalMachine\\My"
+    assert any("is archived in LocalMachine\\My" in warning and "restores it" in warning for warning in result["warnings"])
+
+
+def test_an_archived_certificate_whose_key_is_gone_is_imported_and_the_import_restores_it(pfx_import, ps_ok):
+    action, replay = pfx_import()
+    gone = {"found": True, "archived": True, "has_private_key": True, "key": None, "acl": [], "key_error": "Key does not exist.",
+            "key_error_code": -2146893811, "key_state": "missing"}
+    replay.queue(ps_ok(pfx_probe(gone)), ps_ok(dict(IMPORTED, key_written=True, archived_restored=True), changed=True))
+    result = action.run(task_vars={})
+    apply = replay.calls[1]["module_args"]["parameters"]
+    assert apply["ImportLeaf"] is True
+    assert apply["RestoreArchived"] is False
+    assert result["archived_restored"] is True
+
+
+def test_a_certificate_that_is_not_archived_is_not_restored(pfx_import, ps_ok):
+    action, replay = pfx_import(key_access=[{"principal": NS}])
+    replay.queue(ps_ok(pfx_probe(dict(key_report(), archived=False), principals=(NS,))), ps_ok({"acl_applied": []}, changed=True))
+    result = action.run(task_vars={})
+    assert replay.calls[1]["module_args"]["parameters"]["RestoreArchived"] is False
+    assert result["archived_restored"] is False
+
+
+def test_an_archived_flag_that_is_not_a_boolean_is_an_unexpected_result(pfx_import, ps_ok):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(dict(key_report(), archived="True"))))
+    result = action.run(task_vars={})
+    assert replay.modes == ["probe"]
+    assert result["msg"].startswith(f"{fqcn(PfxImport)}: probe returned an unexpected result: the report on the certificate says "
+                                    "archived is 'True'")
+
+
+def test_a_failed_import_says_that_it_wrote_the_pfxs_keys(pfx_import, ps_ok, ps_failed, pki):
+    # X509Certificate2Collection.Import has persisted the keys before the leaf was looked for: the host has changed.
+    action, replay = pfx_import()
+    failure = ps_failed(f"Cannot import: the PFX holds no certificate with thumbprint {pki['thumbprint']}; the PFX's private keys "
+                        "are already in the machine key store, where they stay with no certificate in a store referring to them.")
+    failure["result"] = {"key_written": True, "imported": False, "archived_restored": False, "chain_installed": [], "acl_applied": []}
+    replay.queue(ps_ok(pfx_probe(NOT_FOUND)), failure)
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["key_written"] is True
+    assert result["imported"] is False
+    assert result["chain_installed"] == [] and result["acl_applied"] == []
+    assert "where they stay with no certificate in a store referring to them" in result["msg"]
 
 
 # --- pfx_import: the chain -----------------------------------------------------------------------------------------------
@@ -553,6 +618,58 @@ def test_pfx_import_converges_on_the_simulated_host_in_one_run(on_host, pki):
     assert simulated.modes == ["probe"]
     assert second["changed"] is False
     assert PASSWORD not in json.dumps(host.state)
+
+
+@pytest.mark.parametrize("key", ["opens", "gone"])
+def test_pfx_import_brings_an_archived_certificate_back_into_view_and_converges(on_host, pki, key):
+    # Automatic enrollment archives a certificate it renews; the store then hides it from whoever lists it. Whether its key
+    # opens decides between a restore alone and an import, which restores it too; the second run changes nothing.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["leaf"].cert, pki["leaf"].key)
+    if key == "gone":
+        entry["private_key"]["broken"] = "NTE_NO_KEY"
+    store(host.state, "My")[thumbprint] = dict(entry, archived=True)
+    args = {"content": pki["content"], "password": PASSWORD, "key_access": [{"principal": NS}]}
+    first, simulated = on_host(PfxImport, args, host)
+    assert not first.get("failed"), first.get("msg")
+    assert first["changed"] is True
+    assert first["archived_restored"] is True
+    assert first["imported"] is (key == "gone")
+    apply = simulated.calls[1]
+    assert apply["parameters"]["RestoreArchived"] is (key == "opens")
+    assert ("sensitive_parameters" in apply) is (key == "gone")
+    stored = find_certificate(host.state, "My", thumbprint)
+    assert stored is not None and "archived" not in stored
+    assert {"sid": NS_SID, "type": "allow", "rights": MMC_READ, "inherited": False} in stored["private_key"]["acl"]
+    # A restore writes no key; an import's key replaces one whose container (NTE_NO_KEY: there, without the key) stays.
+    assert len(host.state.get("orphaned_keys", [])) == (1 if key == "gone" else 0)
+    second, simulated = on_host(PfxImport, args, host)
+    assert simulated.modes == ["probe"]
+    assert second["changed"] is False
+
+
+@pytest.mark.parametrize("provider_name, imports", [
+    ("Microsoft Enhanced RSA and AES Cryptographic Provider", True),
+    ("SafeNet Key Storage Provider", False),
+], ids=["Windows' provider", "an HSM's provider"])
+def test_pfx_import_imports_over_a_key_not_found_only_when_a_windows_provider_says_so(on_host, pki, provider_name, imports):
+    # An HSM's provider may say "not found" for a device it cannot reach; importing then would give the certificate a
+    # copy of its key in software.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["leaf"].cert, pki["leaf"].key)
+    entry["private_key"].update(provider_name=provider_name, broken="NTE_NOT_FOUND")
+    store(host.state, "My")[thumbprint] = entry
+    before = json.dumps(host.state, sort_keys=True)
+    result, simulated = on_host(PfxImport, {"content": pki["content"], "password": PASSWORD}, host)
+    if imports:
+        assert not result.get("failed"), result.get("msg")
+        assert result["imported"] is True
+        assert simulated.modes == ["probe", "apply"]
+    else:
+        assert result["failed"] is True and result["changed"] is False
+        assert simulated.modes == ["probe"]
+        assert f"its provider, {provider_name}, does not say that the key is gone" in result["msg"]
+        assert json.dumps(host.state, sort_keys=True) == before
 
 
 def test_pfx_import_in_check_mode_leaves_the_simulated_host_alone(on_host, pki):
@@ -855,6 +972,20 @@ def test_anything_but_the_serial_as_a_string_is_written(cert_serial_registry, ps
     assert result["diff"]["before"]["value_kind"] == kind
 
 
+def test_a_failed_serial_write_says_it_created_the_key(cert_serial_registry, ps_ok, ps_failed):
+    # CreateSubKey made the key and its parents, then SetValue failed: the task changed the host and says how.
+    action, replay = cert_serial_registry()
+    failure = ps_failed("Cannot set value 'EncryptSerialNumber' of HKEY_LOCAL_MACHINE\\SOFTWARE\\Keyfactor: Access is denied")
+    failure["result"] = {"key_created": True, "written": False}
+    replay.queue(ps_ok(serial_probe()), failure)
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["key_created"] is True
+    assert result["written"] is False
+    assert "applied" not in result
+
+
 def test_cert_serial_registry_in_check_mode_does_not_write(cert_serial_registry, ps_ok):
     action, replay = cert_serial_registry(check_mode=True)
     replay.queue(ps_ok(serial_probe()))
@@ -886,7 +1017,8 @@ def test_a_certificate_without_its_key_fails(cert_serial_registry, ps_ok):
     {"certificate": {"found": True, "has_private_key": True, "serial_number": ""}, "registry": {}},
     {"certificate": {"found": True, "has_private_key": True, "serial_number": SERIAL}},
     {"certificate": "System.Collections.Hashtable", "registry": {}},
-], ids=["empty serial", "no registry", "flattened"])
+    {"certificate": {"found": True, "has_private_key": True, "serial_number": SERIAL + "\n"}, "registry": {}},
+], ids=["empty serial", "no registry", "flattened", "final newline"])
 def test_a_malformed_probe_is_an_unexpected_result(cert_serial_registry, ps_ok, report):
     action, replay = cert_serial_registry()
     replay.queue(ps_ok(report))

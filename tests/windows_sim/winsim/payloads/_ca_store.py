@@ -12,7 +12,8 @@ from cryptography import x509
 from ..certificates import certificate_entry
 from ..errors import HostError
 
-_THUMBPRINT = re.compile(r"^[0-9A-F]{40}$")
+# Assert-CaStoreEntry's pattern; \Z is .NET's \z, and $ in both would also match before a final newline.
+_THUMBPRINT = re.compile(r"^[0-9A-F]{40}\Z")
 CA_STORES = ("CA", "Root")
 # The whitespace Convert.FromBase64String skips wherever it appears.
 _BASE64_WHITESPACE = re.compile(r"[ \t\r\n]")

@@ -19,23 +19,42 @@ OPEN_ERRORS = {
     "NTE_BAD_KEYSET": ("Keyset does not exist", NTE_BAD_KEYSET),
     "NTE_NO_KEY": ("Key does not exist.", 0x8009000D),
     "NTE_PERM": ("Access denied.", 0x80090010),
+    "NTE_NOT_FOUND": ("Object was not found.", 0x80090011),
+    "ERROR_FILE_NOT_FOUND": ("The system cannot find the file specified.", 0x80070002),
     "SCARD_E_NO_SERVICE": ("The Smart Card Resource Manager is not running.", 0x8010001D),
 }
-# Get-KeyOpenFailure: what each code says about the key.
-_MISSING = {0x8009200B, 0x8009000D, 0x80090011, 0x2, 0x80070002}
+# Get-KeyOpenFailure: what each code says about the key. NTE_NOT_FOUND and ERROR_FILE_NOT_FOUND say it is gone only from a
+# provider that comes with Windows and keeps its keys in files, or from the default provider (no name).
+_MISSING = {0x8009200B, 0x8009000D}
+_NOT_FOUND = {0x80090011, 0x2, 0x80070002}
 _DENIED = {0x5, 0x80070005, 0x80090010}
+WINDOWS_SOFTWARE_PROVIDERS = frozenset(name.lower() for name in (
+    "Microsoft Software Key Storage Provider",
+    "Microsoft Base Cryptographic Provider v1.0",
+    "Microsoft Enhanced Cryptographic Provider v1.0",
+    "Microsoft Strong Cryptographic Provider",
+    "Microsoft Enhanced RSA and AES Cryptographic Provider",
+    "Microsoft Enhanced RSA and AES Cryptographic Provider (Prototype)",
+    "Microsoft RSA Signature Cryptographic Provider",
+    "Microsoft RSA SChannel Cryptographic Provider",
+    "Microsoft Base DSS Cryptographic Provider",
+    "Microsoft Base DSS and Diffie-Hellman Cryptographic Provider",
+    "Microsoft Enhanced DSS and Diffie-Hellman Cryptographic Provider",
+    "Microsoft DH SChannel Cryptographic Provider",
+))
 
 
 def _signed(code: int) -> int:
     return code - (1 << 32) if code & 0x80000000 else code
 
 
-def key_state(code: int) -> str:
-    """Get-KeyOpenFailure's reading of an error code."""
+def key_state(code: int, provider_name: str | None = None) -> str:
+    """Get-KeyOpenFailure's reading of an error code from the provider the certificate names."""
     code &= 0xFFFFFFFF
+    from_windows = not provider_name or provider_name.lower() in WINDOWS_SOFTWARE_PROVIDERS
     if code == NTE_BAD_KEYSET:
         return "missing_or_denied"
-    if code in _MISSING:
+    if code in _MISSING or (from_windows and code in _NOT_FOUND):
         return "missing"
     if code in _DENIED:
         return "denied"
@@ -65,19 +84,24 @@ def key_report(host, certificate: dict | None, store_name: str, thumbprint: str,
     """What Get-CertificateKeyReport reports on a certificate's private key; with open_only, that it opens and no more."""
     if certificate is None:
         return {"found": False, "has_private_key": False, "key": None, "acl": []}
+    # X509Certificate2.Archived of the certificate found.
+    archived = bool(certificate.get("archived"))
     key = certificate.get("private_key")
     if not key:
-        return {"found": True, "has_private_key": False, "key": None, "acl": []}
+        return {"found": True, "archived": archived, "has_private_key": False, "key": None, "acl": []}
     failure = open_failure(host, certificate, store_name, thumbprint)
     if failure:
         message, code = failure
-        return {"found": True, "has_private_key": True, "key": None, "acl": [], "key_error": message,
-                "key_error_code": _signed(code), "key_state": key_state(code)}
+        # GetKeyProviderName: CERT_KEY_PROV_INFO_PROP_ID's provider, read without opening the key.
+        provider_name = key.get("provider_name") or None
+        return {"found": True, "archived": archived, "has_private_key": True, "key": None, "acl": [], "key_error": message,
+                "key_error_code": _signed(code), "key_state": key_state(code, provider_name), "key_provider_name": provider_name}
     if open_only:
-        return {"found": True, "has_private_key": True, "key": None, "acl": []}
+        return {"found": True, "archived": archived, "has_private_key": True, "key": None, "acl": []}
     directory = host.directory
     return {
         "found": True,
+        "archived": archived,
         "has_private_key": True,
         "key": {k: key[k] for k in ("provider", "provider_name", "container", "exportable")},
         "acl": [dict(ace, name=directory.name_of(ace["sid"])) for ace in key["acl"]],
@@ -90,7 +114,8 @@ def identity_report(host) -> dict:
     return {"sid": identity["sid"], "groups": list(identity["groups"])}
 
 
-_SID = re.compile(r"^S-1-(\d+)((?:-\d+)*)$", re.IGNORECASE)
+# \Z: $ would also match before a final newline, which SecurityIdentifier refuses.
+_SID = re.compile(r"^S-1-(\d+)((?:-\d+)*)\Z", re.IGNORECASE)
 
 
 def _canonical_sid(text: str) -> str | None:

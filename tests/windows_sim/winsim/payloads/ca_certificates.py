@@ -9,7 +9,7 @@ and the payload removes from ``Default`` only.
 
 from __future__ import annotations
 
-from ..certificates import find_certificate, store
+from ..certificates import find_certificate, restore_archived, store
 from ..errors import HostError
 from ..registry import payload_model
 from ._ca_store import ca_certificate, check_entry
@@ -67,8 +67,9 @@ def _plan(operations: list) -> list[dict]:
 
 
 def add_to_default(state: dict, store_name: str, thumbprint: str, entry: dict) -> None:
-    """X509Store.Add on the logical store: writes to its .Default physical store. A copy already there stays, with its
-    properties, such as the link to a private key (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES)."""
+    """Add-CaCertificate: X509Store.Add on the logical store, which writes to its .Default physical store, then an archived
+    copy restored. A copy already there stays, with its properties, such as the link to a private key, and archived if it
+    was (CERT_STORE_ADD_REPLACE_EXISTING_INHERIT_PROPERTIES)."""
     target = store(state, store_name)
     existing = next((t for t in target if t.upper() == thumbprint), None)
     if existing is None:
@@ -77,18 +78,24 @@ def add_to_default(state: dict, store_name: str, thumbprint: str, entry: dict) -
     held = physical_stores(target[existing], store_name, thumbprint)
     if "Default" not in held:
         target[existing]["physical_stores"] = ["Default", *held]
+    restore_archived(state, store_name, thumbprint)
 
 
-def remove_from_default(state: dict, store_name: str, thumbprint: str) -> None:
-    """PhysicalStore.RemoveCertificate(store, '.Default', thumbprint): every copy in .Default, and nothing else."""
+def remove_from_default(state: dict, store_name: str, thumbprint: str) -> int:
+    """PhysicalStore.RemoveCertificate(store, '.Default', thumbprint): every copy in .Default, and nothing else; how many."""
     target = store(state, store_name)
+    removed = 0
     for existing in [t for t in target if t.upper() == thumbprint]:
         held = physical_stores(target[existing], store_name, thumbprint)
+        if "Default" not in held:
+            continue
+        removed += 1
         others = [name for name in held if name != "Default"]
         if others:
             target[existing]["physical_stores"] = others
         else:
             del target[existing]
+    return removed
 
 
 def _apply(call) -> None:
@@ -100,12 +107,15 @@ def _apply(call) -> None:
         return
     state = call.host.state
     for step in plan:
+        done = {"action": step["action"], "thumbprint": step["thumbprint"], "store": step["store"]}
         if step["action"] == "remove":
-            remove_from_default(state, step["store"], step["thumbprint"])
+            # Only a deletion is a change: the certificate may have left .Default since the probe.
+            done["removed"] = remove_from_default(state, step["store"], step["thumbprint"])
+            call.changed = call.changed or done["removed"] > 0
         else:
             add_to_default(state, step["store"], step["thumbprint"], step["entry"])
-        applied.append({"action": step["action"], "thumbprint": step["thumbprint"], "store": step["store"]})
-        call.changed = True
+            call.changed = True
+        applied.append(done)
         call.operation_done()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from ..certificates import create_registry_key, find_certificate, registry_report, serial_number
+from ..certificates import create_registry_key, find_certificate, registry_key, registry_report, serial_number
 from ..errors import HostError
 from ..registry import payload_model
 from ._key_acl import key_report
 from .pfx_import import _target
 
-_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+$")
+# Assert-Serial's pattern; \Z is .NET's \z, and $ in both would also match before a final newline.
+_SERIAL = re.compile(r"^(?:[0-9A-F]{2})+\Z")
 
 
 def _check_input(call) -> tuple[str, str, str, str]:
@@ -31,7 +32,7 @@ def _check_input(call) -> tuple[str, str, str, str]:
 def cert_serial_registry(call) -> None:
     call.changed = False
     if call.mode == "apply":
-        call.result = {"written": False}
+        call.result = {"key_created": False, "written": False}
     store_name, thumbprint, key, name = _check_input(call)
     if call.mode == "probe":
         certificate = find_certificate(call.host.state, store_name, thumbprint)
@@ -53,10 +54,17 @@ def cert_serial_registry(call) -> None:
                         "uppercase hexadecimal, two digits a byte.")
     if call.check_mode:
         return
+    # OpenSubKey first: CreateSubKey creating the key (and its parents) is a change of its own, one step before the
+    # value is set, so a fault can land between the two.
+    existed = registry_key(call.host.state, key) is not None
     target = create_registry_key(call.host.state, key)
+    if not existed:
+        call.result["key_created"] = True
+        call.changed = True
+        call.operation_done()
     for existing in [n for n in target if n.lower() == name.lower()]:
         del target[existing]
     target[name] = {"kind": "String", "data": serial}
     call.changed = True
-    call.result = {"written": True}
+    call.result["written"] = True
     call.operation_done()

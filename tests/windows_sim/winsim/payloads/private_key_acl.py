@@ -16,7 +16,8 @@ def private_key_acl(call) -> None:
     if call.mode == "apply":
         call.result = {"applied": []}
     store_name, thumbprint = _target(call)
-    certificate = find_certificate(call.host.state, store_name, thumbprint)
+    # The probe sees the store as X509Store lists it; the apply's Set-StoredCertificateKeyAcl finds an archived copy too.
+    certificate = find_certificate(call.host.state, store_name, thumbprint, include_archived=call.mode == "apply")
     if call.mode == "probe":
         call.result = {"certificate": key_report(call.host, certificate, store_name, thumbprint),
                        "principals": resolution_report(call.host.directory, parameters.get("Principals") or []),
