@@ -105,8 +105,8 @@ def acl_after(acl: list[dict], operations: list[dict]) -> list[dict]:
     result = [dict(ace) for ace in acl]
     for operation in operations:
         sid = operation["sid"].upper()
-        result = [ace for ace in result if not (ace.get("type") == "allow" and not ace.get("inherited")
-                                                 and ace["sid"].upper() == sid)]
+        result = [ace for ace in result
+                  if not (ace.get("type") == "allow" and not ace.get("inherited") and ace["sid"].upper() == sid)]
         if operation["action"] == "set":
             result.append({"sid": operation["sid"], "type": "allow", "rights": operation["rights"], "inherited": False})
     return result

@@ -315,8 +315,8 @@ def test_a_key_acl_that_would_shut_out_the_connecting_administrator_is_refused(l
 
 
 def test_an_aes_pfx_is_refused_for_a_windows_server_2016_host_and_a_legacy_one_imports(lab, gateway_cert):
-    lab.add_host(HOST, groups=("gateway",), seed={"host": {"os_name": "Microsoft Windows Server 2016 Datacenter",
-                                                            "os_version": "10.0.14393.0"}})
+    server_2016 = {"os_name": "Microsoft Windows Server 2016 Datacenter", "os_version": "10.0.14393.0"}
+    lab.add_host(HOST, groups=("gateway",), seed={"host": server_2016})
     run = lab.run(PLAYBOOK, extra_vars={"test_pfx": {"src": str(_write_pfx(lab, gateway_cert)), "password": PASSWORD}})
     (message,) = run.failure_messages(HOST)
     assert "is encrypted with AES (PBES2)" in message and "this host runs Windows build 14393" in message

@@ -224,7 +224,6 @@ def test_the_pfx_is_only_opened_to_import_the_leaf():
     assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in apply
 
 
-
 def test_the_import_reports_a_change_as_soon_as_the_pfx_has_written_its_keys():
     # PFXImportCertStore persists the PFX's keys unless PKCS12_NO_PERSIST_KEY: once Import returns, the host has changed,
     # and a leaf missing from the PFX, a failing store or a failing Add must not report changed=false.
@@ -295,6 +294,7 @@ def test_archived_copies_are_seen_by_the_leaf_probe_and_restored_after_an_add():
     assert "Add-CaCertificate -Store $step.Store -Certificate $step.Certificate" in _function(
         payload_source("ca_certificates"), "Invoke-Apply")
 
+
 def test_the_serial_probe_opens_the_key_and_reads_nothing_from_it():
     # A TPM or HSM provider need not support the "Security Descr" property: reading the DACL would fail the probe.
     report = _function(payload_source("cert_serial_registry"), "Get-CertificateReport")
@@ -314,7 +314,6 @@ def test_removal_deletes_from_the_default_physical_store_only():
     assert "[Pkiops.KeyfactorCommand.Certificates.PhysicalStore]::RemoveCertificate($Store, '.Default', $Thumbprint)" in remove
     assert ".Remove(" not in source
     assert "CERT_STORE_PROV_PHYSICAL_W = new IntPtr(14)" in source
-
 
 
 def test_a_removal_is_a_change_only_when_it_deleted_a_copy():
@@ -382,6 +381,7 @@ def test_not_found_is_a_missing_key_only_from_a_provider_that_comes_with_windows
     # pwszProvName is CRYPT_KEY_PROV_INFO's second member, after pwszContainerName.
     assert "Marshal.ReadIntPtr(buffer, IntPtr.Size)" in helper
 
+
 # --- validation patterns end in \z ------------------------------------------------------------------------------------------
 #
 # In .NET regular expressions, as in Python's, $ matches at the end of the text and also before a final newline, so
@@ -416,6 +416,7 @@ def test_no_validation_pattern_lets_a_final_newline_through(payload):
         compiled = re.compile(pattern.replace(r"\z", r"\Z"))
         assert compiled.search(accepted[pattern])
         assert not compiled.search(accepted[pattern] + "\n")
+
 
 # --- Add-Type blocks compile as C# 5 against .NET Framework 4.x -----------------------------------------------------------
 

@@ -138,5 +138,3 @@ def ca_certificate(encoded, thumbprint: str, label: str) -> dict:
     if actual != thumbprint:
         raise HostError(f"Invalid {label}: der holds the certificate {actual}, not {thumbprint}.")
     return entry
-
-
