@@ -267,7 +267,7 @@ def test_keyset_does_not_exist_is_never_imported_over_and_says_what_to_do(lab, g
         run = lab.run(PLAYBOOK, extra_vars=variables)
         (message,) = run.failure_messages(HOST)
         assert "cannot be opened (" in message and "Keyset does not exist (0x80090016)" in message
-        assert f"if the key is gone, remove the certificate from LocalMachine\\My and run again" in message
+        assert "if the key is gone, remove the certificate from LocalMachine\\My and run again" in message
     assert lab.windows_state(HOST) == before
 
     # Once the certificate whose key is gone is removed, the import converges.
@@ -288,7 +288,7 @@ def test_a_key_administrators_lost_access_to_is_not_imported_again_on_every_run(
     key["acl"] = [ace for ace in key["acl"] if ace["sid"] != "S-1-5-32-544"]
     (lab.root / f"{HOST}.json").write_text(json.dumps(state))
     before = lab.windows_state(HOST)
-    for _ in range(2):
+    for _run in range(2):
         run = lab.run(PLAYBOOK, extra_vars=wanted)
         (message,) = run.failure_messages(HOST)
         assert "if the key's ACL no longer grants BUILTIN\\Administrators (or this account) access, restore it" in message

@@ -349,7 +349,7 @@ def test_a_local_group_is_retried_in_the_builtin_domain_by_its_localised_name(pa
     # A German Windows names the built-in domain VORDEFINIERT, and the name lookup knows no BUILTIN there.
     source = payload_source(payload)
     convert = _function(source, "ConvertTo-PrincipalSid")
-    assert "'BUILTIN'" not in convert
+    assert "NTAccount]::new('BUILTIN'" not in convert
     assert re.search(r"\$builtinDomain = Get-BuiltinDomainName\s+return \(\[System\.Security\.Principal\.NTAccount\]::new\("
                      r"\$builtinDomain, \$user\)\)\.Translate\(", convert)
     name = _function(source, "Get-BuiltinDomainName")
@@ -436,3 +436,41 @@ def test_every_add_type_block_compiles_as_csharp_5(payload, tmp_path):
         compiled = subprocess.run(["mcs", "-langversion:5", "-target:library", "-nostdlib", *references,
                                    f"-out:{tmp_path / 'out.dll'}", str(path)], capture_output=True, text=True, check=False)
         assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+
+
+# --- after a second reading -----------------------------------------------------------------------------------------
+
+
+def test_a_provider_name_that_cannot_be_read_is_an_error_and_only_a_missing_property_is_none():
+    # An unread name must not pass for "a provider that comes with Windows", which would let "not found" from an HSM
+    # read as a missing key and a software copy be imported over it.
+    source = payload_source("private_key_acl")
+    method = source[source.index("public static string GetKeyProviderName"):]
+    method = method[:method.index("\n        }\n")]
+    assert "if (error == CRYPT_E_NOT_FOUND)\n                    {\n                        return null;" in method
+    assert method.count("throw Errors.FromCode(") == 2
+
+
+def test_the_physical_stores_are_read_with_their_archived_copies():
+    source = payload_source("ca_certificates")
+    opener = source[source.index("private static IntPtr Open(string systemStore"):]
+    opener = opener[:opener.index("CertOpenStore(")]
+    assert "CERT_STORE_ENUM_ARCHIVED_FLAG" in opener
+    assert "CERT_STORE_ENUM_ARCHIVED_FLAG = 0x00000200" in source
+
+
+def test_a_store_changed_by_an_add_says_so_before_an_archived_copy_is_restored():
+    # A restore that fails after the Add must not leave the task reporting an unchanged store.
+    add = _function(payload_source("ca_certificates"), "Add-CaCertificate")
+    added = add.index("$target.Add(")
+    assert added < add.index("$Ansible.Changed = $true", added) < add.index("Restore-ArchivedCertificate -Store", added)
+    leaf = _function(payload_source("pfx_import"), "Import-LeafFromPfx")
+    added = leaf.index("$leafStore.Add(")
+    restore = leaf.index("Restore-ArchivedCertificate -Store", added)
+    assert added < leaf.index("$Ansible.Result['imported'] = $true", added) < restore
+    assert added < leaf.index("$Ansible.Changed = $true", added) < restore
+
+
+def test_builtin_written_in_english_is_retried_in_the_localised_builtin_domain():
+    resolver = _function(payload_source("user_rights"), "ConvertTo-PrincipalSid")
+    assert "$domain -eq 'BUILTIN'" in resolver

@@ -170,7 +170,7 @@ def test_the_groups_are_read_from_a_network_logons_token_without_its_logon_sid()
     assert "SE_GROUP_LOGON_ID = 0xC0000000;" in source
     reader = _csharp_method("GetGroupSids")
     assert "LogonUser(userName, domain, password, LOGON32_LOGON_NETWORK," in reader
-    assert "if (error == ERROR_LOGON_TYPE_NOT_GRANTED)\n                {\n                    return null;" in reader
+    assert "if (error != 0)\n                {\n                    return null;" in reader
     groups = _csharp_method("ReadGroupSids")
     assert "GetTokenInformation(token, TokenGroups," in groups
     assert "(entry.Attributes & SE_GROUP_LOGON_ID) == SE_GROUP_LOGON_ID" in groups
@@ -246,4 +246,21 @@ def test_a_configuration_that_cannot_be_read_while_polling_reads_as_unknown():
     (opening,) = _guards(fresh, "Open-ServerManager")
     assert opening == [("try", "")]
     catch = re.search(r"\$manager = Open-ServerManager\n    \}\n    catch \{\n(.*?)\n    \}", fresh, re.S)
-    assert catch and catch.group(1).strip() == "return 'Unknown'"
+    assert catch and catch.group(1).strip().endswith("return 'Unknown'")
+
+
+def test_any_refused_network_logon_leaves_the_groups_unread_rather_than_failing_the_pool():
+    # The network logon only serves to read the groups; a network logon denied or restricted by policy must not fail a
+    # pool whose batch or service logon Windows accepts.
+    source = payload_source("iis_app_pools")
+    method = source[source.index("public static SecurityIdentifier[] GetGroupSids"):]
+    method = method[:method.index("private static SecurityIdentifier[] ReadGroupSids")]
+    assert "throw new Win32Exception(error)" not in method
+    assert "if (error != 0)" in method and "return null;" in method
+
+
+def test_a_pool_that_never_settles_names_why_its_configuration_could_not_be_read():
+    functions = _functions(payload_source("iis_app_pools"))
+    assert "$script:LastPoolStateError = (Get-UnderlyingException -ErrorRecord $_).Message" in functions["Get-CurrentPoolState"]
+    assert "$script:LastPoolStateError = $null" in functions["Wait-PoolStateSettled"]
+    assert "$script:LastPoolStateError" in functions["Invoke-RuntimeStep"]

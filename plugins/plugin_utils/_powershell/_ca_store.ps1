@@ -130,7 +130,14 @@ function Add-CaCertificate {
         catch {
             throw (New-ContextException -Context "Cannot add certificate $($Certificate.Thumbprint) to LocalMachine\$Store" -ErrorRecord $_)
         }
-        $null = Restore-ArchivedCertificate -Store $target -Thumbprint $Certificate.Thumbprint
+        # The store has changed from here on, whatever the restore does.
+        $Ansible.Changed = $true
+        try {
+            $null = Restore-ArchivedCertificate -Store $target -Thumbprint $Certificate.Thumbprint
+        }
+        catch {
+            throw (New-ContextException -Context "Certificate $($Certificate.Thumbprint) was added to LocalMachine\$Store, but" -ErrorRecord $_)
+        }
     }
     finally {
         $target.Close()

@@ -101,7 +101,9 @@ function ConvertTo-PrincipalSid {
     }
     catch {
         $notMapped = (Get-UnderlyingException -ErrorRecord $_) -is [System.Security.Principal.IdentityNotMappedException]
-        if (-not ($notMapped -and $null -ne $domain -and $domain -eq $env:COMPUTERNAME)) {
+        # BUILTIN\name as written on an English Windows is retried too: on a
+        # localised one the built-in domain has another name.
+        if (-not ($notMapped -and $null -ne $domain -and ($domain -eq $env:COMPUTERNAME -or $domain -eq 'BUILTIN'))) {
             throw
         }
         $firstError = $_
@@ -110,7 +112,8 @@ function ConvertTo-PrincipalSid {
     # Built-in local groups (Administrators, Users, IIS_IUSRS, ...) live in
     # the built-in domain, not in the computer's account domain, so
     # COMPUTERNAME\Administrators does not map even though people write it
-    # (or .\Administrators) to mean "the local group". Retry in the built-in
+    # (or .\Administrators) to mean "the local group", and BUILTIN\name
+    # does not map where that domain is localised. Retry in the built-in
     # domain only, by its localised name (Get-BuiltinDomainName); a name that
     # exists in neither keeps the original error.
     try {

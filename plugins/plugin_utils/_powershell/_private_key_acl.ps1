@@ -312,9 +312,15 @@ namespace Pkiops.KeyfactorCommand.Certificates
 
         // The name of the provider that keeps the certificate's key, as the
         // certificate's CERT_KEY_PROV_INFO_PROP_ID names it, read without
-        // opening the key: null when the certificate names no provider (no
-        // such property, or a NULL pwszProvName, which CRYPT_KEY_PROV_INFO
-        // documents as "the default provider is used").
+        // opening the key: null when the certificate has no such property
+        // (CertGetCertificateContextProperty fails with CRYPT_E_NOT_FOUND)
+        // or its pwszProvName is NULL, which CryptAcquireContext and
+        // NCryptOpenStorageProvider read as the default provider. Any other
+        // failure throws: a caller must not take an unread name for a
+        // provider that comes with Windows.
+        // wincrypt.h: the property is not set on the certificate.
+        private const int CRYPT_E_NOT_FOUND = unchecked((int)0x80092004);
+
         public static string GetKeyProviderName(X509Certificate2 certificate)
         {
             if (certificate == null)
@@ -325,7 +331,16 @@ namespace Pkiops.KeyfactorCommand.Certificates
             uint size = 0;
             try
             {
-                if (!NativeMethods.CertGetCertificateContextProperty(certificate.Handle, NativeMethods.CERT_KEY_PROV_INFO_PROP_ID, IntPtr.Zero, ref size) || size == 0)
+                if (!NativeMethods.CertGetCertificateContextProperty(certificate.Handle, NativeMethods.CERT_KEY_PROV_INFO_PROP_ID, IntPtr.Zero, ref size))
+                {
+                    int error = Marshal.GetLastWin32Error();
+                    if (error == CRYPT_E_NOT_FOUND)
+                    {
+                        return null;
+                    }
+                    throw Errors.FromCode("CertGetCertificateContextProperty(CERT_KEY_PROV_INFO_PROP_ID)", error);
+                }
+                if (size == 0)
                 {
                     return null;
                 }
@@ -334,7 +349,7 @@ namespace Pkiops.KeyfactorCommand.Certificates
                 {
                     if (!NativeMethods.CertGetCertificateContextProperty(certificate.Handle, NativeMethods.CERT_KEY_PROV_INFO_PROP_ID, buffer, ref size))
                     {
-                        return null;
+                        throw Errors.FromCode("CertGetCertificateContextProperty(CERT_KEY_PROV_INFO_PROP_ID)", Marshal.GetLastWin32Error());
                     }
                     // CRYPT_KEY_PROV_INFO { LPWSTR pwszContainerName;
                     // LPWSTR pwszProvName; ... }: the second pointer, whose
@@ -943,7 +958,14 @@ function Get-CertificateKeyReport {
             # that will not open depends on why (Get-KeyOpenFailure), and on
             # whose error it is.
             $cause = Get-UnderlyingException -ErrorRecord $_
-            $providerName = [Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::GetKeyProviderName($certificate)
+            try {
+                $providerName = [Pkiops.KeyfactorCommand.Certificates.CertificatePrivateKey]::GetKeyProviderName($certificate)
+            }
+            catch {
+                # Without the provider's name a "not found" cannot be told
+                # from a device that did not answer: fail rather than guess.
+                throw (New-ContextException -Context "Cannot open $what ($($cause.Message)), nor read which provider keeps it" -ErrorRecord $_)
+            }
             $failure = Get-KeyOpenFailure -Cause $cause -ProviderName $providerName
             foreach ($name in $failure.Keys) {
                 $report[$name] = $failure[$name]

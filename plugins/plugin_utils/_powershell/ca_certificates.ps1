@@ -83,6 +83,10 @@ namespace Pkiops.KeyfactorCommand.Certificates
         internal const uint CERT_SYSTEM_STORE_LOCAL_MACHINE = 0x00020000;
         internal const uint CERT_STORE_OPEN_EXISTING_FLAG = 0x00004000;
         internal const uint CERT_STORE_READONLY_FLAG = 0x00008000;
+        // Enumerations also list certificates with CERT_ARCHIVED_PROP_ID,
+        // which they skip otherwise (CertOpenStore): an archived copy in
+        // .Default is still the computer's own, to report and to remove.
+        internal const uint CERT_STORE_ENUM_ARCHIVED_FLAG = 0x00000200;
 
         internal const int ERROR_FILE_NOT_FOUND = 2;
         internal const int E_FILE_NOT_FOUND = unchecked((int)0x80070002);
@@ -191,9 +195,12 @@ namespace Pkiops.KeyfactorCommand.Certificates
                     PhysicalStoreMethods.CertFreeCertificateContext(match);
                     if (!PhysicalStoreMethods.CertDeleteCertificateFromStore(duplicate))
                     {
+                        // The copies already deleted are named, so that a
+                        // failure part way still says the store changed.
                         int error = Marshal.GetLastWin32Error();
                         throw new Win32Exception(error, string.Format(
-                            "CertDeleteCertificateFromStore failed: {0} (0x{1:X8})", new Win32Exception(error).Message, error));
+                            "CertDeleteCertificateFromStore failed after deleting {2} cop{3}: {0} (0x{1:X8})",
+                            new Win32Exception(error).Message, error, removed, removed == 1 ? "y" : "ies"));
                     }
                     removed++;
                 }
@@ -206,7 +213,8 @@ namespace Pkiops.KeyfactorCommand.Certificates
 
         private static IntPtr Open(string systemStore, string physicalStore, bool readOnly)
         {
-            uint flags = PhysicalStoreMethods.CERT_SYSTEM_STORE_LOCAL_MACHINE | PhysicalStoreMethods.CERT_STORE_OPEN_EXISTING_FLAG;
+            uint flags = PhysicalStoreMethods.CERT_SYSTEM_STORE_LOCAL_MACHINE | PhysicalStoreMethods.CERT_STORE_OPEN_EXISTING_FLAG
+                | PhysicalStoreMethods.CERT_STORE_ENUM_ARCHIVED_FLAG;
             if (readOnly)
             {
                 flags |= PhysicalStoreMethods.CERT_STORE_READONLY_FLAG;

@@ -256,13 +256,13 @@ namespace Pkiops.KeyfactorCommand.IisAppPools
             int error = loggedOn ? 0 : Marshal.GetLastWin32Error();
             using (token)
             {
-                if (error == ERROR_LOGON_TYPE_NOT_GRANTED)
-                {
-                    return null;
-                }
+                // The network logon only serves to read the groups; it is
+                // policed on its own (a network logon may be denied, or
+                // restricted, where a batch or service logon is not), so
+                // any refusal leaves the groups unread, never the pool.
                 if (error != 0)
                 {
-                    throw new Win32Exception(error);
+                    return null;
                 }
                 return ReadGroupSids(token);
             }
@@ -372,6 +372,9 @@ $script:IisUsersSid = 'S-1-5-32-568'
 # NT AUTHORITY\NETWORK, the group of a network logon's token, which the
 # token WAS logs the identity on with does not have.
 $script:NetworkLogonSid = 'S-1-5-2'
+# Windows' message when the last look at a pool's state could not read the
+# configuration (Get-CurrentPoolState).
+$script:LastPoolStateError = $null
 
 function ConvertFrom-PasswordParameter {
     # Returns the pool name -> password map, keyed case-insensitively because
@@ -460,6 +463,8 @@ function Get-CurrentPoolState {
         $manager = Open-ServerManager
     }
     catch {
+        # Kept for the message of a pool that never settles.
+        $script:LastPoolStateError = (Get-UnderlyingException -ErrorRecord $_).Message
         return 'Unknown'
     }
     try {
@@ -487,6 +492,7 @@ function Wait-PoolStateSettled {
         [string]$PoolName
     )
 
+    $script:LastPoolStateError = $null
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     while ($true) {
         $state = Get-CurrentPoolState -PoolName $PoolName
@@ -1135,7 +1141,8 @@ function Invoke-RuntimeStep {
             # the bound is not a failure.
             $settled = Wait-PoolStateSettled -PoolName $Step.Pool
             if ($Step.RunState -ceq 'start' -and $settled -cne 'Started') {
-                throw "Application pool '$($Step.Pool)' did not start (state $settled after ApplicationPool.Start); the System event log (source WAS) says why."
+                $readError = if ($settled -ceq 'Unknown' -and $null -ne $script:LastPoolStateError) { "; the configuration could not be read: $script:LastPoolStateError" } else { '' }
+                throw "Application pool '$($Step.Pool)' did not start (state $settled after ApplicationPool.Start); the System event log (source WAS) says why$readError."
             }
         }
     }
@@ -1386,7 +1393,7 @@ function Assert-PoolLogon {
                 $tokenSids.Add($accountSid)
                 $tokenSids.Add([System.Security.Principal.SecurityIdentifier]::new($setting.LogonTypeSid))
                 if ($null -eq $groupSids) {
-                    Write-Warning ("Application pool '{0}': the account '{1}' is not allowed to log on from the network, so its groups could not be read, and whether one of them is denied '{2}' was not checked. If one is, WAS will refuse the account at the pool's first request (events 5021, 5057)." -f $step.Pool, $accountName, $setting.DenyRight)
+                    Write-Warning ("Application pool '{0}': the account '{1}' could not log on from the network, so its groups could not be read, and whether one of them is denied '{2}' was not checked. If one is, WAS will refuse the account at the pool's first request (events 5021, 5057)." -f $step.Pool, $accountName, $setting.DenyRight)
                 }
                 else {
                     foreach ($groupSid in $groupSids) {

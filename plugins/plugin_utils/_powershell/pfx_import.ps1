@@ -416,6 +416,9 @@ function Import-LeafFromPfx {
             catch {
                 throw (New-ContextException -Context "Cannot add certificate $LeafThumbprint to LocalMachine\$TargetStoreName ($keysLeft)" -ErrorRecord $_)
             }
+            # In the store from here on, whatever the restore below does.
+            $Ansible.Result['imported'] = $true
+            $Ansible.Changed = $true
             # ... but stays archived if it was: restored, so that it is seen.
             if ((Restore-ArchivedCertificate -Store $leafStore -Thumbprint $LeafThumbprint) -gt 0) {
                 $Ansible.Result['archived_restored'] = $true

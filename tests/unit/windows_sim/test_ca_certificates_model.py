@@ -320,3 +320,17 @@ def test_an_archived_copy_is_absent_to_the_probe_and_an_add_restores_it(pki):
     assert "archived" not in store(host.state, "Root")[thumbprint]
     assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0] == {
         "thumbprint": thumbprint, "store": "Root", "present": True, "in_default_store": True, "other_physical_stores": []}
+
+
+def test_an_archived_copy_in_default_is_reported_as_the_computers_own_and_removed(pki):
+    # The physical stores are read with CERT_STORE_ENUM_ARCHIVED_FLAG: the logical store hides the archived copy, but
+    # .Default still holds it, so state=absent must see it and take it away.
+    host = make_host()
+    thumbprint, entry = certificate_entry(pki["root"].cert)
+    store(host.state, "Root")[thumbprint] = dict(entry, archived=True)
+    assert probe(host, (thumbprint, "Root"))["result"]["certificates"][0] == {
+        "thumbprint": thumbprint, "store": "Root", "present": False, "in_default_store": True, "other_physical_stores": []}
+    result = apply(host, {"action": "remove", "thumbprint": thumbprint, "store": "Root"})
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert find_certificate(host.state, "Root", thumbprint, include_archived=True) is None

@@ -814,11 +814,17 @@ def test_a_german_windows_names_the_builtin_domain_and_its_groups_in_german(germ
         german.resolve("BUILTIN\\Administratoren")
 
 
-@pytest.mark.parametrize("reference", [".\\Administratoren", "KF01\\Administratoren", "kf01\\administratoren"])
+@pytest.mark.parametrize("reference", [".\\Administratoren", "KF01\\Administratoren", "kf01\\administratoren",
+                                       "BUILTIN\\Administratoren"])
 def test_the_payloads_find_a_local_group_in_the_localised_builtin_domain(german, reference):
     # COMPUTER\name of a built-in group is retried in the built-in domain, by the name Windows gives it in its language.
     principal = resolve_as_payload(german, reference)
     assert (principal.sid, principal.name) == ("S-1-5-32-544", "VORDEFINIERT\\Administratoren")
+
+
+def test_builtin_as_written_in_english_finds_iis_iusrs_on_a_german_windows(german):
+    # IIS_IUSRS keeps its English name everywhere; only its domain is localised.
+    assert resolve_as_payload(german, "BUILTIN\\IIS_IUSRS").sid == "S-1-5-32-568"
 
 
 def test_an_english_windows_keeps_builtin():

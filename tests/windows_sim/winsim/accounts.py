@@ -223,8 +223,8 @@ class Directory:
 
 
 def resolve_as_payload(directory: Directory, reference: str) -> Principal:
-    """As our payloads resolve: .\\name is this computer's, and COMPUTER\\name is retried in the built-in domain, by its
-    localised name, for the built-in groups."""
+    """As our payloads resolve: .\\name is this computer's, and COMPUTER\\name and BUILTIN\\name are retried in the built-in
+    domain, by its localised name, for the built-in groups."""
     authority, name = reference.rsplit("\\", 1) if "\\" in reference else ("", reference)
     if authority == ".":
         authority = directory.computer_name
@@ -232,7 +232,7 @@ def resolve_as_payload(directory: Directory, reference: str) -> Principal:
     try:
         return directory.resolve(reference)
     except IdentityNotMapped as not_mapped:
-        if authority.upper() != directory.computer_name:
+        if authority.upper() not in (directory.computer_name, "BUILTIN"):
             raise
         try:
             return directory.resolve(f"{directory.builtin_domain}\\{name}")

@@ -39,7 +39,9 @@ def _probe(call) -> None:
             raise HostError(f"Certificates entry #{index} is not a dictionary with the keys thumbprint and store.")
         check_entry(entry, f"Certificates entry #{index} (thumbprint '{entry.get('thumbprint')}', store '{entry.get('store')}')")
         found = find_certificate(call.host.state, entry["store"], entry["thumbprint"])
-        held = physical_stores(found, entry["store"], entry["thumbprint"]) if found else []
+        # The physical stores are read with CERT_STORE_ENUM_ARCHIVED_FLAG, the logical one without.
+        copy = find_certificate(call.host.state, entry["store"], entry["thumbprint"], include_archived=True)
+        held = physical_stores(copy, entry["store"], entry["thumbprint"]) if copy else []
         report.append({"thumbprint": entry["thumbprint"], "store": entry["store"], "present": found is not None,
                        "in_default_store": "Default" in held,
                        "other_physical_stores": [f".{name}" for name in _READ_ELSEWHERE[entry["store"]] if name in held]})

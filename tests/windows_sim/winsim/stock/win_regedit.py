@@ -126,7 +126,7 @@ def _bytes_from_hex(text: str) -> list[int]:
         # [Convert]::ToByte($part, 16) accepts an optional 0x prefix.
         digits = part[2:] if part.startswith("0x") else part
         if not digits or not re.fullmatch(r"[0-9a-f]+", digits) or int(digits, 16) > 0xFF:
-            raise _unhandled(f'Exception calling "ToByte" with "2" argument(s): "Could not find any recognizable '
+            raise _unhandled('Exception calling "ToByte" with "2" argument(s): "Could not find any recognizable '
                              'digits."', "System.Management.Automation.MethodInvocationException")
         result.append(int(digits, 16))
     return result
