@@ -672,6 +672,66 @@ function Invoke-Payload {
     }
 }
 
+function Invoke-IsolatedScript {
+    # Runs script text in a new runspace with $ErrorActionPreference 'Stop',
+    # as Invoke-Payload runs a payload, and returns what it writes. Variables
+    # are set in the runspace before the script runs, so that values reach it
+    # without being quoted into its text. Types it compiles with Add-Type are
+    # loaded in this process, as a payload's are.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Script,
+
+        [System.Collections.IDictionary]$Variables = @{}
+    )
+
+    $runspace = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspace()
+    $pipeline = $null
+    try {
+        $runspace.Open()
+        $runspace.SessionStateProxy.SetVariable('ErrorActionPreference', [System.Management.Automation.ActionPreference]::Stop)
+        foreach ($key in $Variables.Keys) {
+            $runspace.SessionStateProxy.SetVariable([string]$key, $Variables[$key])
+        }
+        $pipeline = [System.Management.Automation.PowerShell]::Create()
+        $pipeline.Runspace = $runspace
+        $null = $pipeline.AddScript($Script)
+        foreach ($item in $pipeline.Invoke()) {
+            $item
+        }
+    }
+    finally {
+        if ($null -ne $pipeline) {
+            $pipeline.Dispose()
+        }
+        $runspace.Dispose()
+    }
+}
+
+function Invoke-PayloadFragment {
+    # Runs functions of the shared fragments on their own, where a test needs
+    # one's answer rather than a payload's result: the fragments as
+    # payload_source() inlines them (Read-PayloadFile, less their trailing
+    # newlines), then Script, through Invoke-IsolatedScript.
+    param(
+        [Parameter(Mandatory)]
+        [string[]]$Fragment,
+
+        [Parameter(Mandatory)]
+        [string]$Script,
+
+        [System.Collections.IDictionary]$Variables = @{}
+    )
+
+    $directory = Get-PayloadDirectory
+    $parts = [System.Collections.Generic.List[string]]::new()
+    foreach ($name in $Fragment) {
+        $parts.Add((Read-PayloadFile -Path (Join-Path $directory $name)).TrimEnd([char]10))
+    }
+    $parts.Add($Script)
+    Invoke-IsolatedScript -Script ($parts -join "`n") -Variables $Variables
+}
+
 function Test-IsList {
     # Whether a value of a converted result is a JSON list; a one-element
     # list that PowerShell unrolled would arrive as the element itself.
@@ -1013,7 +1073,12 @@ function Remove-TestCertificate {
 
 function Get-StoreCertificate {
     # The certificate with this thumbprint in LocalMachine\<Store>, read
-    # through the certificate provider, or $null.
+    # through the certificate provider, or $null. A path that names the
+    # thumbprint finds an archived certificate too: the provider looks it up
+    # with CertFindCertificateInStore by its hash, and "a certificate with
+    # this property set is still found with explicit search operations, such
+    # as finding a certificate with a specific hash" (CERT_ARCHIVED_PROP_ID).
+    # Test-CertificateListed says whether the store shows it.
     param(
         [Parameter(Mandatory)]
         [string]$Store,
@@ -1027,6 +1092,128 @@ function Get-StoreCertificate {
         return $null
     }
     Get-Item -LiteralPath $path
+}
+
+function Test-CertificateListed {
+    # Whether Get-ChildItem lists the certificate in LocalMachine\<Store>,
+    # as certlm.msc and everything else that enumerates the store shows it.
+    # Without -Force the certificate provider opens the store without
+    # CERT_STORE_ENUM_ARCHIVED_FLAG, and an enumeration "will ignore any
+    # certificate with the CERT_ARCHIVED_PROP_ID property set".
+    param(
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    foreach ($certificate in Get-ChildItem -LiteralPath "Cert:\LocalMachine\$Store") {
+        if ([string]::Equals($certificate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+            return $true
+        }
+    }
+    $false
+}
+
+function Get-CertificateArchived {
+    # X509Certificate2.Archived (whether CERT_ARCHIVED_PROP_ID is set) of
+    # the certificate in LocalMachine\<Store>, read from the store opened
+    # with OpenFlags.IncludeArchived, which enumerates archived certificates
+    # too; $null when the store does not hold the certificate at all.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    $x509Store = [System.Security.Cryptography.X509Certificates.X509Store]::new($Store, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadOnly -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+    $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::IncludeArchived
+    $x509Store.Open($openFlags)
+    try {
+        $archived = $null
+        foreach ($certificate in $x509Store.Certificates) {
+            try {
+                if ([string]::Equals($certificate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase)) {
+                    $archived = $certificate.Archived
+                }
+            }
+            finally {
+                $certificate.Reset()
+            }
+        }
+        $archived
+    }
+    finally {
+        $x509Store.Close()
+    }
+}
+
+function Set-CertificateArchived {
+    # Archives the certificate in LocalMachine\<Store>, as automatic
+    # enrollment archives one it renewed, or (-Archived $false) restores it;
+    # returns how many copies it changed. The store is opened ReadWrite with
+    # OpenFlags.IncludeArchived, and X509Certificate2.Archived is set on the
+    # copy the store enumerated, which sets or removes CERT_ARCHIVED_PROP_ID
+    # of that copy in the store (CertSetCertificateContextProperty).
+    param(
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint,
+
+        [Parameter(Mandatory)]
+        [bool]$Archived
+    )
+
+    $x509Store = [System.Security.Cryptography.X509Certificates.X509Store]::new($Store, [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+    $openFlags = [System.Security.Cryptography.X509Certificates.OpenFlags]::ReadWrite -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::OpenExistingOnly
+    $openFlags = $openFlags -bor [System.Security.Cryptography.X509Certificates.OpenFlags]::IncludeArchived
+    $x509Store.Open($openFlags)
+    try {
+        $changed = 0
+        foreach ($certificate in $x509Store.Certificates) {
+            try {
+                if ([string]::Equals($certificate.Thumbprint, $Thumbprint, [System.StringComparison]::OrdinalIgnoreCase) -and $certificate.Archived -ne $Archived) {
+                    $certificate.Archived = $Archived
+                    $changed++
+                }
+            }
+            finally {
+                $certificate.Reset()
+            }
+        }
+        $changed
+    }
+    finally {
+        $x509Store.Close()
+    }
+}
+
+function Register-ArchivedCertificateCleanup {
+    # Restores the certificate in AfterAll before it is removed, so that
+    # nothing archived is left behind should a test fail between archiving
+    # and restoring it. Register it after the certificate's own cleanup: the
+    # last registered runs first.
+    param(
+        [Parameter(Mandatory)]
+        [System.Collections.Generic.List[object]]$Cleanup,
+
+        [Parameter(Mandatory)]
+        [string]$Store,
+
+        [Parameter(Mandatory)]
+        [string]$Thumbprint
+    )
+
+    Register-TestCleanup -List $Cleanup -Description "archived copy of $Thumbprint in LocalMachine\$Store" -ArgumentList @($Store, $Thumbprint) -Action {
+        param($StoreName, $CertificateThumbprint)
+        $null = Set-CertificateArchived -Store $StoreName -Thumbprint $CertificateThumbprint -Archived $false
+    }
 }
 
 function Get-PrivateKeyInfo {

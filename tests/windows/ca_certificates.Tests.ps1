@@ -10,7 +10,10 @@
 #           .Enterprise, the other physical stores that hold it]}]}
 #   apply   parameter Operations, each {action: add, thumbprint, store, der
 #           (base64)} or {action: remove, thumbprint, store}; result
-#           {applied: [{action, thumbprint, store}]}. A remove deletes the
+#           {applied: [{action, thumbprint, store, and for a remove removed:
+#           how many copies it deleted}]}; a remove that deleted none is no
+#           change. An add restores an archived copy of the certificate,
+#           which the probe's present does not see. A remove deletes the
 #           certificate from the store's .Default physical store only
 #           (CertOpenStore on <store>\.Default). The controller sends one
 #           only for a certificate in .Default, and refuses it when another
@@ -264,6 +267,20 @@ Describe 'ca_certificates payload' {
         ($run.Result['certificates'][0]['other_physical_stores'] -join ',') | Should -BeExactly '.Enterprise'
     }
 
+    It 'apply of a remove of a certificate that only the .Enterprise store holds deletes nothing: removed 0 and no change' {
+        $run = Invoke-CaApply -Operations @(New-RemoveOperation -Certificate $script:Root -Store 'Root')
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeFalse
+        $run.Result['applied'].Count | Should -Be 1
+        $run.Result['applied'][0]['action'] | Should -BeExactly 'remove'
+        $run.Result['applied'][0]['removed'] | Should -Be 0
+        Test-EnterpriseStoreKey -Store 'Root' -Thumbprint $script:Root.Thumbprint | Should -BeTrue -Because 'the .Enterprise copy is not the payload''s to delete'
+        $probe = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Root -Store 'Root')
+        $probe.Result['certificates'][0]['present'] | Should -BeTrue
+        $probe.Result['certificates'][0]['in_default_store'] | Should -BeFalse
+    }
+
     It 'apply removes a certificate from CA, and removing one that is not there is no error' {
         $run = Invoke-CaApply -Operations @((New-RemoveOperation -Certificate $script:Issuing -Store 'CA'), (New-RemoveOperation -Certificate $script:Issuing -Store 'Root'))
 
@@ -273,5 +290,34 @@ Describe 'ca_certificates payload' {
         $probe = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Issuing -Store 'CA')
         $probe.Result['certificates'][0]['present'] | Should -BeFalse
         $probe.Result['certificates'][0]['in_default_store'] | Should -BeFalse
+    }
+
+    It 'probe reports an archived CA certificate absent, and an add restores it: listed in LocalMachine\CA again and no longer archived' {
+        $thumbprint = $script:Issuing.Thumbprint
+        $store = [System.Security.Cryptography.X509Certificates.X509Store]::new('CA', [System.Security.Cryptography.X509Certificates.StoreLocation]::LocalMachine)
+        $store.Open([System.Security.Cryptography.X509Certificates.OpenFlags]::ReadWrite)
+        try {
+            $store.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::new($script:Issuing.RawData))
+        }
+        finally {
+            $store.Close()
+        }
+        Register-ArchivedCertificateCleanup -Cleanup $script:Cleanup -Store 'CA' -Thumbprint $thumbprint
+        Set-CertificateArchived -Store 'CA' -Thumbprint $thumbprint -Archived $true | Should -Be 1
+        Test-CertificateListed -Store 'CA' -Thumbprint $thumbprint | Should -BeFalse -Because 'an enumeration of the store skips an archived certificate'
+
+        $probe = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Issuing -Store 'CA')
+        $run = Invoke-CaApply -Operations @(New-AddOperation -Certificate $script:Issuing -Store 'CA')
+        $after = Invoke-CaProbe -Certificates @(New-CaEntry -Certificate $script:Issuing -Store 'CA')
+
+        $probe.Failed | Should -BeFalse -Because $probe.ErrorText
+        $probe.Result['certificates'][0]['present'] | Should -BeFalse -Because 'Windows shows no archived certificate in the store, so the controller adds it'
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeTrue
+        $run.Result['applied'].Count | Should -Be 1
+        Test-CertificateListed -Store 'CA' -Thumbprint $thumbprint | Should -BeTrue -Because 'Get-ChildItem Cert:\LocalMachine\CA lists it again'
+        Get-CertificateArchived -Store 'CA' -Thumbprint $thumbprint | Should -BeFalse
+        $after.Result['certificates'][0]['present'] | Should -BeTrue
+        $after.Result['certificates'][0]['in_default_store'] | Should -BeTrue
     }
 }

@@ -13,7 +13,9 @@
 #           reading nothing from it.
 #   apply   the same parameters and Serial (uppercase hexadecimal, two
 #           digits a byte, as X509Certificate2.SerialNumber gives it);
-#           result {written}
+#           result {key_created, written}, published before the first
+#           change. Thumbprint and Serial are matched to the end of the text
+#           (\z): one followed by a newline is refused.
 
 Describe 'cert_serial_registry payload' {
     BeforeAll {
@@ -272,6 +274,31 @@ Describe 'cert_serial_registry payload' {
             $run.Result['written'] | Should -BeFalse
             $run.ErrorText | Should -Match 'Invalid Serial'
         }
+        Test-Path -LiteralPath (Get-RegistryPath -SubKey "SOFTWARE\$($script:Root)") | Should -BeFalse
+    }
+
+    It 'probe and apply refuse a thumbprint, and apply a serial, followed by a newline, and write nothing' {
+        # .NET's $ also matches before a final newline; the payload's
+        # patterns end in \z, which does not.
+        $thumbprint = $script:Cng.Thumbprint + "`n"
+        $serial = $script:Cng.SerialNumber + "`n"
+        $probe = Invoke-SerialProbe -Thumbprint $thumbprint
+        $applies = @(
+            (Invoke-SerialApply -Thumbprint $thumbprint -Serial $script:Cng.SerialNumber),
+            (Invoke-SerialApply -Thumbprint $script:Cng.Thumbprint -Serial $serial)
+        )
+
+        $probe.Failed | Should -BeTrue
+        $probe.Changed | Should -BeFalse
+        $probe.ErrorText | Should -Match 'Invalid Thumbprint'
+        foreach ($run in $applies) {
+            $run.Failed | Should -BeTrue
+            $run.Changed | Should -BeFalse
+            $run.Result['written'] | Should -BeFalse
+            $run.Result['key_created'] | Should -BeFalse
+        }
+        $applies[0].ErrorText | Should -Match 'Invalid Thumbprint'
+        $applies[1].ErrorText | Should -Match 'Invalid Serial'
         Test-Path -LiteralPath (Get-RegistryPath -SubKey "SOFTWARE\$($script:Root)") | Should -BeFalse
     }
 

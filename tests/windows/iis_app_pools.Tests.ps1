@@ -26,7 +26,14 @@
 #           holds none of the characters IIS refuses. Before the first
 #           change, an apply that sets a SpecificUser password logs the
 #           account on (LogonUserW, batch logon) and fails with a
-#           Win32Exception naming the pool, never the password.
+#           Win32Exception naming the pool, never the password. Where
+#           LogonUserW refuses the logon type (1385) but BUILTIN\IIS_IUSRS,
+#           which WAS adds to the pool's token, holds the right, the account's
+#           groups are read from a network logon's token
+#           ([Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]::GetGroupSids)
+#           and any of them denied the logon type fails the apply with 1385,
+#           as does IIS_IUSRS denied it; a refused network logon is a warning
+#           naming the pool. Under -WhatIf no account is logged on.
 
 Describe 'iis_app_pools payload' {
     BeforeAll {
@@ -296,6 +303,104 @@ Describe 'iis_app_pools payload' {
             [int](Get-CimInstance -ClassName Win32_Service -Filter "Name='WAS'").ProcessId
         }
 
+        function Get-RightHolderSid {
+            # The SIDs that hold a right themselves, upper case, as the
+            # user_rights payload reads them from LSA.
+            param(
+                [string]$Right
+            )
+
+            $run = Invoke-Payload -Name 'user_rights' -Mode 'probe' -Parameters @{ Rights = @($Right); Accounts = @() }
+            if ($run.Failed) {
+                throw "cannot read the holders of ${Right}: $($run.ErrorText)"
+            }
+            $sids = [System.Collections.Generic.List[string]]::new()
+            foreach ($holder in $run.Result['holders'][$Right]) {
+                $sids.Add(([string]$holder['sid']).ToUpperInvariant())
+            }
+            , $sids.ToArray()
+        }
+
+        function Add-TemporaryUserRight {
+            # Gives the SID the right unless it holds it already, and says
+            # whether it did. Remove-TemporaryUserRight takes it back as soon
+            # as the test is done; AfterAll does, should the test stop first.
+            # Only a right given here is ever taken back.
+            param(
+                [string]$Sid,
+
+                [string]$Right
+            )
+
+            if ((Get-RightHolderSid -Right $Right) -contains $Sid.ToUpperInvariant()) {
+                return $false
+            }
+            Register-TestCleanup -List $script:Cleanup -Description "$Right of $Sid" -ArgumentList @($Sid, $Right) -Action {
+                param($HolderSid, $RightName)
+                if ((Get-RightHolderSid -Right $RightName) -contains $HolderSid.ToUpperInvariant()) {
+                    Set-TestUserRight -Sid $HolderSid -Right $RightName -Action 'remove'
+                }
+            }
+            Set-TestUserRight -Sid $Sid -Right $Right -Action 'add'
+            $true
+        }
+
+        function Remove-TemporaryUserRight {
+            param(
+                [string]$Sid,
+
+                [string]$Right,
+
+                [bool]$Added
+            )
+
+            if ($Added) {
+                Set-TestUserRight -Sid $Sid -Right $Right -Action 'remove'
+            }
+        }
+
+        function Get-FailedLogonEvent {
+            # Security event 4625 ("An account failed to log on") whose
+            # TargetUserName is the account's name, through the event log's
+            # XPath filter, which selects an EventData field by its Name.
+            # Nothing when there is none: Get-WinEvent reports that as the
+            # error NoMatchingEventsFound.
+            param(
+                [string]$UserName
+            )
+
+            $query = "*[System[EventID=4625] and EventData[Data[@Name='TargetUserName']='$UserName']]"
+            try {
+                Get-WinEvent -LogName 'Security' -FilterXPath $query -ErrorAction Stop
+            }
+            catch {
+                if ([string]$_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') {
+                    throw
+                }
+            }
+        }
+
+        function Get-PoolLogonType {
+            # The payload's own logon helper, [Pkiops.KeyfactorCommand.IisAppPools.PoolLogon]:
+            # the type an earlier apply in this process compiled, or else
+            # compiled here from the payload's text, its
+            # $script:PoolLogonSource statement followed by the Add-Type its
+            # Import-PoolLogonType runs, in a runspace of its own as a
+            # payload runs. The payload then finds it loaded and uses it.
+            $name = 'Pkiops.KeyfactorCommand.IisAppPools.PoolLogon'
+            $loaded = ([System.Management.Automation.PSTypeName]$name).Type
+            if ($null -ne $loaded) {
+                return $loaded
+            }
+            $text = Read-PayloadFile -Path (Join-Path (Get-PayloadDirectory) 'iis_app_pools.ps1')
+            $statement = [System.Text.RegularExpressions.Regex]::Match($text, "(?ms)^\`$script:PoolLogonSource = @'\n.*?\n'@$")
+            if (-not $statement.Success) {
+                throw 'iis_app_pools.ps1 has no $script:PoolLogonSource here-string to compile.'
+            }
+            $null = Invoke-IsolatedScript -Script ($statement.Value + "`nAdd-Type -TypeDefinition `$script:PoolLogonSource")
+            ([System.Management.Automation.PSTypeName]$name).Type
+        }
+
         # The pool account, given "Log on as a batch job" (taken back before
         # the account is deleted), as the roles prepare one; and an account
         # with no right of its own.
@@ -470,6 +575,38 @@ Describe 'iis_app_pools payload' {
         }
         Get-PoolConfiguration -Name $script:Invalid | Should -BeNullOrEmpty -Because 'the logon check runs before the first pool is created'
         Get-PoolConfiguration -Name $script:WrongPassword | Should -BeNullOrEmpty
+    }
+
+    It 'apply in check mode (-WhatIf) with a wrong password logs no account on: no error, no pool, and no failed logon (event 4625) for the account' {
+        $account = New-TestLocalUser -Cleanup $script:Cleanup
+        $pool = New-PoolName
+        Register-PoolCleanup -Name $pool
+        $wrongPassword = New-TestPassword
+        $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $account.Account -Password 'set'
+        $operation = New-PoolOperation -Pool $pool -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+
+        $checked = Invoke-PoolApply -Operations @($operation) -Passwords @{ $pool = $wrongPassword } -CheckMode
+        # The same apply for real logs the account on once, with the wrong
+        # password: its event shows that this host audits failed logons and
+        # that the query finds them, so that no event before it means no
+        # logon, not an audit policy that records none.
+        Start-Sleep -Seconds 2
+        $controlStart = Get-Date
+        $control = Invoke-PoolApply -Operations @($operation) -Passwords @{ $pool = $wrongPassword }
+
+        $checked.Failed | Should -BeFalse -Because "-WhatIf declines the create, and so the logon check: $($checked.ErrorText)"
+        $checked.Changed | Should -BeFalse
+        $checked.Result['applied'].Count | Should -Be 0
+        $control.Failed | Should -BeTrue
+        $control.ErrorText | Should -Match 'Win32 error 1326'
+        Get-PoolConfiguration -Name $pool | Should -BeNullOrEmpty
+        $audited = Wait-Condition -TimeoutSeconds 30 -Condition { @(Get-FailedLogonEvent -UserName $account.Name).Count -gt 0 }
+        if (-not $audited) {
+            Set-ItResult -Inconclusive -Because "the apply without -WhatIf left no event 4625 for $($account.Name) in the Security log within 30 seconds: this host does not audit failed logons (auditpol, Logon/Logoff, Logon), so the log cannot show that -WhatIf logged nobody on"
+            return
+        }
+        $before = @(Get-FailedLogonEvent -UserName $account.Name | Where-Object { $_.TimeCreated -lt $controlStart })
+        $before.Count | Should -Be 0 -Because 'the apply under -WhatIf must not log the account on'
     }
 
     It 'apply of an account with no batch logon right of its own passes the logon check exactly when IIS setup gave BUILTIN\IIS_IUSRS that right' {
@@ -654,5 +791,129 @@ Describe 'iis_app_pools payload' {
         $run.Result['applied'][0]['action'] | Should -BeExactly 'remove'
         Get-PoolConfiguration -Name $script:Started | Should -BeNullOrEmpty
         (Invoke-PoolProbe -Names @($script:Started)).Result['pools'][$script:Started]['exists'] | Should -BeFalse
+    }
+
+    Context 'the logon check against the deny-logon rights WAS meets' {
+        BeforeAll {
+            # IIS setup grants BUILTIN\IIS_IUSRS "Log on as a batch job"; on a
+            # host where it did not, it is granted for these tests and taken
+            # back after them.
+            $script:IisUsersSid = 'S-1-5-32-568'
+            $script:IisUsersBatchAdded = Add-TemporaryUserRight -Sid $script:IisUsersSid -Right 'SeBatchLogonRight'
+            $script:PoolLogon = Get-PoolLogonType
+        }
+
+        AfterAll {
+            Remove-TemporaryUserRight -Sid $script:IisUsersSid -Right 'SeBatchLogonRight' -Added $script:IisUsersBatchAdded
+        }
+
+        It 'Windows: GetGroupSids reads the groups of a network logon''s token, BUILTIN\Users among them and no logon SID' {
+            $account = New-TestLocalUser -Cleanup $script:Cleanup
+
+            $groups = $script:PoolLogon::GetGroupSids($account.Name, $env:COMPUTERNAME, $account.Password)
+
+            ($null -ne $groups -and $groups.Count -gt 0) | Should -BeTrue -Because 'a local user may log on from the network (Everyone and BUILTIN\Users hold SeNetworkLogonRight on a server)'
+            $values = @(foreach ($group in $groups) {
+                    $group.Value
+                })
+            $values -contains 'S-1-5-32-545' | Should -BeTrue -Because "BUILTIN\Users holds NT AUTHORITY\Authenticated Users, which the token of every such logon has; the token had $($values -join ', ')"
+            $values -contains 'S-1-5-2' | Should -BeTrue -Because 'a network logon''s token has NT AUTHORITY\NETWORK, which the payload leaves out of the SIDs it checks'
+            @($values | Where-Object { $_ -like 'S-1-5-5-*' }).Count | Should -Be 0 -Because 'the logon SID (SE_GROUP_LOGON_ID) names the logon session, not a group'
+        }
+
+        It 'apply fails with Win32 error 1385 and creates no pool for an account whose group (Guests) is denied batch logon, although BUILTIN\IIS_IUSRS holds the right' {
+            $account = New-TestLocalUser -Cleanup $script:Cleanup
+            # BUILTIN\Guests, by its SID; the account by DOMAIN\name, which
+            # cannot be taken for a domain account of the same name.
+            Add-LocalGroupMember -SID 'S-1-5-32-546' -Member $account.Account
+            $pool = New-PoolName
+            Register-PoolCleanup -Name $pool
+            $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $account.Account -Password 'set'
+            $operation = New-PoolOperation -Pool $pool -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+            (Get-RightHolderSid -Right 'SeBatchLogonRight') -contains $script:IisUsersSid | Should -BeTrue
+
+            $added = Add-TemporaryUserRight -Sid 'S-1-5-32-546' -Right 'SeDenyBatchLogonRight'
+            try {
+                $run = Invoke-PoolApply -Operations @($operation) -Passwords @{ $pool = $account.Password }
+            }
+            finally {
+                Remove-TemporaryUserRight -Sid 'S-1-5-32-546' -Right 'SeDenyBatchLogonRight' -Added $added
+            }
+
+            $run.Failed | Should -BeTrue -Because 'WAS would meet the denial through the account''s group'
+            $run.Changed | Should -BeFalse
+            $run.Result['applied'].Count | Should -Be 0
+            $run.Error.Types -contains 'System.ComponentModel.Win32Exception' | Should -BeTrue -Because "the failure is a Win32Exception, not $($run.Error.Types -join ', ')"
+            $run.ErrorText | Should -Match 'Win32 error 1385'
+            $run.ErrorText | Should -Match 'SeDenyBatchLogonRight'
+            $run.ErrorText | Should -Match ([regex]::Escape("Application pool '$pool'"))
+            $run.ErrorText.Contains($account.Password) | Should -BeFalse
+            Get-PoolConfiguration -Name $pool | Should -BeNullOrEmpty
+        }
+
+        It 'apply fails with Win32 error 1385 and creates no pool when BUILTIN\IIS_IUSRS is denied batch logon, although the account holds the right itself' {
+            $account = New-TestLocalUser -Cleanup $script:Cleanup
+            $accountBatchAdded = Add-TemporaryUserRight -Sid $account.Sid -Right 'SeBatchLogonRight'
+            $pool = New-PoolName
+            Register-PoolCleanup -Name $pool
+            $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $account.Account -Password 'set'
+            $operation = New-PoolOperation -Pool $pool -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+            # LogonUserW's own token lacks IIS_IUSRS, so the batch logon
+            # itself succeeds; only WAS's token, with IIS_IUSRS, is refused.
+            $script:PoolLogon::TestLogon($account.Name, $env:COMPUTERNAME, $account.Password, $script:PoolLogon::LOGON32_LOGON_BATCH) | Should -Be 0
+
+            # Denying IIS_IUSRS stops every pool WAS starts meanwhile, so the
+            # denial lasts for this one apply only.
+            $added = Add-TemporaryUserRight -Sid $script:IisUsersSid -Right 'SeDenyBatchLogonRight'
+            try {
+                $run = Invoke-PoolApply -Operations @($operation) -Passwords @{ $pool = $account.Password }
+            }
+            finally {
+                Remove-TemporaryUserRight -Sid $script:IisUsersSid -Right 'SeDenyBatchLogonRight' -Added $added
+                Remove-TemporaryUserRight -Sid $account.Sid -Right 'SeBatchLogonRight' -Added $accountBatchAdded
+            }
+
+            $run.Failed | Should -BeTrue -Because 'WAS adds IIS_IUSRS to the pool''s token, and its denial overrides the account''s grant'
+            $run.Changed | Should -BeFalse
+            $run.Result['applied'].Count | Should -Be 0
+            $run.Error.Types -contains 'System.ComponentModel.Win32Exception' | Should -BeTrue -Because "the failure is a Win32Exception, not $($run.Error.Types -join ', ')"
+            $run.ErrorText | Should -Match 'Win32 error 1385'
+            $run.ErrorText | Should -Match 'BUILTIN\\IIS_IUSRS'
+            $run.ErrorText | Should -Match ([regex]::Escape("Application pool '$pool'"))
+            $run.ErrorText.Contains($account.Password) | Should -BeFalse
+            Get-PoolConfiguration -Name $pool | Should -BeNullOrEmpty
+        }
+
+        It 'apply passes, with a warning naming the pool, when the account''s groups cannot be read because local accounts (S-1-5-113) are denied network logon, and BUILTIN\IIS_IUSRS grants batch logon' {
+            $account = New-TestLocalUser -Cleanup $script:Cleanup
+            $pool = New-PoolName
+            Register-PoolCleanup -Name $pool
+            $identity = New-PoolIdentity -Type 'SpecificUser' -UserName $account.Account -Password 'set'
+            $operation = New-PoolOperation -Pool $pool -Action 'create' -Settings (Get-StoppedSettings) -Identity $identity -RunState 'stop'
+            # The account has no batch logon right of its own or through its
+            # groups: only IIS_IUSRS, in WAS's token, lets WAS log it on, and
+            # the payload goes on to read its groups.
+            $script:PoolLogon::TestLogon($account.Name, $env:COMPUTERNAME, $account.Password, $script:PoolLogon::LOGON32_LOGON_BATCH) | Should -Be 1385
+
+            # "Deny access to this computer from the network" for every local
+            # account, this host's own administrators included, for this one
+            # apply only.
+            $added = Add-TemporaryUserRight -Sid 'S-1-5-113' -Right 'SeDenyNetworkLogonRight'
+            try {
+                $groups = $script:PoolLogon::GetGroupSids($account.Name, $env:COMPUTERNAME, $account.Password)
+                $run = Invoke-PoolApply -Operations @($operation) -Passwords @{ $pool = $account.Password }
+            }
+            finally {
+                Remove-TemporaryUserRight -Sid 'S-1-5-113' -Right 'SeDenyNetworkLogonRight' -Added $added
+            }
+
+            $null -eq $groups | Should -BeTrue -Because 'GetGroupSids answers null when the network logon is refused with ERROR_LOGON_TYPE_NOT_GRANTED'
+            $run.Failed | Should -BeFalse -Because $run.ErrorText
+            $run.Changed | Should -BeTrue
+            $warnings = @($run.Warnings | Where-Object { $_.Contains("Application pool '$pool'") -and $_.Contains('not allowed to log on from the network') })
+            $warnings.Count | Should -Be 1 -Because "the warning stream held: $($run.Warnings -join ' | ')"
+            $warnings[0].Contains($account.Password) | Should -BeFalse
+            (Get-PoolConfiguration -Name $pool).UserName | Should -Be $account.Account
+        }
     }
 }

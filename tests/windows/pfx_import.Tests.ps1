@@ -18,9 +18,16 @@
 #           certificate's DER bytes as base64}]) and Operations (key ACL
 #           operations {sid, action: set | remove, rights}); the sensitive
 #           parameters Pfx (the PFX as base64) and PfxPassword only with
-#           ImportLeaf true, as the controller sends them; result {imported,
-#           chain_installed: [thumbprint], acl_applied: [{sid, action,
-#           rights}]}
+#           ImportLeaf true, as the controller sends them (PfxPassword left
+#           out for a PFX without a password), and RestoreArchived (restore
+#           an archived leaf whose key opens, without an import); result
+#           {key_written (opening the PFX wrote its private keys), imported,
+#           archived_restored, chain_installed: [thumbprint], acl_applied:
+#           [{sid, action, rights}]}
+#   probe   the certificate report also says archived when the leaf is
+#           found, and, for a key that does not open, key_provider_name
+#           (the provider the certificate names, read without opening the
+#           key)
 #   chain only: ImportLeaf false, InstallChain with the DER of each CA
 #           certificate, and neither Pfx nor PfxPassword; a Pfx sent with
 #           ImportLeaf false is refused before any change.
@@ -61,6 +68,7 @@ Describe 'pfx_import payload' {
                 [object[]]$InstallChain = @(),
                 [object[]]$Operations = @(),
                 [bool]$Exportable = $false,
+                [switch]$RestoreArchived,
                 [switch]$CheckMode
             )
 
@@ -77,6 +85,7 @@ Describe 'pfx_import payload' {
                 Thumbprint = $Thumbprint
                 Exportable = $Exportable
                 ImportLeaf = [bool]$ImportLeaf
+                RestoreArchived = [bool]$RestoreArchived
                 InstallChain = $InstallChain
                 Operations = $Operations
             }
@@ -123,6 +132,24 @@ Describe 'pfx_import payload' {
             , $files
         }
 
+        function Register-KeyFileCleanup {
+            # Key files an import left in the machine key stores with no
+            # certificate referring to them, deleted in AfterAll.
+            param(
+                [AllowEmptyCollection()]
+                [string[]]$Path
+            )
+
+            foreach ($file in $Path) {
+                Register-TestCleanup -List $script:Cleanup -Description "key file $file" -ArgumentList @($file) -Action {
+                    param($KeyFile)
+                    if (Test-Path -LiteralPath $KeyFile) {
+                        Remove-Item -LiteralPath $KeyFile -Force
+                    }
+                }
+            }
+        }
+
         $script:User = New-TestLocalUser -Cleanup $script:Cleanup
         $script:NetworkService = 'S-1-5-20'
         # The account these tests run as, which is what the probe must report
@@ -141,6 +168,7 @@ Describe 'pfx_import payload' {
             capi = 'Microsoft Enhanced RSA and AES Cryptographic Provider'
         }
         $script:ImportedProvider = $null
+        $script:ImportedProviderName = $null
         $script:PfxPassword = New-TestPassword
         $prefix = New-TestName -Prefix 'pkiops-pfx-'
         $script:Root = New-TestCertificate -Subject "$prefix root" -CertificateAuthority -Cleanup $script:Cleanup
@@ -268,6 +296,46 @@ Describe 'pfx_import payload' {
         $added.Count | Should -Be 0 -Because "a refused apply opens no PFX, found $($added -join ', ')"
     }
 
+    It 'apply of a PFX whose certificate with that thumbprint has no key fails, and reports the change: the PFX''s keys are written and stay' {
+        # The thumbprint of the issuing CA, whose certificate travels in the
+        # PFX without a key, while the leaf's key is in it too.
+        $keysBefore = Get-MachineKeyFile
+
+        $run = Invoke-PfxApply -Thumbprint $script:Intermediate.Thumbprint -ImportLeaf -Pfx $script:CngPfx -Password $script:PfxPassword
+
+        $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
+        Register-KeyFileCleanup -Path $added
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeTrue -Because 'opening the PFX wrote the leaf''s private key to the machine key store'
+        $run.Result['key_written'] | Should -BeTrue
+        $run.Result['imported'] | Should -BeFalse
+        $run.ErrorText | Should -Match "holds certificate $($script:Intermediate.Thumbprint) without its private key"
+        $run.ErrorText | Should -Match 'already in the machine key store, where they stay'
+        $run.ErrorText.Contains($script:PfxPassword) | Should -BeFalse
+        $added.Count | Should -BeGreaterThan 0 -Because 'the leaf''s key is a new file in ProgramData\Microsoft\Crypto\Keys or Crypto\RSA\MachineKeys'
+        Get-StoreCertificate -Store 'My' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
+        Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint | Should -BeNullOrEmpty
+    }
+
+    It 'apply of a PFX that holds no key at all fails without a change: nothing was written' {
+        $collection = [System.Security.Cryptography.X509Certificates.X509Certificate2Collection]::new()
+        $null = $collection.Add([System.Security.Cryptography.X509Certificates.X509Certificate2]::new($script:Intermediate.RawData))
+        $keyless = $collection.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pfx, $script:PfxPassword)
+        $keysBefore = Get-MachineKeyFile
+
+        $run = Invoke-PfxApply -Thumbprint $script:Intermediate.Thumbprint -ImportLeaf -Pfx $keyless -Password $script:PfxPassword
+
+        $added = @(Get-MachineKeyFile | Where-Object { $keysBefore -notcontains $_ })
+        Register-KeyFileCleanup -Path $added
+        $run.Failed | Should -BeTrue
+        $run.Changed | Should -BeFalse
+        $run.Result['key_written'] | Should -BeFalse
+        $run.Result['imported'] | Should -BeFalse
+        $run.ErrorText | Should -Match 'the PFX holds no private key, so nothing was written to this computer'
+        $added.Count | Should -Be 0 -Because "a PFX without a key writes none, found $($added -join ', ')"
+        Get-StoreCertificate -Store 'My' -Thumbprint $script:Intermediate.Thumbprint | Should -BeNullOrEmpty
+    }
+
     It 'apply imports the leaf with its key into LocalMachine\My, adds the chain from its DER and grants key access' {
         $operations = @(
             (New-KeyAclOperation -Sid $script:NetworkService -Access 'read'),
@@ -312,6 +380,9 @@ Describe 'pfx_import payload' {
         $certificate.ContainsKey('key_state') | Should -BeFalse
         $certificate['key']['provider'] | Should -BeExactly $script:ImportedProvider -Because '.NET opens the imported key with that kind of provider'
         $certificate['key']['provider_name'] | Should -Not -BeNullOrEmpty
+        # The provider the import put the key in, for the test of a key
+        # that no longer opens below.
+        $script:ImportedProviderName = $certificate['key']['provider_name']
         if ($script:ImportedProvider -eq 'cng') {
             $certificate['key']['provider_name'] | Should -BeExactly $script:ProviderNames['cng']
         }
@@ -360,6 +431,40 @@ Describe 'pfx_import payload' {
         $probe.Result['certificate']['key']['exportable'] | Should -BeTrue
     }
 
+    It 'probe finds the leaf archived and says so; RestoreArchived, not under -WhatIf, brings it back into the store''s listing' {
+        $thumbprint = $script:CapiLeaf.Thumbprint
+        Register-ArchivedCertificateCleanup -Cleanup $script:Cleanup -Store 'My' -Thumbprint $thumbprint
+        # As automatic enrollment archives a certificate it renewed.
+        Set-CertificateArchived -Store 'My' -Thumbprint $thumbprint -Archived $true | Should -Be 1
+        Get-CertificateArchived -Store 'My' -Thumbprint $thumbprint | Should -BeTrue
+        Test-CertificateListed -Store 'My' -Thumbprint $thumbprint | Should -BeFalse -Because 'an enumeration of the store skips an archived certificate'
+
+        $probe = Invoke-PfxProbe -Thumbprint $thumbprint
+        $checked = Invoke-PfxApply -Thumbprint $thumbprint -RestoreArchived -CheckMode
+        $stillArchived = Get-CertificateArchived -Store 'My' -Thumbprint $thumbprint
+        $run = Invoke-PfxApply -Thumbprint $thumbprint -RestoreArchived
+        $after = Invoke-PfxProbe -Thumbprint $thumbprint
+
+        $probe.Failed | Should -BeFalse -Because $probe.ErrorText
+        $probe.Result['certificate']['found'] | Should -BeTrue
+        $probe.Result['certificate']['archived'] | Should -BeTrue
+        $probe.Result['certificate']['has_private_key'] | Should -BeTrue
+        $probe.Result['certificate']['key']['provider'] | Should -BeExactly 'capi' -Because 'the archived certificate''s key opens'
+        $checked.Failed | Should -BeFalse -Because $checked.ErrorText
+        $checked.Changed | Should -BeFalse
+        $checked.Result['archived_restored'] | Should -BeFalse
+        $stillArchived | Should -BeTrue -Because '-WhatIf restores nothing'
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Changed | Should -BeTrue
+        $run.Result['archived_restored'] | Should -BeTrue
+        $run.Result['imported'] | Should -BeFalse
+        $run.Result['key_written'] | Should -BeFalse
+        Test-CertificateListed -Store 'My' -Thumbprint $thumbprint | Should -BeTrue -Because 'Get-ChildItem Cert:\LocalMachine\My lists it again'
+        Get-CertificateArchived -Store 'My' -Thumbprint $thumbprint | Should -BeFalse
+        $after.Result['certificate']['archived'] | Should -BeFalse
+        (Get-StoreCertificate -Store 'My' -Thumbprint $thumbprint).HasPrivateKey | Should -BeTrue
+    }
+
     It 'probe of a leaf whose key file is gone reports the error and a key_state that lets the controller import again only when Windows says missing' {
         $leaf = Get-StoreCertificate -Store 'My' -Thumbprint $script:CngLeaf.Thumbprint
         $keyFile = (Get-PrivateKeyInfo -Certificate $leaf).File
@@ -388,5 +493,41 @@ Describe 'pfx_import payload' {
         # means nothing but absence is missing. A key that is gone is never
         # reported as denied, nor its provider as unavailable.
         $certificate['key_state'] | Should -BeIn @('missing', 'missing_or_denied') -Because ('Windows reported 0x{0:X8}: {1}' -f [int]$code, $certificate['key_error'])
+        # Read from the certificate's CERT_KEY_PROV_INFO without opening the
+        # key: the provider the import put the key in, as the probe read it
+        # from the key while it opened.
+        $certificate['key_provider_name'] | Should -Not -BeNullOrEmpty
+        $certificate['key_provider_name'] | Should -BeExactly $script:ImportedProviderName
+    }
+
+    It 'apply imports a PFX without a password, exported with a null password or with an empty one, when no PfxPassword is sent' {
+        $prefix = New-TestName -Prefix 'pkiops-pfx-'
+        $nullLeaf = New-TestCertificate -Subject "$prefix null password" -Cleanup $script:Cleanup
+        $emptyLeaf = New-TestCertificate -Subject "$prefix empty password" -Cleanup $script:Cleanup
+        # X509Certificate.Export(X509ContentType) is Export(contentType,
+        # null) in .NET's own source; PowerShell would pass $null given for
+        # the string password of Export(X509ContentType, String) as ''.
+        $pfxFiles = [ordered]@{
+            'a null password' = [pscustomobject]@{ Certificate = $nullLeaf; Pfx = $nullLeaf.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pkcs12) }
+            'an empty password' = [pscustomobject]@{ Certificate = $emptyLeaf; Pfx = $emptyLeaf.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pkcs12, [string]::Empty) }
+        }
+        # Only the PFX files keep the keys now.
+        foreach ($certificate in @($nullLeaf, $emptyLeaf)) {
+            Remove-TestCertificate -Thumbprint $certificate.Thumbprint
+        }
+
+        foreach ($spelling in $pfxFiles.Keys) {
+            $thumbprint = $pfxFiles[$spelling].Certificate.Thumbprint
+
+            $run = Invoke-PfxApply -Thumbprint $thumbprint -ImportLeaf -Pfx $pfxFiles[$spelling].Pfx
+
+            $run.Failed | Should -BeFalse -Because "the PFX exported with $spelling opens without a PfxPassword: $($run.ErrorText)"
+            $run.Changed | Should -BeTrue
+            $run.Result['imported'] | Should -BeTrue
+            $run.Result['key_written'] | Should -BeTrue
+            $leaf = Get-StoreCertificate -Store 'My' -Thumbprint $thumbprint
+            $leaf.HasPrivateKey | Should -BeTrue
+            (Get-PrivateKeyInfo -Certificate $leaf).Signs | Should -BeTrue -Because "the key of the PFX exported with $spelling was imported with it"
+        }
     }
 }

@@ -8,8 +8,9 @@
 #           {certificate: {found, has_private_key, key: {provider, provider_name,
 #           container, exportable}, acl: [{sid, name, type, rights,
 #           inherited}], and when the key does not open key_error,
-#           key_error_code and key_state: missing | denied |
-#           missing_or_denied | unavailable}, principals: [{input, sid, name,
+#           key_error_code, key_state: missing | denied |
+#           missing_or_denied | unavailable, and key_provider_name, the
+#           provider the certificate names}, principals: [{input, sid, name,
 #           error}], identity: {sid, groups: [sid]} (the connecting token,
 #           which the controller's check that a change keeps that account's
 #           access to the key reads with the acl)}
@@ -135,6 +136,23 @@ Describe 'private_key_acl payload' {
         $run.Failed | Should -BeFalse -Because $run.ErrorText
         $run.Result['certificate']['found'] | Should -BeFalse
         $run.Result['certificate']['has_private_key'] | Should -BeFalse
+    }
+
+    It 'probe resolves .\<group> and COMPUTER\<group> to the built-in group, by the name Windows gives the built-in domain in this language' {
+        # BUILTIN\Administrators in English, VORDEFINIERT\Administratoren in German.
+        $administrators = Get-LocalName -Sid 'S-1-5-32-544'
+        $group = $administrators.Substring($administrators.IndexOf('\') + 1)
+        $principals = @(".\$group", "$env:COMPUTERNAME\$group")
+
+        $run = Invoke-KeyAclProbe -Thumbprint $script:Certificates['cng'].Thumbprint -Principals $principals
+
+        $run.Failed | Should -BeFalse -Because $run.ErrorText
+        $run.Result['principals'].Count | Should -Be 2
+        foreach ($entry in $run.Result['principals']) {
+            $entry['sid'] | Should -BeExactly 'S-1-5-32-544' -Because "$($entry['input']) is the local group: $($entry['error'])"
+            $entry['name'] | Should -BeExactly $administrators
+            $entry['error'] | Should -BeNullOrEmpty
+        }
     }
 
     Context 'a <_> key' -ForEach @('cng', 'capi') {
@@ -305,6 +323,16 @@ Describe 'private_key_acl payload' {
             $certificate['key_state'] | Should -BeIn @('denied', 'missing_or_denied') -Because ('Windows reported 0x{0:X8}: {1}' -f [int]$code, $certificate['key_error'])
             $run.Result['identity']['sid'] | Should -BeExactly $script:ConnectingSid
             Test-Path -LiteralPath $script:ShutOutFile | Should -BeTrue
+        }
+
+        It 'probe names the provider of the key that does not open, read from the certificate: the provider the key was made in' {
+            $run = Invoke-KeyAclProbe -Thumbprint $script:ShutOut.Thumbprint
+
+            $run.Failed | Should -BeFalse -Because $run.ErrorText
+            $run.Result['certificate']['key'] | Should -BeNullOrEmpty
+            $run.Result['certificate']['key_provider_name'] | Should -BeExactly $script:ProviderNames[$script:ShutOutProvider]
+            # As the key itself named its provider while it still opened.
+            $run.Result['certificate']['key_provider_name'] | Should -BeExactly $script:ShutOutBefore.Result['certificate']['key']['provider_name']
         }
     }
 }

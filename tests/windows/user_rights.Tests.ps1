@@ -144,6 +144,36 @@ Describe 'user_rights payload' {
         $run.Result['accounts'][5]['error'] | Should -Not -BeNullOrEmpty
     }
 
+    It 'the built-in domain the payloads retry a computer-qualified group in is named as Windows names it in this language (Get-BuiltinDomainName), and .\<group> and COMPUTER\<group> resolve through it' {
+        # BUILTIN\Administrators in English, VORDEFINIERT\Administratoren in
+        # German: the name NTAccount translation gives S-1-5-32-544, read
+        # here without the payload's code.
+        $administrators = Get-LocalName -Sid 'S-1-5-32-544'
+        $separator = $administrators.IndexOf('\')
+        $domain = $administrators.Substring(0, $separator)
+        $group = $administrators.Substring($separator + 1)
+        $fragments = @('_errors.ps1', '_principals.ps1')
+
+        $builtin = @(Invoke-PayloadFragment -Fragment $fragments -Script 'Get-BuiltinDomainName')
+        # The group's name reaches the runspace as a variable, not quoted
+        # into the script's text.
+        $resolveBoth = @'
+(ConvertTo-PrincipalSid -Reference (".\" + $Group)).Value
+(ConvertTo-PrincipalSid -Reference ($env:COMPUTERNAME + "\" + $Group)).Value
+'@
+        $resolved = @(Invoke-PayloadFragment -Fragment $fragments -Variables @{ Group = $group } -Script $resolveBoth)
+        $probe = Invoke-UserRightsProbe -Rights $script:Rights -Accounts @(".\$group", "$env:COMPUTERNAME\$group")
+
+        $builtin.Count | Should -Be 1
+        [string]$builtin[0] | Should -BeExactly $domain
+        ($resolved -join ',') | Should -BeExactly 'S-1-5-32-544,S-1-5-32-544'
+        $probe.Failed | Should -BeFalse -Because $probe.ErrorText
+        foreach ($entry in $probe.Result['accounts']) {
+            $entry['sid'] | Should -BeExactly 'S-1-5-32-544' -Because "$($entry['input']) is the local group: $($entry['error'])"
+            $entry['name'] | Should -BeExactly $administrators
+        }
+    }
+
     It 'probe reports the same holders as secedit''s export of the policy, each right as a list' {
         $run = Invoke-UserRightsProbe -Rights $script:Rights -Accounts @()
         $secedit = Get-SeceditRightHolder -Rights $script:Rights
