@@ -910,7 +910,7 @@ Describe 'iis_app_pools payload' {
             $null -eq $groups | Should -BeTrue -Because 'GetGroupSids answers null when the network logon is refused with ERROR_LOGON_TYPE_NOT_GRANTED'
             $run.Failed | Should -BeFalse -Because $run.ErrorText
             $run.Changed | Should -BeTrue
-            $warnings = @($run.Warnings | Where-Object { $_.Contains("Application pool '$pool'") -and $_.Contains('not allowed to log on from the network') })
+            $warnings = @($run.Warnings | Where-Object { $_.Contains("Application pool '$pool'") -and $_.Contains('could not log on from the network') })
             $warnings.Count | Should -Be 1 -Because "the warning stream held: $($run.Warnings -join ' | ')"
             $warnings[0].Contains($account.Password) | Should -BeFalse
             (Get-PoolConfiguration -Name $pool).UserName | Should -Be $account.Account
