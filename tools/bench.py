@@ -236,6 +236,55 @@ def per_module_bytes(runs: dict) -> dict:
     return {module: (len(v), sum(v) / len(v), min(v), max(v)) for module, v in sorted(sizes.items())}
 
 
+# A module of our own on Ansible.Basic, the second candidate transport: the smallest such module, plus the runner.
+_OWN_MODULE = (b"#!powershell\n#AnsibleRequires -CSharpUtil Ansible.Basic\n"
+               b"$module = [Ansible.Basic.AnsibleModule]::Create($args, @{ options = @{} })\n$module.ExitJson()\n")
+
+
+def transport_bytes() -> dict:
+    """Bytes of one probe of each payload by each candidate transport, built by ansible-core's own code.
+
+    ``win_powershell``: ansible.windows.win_powershell with the payload as its script, as before the runner.
+    ``own_module``: a module of our own on Ansible.Basic carrying the runner, with the payload compressed.
+    ``runner``: the loader's command line and its four input lines, as the action plugins send them.
+    Each counts the command line (ansible-core's bootstrap command, or the loader) and the standard input.
+    """
+    # pylint: disable=import-outside-toplevel
+    from ansible.executor.powershell import module_manifest
+    from ansible.plugins.shell.powershell import ShellModule
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+    _AnsibleCollectionFinder(paths=[str(REPO / ".cache" / "collections")])._install()  # pylint: disable=protected-access
+    from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+
+    shell = ShellModule()
+    bootstrap = len(shell.build_module_command("", "", ""))
+    win_powershell = REPO / ".cache" / "collections" / "ansible_collections" / "ansible" / "windows" / "plugins" / \
+        "modules" / "win_powershell.ps1"
+
+    def wrapped(name: str, data: bytes, path: str, module_args: dict) -> int:
+        return bootstrap + len(module_manifest._create_powershell_wrapper(  # pylint: disable=protected-access
+            name=name, module_data=data, module_path=path, module_args=module_args, environment={}, async_timeout=0,
+            become_plugin=None, substyle="powershell", task_vars={}, profile="legacy"))
+
+    loader = len(shell._encode_script(_windows_task.loader_script(), as_list=False, strict_mode=False,  # pylint: disable=protected-access
+                                      preserve_rc=False))
+    runner = _windows_task._read_transport_file("runner.ps1").encode()  # pylint: disable=protected-access
+    figures = {}
+    for payload in sorted(p.stem for p in pathlib.Path(_windows_task.PAYLOAD_DIR).glob("[!_]*.ps1")):
+        script = _windows_task.payload_source(payload)
+        args = {"script": script, "parameters": {"Mode": "probe"}, "depth": 8, "error_action": "stop"}
+        figures[payload] = {
+            "win_powershell": wrapped("ansible_collections.ansible.windows.plugins.modules.win_powershell",
+                                      win_powershell.read_bytes(), str(win_powershell), args),
+            "own_module": wrapped("ansible_collections.pkiops.keyfactor_command.plugins.modules.runner",
+                                  _OWN_MODULE + runner, "runner.ps1",
+                                  {"script": _windows_task.compressed_text(script), "parameters": {"Mode": "probe"}}),
+            "runner": loader + len(_windows_task.runner_input(args, False)),
+        }
+    return figures
+
+
 def steady_task_costs(run: Run) -> list[dict]:
     """Every task (or loop item) of a run that cost round trips, with its cost."""
     return [t for t in run.tasks if (t["round_trips"] or 0) > 0]
@@ -298,6 +347,11 @@ def main() -> None:
             by_action[task["action"]] = by_action.get(task["action"], 0) + task["round_trips"]
         print(f"bench: site steady round_trips_by_module {name} "
               + " ".join(f"{action}={count}" for action, count in sorted(by_action.items())))
+
+    for payload, sizes in transport_bytes().items():
+        print(f"bench: transport_bytes_per_probe {payload} win_powershell={sizes['win_powershell']} "
+              f"own_module={sizes['own_module']} runner={sizes['runner']} "
+              f"ratio={sizes['runner'] / sizes['win_powershell']:.3f}")
 
     counts = [int(c) for c in args.hosts.split(",") if c]
     repeats = {1: 4, 10: 2}

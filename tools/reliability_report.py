@@ -18,15 +18,21 @@ from reliability import RELIABILITY_DIR  # noqa: E402  pylint: disable=wrong-imp
 
 def main() -> None:
     totals: collections.Counter = collections.Counter()
+    windows_logs = 0
     problems = []
     for ledger in sorted(RELIABILITY_DIR.glob("*.jsonl")):
         for line in ledger.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
             totals[entry["kind"]] += entry["count"]
+            windows_logs += entry.get("windows_logs", 0)
             if entry["kind"] in ("leaked", "lost"):
                 problems.append(entry)
     print(f"reliability: {totals['bad_input']} bad inputs tried, {totals['fault']} faults injected, "
-          f"{totals['secret_scanned']} secrets scanned, {totals['leaked']} leaked, {totals['lost']} lost")
+          f"{totals['secret_scanned']} secrets scanned in {totals['log_scanned']} texts ({windows_logs} of them "
+          f"Windows' logs), {totals['leaked']} leaked, {totals['lost']} lost")
+    if totals["exposed_by_ansible_core"]:
+        print(f"reliability: ansible-core's exec wrapper wrote a become password to event 4103 "
+              f"{totals['exposed_by_ansible_core']} times (docs/how_modules_work.md, \"Secrets\")")
     for problem in problems:
         print(f"reliability: {json.dumps(problem, sort_keys=True)}")
     if problems:

@@ -4,10 +4,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime
-import functools
-import gzip
 import importlib
 import json
 
@@ -20,14 +17,8 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_
     PlanError,
     TaskInputError,
     WindowsTaskAction,
-    payload_source,
+    compressed_payload,
 )
-
-
-@functools.lru_cache(maxsize=None)
-def compressed_payload(name: str) -> str:
-    """A payload's script as host_snapshot.ps1 takes it: gzip (no timestamp, so always the same bytes), then base64."""
-    return base64.b64encode(gzip.compress(payload_source(name).encode("utf-8"), mtime=0)).decode("ascii")
 
 
 class ActionModule(WindowsTaskAction):

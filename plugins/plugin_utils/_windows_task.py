@@ -14,13 +14,16 @@ A task runs in four steps:
 4. apply: only when there are operations and this is not check mode, the
    payload runs again in apply mode with exactly those operations.
 
-How a payload reaches the host lives in one method, ``_execute_payload``.
+How a payload reaches the host lives in ``_execute_payload`` and ``_deliver``.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
+import gzip
+import json
 import os
 import re
 import time
@@ -34,6 +37,10 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._argument
 
 COLLECTION = "pkiops.keyfactor_command"
 PAYLOAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_powershell")
+TRANSPORT_DIR = os.path.join(PAYLOAD_DIR, "transport")
+# What a payload run through the collection's runner is called where a module name would stand: in the
+# simulator's log and in the unit tests' record of calls.
+RUNNER = "runner"
 
 
 class TaskInputError(Exception):
@@ -104,6 +111,126 @@ def _read_payload_file(file_name: str) -> str:
 def payload_source(name: str) -> str:
     """The script that runs on the host for a module: its payload with every included fragment inlined."""
     return _INCLUDE.sub(lambda match: _read_payload_file(match.group(1)).rstrip("\n"), _read_payload_file(f"{name}.ps1"))
+
+
+@functools.lru_cache(maxsize=32)
+def compressed_text(text: str) -> str:
+    """Text as the runner and host_snapshot.ps1 take a script: gzip (no timestamp, so always the same bytes), then
+    base64."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
+
+
+@functools.lru_cache(maxsize=None)
+def compressed_payload(name: str) -> str:
+    return compressed_text(payload_source(name))
+
+
+def _read_transport_file(file_name: str) -> str:
+    with open(os.path.join(TRANSPORT_DIR, file_name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def command_script(text: str) -> str:
+    """A script without its comment lines and blank lines: what the loader is as a command line, where every
+    character counts."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+@functools.lru_cache(maxsize=1)
+def loader_script() -> str:
+    return command_script(_read_transport_file("loader.ps1"))
+
+
+@functools.lru_cache(maxsize=1)
+def compressed_runner() -> str:
+    return compressed_text(_read_transport_file("runner.ps1"))
+
+
+def runner_input(module_args: dict, check_mode: bool) -> bytes:
+    """The loader's standard input for one payload run: the runner, the payload, the request, and the secrets on
+    a line of their own (transport/runner.ps1 describes each line). JSON in ASCII, so that no code page on the
+    host can change a character."""
+    request = {"Parameters": module_args["parameters"], "CheckMode": check_mode, "Depth": module_args["depth"]}
+    lines = [
+        compressed_runner(),
+        compressed_text(module_args["script"]),
+        json.dumps(request, ensure_ascii=True, separators=(",", ":")),
+        json.dumps(module_args.get("sensitive_parameters") or [], ensure_ascii=True, separators=(",", ":")),
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def runner_result(stdout: str, stderr: str, rc) -> dict:
+    """The runner's JSON line, which has the keys of win_powershell's result that the actions read; a failure in
+    that shape when there is none."""
+    for line in reversed((stdout or "").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and "result" in parsed:
+                return parsed
+    detail = (stderr or stdout or "").strip()[:2000] or "no output"
+    return {"failed": True, "changed": False,
+            "msg": f"the payload runner returned no result (exit code {rc}): {detail}"}
+
+
+def no_log_values(spec: dict, params, prefix: str = "") -> list[tuple[str, str]]:
+    """(option, value) of every no_log option the task was given, suboptions by parent[index].sub."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(params, dict):
+        return found
+    for name, option in spec.items():
+        value = params.get(name)
+        path = f"{prefix}{name}"
+        if value is None:
+            continue
+        if option.get("no_log") and isinstance(value, (str, int, float)) and str(value):
+            found.append((path, str(value)))
+        if option.get("options"):
+            items = value if isinstance(value, list) else [value]
+            for index, item in enumerate(items):
+                where = f"{path}[{index}]." if isinstance(value, list) else f"{path}."
+                found += no_log_values(option["options"], item, where)
+    return found
+
+
+def _text_paths(value, path: str = "") -> list[tuple[str, str]]:
+    """(where, text) of every key and string in a result, where as a.b[0].c."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            found.append((where, str(key)))
+            found += _text_paths(item, where)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found += _text_paths(item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        found.append((path, value))
+    return found
+
+
+def masking_warnings(fqcn: str, secrets: list[tuple[str, str]], result: dict) -> list[str]:
+    """A warning for each secret option whose value occurs in what the task returns.
+
+    Ansible hides a no_log value wherever it occurs, so a PFX password of "Contoso" turns the subject
+    "O=Contoso,CN=gw.contoso.com" into "O=********,...": anyone who knows the subject learns the password. The
+    warning names the option and where the value occurs, never the value.
+    """
+    texts = _text_paths(result)
+    warnings = []
+    for option, value in secrets:
+        where = next((where for where, text in texts if value in text), None)
+        if where is not None:
+            warnings.append(
+                f"{fqcn}: the value of {option} occurs in this task's result, in {where}. Ansible hides a secret "
+                "wherever it occurs, so the result shows it masked there, which tells anyone who knows that text "
+                f"the secret. Choose a {option.rsplit('.', 1)[-1]} that does not occur in the certificate's subject, "
+                "a name or another value the task returns.")
+    return warnings
 
 
 def windows_message(module_result: dict) -> str:
@@ -201,6 +328,9 @@ class WindowsTaskAction(ActionBase):
             result.setdefault("warnings", []).extend(self._host_warnings)
         if self._marked_change is not None:
             result["ansible_facts"] = self._marked_change
+        side_channels = masking_warnings(self.fqcn, no_log_values(self.argument_spec, self._task.args), result)
+        if side_channels:
+            result.setdefault("warnings", []).extend(side_channels)
         return remove_values(result, self._no_log_values)
 
     def _converge(self) -> dict:
@@ -267,9 +397,9 @@ class WindowsTaskAction(ActionBase):
     def _execute_payload(self, step: str, parameters: dict, secrets: dict[str, Secret]) -> dict:
         """Run the payload once on the host and return its ``$Ansible.Result``.
 
-        This is the only place that knows how a payload travels: as the script of
-        ansible.windows.win_powershell, with secrets as sensitive_parameters so they
-        reach the script as SecureString or PSCredential and never appear in its text.
+        ``module_args`` describes the run with the options of ansible.windows.win_powershell, which is how it
+        travels under become; ``_deliver`` says how it travels otherwise. Secrets are sensitive_parameters, so
+        they reach the script as SecureString or PSCredential and never appear in its text.
         """
         module_args = {
             "script": payload_source(self.module_name),
@@ -286,11 +416,7 @@ class WindowsTaskAction(ActionBase):
         attempts = self.probe_attempts if step == "probe" else 1
         for attempt in range(1, attempts + 1):
             try:
-                module_result = self._execute_module(
-                    module_name="ansible.windows.win_powershell",
-                    module_args=module_args,
-                    task_vars=self._task_vars,
-                )
+                module_result = self._deliver(module_args)
                 break
             except AnsibleConnectionFailure as error:
                 # A probe only reads, so repeating it is safe. An apply is not
@@ -315,3 +441,26 @@ class WindowsTaskAction(ActionBase):
                                changed=bool(module_result.get("changed")), partial=payload_result)
         self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
         return payload_result
+
+    def _deliver(self, module_args: dict) -> dict:
+        """One run of the payload on the host, answered with the keys of win_powershell's result.
+
+        Without become it travels through the collection's runner (transport/runner.ps1): a short loader as
+        the command line, and on its standard input the runner and the payload compressed, the parameters, and
+        the secrets, which no cmdlet, script text or output on the host ever holds (docs/how_modules_work.md,
+        "Secrets"). Under become only ansible-core's exec wrapper can run it, so it runs as
+        ansible.windows.win_powershell, whose sensitive_parameters pass through ConvertTo-SecureString.
+        """
+        if self._play_context.become:
+            if module_args.get("sensitive_parameters"):
+                self._host_warnings.append(
+                    f"{self.fqcn} runs with become, so its secrets travel as ansible.windows.win_powershell's "
+                    "sensitive_parameters, which it converts with ConvertTo-SecureString: on a host where PowerShell "
+                    "Module Logging is on, event 4103 records them. Run this task without become to keep them out.")
+            return self._execute_module(module_name="ansible.windows.win_powershell", module_args=module_args,
+                                        task_vars=self._task_vars)
+        command = self._connection._shell._encode_script(  # pylint: disable=protected-access
+            loader_script(), as_list=False, strict_mode=False, preserve_rc=False)
+        outcome = self._low_level_execute_command(command, sudoable=False,
+                                                  in_data=runner_input(module_args, bool(self._task.check_mode)))
+        return runner_result(outcome.get("stdout", ""), outcome.get("stderr", ""), outcome.get("rc"))

@@ -11,7 +11,9 @@ from winsim import powershell, registry
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-ALL_PS1 = sorted((REPO / "plugins").rglob("*.ps1"))
+# The transport's loader and runner (plugins/plugin_utils/_powershell/transport) are not payloads; their own tests
+# are in tests/payloads/test_transport.py.
+ALL_PS1 = sorted(path for path in (REPO / "plugins").rglob("*.ps1") if path.parent.name != "transport")
 # Files named _*.ps1 are fragments that payloads include; the rest are payloads.
 PAYLOADS = [p for p in ALL_PS1 if not p.name.startswith("_")]
 FRAGMENTS = [p for p in ALL_PS1 if p.name.startswith("_")]

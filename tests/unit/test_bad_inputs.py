@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+from ansible.plugins.shell.powershell import ShellModule as PowerShellShell
 from plugins.action.conftest import WinPowerShellReplay, win_powershell_ok
 from reliability import record
 
@@ -849,6 +850,7 @@ def fixture_run_case(monkeypatch, tmp_path, pki):
         if bad.probe is not None:
             replay.queue(win_powershell_ok(bad.probe))
         monkeypatch.setattr(action, "_execute_module", replay)
+        monkeypatch.setattr(action, "_low_level_execute_command", replay.low_level)
         monkeypatch.setattr(action, "_find_needle", _files(tmp_path, bad.files or {}, pki))
         return action.run(task_vars={}), replay
 
@@ -865,6 +867,7 @@ def _task(cls, args: dict):
 def _connection():
     connection = MagicMock()
     connection._shell.tmpdir = None  # pylint: disable=protected-access
+    connection._shell._encode_script = PowerShellShell()._encode_script  # pylint: disable=protected-access
     return connection
 
 

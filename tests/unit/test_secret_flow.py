@@ -5,9 +5,9 @@ Three static checks, the unit half of the secrets scan (the end-to-end half is i
 - every option of every module's argument spec whose name says it holds a secret is ``no_log: True``, and every
   option Ansible would suspect by its name but that holds none (``key_access``, a registry ``key``) says so;
 - every role variable named ``*password*`` or ``*pfx_content*`` is ``no_log: true``;
-- each action plugin, run with known secrets through a probe and an apply, sends them to win_powershell only as
-  ``sensitive_parameters`` bound to ``[SecureString]`` or ``[PSCredential]`` parameters of its payload: never in
-  ``parameters``, never in the script, never in the result or the diff.
+- each action plugin, run with known secrets through a probe and an apply, sends them to the host only on the
+  runner's secrets line, for ``[SecureString]`` or ``[PSCredential]`` parameters of its payload: never on the
+  command line, in the runner, the payload or its parameters, never in the result or the diff.
 """
 
 from __future__ import annotations
@@ -28,10 +28,15 @@ import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule as IisAppPools
 from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
 from ansible_collections.pkiops.keyfactor_command.plugins.action.readiness_info import ActionModule as ReadinessInfo
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import WindowsTaskAction, payload_source
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+    RUNNER,
+    WindowsTaskAction,
+    payload_source,
+)
 from reliability import scan_for_secrets
 from secret_scan import pfx_forms, strings_in
 from winsim.powershell import script_parameters
+from winsim.transport import command_script, decode_input
 from winsim.win_powershell import _SECURE_TYPES  # pylint: disable=protected-access
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -300,9 +305,14 @@ def test_secrets_reach_the_payload_only_as_secure_sensitive_parameters(case, pfx
     for call in replay.calls:
         step = call["module_args"]["parameters"]["Mode"]
         module_args = call["module_args"]
-        assert call["module_name"] == "ansible.windows.win_powershell"
+        assert call["module_name"] == RUNNER
         assert module_args["script"] == payload_source(cls.module_name), "the script is the payload, nothing added"
         texts[f"{step} script"] = module_args["script"]
+        command, runner, payload, request, secrets_line = call["transport"]["command"], *call["transport"]["input_lines"]
+        texts[f"{step} command line"] = command + "\n" + (command_script(command) or "")
+        texts[f"{step} runner and payload lines"] = runner + "\n" + payload + "\n" + json.dumps(decode_input(
+            "\r\n".join(call["transport"]["input_lines"]).encode("ascii")).script)
+        texts[f"{step} request line"] = request
         texts[f"{step} parameters"] = "\n".join(strings_in(module_args["parameters"])) + json.dumps(module_args["parameters"])
         rest = {k: v for k, v in module_args.items() if k not in ("script", "parameters", "sensitive_parameters")}
         texts[f"{step} other module options"] = "\n".join(strings_in(rest)) + json.dumps(rest)
@@ -313,7 +323,7 @@ def test_secrets_reach_the_payload_only_as_secure_sensitive_parameters(case, pfx
             sensitive += [parameter.get("value") or "", parameter.get("password") or ""]
 
     leaks = scan_for_secrets(texts, secrets, where=f"tests/unit/test_secret_flow.py {case}")
-    assert not leaks, f"secrets outside sensitive_parameters: {leaks}"
+    assert not leaks, f"secrets outside the secrets line: {leaks}"
     # And they did reach the host, as sensitive parameters: the password itself, or inside the JSON that carries it.
     whole = [label for label in secrets if "base64[" not in label and "hex of" not in label.lower()]
     for label in whole:

@@ -593,7 +593,7 @@ def saved(path: pathlib.Path) -> dict:
 
 
 def test_execute_runs_the_probe_and_returns_its_result(state_path):
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     assert not result.get("failed")
     assert result["result"]["holders"] == {"SeServiceLogonRight": [{"sid": "S-1-5-80-0", "name": "NT SERVICE\\ALL SERVICES"}]}
     resolved = [(a["input"], a["sid"]) for a in result["result"]["accounts"]]
@@ -601,19 +601,19 @@ def test_execute_runs_the_probe_and_returns_its_result(state_path):
 
 
 def test_execute_writes_the_state_file(state_path):
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     assert saved(state_path)["host"]["computer_name"] == "KF01"
 
 
 def test_execute_counts_round_trips(state_path):
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     assert saved(state_path)["_sim"]["round_trips"] == 2
 
 
 def test_execute_logs_the_payload_and_mode_of_each_call(state_path):
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))[0]
     log = saved(state_path)["_sim"]["log"]
     assert [(e["n"], e["module"], e["payload"], e["mode"], e["check_mode"]) for e in log] == [
         (1, "ansible.windows.win_powershell", "user_rights", "probe", False),
@@ -624,41 +624,41 @@ def test_execute_logs_the_payload_and_mode_of_each_call(state_path):
 
 
 def test_execute_logs_the_script_size_instead_of_its_text(state_path):
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     assert saved(state_path)["_sim"]["log"][0]["args"]["script"] == f"<{len(USER_RIGHTS_PS1.read_text(encoding='utf-8'))} characters>"
 
 
 def test_execute_applies_operations_to_the_state(state_path):
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))[0]
     assert result["changed"] is True
     assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0", "S-1-5-20", "S-1-5-19"]
 
 
 def test_execute_in_check_mode_changes_nothing(state_path):
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS, check_mode=True))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS, check_mode=True))[0]
     assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0"]
 
 
 def test_an_injected_connection_fault_raises_simulated_connection_failure(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "apply"}, "kind": "connection"})
-    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+    simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     with pytest.raises(simulated_host.SimulatedConnectionFailure):
-        simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))[0]
     assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0"]
 
 
 def test_a_connection_fault_that_fires_once_lets_the_next_call_through(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "probe"}, "kind": "connection"})
     with pytest.raises(simulated_host.SimulatedConnectionFailure):
-        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
-    assert not simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE)).get("failed")
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
+    assert not simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0].get("failed")
     assert saved(state_path)["_sim"]["round_trips"] == 2
 
 
 def test_a_connection_fault_is_counted_and_logged_in_the_state_file(state_path):
     seed(state_path, {"match": {"payload": "user_rights"}, "kind": "connection", "error": "connection reset by peer"})
     with pytest.raises(simulated_host.SimulatedConnectionFailure, match="connection reset by peer"):
-        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
     sim = saved(state_path)["_sim"]
     assert (sim["faults"][0]["seen"], sim["faults"][0]["fired"]) == (1, 1)
     assert sim["log"][0]["result"] == {"connection_failure": "connection reset by peer"}
@@ -667,7 +667,7 @@ def test_a_connection_fault_is_counted_and_logged_in_the_state_file(state_path):
 def test_a_reply_lost_fault_lets_the_host_apply_and_then_drops_the_connection(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "apply"}, "kind": "reply_lost", "error": "reset"})
     with pytest.raises(simulated_host.SimulatedConnectionFailure, match="reset"):
-        simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))[0]
     sim = saved(state_path)
     assert sim["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0", "S-1-5-20", "S-1-5-19"], "the host made the change"
     assert sim["_sim"]["log"][0]["result"] == {"changed": True, "reply_lost": "reset"}
@@ -676,7 +676,7 @@ def test_a_reply_lost_fault_lets_the_host_apply_and_then_drops_the_connection(st
 def test_an_unknown_fault_kind_fails_loudly_instead_of_being_ignored(state_path):
     seed(state_path, {"match": {"payload": "user_rights"}, "kind": "reply-lost"})
     with pytest.raises(ValueError, match="unknown fault kind 'reply-lost'"):
-        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))
+        simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]
 
 
 @pytest.mark.parametrize("operation, message", [
@@ -689,7 +689,7 @@ def test_an_unknown_fault_kind_fails_loudly_instead_of_being_ignored(state_path)
 def test_the_lsa_model_refuses_what_the_payload_refuses_before_any_change(state_path, operation, message):
     # The bad operation comes second: the payload checks every operation before the first change.
     first = {"right": "SeServiceLogonRight", "action": "add", "sid": "S-1-5-19"}
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": [first, operation]}))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": [first, operation]}))[0]
     assert result["failed"] is True and result["changed"] is False
     assert message in result["error"][0]["exception"]["message"]
     assert saved(state_path)["user_rights"]["SeServiceLogonRight"] == ["S-1-5-80-0"]
@@ -697,7 +697,7 @@ def test_the_lsa_model_refuses_what_the_payload_refuses_before_any_change(state_
 
 def test_a_sid_with_leading_zeros_is_the_same_holder_not_a_new_one(state_path):
     operations = [{"right": "SeBackupPrivilege", "action": "add", "sid": "S-1-5-32-0544"}]
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": operations}))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "apply", "Operations": operations}))[0]
     assert not result.get("failed")
     assert saved(state_path)["user_rights"]["SeBackupPrivilege"].count("S-1-5-32-544") == 1
     assert "S-1-5-32-0544" not in json.dumps(saved(state_path)["user_rights"])
@@ -706,7 +706,7 @@ def test_a_sid_with_leading_zeros_is_the_same_holder_not_a_new_one(state_path):
 def test_a_fault_after_one_operation_applies_exactly_one_and_fails(state_path):
     seed(state_path, {"match": {"payload": "user_rights", "mode": "apply"}, "after_operations": 1,
                       "error": "Insufficient system resources exist to complete the requested service"})
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input(TWO_ADDS))[0]
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["error"][0]["exception"]["message"] == "Insufficient system resources exist to complete the requested service"
@@ -715,7 +715,7 @@ def test_a_fault_after_one_operation_applies_exactly_one_and_fails(state_path):
 
 def test_sensitive_parameters_never_reach_the_log_or_the_result(state_path):
     data = user_rights_input(PROBE, sensitive=[{"name": "Password", "value": SECRET}])
-    result = simulated_host.execute(str(state_path), "KF01", data)
+    result = simulated_host.execute(str(state_path), "KF01", data)[0]
     assert result["failed"] is True
     assert SECRET not in json.dumps(result)
     assert SECRET not in state_path.read_text()
@@ -728,7 +728,7 @@ def test_execute_rejects_input_it_cannot_decode(state_path):
 
 
 def test_the_probe_resolves_a_local_group_written_as_dot_backslash_name(state_path):
-    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "probe", "Accounts": [".\\Administrators"]}))
+    result = simulated_host.execute(str(state_path), "KF01", user_rights_input({"Mode": "probe", "Accounts": [".\\Administrators"]}))[0]
     assert result["result"]["accounts"] == [{"input": ".\\Administrators", "sid": "S-1-5-32-544", "name": "BUILTIN\\Administrators",
                                              "error": None}]
 
@@ -751,13 +751,13 @@ def host_snapshot_input(scripts: dict, reads: list, *, check_mode: bool = False)
 
 
 def test_a_shared_read_answers_each_read_as_its_payload_alone_in_one_round_trip(state_path):
-    alone = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))["result"]
+    alone = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]["result"]
     parameters = {k: v for k, v in PROBE.items() if k != "Mode"}
     scripts = {"user_rights": USER_RIGHTS_PS1.read_text(encoding="utf-8")}
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         scripts, [{"module": "user_rights", "parameters": parameters},
                   {"module": "user_rights", "parameters": {"Rights": ["SeNoSuchRight"]}},
-                  {"module": "iis_app_pools", "parameters": {}}], check_mode=True))
+                  {"module": "iis_app_pools", "parameters": {}}], check_mode=True))[0]
     assert not result.get("failed") and result["changed"] is False
     first, unknown_right, no_script = result["result"]["reads"]
     assert first == {"result": alone, "error": None}
@@ -770,7 +770,7 @@ def test_a_shared_read_answers_each_read_as_its_payload_alone_in_one_round_trip(
 
 def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
-        {"iis_app_pools": USER_RIGHTS_PS1.read_text(encoding="utf-8")}, [{"module": "iis_app_pools", "parameters": {}}]))
+        {"iis_app_pools": USER_RIGHTS_PS1.read_text(encoding="utf-8")}, [{"module": "iis_app_pools", "parameters": {}}]))[0]
     (read,) = result["result"]["reads"]
     assert read["result"] is None and "tag 'user_rights'" in read["error"]
 
@@ -784,7 +784,7 @@ def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
 ])
 def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
-        {"user_rights": encoded}, [{"module": "user_rights", "parameters": {}}]))
+        {"user_rights": encoded}, [{"module": "user_rights", "parameters": {}}]))[0]
     assert result["failed"] is True
     assert result["error"][0]["exception"]["message"].startswith(message)
     assert result["error"][0]["exception"]["type"] == "System.Management.Automation.MethodInvocationException"
@@ -792,7 +792,7 @@ def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, 
 
 def test_a_shared_read_fails_whole_on_a_script_that_does_not_parse(state_path):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
-        {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))
+        {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))[0]
     assert result["failed"] is True
     assert result["error"][0]["exception"]["message"].startswith('Exception calling "Create" with "1" argument(s)')
 

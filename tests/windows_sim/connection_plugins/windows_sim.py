@@ -80,18 +80,23 @@ class Connection(ConnectionBase):
         self._connect()
         if not in_data:
             raise AnsibleError(
-                "windows_sim runs pipelined modules only, and this command carried no module: "
-                f"{cmd[:120]!r}. A feature that needs a remote temp directory or file transfer is not simulated."
+                "windows_sim runs pipelined modules and the collection's payload loader only, and this command "
+                f"carried no input: {cmd[:120]!r}. A feature that needs a remote temp directory or file transfer is "
+                "not simulated."
             )
         path = self.get_option("state_file")
         computer_name = computer_name_for(self.get_option("remote_addr") or "")
         display.vvv(f"WINDOWS_SIM EXEC against {path}", host=computer_name)
         try:
-            result = simulated_host.execute(path, computer_name, in_data, self.get_option("cluster_state_file"))
+            result, output = simulated_host.execute(path, computer_name, in_data, self.get_option("cluster_state_file"),
+                                                    command=cmd)
         except ManifestError as error:
             raise AnsibleError(f"windows_sim could not decode what ansible-core sent: {error}") from error
         except simulated_host.SimulatedConnectionFailure as error:
             raise AnsibleConnectionFailure(f"windows_sim: {error}") from error
+        # As the winrm and psrp connections do: the host's output at -vvvvv, unless the task is no_log.
+        display.vvvvv(f"WINDOWS_SIM STDOUT {'<censored due to no log>' if self._play_context.no_log else output}",
+                      host=computer_name)
         return 0, json.dumps(result).encode(), b""
 
     def put_file(self, in_path, out_path):

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import json
 import pathlib
 import re
 
@@ -121,22 +122,73 @@ def _logged_args(invocation: manifest.ModuleInvocation, secrets: list[str]):
     return state_file.redact(invocation.public_args(), secrets)
 
 
-def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | None = None) -> dict:
-    """Run one exec_command's worth of work against the state file at path and return the module result.
+def _runner_facts(run_request, check_mode: bool) -> dict:
+    # pylint: disable-next=import-outside-toplevel
+    from .powershell import payload_tag
 
-    cluster_path is the state file of the cluster the host is a node of, if any.
+    facts = {"module": "runner", "check_mode": check_mode, "payload": payload_tag(run_request.script),
+             "mode": (run_request.parameters or {}).get("Mode")}
+    if facts["payload"] == "host_snapshot":
+        facts["reads"] = [str(read.get("module")) for read in (run_request.parameters or {}).get("Reads") or []
+                          if isinstance(read, dict)]
+    return facts
+
+
+def _runner_logged_args(run_request) -> dict:
+    """The simulator's own log of a runner call: as for win_powershell, the payload by its digest and the
+    secrets by name only."""
+    logged = {"parameters": run_request.parameters, "check_mode": run_request.check_mode, "depth": run_request.depth}
+    logged["script"] = f"<{len(run_request.script)} characters>"
+    logged["script_sha256"] = _sha256(run_request.script)
+    if logged["script_sha256"] not in _repository_payloads():
+        logged["script_text"] = run_request.script
+    logged["secrets"] = [{key: (value if key == "name" else state_file.REDACTED) for key, value in secret.items()}
+                         for secret in run_request.secrets]
+    return logged
+
+
+def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | None = None,
+            command: str = "") -> tuple[dict, str]:
+    """Run one exec_command's worth of work against the state file at path.
+
+    ``command`` is the command line and ``in_data`` its standard input: a pipelined module for ansible-core's exec
+    wrapper, or a payload for the collection's loader. cluster_path is the state file of the cluster the host is
+    a node of, if any. Returns the result and the output as the host wrote it (what a winrm or psrp connection
+    shows at -vvvvv).
     """
+    # pylint: disable=import-outside-toplevel
+    from . import transport, windows_logs
+
     registry.load_all()
+    if manifest.SEPARATOR in in_data:
+        invocation = manifest.decode(in_data)
+        run_request = None
+        facts = _call_facts(invocation)
+        secrets = _secrets(invocation)
+        logged_args = _logged_args(invocation, secrets)
+    elif transport.is_loader_command(command):
+        try:
+            run_request = transport.decode_input(in_data)
+        except transport.TransportError as error:
+            raise manifest.ManifestError(f"the collection's loader was sent input its runner cannot read: {error}") \
+                from error
+        invocation = None
+        facts = _runner_facts(run_request, run_request.check_mode)
+        secrets = [s for secret in run_request.secrets for s in (secret.get("value"), secret.get("password"))
+                   if isinstance(s, str) and s]
+        logged_args = _runner_logged_args(run_request)
+    else:
+        raise manifest.ManifestError(
+            "windows_sim runs pipelined modules and the collection's payload loader only, and this command is "
+            f"neither: {command[:120]!r}. A feature that needs a remote temp directory or file transfer is not simulated.")
+
     with state_file.locked(path, computer_name) as current, \
             (cluster_file.locked(cluster_path) if cluster_path else contextlib.nullcontext()) as cluster:
         sim = current["_sim"]
         sim["round_trips"] += 1
-        # Exactly what the exec wrapper was handed on stdin: the bytes this round trip sent to the host.
-        sim["bytes_received"] = sim.get("bytes_received", 0) + len(in_data)
-        invocation = manifest.decode(in_data)
-        facts = _call_facts(invocation)
-        secrets = _secrets(invocation)
-        entry = {"n": sim["round_trips"], **facts, "bytes": len(in_data), "args": _logged_args(invocation, secrets)}
+        # Exactly what this round trip sent to the host: the command line and its standard input.
+        sim["bytes_received"] = sim.get("bytes_received", 0) + len(command) + len(in_data)
+        entry = {"n": sim["round_trips"], **facts, "bytes": len(command) + len(in_data), "args": logged_args}
         sim["log"].append(entry)
 
         fault = state_file.take_fault(current, facts)
@@ -152,7 +204,9 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
         host = Host(current, cluster)
         if cluster is not None:
             cluster_file.restore_checkpoints(cluster, current, host.computer_name)
-        if invocation.name == "ansible.windows.win_powershell":
+        if run_request is not None:
+            result = transport.run(host, run_request, model_fault)
+        elif invocation.name == "ansible.windows.win_powershell":
             # pylint: disable-next=import-outside-toplevel
             from .win_powershell import run as run_win_powershell
 
@@ -172,9 +226,18 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             }
         if cluster is not None:
             cluster_file.capture_checkpoints(cluster, current, host.computer_name)
-        result = state_file.redact(result, secrets)
+        if run_request is not None:
+            # The runner's output is what the real runner writes, secrets and all: it must hold none, so it is not
+            # scrubbed here, and the scan reads it as the host wrote it.
+            output_text = json.dumps(result, separators=(",", ":"))
+            records = windows_logs.runner_run(transport.command_script(command), run_request, output_text)
+        else:
+            records = windows_logs.exec_wrapper_run(invocation, result, secrets)
+            output_text = next(r["text"] for r in records if r["log"] == "transcript")
+            result = state_file.redact(result, secrets)
+        windows_logs.append(path, sim["round_trips"], records)
         entry["result"] = {k: result.get(k) for k in ("changed", "failed", "msg") if k in result}
         if fault_kind == "reply_lost":
             entry["result"]["reply_lost"] = fault.get("error", "")
             raise SimulatedConnectionFailure(fault.get("error", "simulated connection failure after the host ran the call"))
-        return result
+        return result, output_text

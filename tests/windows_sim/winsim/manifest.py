@@ -41,6 +41,13 @@ class ModuleInvocation:
     args: dict
     script: str  # the module's own PowerShell source
     become: bool
+    # What else the host compiles or reads for this run, for the model of Windows' logs: every script of the
+    # exec manifest by name, the exec manifest's length as one line of JSON, and the values the become action
+    # receives as secure parameters (its password).
+    manifest_scripts: tuple = ()
+    exec_manifest_characters: int = 0
+    become_secure_values: tuple = ()
+    utilities: tuple = ()  # the PowerShell and C# module utilities the module requires
 
     @property
     def check_mode(self) -> bool:
@@ -113,4 +120,9 @@ def decode(in_data: bytes) -> ModuleInvocation:
         args=variables["complex_args"],
         script=base64.b64decode(script_info["script"]).decode("utf-8-sig"),
         become=any(a["name"] == "become_wrapper.ps1" for a in actions),
+        manifest_scripts=tuple(sorted(manifest["scripts"])),
+        exec_manifest_characters=len(exec_raw.decode("utf-8", errors="replace")),
+        become_secure_values=tuple(str(value) for action in actions
+                                   for value in (action.get("secure_params") or {}).values() if value),
+        utilities=tuple(params.get("PowerShellModules") or ()) + tuple(params.get("CSharpModules") or ()),
     )

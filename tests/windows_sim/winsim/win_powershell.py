@@ -127,13 +127,18 @@ def result_shape(*, changed: bool, failed: bool = False, result=None, errors=(),
     return shaped
 
 
-def _bind(script: str, args: dict) -> dict:
+def _bind(script: str, args: dict, runner: bool = False) -> dict:
     """Bind parameters and sensitive_parameters to the script's param() block as PowerShell would."""
     declared = powershell.script_parameters(script)
     bound: dict[str, t.Any] = {}
     supplied = list((args.get("parameters") or {}).items())
     for sensitive in args.get("sensitive_parameters") or []:
         secret = sensitive.get("password") if sensitive.get("username") is not None else sensitive.get("value")
+        if secret and len(secret) > 65536 and runner:
+            # The runner builds each SecureString with NetworkCredential, which appends the text character by character.
+            raise HostError('Exception calling ".ctor" with "2" argument(s): "Length of the secure string cannot exceed '
+                            '65536 characters.\r\nParameter name: length"',
+                            "System.Management.Automation.MethodInvocationException")
         if secret and len(secret) > 65536:
             # win_powershell converts each value with ConvertTo-SecureString, and a SecureString holds 65,536 characters.
             raise HostError("Cannot process argument because the value of argument \"input\" exceeds the maximum length of "
@@ -186,6 +191,18 @@ def run(host, invocation, fault: dict | None = None) -> dict:
     script = args.get("script")
     if not script:
         return {"failed": True, "msg": "windows_sim runs win_powershell only with an inline script"}
+    return run_payload(host, script, args, check_mode=invocation.check_mode, diff_mode=invocation.diff_mode,
+                       become=invocation.become, fault=fault, depth=args["depth"], runner=False)
+
+
+def run_payload(host, script: str, args: dict, *, check_mode: bool, diff_mode: bool, become: bool,
+                fault: dict | None, depth: int, runner: bool) -> dict:
+    """One run of a payload script with win_powershell's parameters and sensitive_parameters in ``args``: what
+    win_powershell and the collection's runner (``runner``) share.
+
+    In check mode win_powershell skips a script without ``SupportsShouldProcess`` and reports it changed; the
+    runner binds ``-WhatIf``, which such a script does not have.
+    """
     problems = powershell.syntax_problems(script)
     if problems:
         return failure_result("The script does not parse: " + "; ".join(problems[:5]),
@@ -193,22 +210,22 @@ def run(host, invocation, fault: dict | None = None) -> dict:
     tag = powershell.payload_tag(script)
     model = PAYLOAD_MODELS.get(tag or "")
     if model is None:
-        return {"failed": True, "msg": f"windows_sim has no model for this win_powershell script (tag {tag!r}); "
+        return {"failed": True, "msg": f"windows_sim has no model for this script (tag {tag!r}); "
                 "only scripts that start with '# pkiops-payload: <tag>' and have a model can run"}
-    if invocation.check_mode and not powershell.supports_should_process(script):
-        return result_shape(changed=True, msg="skipped, running in check mode")
-
-    depth = args["depth"]
+    if check_mode and not powershell.supports_should_process(script):
+        if not runner:
+            return result_shape(changed=True, msg="skipped, running in check mode")
+        return failure_result("A parameter cannot be found that matches parameter name 'WhatIf'.",
+                              "System.Management.Automation.ParameterBindingException")
     try:
-        parameters = _bind(script, args)
+        parameters = _bind(script, args, runner)
     except HostError as error:
         return failure_result(error.message, error.type_name)
     if fault and not fault.get("after_operations"):
         # Lands inside the payload before its first change, after it cleared $Ansible.Changed.
         return failure_result(fault.get("error", "simulated failure"),
                               fault.get("type", "System.ComponentModel.Win32Exception"), changed=False)
-    call = PayloadCall(host=host, parameters=parameters, check_mode=invocation.check_mode, fault=fault,
-                       become=invocation.become)
+    call = PayloadCall(host=host, parameters=parameters, check_mode=check_mode, fault=fault, become=become)
     try:
         model(call)
     except HostError as error:
@@ -217,5 +234,5 @@ def run(host, invocation, fault: dict | None = None) -> dict:
         changed=call.changed,
         result=to_output(call.result, depth),
         warnings=call.warnings,
-        diff={k: to_output(v, depth) for k, v in call.diff.items()} if invocation.diff_mode else None,
+        diff={k: to_output(v, depth) for k, v in call.diff.items()} if diff_mode else None,
     )

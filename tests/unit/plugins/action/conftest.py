@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from unittest.mock import MagicMock
 
 import pytest
 
+from ansible.plugins.shell.powershell import ShellModule as PowerShellShell
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+from winsim import transport
 from winsim.win_powershell import failure_result, result_shape
 
 
@@ -32,6 +35,18 @@ class WinPowerShellReplay:
         if isinstance(reply, BaseException):
             raise reply
         return copy.deepcopy(reply)
+
+    def low_level(self, cmd, sudoable=True, in_data=None, **kwargs):
+        """Stands in for ActionBase._low_level_execute_command on the collection's loader: reads the run back from
+        the loader's input as the simulator does, records it with win_powershell's option names, and answers with
+        the runner's output line for the next queued reply."""
+        assert transport.is_loader_command(cmd), f"not the collection's loader: {cmd[:80]!r}"
+        run = transport.decode_input(in_data)
+        module_args = dict(run.win_powershell_args(), error_action="stop")
+        reply = self(module_name=_windows_task.RUNNER, module_args=module_args, task_vars=None,
+                     check_mode=run.check_mode, sudoable=sudoable,
+                     transport={"command": cmd, "input_lines": in_data.decode("ascii").splitlines()})
+        return {"rc": 0, "stdout": json.dumps(transport.runner_output(reply)) + "\r\n", "stderr": ""}
 
     @property
     def modes(self) -> list[str]:
@@ -71,6 +86,7 @@ def make_action(monkeypatch, sleeps):
         task.loop, task.loop_with, task.delegate_to, task.run_once = None, None, None, False
         connection = MagicMock()
         connection._shell.tmpdir = None  # pylint: disable=protected-access
+        connection._shell._encode_script = PowerShellShell()._encode_script  # pylint: disable=protected-access
         play_context = MagicMock()
         play_context.check_mode = check_mode
         play_context.diff = diff
@@ -79,6 +95,7 @@ def make_action(monkeypatch, sleeps):
         action._load_name = f"{_windows_task.COLLECTION}.{cls.module_name}"  # pylint: disable=protected-access
         replay = WinPowerShellReplay()
         monkeypatch.setattr(action, "_execute_module", replay)
+        monkeypatch.setattr(action, "_low_level_execute_command", replay.low_level)
         return action, replay
 
     return factory

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.ca_certificates import ActionModule as CaCertificates
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import RUNNER
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 
 FQCN = "pkiops.keyfactor_command.ca_certificates"
@@ -79,7 +80,7 @@ def test_the_probe_asks_for_each_certificate_in_its_store_and_carries_no_certifi
     replay.queue(ps_ok(chain_probe(pki, issuing=True, root=True)))
     action.run(task_vars={})
     call = replay.calls[0]
-    assert call["module_name"] == "ansible.windows.win_powershell"
+    assert call["module_name"] == RUNNER
     assert call["module_args"]["script"] == payload_source("ca_certificates")
     assert call["module_args"]["parameters"] == {"Mode": "probe", "Certificates": [
         {"thumbprint": pki["issuing_thumbprint"], "store": "CA"}, {"thumbprint": pki["root_thumbprint"], "store": "Root"},

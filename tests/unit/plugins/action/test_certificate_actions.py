@@ -18,7 +18,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import impo
 from ansible_collections.pkiops.keyfactor_command.plugins.action.private_key_acl import ActionModule as PrivateKeyAcl
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import FULL_CONTROL, READ, signed
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError, payload_source
-from winsim import registry, win_powershell
+from winsim import registry, transport, win_powershell
 from winsim.certificates import certificate_entry, find_certificate, serial_as_windows_shows_it, store
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
@@ -579,6 +579,13 @@ class SimulatedWinPowerShell:
         self.calls.append(args)
         return win_powershell.run(self.host, ModuleInvocation(name=module_name, args=args, script="", become=False), None)
 
+    def low_level(self, cmd, sudoable=True, in_data=None, **kwargs):
+        """Stands in for ActionBase._low_level_execute_command: the collection's runner on the simulated host."""
+        assert transport.is_loader_command(cmd)
+        run = transport.decode_input(in_data)
+        self.calls.append(dict(run.win_powershell_args(), _ansible_check_mode=run.check_mode))
+        return {"rc": 0, "stdout": json.dumps(transport.run(self.host, run, None)), "stderr": ""}
+
     @property
     def modes(self) -> list[str]:
         return [call["parameters"]["Mode"] for call in self.calls]
@@ -598,6 +605,7 @@ def fixture_on_host(make_action, monkeypatch):
         action = make_action(cls, copy.deepcopy(args), check_mode=check_mode)[0]
         simulated = SimulatedWinPowerShell(host, check_mode)
         monkeypatch.setattr(action, "_execute_module", simulated)
+        monkeypatch.setattr(action, "_low_level_execute_command", simulated.low_level)
         return action.run(task_vars={}), simulated
 
     return run
@@ -1200,3 +1208,27 @@ def test_a_serial_is_not_written_for_a_key_that_does_not_open(cert_serial_regist
     assert result["msg"].startswith(f"{fqcn(CertSerialRegistry)}: the service could not decrypt with the certificate: the "
                                     f"private key of the certificate {THUMBPRINT} in LocalMachine\\My")
     assert fragment in result["msg"]
+
+
+# --- the masking side channel ---------------------------------------------------------------------------------------------
+
+
+def test_a_pfx_password_that_occurs_in_the_subject_is_warned_of_by_option_never_by_value(make_action, ps_ok, pki):
+    # Ansible masks a no_log value wherever it occurs: the subject "O=Contoso,..." would come back as "O=********,...",
+    # which tells whoever knows the subject that the password is "Contoso".
+    content = base64.b64encode(pki_fixtures.pfx(pki["leaf"], "Contoso")).decode("ascii")
+    action, replay = make_action(PfxImport, {"content": content, "password": "Contoso"})
+    replay.queue(ps_ok(pfx_probe(key_report())))
+    result = action.run(task_vars={})
+    assert not result.get("failed"), result.get("msg")
+    (warning,) = [w for w in result["warnings"] if "occurs in this task's result" in w]
+    assert "the value of password occurs in this task's result, in subject" in warning
+    assert "Contoso" not in warning
+    assert result["subject"] == "O=********,CN=gateway-encryption.contoso.com"
+
+
+def test_a_password_that_occurs_nowhere_in_the_result_draws_no_warning(pfx_import, ps_ok):
+    action, replay = pfx_import()
+    replay.queue(ps_ok(pfx_probe(key_report())))
+    result = action.run(task_vars={})
+    assert not [w for w in result.get("warnings", []) if "occurs in this task's result" in w]

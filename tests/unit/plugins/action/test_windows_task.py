@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import pathlib
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
@@ -11,12 +14,17 @@ from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights imp
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PAYLOAD_DIR,
+    RUNNER,
     PayloadError,
     Plan,
     Secret,
     WindowsTaskAction,
+    payload_source,
+    runner_result,
     windows_message,
 )
+
+PAYLOAD_DIR_PATH = pathlib.Path(PAYLOAD_DIR)
 
 FQCN = "pkiops.keyfactor_command.user_rights"
 NETWORK_SERVICE = {"sid": "S-1-5-20", "name": "NT AUTHORITY\\NETWORK SERVICE"}
@@ -42,11 +50,51 @@ def user_rights(make_action):
 # --- how the payload travels --------------------------------------------------------------
 
 
-def test_every_run_goes_through_ansible_windows_win_powershell(user_rights, ps_ok):
+def test_every_run_without_become_goes_through_the_collections_runner(user_rights, ps_ok):
     action, replay = user_rights()
     replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
     action.run(task_vars={})
+    assert [call["module_name"] for call in replay.calls] == [RUNNER] * 2
+
+
+def test_a_run_with_become_goes_through_ansible_windows_win_powershell(user_rights, ps_ok):
+    action, replay = user_rights()
+    action._play_context.become = True  # pylint: disable=protected-access
+    replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
+    action.run(task_vars={"inventory_hostname": "kf01"})
     assert [call["module_name"] for call in replay.calls] == ["ansible.windows.win_powershell"] * 2
+    assert replay.calls[0]["task_vars"] == {"inventory_hostname": "kf01"}
+
+
+def test_the_loader_fits_a_command_line(user_rights, ps_ok):
+    action, replay = user_rights()
+    replay.queue(ps_ok(HELD))
+    action.run(task_vars={})
+    # cmd.exe, which runs a WinRM shell's commands, takes at most 8,191 characters.
+    assert len(replay.calls[0]["transport"]["command"]) < 8191
+
+
+def test_the_runner_input_is_ascii_json_after_two_compressed_scripts(user_rights, ps_ok):
+    action, replay = user_rights()
+    replay.queue(ps_ok(HELD))
+    action.run(task_vars={})
+    runner, payload, request, secrets = replay.calls[0]["transport"]["input_lines"]
+    assert gzip.decompress(base64.b64decode(runner)).decode() == (PAYLOAD_DIR_PATH / "transport" / "runner.ps1").read_text()
+    assert gzip.decompress(base64.b64decode(payload)).decode() == payload_source("user_rights")
+    assert json.loads(request) == {"Parameters": replay.calls[0]["module_args"]["parameters"], "CheckMode": False,
+                                   "Depth": ActionModule.result_depth}
+    assert json.loads(secrets) == []
+
+
+def test_a_runner_answer_without_json_is_a_failure_naming_the_exit_code():
+    result = runner_result("", "Exception calling FromBase64String", 1)
+    assert result["failed"] is True
+    assert "exit code 1" in result["msg"] and "FromBase64String" in result["msg"]
+    assert windows_message(result) == result["msg"]
+
+
+def test_the_runner_answer_is_its_last_json_line():
+    assert runner_result('WARNING: x\r\n{"result": {"a": 1}, "changed": false}\r\n', "", 0)["result"] == {"a": 1}
 
 
 def test_the_script_is_the_payload_with_its_fragments_inlined(user_rights, ps_ok):
@@ -72,13 +120,6 @@ def test_module_args_ask_for_stop_on_error_and_the_result_depth(user_rights, ps_
     assert module_args["error_action"] == "stop"
     assert module_args["depth"] == ActionModule.result_depth
     assert "sensitive_parameters" not in module_args
-
-
-def test_task_vars_are_passed_to_the_module(user_rights, ps_ok):
-    action, replay = user_rights()
-    replay.queue(ps_ok(HELD))
-    action.run(task_vars={"inventory_hostname": "kf01"})
-    assert replay.calls[0]["task_vars"] == {"inventory_hostname": "kf01"}
 
 
 def test_probe_then_apply_pass_their_mode(user_rights, ps_ok):
@@ -194,6 +235,7 @@ def test_a_failed_apply_reports_a_possible_change(user_rights, ps_ok, ps_failed)
 
 def test_an_unreachable_module_result_is_a_failure(user_rights):
     action, replay = user_rights()
+    action._play_context.become = True  # pylint: disable=protected-access
     replay.queue({"unreachable": True, "msg": "ntlm: the specified credentials were rejected by the server"})
     result = action.run(task_vars={})
     assert result["failed"] is True
