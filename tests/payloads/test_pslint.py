@@ -708,6 +708,407 @@ def test_an_add_type_source_the_lint_cannot_read_is_reported():
     assert [finding.rule for finding in found] == ["csharp5"] and "not a literal" in found[0].message
 
 
+# --- secret-taint ------------------------------------------------------------------------------------------------
+
+
+PLAIN = """
+param([System.Security.SecureString]$Secure)
+$plain = [System.Net.NetworkCredential]::new('', $Secure).Password
+"""
+
+
+@pytest.mark.parametrize(
+    ("snippet", "line", "message"),
+    [
+        pytest.param(
+            PLAIN + "$again = ConvertTo-SecureString -String $plain -AsPlainText -Force",
+            3,
+            "$plain (derived from $Secure) reaches the arguments of ConvertTo-SecureString; "
+            "module logging (event 4103) would record it",
+            id="cmdlet-argument",
+        ),
+        pytest.param(
+            PLAIN + "$again = $plain | ConvertTo-SecureString -AsPlainText -Force",
+            3,
+            "$plain (derived from $Secure) reaches the pipeline input of ConvertTo-SecureString",
+            id="pipeline-input",
+        ),
+        pytest.param(
+            PLAIN + 'Write-Warning "bad $plain"',
+            3,
+            "$plain (derived from $Secure) reaches the arguments of Write-Warning",
+            id="expandable-string-argument",
+        ),
+        pytest.param(
+            PLAIN + "$Ansible.Result.pw = $plain",
+            3,
+            "$plain (derived from $Secure) reaches $Ansible.Result.pw, which goes back to the controller",
+            id="ansible-result",
+        ),
+        pytest.param(
+            PLAIN + "$Ansible.Result.Add('pw', $plain.Substring(1))",
+            3,
+            "$plain (derived from $Secure) reaches $Ansible.Result.Add()",
+            id="ansible-result-method",
+        ),
+        pytest.param(
+            PLAIN + "$text = '{0}' -f $plain",
+            3,
+            "$plain (derived from $Secure) reaches an operand of -f, which builds text",
+            id="format-operator",
+        ),
+        pytest.param(
+            PLAIN + '$text = "length $($plain.Length)"',
+            3,
+            "$plain (derived from $Secure) reaches an expandable string",
+            id="sub-expression-in-string",
+        ),
+        pytest.param(
+            PLAIN + '$body = @"\n<password>$plain</password>\n"@',
+            4,
+            "$plain (derived from $Secure) reaches an expandable string",
+            id="here-string",
+        ),
+        pytest.param(
+            PLAIN + "throw $plain",
+            3,
+            "$plain (derived from $Secure) is thrown",
+            id="throw",
+        ),
+        pytest.param(
+            PLAIN + "cmdkey.exe /generic:server /user:admin /pass:$plain",
+            3,
+            "$plain (derived from $Secure) reaches the command line of cmdkey.exe; process creation auditing",
+            id="native-program",
+        ),
+        pytest.param(
+            PLAIN + "$block = { param($Value) $Value }\n& $block $plain",
+            4,
+            "$plain (derived from $Secure) reaches the arguments of & $block",
+            id="call-operator",
+        ),
+        pytest.param(
+            PLAIN + "$options = @{ Name = 'svc'; Password = $plain }\nNew-LocalUser @options",
+            4,
+            "@options (derived from $Secure) reaches the arguments of New-LocalUser",
+            id="splatted-hashtable",
+        ),
+        pytest.param(
+            PLAIN + "$plain",
+            3,
+            "$plain (derived from $Secure) is output by the script, which win_powershell returns to the controller",
+            id="script-output",
+        ),
+        pytest.param(
+            """
+            # pslint-secret: $raw, $other
+            $raw = [System.Console]::In.ReadLine()
+            Set-Variable -Name copy -Value $raw
+            """,
+            3,
+            "$raw (secret: declared by # pslint-secret) reaches the arguments of Set-Variable",
+            id="declared-by-comment",
+        ),
+        pytest.param(
+            """
+            param([pscredential]$Credential)
+            Write-Output $Credential.GetNetworkCredential().Password
+            """,
+            2,
+            "$Credential (secret: a [pscredential] parameter) reaches the arguments of Write-Output",
+            id="pscredential",
+        ),
+        pytest.param(
+            """
+            param([System.Management.Automation.PSCredential]$Credential)
+            $secure = $Credential.Password
+            $copy = $secure.Copy()
+            $Ansible.Result.copy = $copy
+            """,
+            4,
+            "$copy (derived from $Credential) reaches $Ansible.Result.copy",
+            id="pscredential-password",
+        ),
+    ],
+)
+def test_a_secret_reaching_a_command_or_a_text_is_caught(snippet, line, message):
+    found = findings(snippet, "secret-taint")
+    assert [finding.line for finding in found] == [line], found
+    assert message in found[0].message, found[0].message
+
+
+def test_taint_follows_the_payloads_own_functions():
+    source = """
+    param([System.Security.SecureString]$Secure)
+    function Set-Secret {
+        param([string]$Name, [string]$Value)
+        # $Name is bound from a literal: only $Value carries the secret.
+        Set-Item -Path "Env:$Name" -Value $Value
+    }
+    function ConvertTo-Plain {
+        param($Value)
+        [System.Net.NetworkCredential]::new('', $Value).Password
+    }
+    function Write-Each {
+        param([Parameter(ValueFromPipeline)]$Item)
+        process { Write-Verbose -Message $Item }
+    }
+    $plain = ConvertTo-Plain $Secure
+    Set-Secret -Name 'x' -Value $plain
+    $plain | Write-Each
+    """
+    found = findings(source, "secret-taint")
+    assert [finding.line for finding in found] == [5, 13], "\n".join(map(str, found))
+    assert found[0].message.startswith("$Value (derived from $Secure) reaches the arguments of Set-Item")
+    assert found[1].message.startswith("$Item (derived from $Secure) reaches the arguments of Write-Verbose")
+
+
+@pytest.mark.parametrize(
+    ("call", "tainted"),
+    [
+        ("Use-Value -Force -Text:$plain -Label 'shown'", False),  # an alias, written with a colon
+        ("Use-Value -Force $plain 'shown'", False),  # a switch takes no value: positional, in declared order
+        ("Use-Value -Label:'shown' -Val $plain", False),  # a unique prefix
+        ("Use-Value 'shown' -Value $plain", False),  # named first, then positional ones to those left
+        ("Use-Value $plain -Value 'shown'", True),
+        ("$arguments = @{ Value = $plain }\nUse-Value @arguments", True),  # splatted: any parameter may hold it
+        ("Use-Value -Value $plain -Unknown $plain", True),  # a name the lint cannot place
+    ],
+)
+def test_arguments_bind_to_the_parameters_they_name(call, tainted):
+    source = (
+        PLAIN
+        + (
+            "function Use-Value {\n"
+            "    param([switch]$Force, [Alias('Text')][string]$Value, [string]$Label)\n"
+            "    Write-Verbose -Message $Label\n"
+            "    $null = $Value.Length\n"
+            "}\n"
+        )
+        + call
+    )
+    found = findings(source, "secret-taint")
+    assert [finding.line for finding in found] == ([5] if tainted else []), "\n".join(map(str, found))
+
+
+@pytest.mark.parametrize(
+    ("snippet", "line", "message"),
+    [
+        pytest.param(
+            "$text = @($plain)\nforeach ($character in $text) { Write-Debug -Message $character }",
+            4,
+            "$character (derived from $Secure) reaches the arguments of Write-Debug",
+            id="foreach",
+        ),
+        pytest.param(
+            "$builder = [System.Text.StringBuilder]::new()\n[void]$builder.Append($plain)\n"
+            "Write-Verbose -Message $builder.ToString()",
+            5,
+            "$builder (derived from $Secure) reaches the arguments of Write-Verbose",
+            id="storing-method",
+        ),
+        pytest.param(
+            "$settings = @{}\n$settings['password'] = $plain\nWrite-Output -InputObject $settings",
+            5,
+            "$settings (derived from $Secure) reaches the arguments of Write-Output",
+            id="element-assignment",
+        ),
+        pytest.param(
+            "$number = 0\n[void][int]::TryParse($plain, [ref]$number)\nWrite-Verbose -Message:$number",
+            5,
+            "$number (derived from $Secure) reaches the arguments of Write-Verbose",
+            id="ref-argument",
+        ),
+        pytest.param(
+            "switch ($plain) { default { $seen = $_ } }\nSet-Content -Path x -Value $seen",
+            4,
+            "$seen (derived from $Secure) reaches the arguments of Set-Content",
+            id="switch-underbar",
+        ),
+        pytest.param(
+            "function Get-Inner {\n    param([string]$Value, [string]$Name)\n    Get-Item @PSBoundParameters\n}\n"
+            "Get-Inner -Value $plain",
+            5,
+            "@PSBoundParameters (derived from $Secure) reaches the arguments of Get-Item",
+            id="psboundparameters",
+        ),
+        pytest.param(
+            "$upper = $plain.ToUpper() + '!'\n$ok = -not $upper\n$long = ($upper -split '')[0]\nWrite-Host $long",
+            6,
+            "$long (derived from $Secure) reaches the arguments of Write-Host",
+            id="operators",
+        ),
+    ],
+)
+def test_taint_propagates_through_assignments_loops_and_methods(snippet, line, message):
+    found = findings(PLAIN + snippet, "secret-taint")
+    assert [finding.line for finding in found] == [line], "\n".join(map(str, found))
+    assert message in found[0].message, found[0].message
+
+
+def test_underbar_is_what_the_block_iterates_over():
+    source = PLAIN + '@($plain) | ForEach-Object { $char = $_ }\n[System.Console]::WriteLine("$char")'
+    found = findings(source, "secret-taint")
+    assert [(finding.line, finding.message.split(")", 1)[1].split(";")[0]) for finding in found] == [
+        (3, " reaches the pipeline input of ForEach-Object"),
+        (4, " reaches an expandable string, which builds text that can end up in a message, a result or a log"),
+    ], found
+
+
+def test_one_finding_per_sink():
+    source = PLAIN + 'Write-Warning ("{0} {1}" -f $plain, "again $plain")\nthrow "bad $plain $plain"\n"$plain"'
+    found = findings(source, "secret-taint")
+    assert [(finding.line, finding.column, finding.message.split(")", 1)[1].split(";")[0]) for finding in found] == [
+        (3, 29, " reaches the arguments of Write-Warning"),
+        (4, 12, " is thrown"),
+        (5, 2, " reaches an expandable string, which builds text that can end up in a message, a result or a log"),
+    ], found
+
+
+def test_secrets_that_reach_only_dotnet_pass():
+    assert_clean(
+        """
+        param(
+            [System.Security.SecureString]$Pfx,
+            [System.Security.SecureString]$PfxPassword,
+            [string]$StoreName
+        )
+
+        function Import-Pfx {
+            param(
+                [AllowNull()]
+                [System.Security.SecureString]$Content,
+
+                [System.Security.SecureString]$Password,
+
+                [string]$Store
+            )
+            # A comparison is not a sink.
+            if ($null -eq $Content -or $Content.Length -eq 0) {
+                throw 'Cannot import: the Pfx parameter is empty.'
+            }
+            $bytes = [System.Convert]::FromBase64String([System.Net.NetworkCredential]::new('', $Content).Password)
+            $text = [System.Net.NetworkCredential]::new('', $Password).Password
+            $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::MachineKeySet
+            $collection = [System.Security.Cryptography.X509Certificates.X509Certificate2Collection]::new()
+            $collection.Import($bytes, $text, $flags)
+            # A cmdlet with nothing secret in it, inside a .NET call next to the secret.
+            $collection.Import($bytes, $text, (Get-Variable -Name flags -ValueOnly))
+            $utf8 = [System.Text.Encoding]::UTF8.GetBytes($text)
+            [System.Array]::Clear($utf8, 0, $utf8.Length)
+            $copy = [System.Security.SecureString]::new()
+            foreach ($c in $text.ToCharArray()) {
+                $copy.AppendChar($c)
+            }
+            $copy.Dispose()
+            $text = $null
+            Write-Verbose -Message "Imported into $Store"
+            $Ansible.Result['imported'] = $true
+        }
+
+        Import-Pfx -Content $Pfx -Password $PfxPassword -Store $StoreName
+        Write-Verbose -Message ("{0} is done" -f $StoreName)
+        """,
+        "secret-taint",
+    )
+
+
+def test_what_names_or_compares_a_secret_passes():
+    assert_clean(
+        """
+        param([System.Security.SecureString]$Passwords, [pscredential]$Credential, [string]$Pool)
+
+        function ConvertFrom-PasswordParameter {
+            param([System.Security.SecureString]$Secure)
+            $map = [System.Collections.Generic.Dictionary[string, string]]::new()
+            $text = [System.Net.NetworkCredential]::new('', $Secure).Password
+            $parsed = [System.Web.Script.Serialization.JavaScriptSerializer]::new().DeserializeObject($text)
+            foreach ($entry in $parsed.GetEnumerator()) {
+                # The keys of a name -> secret map name the secrets.
+                $poolName = [string]$entry.Key
+                if ($entry.Value -isnot [string]) {
+                    throw "The password for application pool '$poolName' is not a JSON string."
+                }
+                $map.Add($poolName, $entry.Value)
+            }
+            $map
+        }
+
+        $passwordMap = ConvertFrom-PasswordParameter -Secure $Passwords
+        foreach ($name in $passwordMap.Keys) {
+            Write-Verbose -Message "A password is given for $name"
+        }
+        $stored = 'from IIS'
+        $Ansible.Result.matches = [string]::Equals($stored, $passwordMap[$Pool], [System.StringComparison]::Ordinal)
+        $Ansible.Result.known = $passwordMap.ContainsKey($Pool)
+        $isEmpty = $null -eq $Credential -or $Credential.Password.Length -eq 0
+        $Ansible.Result.empty = $isEmpty
+        $Ansible.Result.given = [bool]$passwordMap[$Pool]
+        Get-LocalUser -Name $Credential.UserName
+        $pools = @(Get-ChildItem -Path IIS:/AppPools | Where-Object { $_.Name -eq $passwordMap[$Pool] })
+        """,
+        "secret-taint",
+    )
+
+
+def test_values_that_hold_no_text_stop_taint():
+    # A typed parameter or variable converts what it is given; the payload's own C# declares what it returns.
+    assert_clean(
+        """
+        param([System.Security.SecureString]$Secure, [string]$UserName)
+        Add-Type -TypeDefinition @'
+        using System.Security.Principal;
+        namespace Fixture.Logon
+        {
+            public static class Check
+            {
+                public static int TestLogon(string user, string password) { return 0; }
+                public static SecurityIdentifier[] GetGroupSids(string user, string password) { return null; }
+            }
+        }
+        '@
+
+        function New-LogonError {
+            param([string]$User, [int]$ErrorCode)
+            [System.ComponentModel.Win32Exception]::new($ErrorCode, ("{0} cannot log on: {1}" -f $User, $ErrorCode))
+        }
+
+        $plain = [System.Net.NetworkCredential]::new('', $Secure).Password
+        $code = [Fixture.Logon.Check]::TestLogon($UserName, $plain)
+        Write-Verbose -Message "LogonUser returned $code"
+        foreach ($sid in [Fixture.Logon.Check]::GetGroupSids($UserName, $plain)) {
+            Write-Verbose -Message "member of $($sid.Value)"
+        }
+        [int]$length = $plain.Length
+        if ($code -ne 0) {
+            throw (New-LogonError -User $UserName -ErrorCode $length)
+        }
+        """,
+        "secret-taint",
+    )
+
+
+def test_a_payload_method_that_returns_text_keeps_the_taint():
+    source = """
+    param([System.Security.SecureString]$Secure)
+    Add-Type -TypeDefinition @'
+    namespace Fixture.Logon
+    {
+        public static class Check
+        {
+            public static int Measure(string password) { return 0; }
+            public static string Measure(string password, int count) { return password; }
+        }
+    }
+    '@
+    $plain = [System.Net.NetworkCredential]::new('', $Secure).Password
+    $measured = [Fixture.Logon.Check]::Measure($plain, 1)
+    Write-Output $measured
+    """
+    found = findings(source, "secret-taint")
+    assert [finding.line for finding in found] == [14], found
+
+
 # --- the catalogue ------------------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ POWERSHELL_DIR = REPO / "plugins" / "plugin_utils" / "_powershell"
 PAYLOADS = sorted(path.stem for path in POWERSHELL_DIR.glob("*.ps1") if not path.name.startswith("_"))
 FRAGMENTS = sorted(path for path in POWERSHELL_DIR.glob("_*.ps1"))
 
-CATALOGUE_FREE_RULES = pslint.VARIABLE_RULES + pslint.SYNTAX_RULES + pslint.CSHARP_RULES
+CATALOGUE_FREE_RULES = pslint.VARIABLE_RULES + pslint.SYNTAX_RULES + pslint.CSHARP_RULES + pslint.SECRET_RULES
 CATALOGUE_RULES = pslint.COMMAND_RULES + pslint.TYPE_RULES
 
 # Findings of the rules that need no catalogue, on today's payloads (lines of the inlined script).
@@ -50,7 +50,7 @@ def test_there_are_payloads_to_lint():
 
 
 @pytest.mark.parametrize("payload", _payload_params(KNOWN_FINDINGS))
-def test_payload_passes_the_variable_syntax_and_csharp_rules(payload):
+def test_payload_passes_the_variable_syntax_csharp_and_secret_rules(payload):
     findings = pslint.lint(payload_source(payload), name=payload, rules=CATALOGUE_FREE_RULES)
     assert findings == [], _report(payload, findings)
 

@@ -19,6 +19,7 @@ constructor-arity               dotnet.py                                       
 assembly-not-loaded             dotnet.py                                                        types.json
 newer-syntax, syntax-error      newer_syntax.py
 csharp5                         csharp.py
+secret-taint                    taint.py
 =============================== ================================================================ ==============
 
 A rule whose catalogue file is absent does not run; :func:`skipped_rules` names those rules.
@@ -31,7 +32,7 @@ import functools
 import sys
 import typing as t
 
-from . import commands, csharp, dotnet, newer_syntax, payloads, scopes
+from . import commands, csharp, dotnet, newer_syntax, payloads, scopes, taint
 from .catalogue import Catalogue
 from .syntax import index, position
 
@@ -40,7 +41,8 @@ COMMAND_RULES = ("unknown-command", "unknown-parameter")
 TYPE_RULES = ("unknown-type", "unknown-member", "constructor-arity", "assembly-not-loaded")
 SYNTAX_RULES = ("newer-syntax", "syntax-error")
 CSHARP_RULES = ("csharp5",)
-RULES = VARIABLE_RULES + COMMAND_RULES + TYPE_RULES + SYNTAX_RULES + CSHARP_RULES
+SECRET_RULES = ("secret-taint",)
+RULES = VARIABLE_RULES + COMMAND_RULES + TYPE_RULES + SYNTAX_RULES + CSHARP_RULES + SECRET_RULES
 
 __all__ = ["Catalogue", "Finding", "RULES", "lint", "lint_payload", "skipped_rules"]
 
@@ -100,13 +102,17 @@ def lint(
             line, column = position(node)
             found.append(Finding(line, column, rule, message))
 
-    if selected & set(VARIABLE_RULES + COMMAND_RULES):
+    if selected & set(VARIABLE_RULES + COMMAND_RULES + SECRET_RULES):
         model = scopes.build(root)
-        for finding in scopes.type_constrained_assignments(model) + scopes.undefined_variables(model):
-            add(finding.rule, finding.node, finding.message)
+        if selected & set(VARIABLE_RULES):
+            for finding in scopes.type_constrained_assignments(model) + scopes.undefined_variables(model):
+                add(finding.rule, finding.node, finding.message)
         if selected & set(COMMAND_RULES):
             for finding in commands.check(nodes, model, catalogue):
                 add(finding.rule, finding.node, finding.message)
+        if selected & set(SECRET_RULES):
+            for finding in taint.check(nodes, model):
+                add(taint.RULE, finding.node, finding.message)
     if selected & set(TYPE_RULES):
         for finding in dotnet.check(nodes, catalogue):
             add(finding.rule, finding.node, finding.message)
