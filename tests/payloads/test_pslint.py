@@ -788,6 +788,12 @@ $plain = [System.Net.NetworkCredential]::new('', $Secure).Password
             id="call-operator",
         ),
         pytest.param(
+            PLAIN + "$block = [scriptblock]::Create($text)\n$block = { param($Value) $Value }\n& $block $plain",
+            5,
+            "$plain (derived from $Secure) reaches the arguments of & $block",
+            id="call-operator-on-a-block-not-only-compiled",
+        ),
+        pytest.param(
             PLAIN + "$options = @{ Name = 'svc'; Password = $plain }\nNew-LocalUser @options",
             4,
             "@options (derived from $Secure) reaches the arguments of New-LocalUser",
@@ -1046,6 +1052,23 @@ def test_what_names_or_compares_a_secret_passes():
         $Ansible.Result.given = [bool]$passwordMap[$Pool]
         Get-LocalUser -Name $Credential.UserName
         $pools = @(Get-ChildItem -Path IIS:/AppPools | Where-Object { $_.Name -eq $passwordMap[$Pool] })
+        """,
+        "secret-taint",
+    )
+
+
+def test_a_script_block_the_script_compiled_may_take_secrets_as_parameters():
+    # Module logging records the bindings of cmdlets and of functions of modules only; a script block compiled from
+    # text is neither (the collection's runner hands secrets to the payload this way).
+    assert_clean(
+        """
+        # pslint-secret: $secretText
+        $secretText = [Console]::In.ReadLine()
+        $arguments = @{ Password = [System.Net.NetworkCredential]::new('', $secretText).SecurePassword }
+        $payload = [scriptblock]::Create([System.IO.File]::ReadAllText('payload.ps1'))
+        $null = & $payload @arguments
+        $other = [System.Management.Automation.ScriptBlock]::Create('param($P) $null = $P')
+        . $other -P $arguments.Password
         """,
         "secret-taint",
     )

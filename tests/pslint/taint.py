@@ -212,6 +212,21 @@ def _textless_static_methods(nodes: NodeIndex) -> set[tuple[str, str]]:
     return found
 
 
+_SCRIPT_BLOCK_CREATE = re.compile(r"\A\[(?:system\.management\.automation\.)?scriptblock\]::create\(", re.IGNORECASE)
+
+
+def _compiled_script_blocks(nodes: NodeIndex) -> set[str]:
+    """``$name`` (lower case) of each variable that every assignment in the script sets to ``[scriptblock]::Create()``."""
+    assigned: dict[str, set[bool]] = {}
+    for node in nodes.of_type("assignment_expression"):
+        targets = _plain_targets(core(node.children[0]))
+        if not targets or len(targets) != 1:
+            continue
+        value = text(node.children[-1]).strip()
+        assigned.setdefault(text(targets[0]).strip().lower(), set()).add(bool(_SCRIPT_BLOCK_CREATE.match(value)))
+    return {name for name, kinds in assigned.items() if kinds == {True}}
+
+
 def _param_types(param: Param) -> list[str]:
     holder = param.node.parent
     if holder is None:
@@ -256,6 +271,7 @@ class _Analysis:
         self.memo: dict[int, tuple[_Atom, ...]] = {}
         self.textless: set[Key] = set()
         self.textless_methods = _textless_static_methods(nodes)
+        self.compiled_blocks = _compiled_script_blocks(nodes)
         # Where a value can come from: variables, bare words that expand one, calls of the script's own functions.
         self.carriers = sorted(
             [node.start_byte for node in nodes.of_type("variable")]
@@ -662,6 +678,13 @@ class _Analysis:
             self._call(node, function, elements, scope)
             return
         operator = child_of_type(node, "command_invokation_operator")
+        expression = child_of_type(node, "command_name_expr")
+        if operator is not None and expression is not None and text(expression).strip().lower() in self.compiled_blocks:
+            # A script block the script compiled itself is neither a cmdlet nor a function of a module, the only
+            # commands whose parameter bindings module logging records (MshCommandRuntime's
+            # InitShouldLogPipelineExecutionDetail); its text is in the script block log, and what it does with
+            # the values is that script's own business, linted where it is a payload.
+            return
         shown = name if name is not None else text(child_of_type(node, "command_name_expr") or node).strip()
         if operator is not None and name is None:
             shown = f"{text(operator)} {shown}"
