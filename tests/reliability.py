@@ -18,7 +18,8 @@ import pathlib
 
 RELIABILITY_DIR = pathlib.Path(os.environ.get("PKIOPS_RELIABILITY_DIR", pathlib.Path(__file__).resolve().parents[1]
                                               / ".cache" / "reliability"))
-KINDS = ("bad_input", "fault", "secret_scanned", "log_scanned", "leaked", "lost", "exposed_by_ansible_core")
+KINDS = ("bad_input", "fault", "secret_scanned", "log_scanned", "leaked", "lost", "exposed_by_ansible_core",
+         "mutant_caught")
 
 
 def record(kind: str, count: int = 1, **detail) -> None:
@@ -31,10 +32,12 @@ def record(kind: str, count: int = 1, **detail) -> None:
         ledger.write(line + "\n")
 
 
-def scan_for_secrets(texts: dict[str, str], secrets: dict[str, str], where: str) -> list[str]:
+def scan_for_secrets(texts: dict[str, str], secrets: dict[str, str], where: str, mutant: bool = False) -> list[str]:
     """Look for every secret in every text; record each scan and each leak; return the leaks found.
 
-    texts maps a label (for example "stdout -vvv") to its content; secrets maps a label to the secret.
+    texts maps a label (for example "stdout -vvv") to its content; secrets maps a label to the secret. A run of a
+    deliberately broken copy of the collection (``mutant``) records what the scan caught as a mutant caught, not a
+    leak: its test fails unless the scan catches it.
     """
     leaks = []
     record("log_scanned", len(texts), where=where, windows_logs=sum(1 for label in texts if "(event 41" in label
@@ -48,5 +51,5 @@ def scan_for_secrets(texts: dict[str, str], secrets: dict[str, str], where: str)
             if secret in text:
                 leaks.append(f"{secret_label} in {text_label}")
     if leaks:
-        record("leaked", len(leaks), where=where, leaks=leaks)
+        record("mutant_caught" if mutant else "leaked", len(leaks), where=where, leaks=leaks)
     return leaks

@@ -30,6 +30,9 @@ def main() -> None:
     print(f"reliability: {totals['bad_input']} bad inputs tried, {totals['fault']} faults injected, "
           f"{totals['secret_scanned']} secrets scanned in {totals['log_scanned']} texts ({windows_logs} of them "
           f"Windows' logs), {totals['leaked']} leaked, {totals['lost']} lost")
+    if totals["mutant_caught"]:
+        print(f"reliability: the scan caught {totals['mutant_caught']} leak(s) of a deliberately broken copy of the "
+              "collection, as it must (tests/e2e/test_windows_logs.py)")
     if totals["exposed_by_ansible_core"]:
         print(f"reliability: ansible-core's exec wrapper wrote a become password to event 4103 "
               f"{totals['exposed_by_ansible_core']} times (docs/how_modules_work.md, \"Secrets\")")

@@ -86,8 +86,10 @@ class SimLab:
         self.runs = 0
         # (host, round trip) of each become password ansible-core's exec wrapper wrote to event 4103, counted once.
         self.exposures: set = set()
-        # Where ansible-playbook finds this collection and the ones it depends on; a mutant test points elsewhere.
+        # Where ansible-playbook finds this collection and the ones it depends on; a mutant test points it at a
+        # deliberately broken copy, and sets mutant so that what the scan catches counts as caught, not leaked.
         self.collections_path = REPO / ".cache" / "collections"
+        self.mutant = False
 
     def add_host(self, name: str, groups=("keyfactor_command",), seed: dict | None = None, **host_vars) -> pathlib.Path:
         state_path = self.root / f"{name}.json"
@@ -233,7 +235,7 @@ class SimLab:
             kept = [r for r in records if r.get("source") != windows_logs.EXEC_WRAPPER_BECOME]
             for log, text in windows_logs.texts_by_log(kept).items():
                 texts[f"{windows_logs.LOG_TITLES[log]} of {name}"] = text
-        leaks = scan_for_secrets(texts, self.secrets(args, extra_vars, inventories), where)
+        leaks = scan_for_secrets(texts, self.secrets(args, extra_vars, inventories), where, mutant=self.mutant)
         if leaks:
             raise SecretLeak(f"{where}: secrets leaked: " + "; ".join(leaks))
 

@@ -16,6 +16,7 @@ import pytest
 
 import pki_fixtures as pki
 from conftest import REPO, TEST_PLAYBOOKS, SecretLeak
+from test_iis_app_pools import SEED as IIS_SEED
 from winsim import windows_logs
 
 IIS_PLAYBOOK = TEST_PLAYBOOKS / "iis_app_pools.yml"
@@ -23,8 +24,8 @@ CERT_PLAYBOOK = TEST_PLAYBOOKS / "certificates.yml"
 HOST = "kf-web01.contoso.com"
 POOL_PASSWORD = "Pool!Secret-2026#logs"
 PFX_PASSWORD = "Pfx!Secret-2026#logs"
-SEED = {"features": {"Web-Server": {"installed": True}},
-        "domain": {"accounts": [{"name": "svc_keyfactor", "type": "user"}]}}
+# A web server after IIS setup, with the pool's account in the domain.
+SEED = IIS_SEED
 POOLS = {"test_pools": [{"name": "KeyfactorPortal", "identity_type": "SpecificUser",
                          "username": "CONTOSO\\svc_keyfactor", "password": POOL_PASSWORD}]}
 
@@ -89,6 +90,7 @@ SENSITIVE_PARAMETERS_EVERYWHERE = ("        if self._play_context.become:\n",
 
 def test_the_scan_catches_secrets_sent_as_win_powershell_sensitive_parameters(lab, tmp_path):
     lab.collections_path = _mutant_collection(tmp_path, *SENSITIVE_PARAMETERS_EVERYWHERE)
+    lab.mutant = True
     lab.add_host(HOST, seed=SEED)
     with pytest.raises(SecretLeak) as caught:
         lab.run(IIS_PLAYBOOK, extra_vars=POOLS)
