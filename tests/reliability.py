@@ -40,9 +40,9 @@ def scan_for_secrets(texts: dict[str, str], secrets: dict[str, str], where: str,
     leak: its test fails unless the scan catches it.
     """
     leaks = []
-    record("log_scanned", len(texts), where=where, windows_logs=sum(1 for label in texts if "(event 41" in label
-                                                                   or "Ansible event log" in label
-                                                                   or "transcription" in label))
+    windows_logs = sum(1 for label in texts if "(event 41" in label or "Ansible event log" in label
+                       or "transcription" in label)
+    record("log_scanned", len(texts), where=where, windows_logs=windows_logs)
     for secret_label, secret in secrets.items():
         if not secret:
             continue

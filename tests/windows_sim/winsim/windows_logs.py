@@ -164,7 +164,7 @@ def exec_wrapper_run(invocation: manifest.ModuleInvocation, output: dict, no_log
     output_text = json.dumps(dict(output, invocation={"module_args": _masked(args, no_log_values)})
                              if ansible_basic else output)
     bindings = [
-        binding("ConvertFrom-Json", {"InputObject": f"<the bootstrap manifest: exec_wrapper.ps1 and its parameters>"},
+        binding("ConvertFrom-Json", {"InputObject": "<the bootstrap manifest: exec_wrapper.ps1 and its parameters>"},
                 "ansible-core bootstrap_wrapper.ps1"),
     ]
     if invocation.exec_manifest_characters <= EVENT_CHARACTERS:
