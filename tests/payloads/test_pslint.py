@@ -1059,7 +1059,7 @@ def test_what_names_or_compares_a_secret_passes():
 
 def test_a_script_block_the_script_compiled_may_take_secrets_as_parameters():
     # Module logging records the bindings of cmdlets and of functions of modules only; a script block compiled from
-    # text is neither (the collection's runner hands secrets to the payload this way).
+    # text is neither.
     assert_clean(
         """
         # pslint-secret: $secretText

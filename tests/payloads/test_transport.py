@@ -89,3 +89,27 @@ def test_only_the_fourth_input_line_can_carry_a_secret():
                                        False).decode().splitlines()
     assert [index for index, line in enumerate(lines) if secret in line] == [3]
     assert "# pslint-secret: $secretText" in RUNNER and "$secretText = $lines[3]" in RUNNER
+
+
+def test_the_runner_runs_the_payload_as_win_powershell_does():
+    # A runspace of its own, 'Stop', -Confirm:$false and -WhatIf as in check mode, the same $Ansible members.
+    assert "RunspaceFactory]::CreateRunspace()" in RUNNER
+    assert "SetVariable('ErrorActionPreference', [System.Management.Automation.ActionPreference]::Stop)" in RUNNER
+    assert "$arguments['Confirm'] = $false" in RUNNER and "$arguments['WhatIf'] = $Ansible.CheckMode" in RUNNER
+    win_powershell = (pathlib.Path(_windows_task.PAYLOAD_DIR).parents[2] / ".cache" / "collections" / "ansible_collections"
+                      / "ansible" / "windows" / "plugins" / "modules" / "win_powershell.ps1").read_text(encoding="utf-8")
+    block = re.search(r"SetVariable\('Ansible', \[PSCustomObject\]@\{(.*?)\}\)", win_powershell, re.S).group(1)
+    theirs = set(re.findall(r"^\s*(\w+) =", block, re.M)) - {"PSTypeName"}
+    ours = set(re.findall(r"^    (\w+) = ", RUNNER[RUNNER.index("$Ansible = [pscustomobject]@{"):], re.M)[:len(theirs)])
+    assert ours == theirs
+
+
+def test_a_script_without_should_process_fails_binding_under_the_runner(tmp_path):
+    from winsim import host as simulated_host  # pylint: disable=import-outside-toplevel
+
+    script = "# pkiops-payload: user_rights\nparam([Parameter(Mandatory)][string]$Mode)\n$Ansible.Changed = $false\n"
+    command = ShellModule()._encode_script(_windows_task.loader_script(), as_list=False, strict_mode=False,
+                                           preserve_rc=False)
+    in_data = _windows_task.runner_input({"script": script, "parameters": {"Mode": "probe"}, "depth": 2}, False)
+    result, _output = simulated_host.execute(str(tmp_path / "kf01.json"), "KF01", in_data, command=command)
+    assert result["failed"] and "matches parameter name 'Confirm'" in result["error"][0]["exception"]["message"]

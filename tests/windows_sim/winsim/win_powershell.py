@@ -201,7 +201,7 @@ def run_payload(host, script: str, args: dict, *, check_mode: bool, diff_mode: b
     win_powershell and the collection's runner (``runner``) share.
 
     In check mode win_powershell skips a script without ``SupportsShouldProcess`` and reports it changed; the
-    runner binds ``-WhatIf``, which such a script does not have.
+    runner always binds ``-Confirm:$false`` and ``-WhatIf``, which such a script does not have.
     """
     problems = powershell.syntax_problems(script)
     if problems:
@@ -212,11 +212,12 @@ def run_payload(host, script: str, args: dict, *, check_mode: bool, diff_mode: b
     if model is None:
         return {"failed": True, "msg": f"windows_sim has no model for this script (tag {tag!r}); "
                 "only scripts that start with '# pkiops-payload: <tag>' and have a model can run"}
-    if check_mode and not powershell.supports_should_process(script):
-        if not runner:
-            return result_shape(changed=True, msg="skipped, running in check mode")
-        return failure_result("A parameter cannot be found that matches parameter name 'WhatIf'.",
+    if runner and not powershell.supports_should_process(script):
+        # The runner always binds -Confirm:$false and -WhatIf, which only such a script has.
+        return failure_result("A parameter cannot be found that matches parameter name 'Confirm'.",
                               "System.Management.Automation.ParameterBindingException")
+    if check_mode and not powershell.supports_should_process(script):
+        return result_shape(changed=True, msg="skipped, running in check mode")
     try:
         parameters = _bind(script, args, runner)
     except HostError as error:

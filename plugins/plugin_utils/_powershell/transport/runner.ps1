@@ -8,7 +8,7 @@
 #              parameters by name), CheckMode and Depth;
 #   $lines[3]  the secrets, a JSON array in ASCII of {name, value} or
 #              {name, username, password}. No other line holds a secret.
-# It writes one line of JSON to standard output, with the keys of
+# It writes one line of JSON, in ASCII, to standard output, with the keys of
 # win_powershell's result that the action plugins read: changed, failed,
 # result, warning and error.
 #
@@ -17,16 +17,22 @@
 # records that cmdlet's -String value. Here both JSON lines are read with
 # .NET (JavaScriptSerializer), each secret becomes a SecureString or a
 # PSCredential through .NET (NetworkCredential.SecurePassword, the
-# PSCredential constructor), and the payload receives it as a parameter of a
-# script block this script compiled, which Module Logging does not record:
+# PSCredential constructor), and the payload receives it through
+# PowerShell.AddParameters, a .NET call, which Module Logging does not record:
 # it records the commands of modules. Script Block Logging (event 4104)
 # records the loader, this script and the payload, none of which holds a
 # secret; transcription records the output, which holds none either.
 #
+# As win_powershell does, the payload runs in a runspace of its own, with
+# $ErrorActionPreference 'Stop', -Confirm:$false, -WhatIf in check mode and an
+# $Ansible object with the same members; it sees none of this script's
+# variables, and its script: scope lasts one run.
+#
 # API reference: JavaScriptSerializer (DeserializeObject, Serialize,
 # MaxJsonLength), NetworkCredential(String, String) and SecurePassword,
-# PSCredential(String, SecureString), GZipStream, ScriptBlock.Create,
-# about_CommonParameters (-WhatIf, -WarningAction, -WarningVariable).
+# PSCredential(String, SecureString), GZipStream, RunspaceFactory.CreateRunspace,
+# Runspace.SessionStateProxy.SetVariable, PowerShell.AddScript, AddParameters,
+# Invoke and Streams, about_CommonParameters (-WhatIf, -Confirm).
 
 $ErrorActionPreference = 'Stop'
 
@@ -60,8 +66,9 @@ function ConvertTo-PayloadArgument {
 
     if ($Value -is [System.Collections.IDictionary]) {
         $table = @{}
-        foreach ($key in $Value.Keys) {
-            $table[$key] = ConvertTo-PayloadArgument -Value $Value[$key]
+        # GetEnumerator rather than .Keys, which a key named 'keys' would hide.
+        foreach ($pair in $Value.GetEnumerator()) {
+            $table[$pair.Key] = ConvertTo-PayloadArgument -Value $pair.Value
         }
         return $table
     }
@@ -132,8 +139,8 @@ function ConvertTo-OutputValue {
     }
     if ($base -is [System.Collections.IDictionary]) {
         $map = [System.Collections.Generic.Dictionary[string, object]]::new()
-        foreach ($key in $base.Keys) {
-            $map[[string]$key] = ConvertTo-OutputValue -Value $base[$key] -Depth ($Depth - 1)
+        foreach ($pair in $base.GetEnumerator()) {
+            $map[[string]$pair.Key] = ConvertTo-OutputValue -Value $pair.Value -Depth ($Depth - 1)
         }
         return $map
     }
@@ -154,6 +161,73 @@ function ConvertTo-OutputValue {
     return [string]$base
 }
 
+function Get-PayloadException {
+    # The payload's own exception: PowerShell.Invoke() surfaces a terminating
+    # error wrapped in a MethodInvocationException, and an error that
+    # $ErrorActionPreference 'Stop' made terminating as an
+    # ActionPreferenceStopException whose error record holds the original.
+    param(
+        [Parameter(Mandatory)]
+        [System.Exception]$Exception
+    )
+
+    $current = $Exception
+    for ($unwrapped = 0; $unwrapped -lt 8; $unwrapped++) {
+        if ($current -is [System.Management.Automation.MethodInvocationException] -and $null -ne $current.InnerException) {
+            $current = $current.InnerException
+        }
+        elseif ($current -is [System.Management.Automation.RuntimeException] -and $null -ne $current.ErrorRecord -and
+            $null -ne $current.ErrorRecord.Exception -and -not [object]::ReferenceEquals($current.ErrorRecord.Exception, $current)) {
+            $current = $current.ErrorRecord.Exception
+        }
+        else {
+            break
+        }
+    }
+    $current
+}
+
+function New-ErrorEntry {
+    # An entry of the result's error list, as win_powershell writes one:
+    # the error's text, and its exception's message and type.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Output,
+
+        [Parameter(Mandatory)]
+        [System.Exception]$Exception
+    )
+
+    $entry = [System.Collections.Generic.Dictionary[string, object]]::new()
+    $entry['output'] = $Output
+    $details = [System.Collections.Generic.Dictionary[string, object]]::new()
+    $details['message'] = $Exception.Message
+    $details['type'] = $Exception.GetType().FullName
+    $entry['exception'] = $details
+    $entry
+}
+
+function ConvertTo-AsciiJson {
+    # JavaScriptSerializer writes characters above U+007F as they are, and a
+    # console host writes standard output in the OEM code page, which the
+    # controller does not read them back from: every one is escaped instead.
+    param(
+        [Parameter(Mandatory)]
+        [string]$Json
+    )
+
+    $builder = [System.Text.StringBuilder]::new($Json.Length)
+    foreach ($character in $Json.ToCharArray()) {
+        if ([int]$character -lt 128) {
+            $null = $builder.Append($character)
+        }
+        else {
+            $null = $builder.Append(('\u{0:x4}' -f [int]$character))
+        }
+    }
+    $builder.ToString()
+}
+
 $payloadText = $lines[1]
 $requestText = $lines[2]
 # pslint-secret: $secretText
@@ -161,14 +235,20 @@ $secretText = $lines[3]
 $lines.Clear()
 
 $Ansible = [pscustomobject]@{
-    Changed = $true
+    CheckMode = $false
+    Verbosity = 0
     Result = @{}
+    Diff = @{}
+    Changed = $true
+    Failed = $false
+    Tmpdir = $null
 }
 $failed = $false
 $depth = 2
 $warnings = [System.Collections.Generic.List[string]]::new()
 $errors = [System.Collections.Generic.List[object]]::new()
-$payloadWarnings = $null
+$runspace = $null
+$pipeline = $null
 
 # Loaded before the try below so that a failure to load it keeps Windows'
 # message; it is part of the .NET Framework 4 that Windows PowerShell 5.1
@@ -180,6 +260,7 @@ $serializer.MaxJsonLength = [int]::MaxValue
 try {
     $request = $serializer.DeserializeObject($requestText)
     $depth = [int]$request['Depth']
+    $Ansible.CheckMode = [bool]$request['CheckMode']
     $arguments = ConvertTo-PayloadArgument -Value $request['Parameters']
 
     $secrets = $null
@@ -194,40 +275,65 @@ try {
     foreach ($entry in $secrets) {
         $arguments[[string]$entry['name']] = New-PayloadSecret -Entry $entry
     }
+    # The plain text is needed no longer; only the SecureStrings go on.
+    $secretText = $null
+    $secrets = $null
+    $entry = $null
 
-    if ($request['CheckMode']) {
-        # Every payload declares SupportsShouldProcess, as win_powershell
-        # requires of a script it runs in check mode.
-        $arguments['WhatIf'] = $true
+    # Every payload declares SupportsShouldProcess, as win_powershell
+    # requires of a script it runs in check mode.
+    $arguments['Confirm'] = $false
+    $arguments['WhatIf'] = $Ansible.CheckMode
+
+    $runspace = [System.Management.Automation.Runspaces.RunspaceFactory]::CreateRunspace()
+    $runspace.Open()
+    $runspace.SessionStateProxy.SetVariable('Ansible', $Ansible)
+    $runspace.SessionStateProxy.SetVariable('ErrorActionPreference', [System.Management.Automation.ActionPreference]::Stop)
+    $pipeline = [System.Management.Automation.PowerShell]::Create()
+    $pipeline.Runspace = $runspace
+    $null = $pipeline.AddScript((ConvertFrom-CompressedText -Encoded $payloadText)).AddParameters($arguments)
+    try {
+        $null = $pipeline.Invoke()
     }
-    # Warnings reach the variable even when they are not displayed, and
-    # stay there when the payload fails after writing them.
-    $arguments['WarningAction'] = 'SilentlyContinue'
-    $arguments['WarningVariable'] = 'payloadWarnings'
-
-    $payload = [scriptblock]::Create((ConvertFrom-CompressedText -Encoded $payloadText))
-    $null = & $payload @arguments
+    catch {
+        $failed = $true
+        $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
+    }
+    foreach ($record in $pipeline.Streams.Error) {
+        $errors.Add((New-ErrorEntry -Output ([string]$record) -Exception $record.Exception))
+    }
+    foreach ($record in $pipeline.Streams.Warning) {
+        $warnings.Add([string]$record.Message)
+    }
 }
 catch {
     $failed = $true
-    $exception = $_.Exception
-    $record = [System.Collections.Generic.Dictionary[string, object]]::new()
-    $record['output'] = [string]$_
-    $record['exception'] = [System.Collections.Generic.Dictionary[string, object]]::new()
-    $record['exception']['message'] = $exception.Message
-    $record['exception']['type'] = $exception.GetType().FullName
-    $errors.Add($record)
+    $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
 }
-foreach ($warning in @($payloadWarnings)) {
-    if ($null -ne $warning) {
-        $warnings.Add([string]$warning.Message)
+finally {
+    if ($null -ne $pipeline) {
+        $pipeline.Dispose()
+    }
+    if ($null -ne $runspace) {
+        $runspace.Dispose()
     }
 }
 
 $outcome = [System.Collections.Generic.Dictionary[string, object]]::new()
-$outcome['changed'] = [bool]$Ansible.Changed
-$outcome['failed'] = $failed
-$outcome['result'] = ConvertTo-OutputValue -Value $Ansible.Result -Depth $depth
+$outcome['changed'] = $Ansible.Changed -eq $true
+$outcome['failed'] = $failed -or $Ansible.Failed -eq $true
 $outcome['warning'] = $warnings
 $outcome['error'] = $errors
-$serializer.Serialize($outcome)
+try {
+    $outcome['result'] = ConvertTo-OutputValue -Value $Ansible.Result -Depth $depth
+    $json = $serializer.Serialize($outcome)
+}
+catch {
+    # The payload ran, and may have changed the host: what it reported as
+    # changed still reaches the controller, with why its result did not.
+    $outcome['failed'] = $true
+    $outcome['result'] = [System.Collections.Generic.Dictionary[string, object]]::new()
+    $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
+    $json = $serializer.Serialize($outcome)
+}
+ConvertTo-AsciiJson -Json $json
