@@ -162,10 +162,14 @@ function ConvertTo-OutputValue {
 }
 
 function Get-PayloadException {
-    # The payload's own exception: PowerShell.Invoke() surfaces a terminating
-    # error wrapped in a MethodInvocationException, and an error that
-    # $ErrorActionPreference 'Stop' made terminating as an
-    # ActionPreferenceStopException whose error record holds the original.
+    # The payload's own exception. Calling Invoke() from this script, a
+    # terminating error of the payload comes back wrapped by PowerShell's
+    # method-call binder in a MethodInvocationException ('Exception calling
+    # "Invoke" ...'); an error that $ErrorActionPreference 'Stop' made
+    # terminating comes as an ActionPreferenceStopException whose error
+    # record holds the original. An engine exception's error record holds a
+    # ParentContainsErrorRecordException, which stands for that exception
+    # itself (RuntimeException.ErrorRecord): the unwrapping stops there.
     param(
         [Parameter(Mandatory)]
         [System.Exception]$Exception
@@ -177,7 +181,9 @@ function Get-PayloadException {
             $current = $current.InnerException
         }
         elseif ($current -is [System.Management.Automation.RuntimeException] -and $null -ne $current.ErrorRecord -and
-            $null -ne $current.ErrorRecord.Exception -and -not [object]::ReferenceEquals($current.ErrorRecord.Exception, $current)) {
+            $null -ne $current.ErrorRecord.Exception -and
+            $current.ErrorRecord.Exception -isnot [System.Management.Automation.ParentContainsErrorRecordException] -and
+            -not [object]::ReferenceEquals($current.ErrorRecord.Exception, $current)) {
             $current = $current.ErrorRecord.Exception
         }
         else {
@@ -207,6 +213,24 @@ function New-ErrorEntry {
     $entry
 }
 
+function New-PayloadErrorEntry {
+    # The error entry of a failure: its text as the error record gives it,
+    # with the ParentContainsErrorRecordException of an engine exception
+    # replaced by the exception itself (ErrorRecord(ErrorRecord, Exception)),
+    # and the payload's own exception.
+    param(
+        [Parameter(Mandatory)]
+        [System.Exception]$Exception
+    )
+
+    $innermost = Get-PayloadException -Exception $Exception
+    $output = $innermost.Message
+    if ($Exception -is [System.Management.Automation.IContainsErrorRecord] -and $null -ne $Exception.ErrorRecord) {
+        $output = [string][System.Management.Automation.ErrorRecord]::new($Exception.ErrorRecord, $Exception)
+    }
+    New-ErrorEntry -Output $output -Exception $innermost
+}
+
 function ConvertTo-AsciiJson {
     # JavaScriptSerializer writes characters above U+007F as they are, and a
     # console host writes standard output in the OEM code page, which the
@@ -216,6 +240,9 @@ function ConvertTo-AsciiJson {
         [string]$Json
     )
 
+    if ($Json -notmatch '[^\x00-\x7F]') {
+        return $Json
+    }
     $builder = [System.Text.StringBuilder]::new($Json.Length)
     foreach ($character in $Json.ToCharArray()) {
         if ([int]$character -lt 128) {
@@ -233,13 +260,17 @@ $requestText = $lines[2]
 # pslint-secret: $secretText
 $secretText = $lines[3]
 $lines.Clear()
+# The loader's loop variable still holds its last line, the secrets.
+$line = $null
 
+# Changed turns true, win_powershell's starting value, only once the payload
+# starts: a failure before it changed nothing.
 $Ansible = [pscustomobject]@{
     CheckMode = $false
     Verbosity = 0
     Result = @{}
     Diff = @{}
-    Changed = $true
+    Changed = $false
     Failed = $false
     Tmpdir = $null
 }
@@ -249,6 +280,9 @@ $warnings = [System.Collections.Generic.List[string]]::new()
 $errors = [System.Collections.Generic.List[object]]::new()
 $runspace = $null
 $pipeline = $null
+$secrets = $null
+$entry = $null
+$converted = $null
 
 # Loaded before the try below so that a failure to load it keeps Windows'
 # message; it is part of the .NET Framework 4 that Windows PowerShell 5.1
@@ -263,13 +297,14 @@ try {
     $Ansible.CheckMode = [bool]$request['CheckMode']
     $arguments = ConvertTo-PayloadArgument -Value $request['Parameters']
 
-    $secrets = $null
     try {
         $secrets = $serializer.DeserializeObject($secretText)
     }
     catch {
-        # Deliberately not the reader's message: it quotes the text it could
-        # not read, and that text holds the secrets.
+        # Deliberately not the reader's message, and the reader's error taken
+        # off $Error, which a PSRP connection keeps from task to task: it
+        # quotes the text it could not read, and that text holds the secrets.
+        $Error.RemoveAt(0)
         throw [System.ArgumentException]::new('The secrets sent for the payload could not be read as JSON. Their text is not shown.')
     }
     foreach ($entry in $secrets) {
@@ -292,12 +327,19 @@ try {
     $pipeline = [System.Management.Automation.PowerShell]::Create()
     $pipeline.Runspace = $runspace
     $null = $pipeline.AddScript((ConvertFrom-CompressedText -Encoded $payloadText)).AddParameters($arguments)
+    $Ansible.Changed = $true
     try {
         $null = $pipeline.Invoke()
     }
     catch {
         $failed = $true
-        $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
+        # The reason the pipeline failed is the payload's error itself, not
+        # the binder's wrapper around it.
+        $reason = $pipeline.InvocationStateInfo.Reason
+        if ($null -eq $reason) {
+            $reason = $_.Exception
+        }
+        $errors.Add((New-PayloadErrorEntry -Exception $reason))
     }
     foreach ($record in $pipeline.Streams.Error) {
         $errors.Add((New-ErrorEntry -Output ([string]$record) -Exception $record.Exception))
@@ -308,9 +350,29 @@ try {
 }
 catch {
     $failed = $true
-    $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
+    $errors.Add((New-PayloadErrorEntry -Exception $_.Exception))
 }
 finally {
+    $secretText = $null
+    $secrets = $null
+    $entry = $null
+}
+
+# Converted before the runspace goes, as win_powershell does: a member the
+# payload defined may need it.
+try {
+    $converted = ConvertTo-OutputValue -Value $Ansible.Result -Depth $depth
+}
+catch {
+    # The payload ran, and may have changed the host: what it reported as
+    # changed still reaches the controller, with why its result did not.
+    $failed = $true
+    $converted = [System.Collections.Generic.Dictionary[string, object]]::new()
+    $errors.Add((New-PayloadErrorEntry -Exception $_.Exception))
+}
+# A failure to release them changes nothing on the host, and must not cost
+# the answer.
+try {
     if ($null -ne $pipeline) {
         $pipeline.Dispose()
     }
@@ -318,22 +380,14 @@ finally {
         $runspace.Dispose()
     }
 }
+catch {
+    $warnings.Add("The payload's runspace could not be released: $($_.Exception.Message)")
+}
 
 $outcome = [System.Collections.Generic.Dictionary[string, object]]::new()
-$outcome['changed'] = $Ansible.Changed -eq $true
-$outcome['failed'] = $failed -or $Ansible.Failed -eq $true
+$outcome['changed'] = $true -eq $Ansible.Changed
+$outcome['failed'] = $failed -or $true -eq $Ansible.Failed
 $outcome['warning'] = $warnings
 $outcome['error'] = $errors
-try {
-    $outcome['result'] = ConvertTo-OutputValue -Value $Ansible.Result -Depth $depth
-    $json = $serializer.Serialize($outcome)
-}
-catch {
-    # The payload ran, and may have changed the host: what it reported as
-    # changed still reaches the controller, with why its result did not.
-    $outcome['failed'] = $true
-    $outcome['result'] = [System.Collections.Generic.Dictionary[string, object]]::new()
-    $errors.Add((New-ErrorEntry -Output ([string]$_) -Exception (Get-PayloadException -Exception $_.Exception)))
-    $json = $serializer.Serialize($outcome)
-}
-ConvertTo-AsciiJson -Json $json
+$outcome['result'] = $converted
+ConvertTo-AsciiJson -Json $serializer.Serialize($outcome)
