@@ -177,7 +177,9 @@ function Get-PayloadException {
 
     $current = $Exception
     for ($unwrapped = 0; $unwrapped -lt 8; $unwrapped++) {
-        if ($current -is [System.Management.Automation.MethodInvocationException] -and $null -ne $current.InnerException) {
+        if (($current -is [System.Management.Automation.MethodInvocationException] -or
+                $current -is [System.Management.Automation.GetValueInvocationException] -or
+                $current -is [System.Management.Automation.SetValueInvocationException]) -and $null -ne $current.InnerException) {
             $current = $current.InnerException
         }
         elseif ($current -is [System.Management.Automation.RuntimeException] -and $null -ne $current.ErrorRecord -and
@@ -198,6 +200,7 @@ function New-ErrorEntry {
     # the error's text, and its exception's message and type.
     param(
         [Parameter(Mandatory)]
+        [AllowEmptyString()]
         [string]$Output,
 
         [Parameter(Mandatory)]
@@ -240,7 +243,9 @@ function ConvertTo-AsciiJson {
         [string]$Json
     )
 
-    if ($Json -notmatch '[^\x00-\x7F]') {
+    # -cnotmatch: case-insensitive matching would compare each character's
+    # lower case, and some characters above U+007F lower-case to ASCII.
+    if ($Json -cnotmatch '[^\x00-\x7F]') {
         return $Json
     }
     $builder = [System.Text.StringBuilder]::new($Json.Length)
@@ -304,10 +309,17 @@ try {
         # Deliberately not the reader's message, and the reader's error taken
         # off $Error, which a PSRP connection keeps from task to task: it
         # quotes the text it could not read, and that text holds the secrets.
-        $Error.RemoveAt(0)
+        if ($Error.Count -gt 0 -and [object]::ReferenceEquals($Error[0].Exception, $_.Exception)) {
+            $Error.RemoveAt(0)
+        }
         throw [System.ArgumentException]::new('The secrets sent for the payload could not be read as JSON. Their text is not shown.')
     }
     foreach ($entry in $secrets) {
+        # Checked here rather than left to the binding of -Entry, whose
+        # message would quote the value it could not convert.
+        if ($entry -isnot [System.Collections.Generic.Dictionary[string, object]]) {
+            throw [System.ArgumentException]::new('An entry of the secrets sent for the payload is not a JSON object. Its text is not shown.')
+        }
         $arguments[[string]$entry['name']] = New-PayloadSecret -Entry $entry
     }
     # The plain text is needed no longer; only the SecureStrings go on.
@@ -356,6 +368,7 @@ finally {
     $secretText = $null
     $secrets = $null
     $entry = $null
+    $arguments = $null
 }
 
 # Converted before the runspace goes, as win_powershell does: a member the
@@ -372,16 +385,16 @@ catch {
 }
 # A failure to release them changes nothing on the host, and must not cost
 # the answer.
-try {
-    if ($null -ne $pipeline) {
-        $pipeline.Dispose()
+foreach ($disposable in @($pipeline, $runspace)) {
+    if ($null -eq $disposable) {
+        continue
     }
-    if ($null -ne $runspace) {
-        $runspace.Dispose()
+    try {
+        $disposable.Dispose()
     }
-}
-catch {
-    $warnings.Add("The payload's runspace could not be released: $($_.Exception.Message)")
+    catch {
+        $warnings.Add("The payload's runspace could not be released: $($_.Exception.Message)")
+    }
 }
 
 $outcome = [System.Collections.Generic.Dictionary[string, object]]::new()
@@ -390,4 +403,10 @@ $outcome['failed'] = $failed -or $true -eq $Ansible.Failed
 $outcome['warning'] = $warnings
 $outcome['error'] = $errors
 $outcome['result'] = $converted
-ConvertTo-AsciiJson -Json $serializer.Serialize($outcome)
+try {
+    ConvertTo-AsciiJson -Json $serializer.Serialize($outcome)
+}
+catch {
+    # Whatever happened, the controller learns whether the payload started.
+    '{{"changed":{0},"failed":true,"result":{{}},"warning":[],"error":[{{"output":"The result could not be written as JSON.","exception":{{"message":"The result could not be written as JSON.","type":"System.ArgumentException"}}}}]}}' -f $outcome['changed'].ToString().ToLowerInvariant()
+}
