@@ -452,11 +452,11 @@ class WindowsTaskAction(ActionBase):
         ansible.windows.win_powershell, whose sensitive_parameters pass through ConvertTo-SecureString.
         """
         if self._play_context.become:
-            if module_args.get("sensitive_parameters"):
-                self._host_warnings.append(
-                    f"{self.fqcn} runs with become, so its secrets travel as ansible.windows.win_powershell's "
-                    "sensitive_parameters, which it converts with ConvertTo-SecureString: on a host where PowerShell "
-                    "Module Logging is on, event 4103 records them. Run this task without become to keep them out.")
+            exposed = (f"{self.fqcn} runs with become, so its secrets travel as ansible.windows.win_powershell's "
+                       "sensitive_parameters, which it converts with ConvertTo-SecureString: on a host where PowerShell "
+                       "Module Logging is on, event 4103 records them. Run this task without become to keep them out.")
+            if module_args.get("sensitive_parameters") and exposed not in self._host_warnings:
+                self._host_warnings.append(exposed)
             return self._execute_module(module_name="ansible.windows.win_powershell", module_args=module_args,
                                         task_vars=self._task_vars)
         command = self._connection._shell._encode_script(  # pylint: disable=protected-access

@@ -389,6 +389,23 @@ def test_a_secret_travels_only_as_a_sensitive_parameter(secret_action, ps_ok):
         assert PASSWORD not in module_args["script"]
 
 
+def test_a_secret_sent_under_become_is_warned_of_once(secret_action, ps_ok):
+    action, replay = secret_action(change=True)
+    action._play_context.become = True  # pylint: disable=protected-access
+    replay.queue(ps_ok({}), ps_ok({}, changed=True))
+    result = action.run(task_vars={})
+    assert [call["module_name"] for call in replay.calls] == ["ansible.windows.win_powershell"] * 2
+    assert len([w for w in result["warnings"] if "runs with become" in w and "event 4103" in w]) == 1
+
+
+def test_become_without_secrets_draws_no_such_warning(user_rights, ps_ok):
+    action, replay = user_rights()
+    action._play_context.become = True  # pylint: disable=protected-access
+    replay.queue(ps_ok(HELD))
+    result = action.run(task_vars={})
+    assert not [w for w in result.get("warnings", []) if "runs with become" in w]
+
+
 def test_a_secret_never_appears_in_the_task_result(secret_action, ps_ok):
     action, replay = secret_action(change=True, diff=True)
     replay.queue(ps_ok({}), ps_ok({}, changed=True))
