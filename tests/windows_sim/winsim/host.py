@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import hashlib
 import json
-import pathlib
-import re
 
-from . import cluster as cluster_file, manifest, registry, state as state_file
+from . import cluster as cluster_file, manifest, registry, state as state_file, transport, windows_logs
 from .accounts import Directory
 
 
@@ -41,18 +37,24 @@ class Host:
         return self.state["host"]["computer_name"]
 
 
+def _payload_facts(script: str, parameters) -> dict:
+    """What describes a payload run, by win_powershell or the runner: its tag and mode, and for a shared read the
+    payloads it read."""
+    # pylint: disable-next=import-outside-toplevel
+    from .powershell import payload_tag
+
+    parameters = parameters if isinstance(parameters, dict) else {}
+    facts = {"payload": payload_tag(script or ""), "mode": parameters.get("Mode")}
+    if facts["payload"] == "host_snapshot":
+        facts["reads"] = [str(read.get("module")) for read in parameters.get("Reads") or [] if isinstance(read, dict)]
+    return facts
+
+
 def _call_facts(invocation: manifest.ModuleInvocation) -> dict:
     """The keys fault matching and the log use to describe a call."""
     facts = {"module": invocation.name, "check_mode": invocation.check_mode}
     if invocation.name == "ansible.windows.win_powershell":
-        # pylint: disable-next=import-outside-toplevel
-        from .powershell import payload_tag
-
-        facts["payload"] = payload_tag(invocation.args.get("script") or "")
-        facts["mode"] = (invocation.args.get("parameters") or {}).get("Mode")
-        if facts["payload"] == "host_snapshot":
-            facts["reads"] = [str(read.get("module")) for read in (invocation.args.get("parameters") or {}).get("Reads") or []
-                              if isinstance(read, dict)]
+        facts.update(_payload_facts(invocation.args.get("script"), invocation.args.get("parameters")))
     return facts
 
 
@@ -70,22 +72,20 @@ def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
     return [s for s in found if isinstance(s, str) and s]
 
 
-_PAYLOAD_DIR = pathlib.Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_powershell"
-_INCLUDE = re.compile(r"^# pkiops-include: (_[a-z0-9_]+\.ps1)[ \t]*\r?$", re.MULTILINE)
+def _logged_script(script: str) -> dict:
+    """A script as the simulator's own log keeps it: its length and sha256, and its text too unless it is one of
+    the repository's scripts, so that anything put into a script (a secret, above all) is in the log."""
+    digest = windows_logs.sha256(script)
+    logged = {"script": f"<{len(script)} characters>", "script_sha256": digest}
+    if digest not in windows_logs.repository_scripts():
+        logged["script_text"] = script
+    return logged
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@functools.lru_cache(maxsize=None)
-def _repository_payloads() -> frozenset:
-    """The sha256 of every payload in the repository, as its file and as it reaches the host (fragments inlined)."""
-    def inline(match: re.Match) -> str:
-        return (_PAYLOAD_DIR / match.group(1)).read_text(encoding="utf-8").rstrip("\n")
-
-    sources = [path.read_text(encoding="utf-8") for path in _PAYLOAD_DIR.glob("[!_]*.ps1")]
-    return frozenset(_sha256(text) for source in sources for text in (source, _INCLUDE.sub(inline, source)))
+def _names_only(secrets: list) -> list:
+    """Secrets as the log keeps them: their name, every other field starred."""
+    return [{key: (value if key == "name" else state_file.REDACTED) for key, value in secret.items()}
+            if isinstance(secret, dict) else state_file.REDACTED for secret in secrets]
 
 
 def _script_block_log(invocation: manifest.ModuleInvocation) -> dict:
@@ -98,17 +98,10 @@ def _script_block_log(invocation: manifest.ModuleInvocation) -> dict:
     arrive as SecureString or PSCredential, which the log does not see.
     """
     logged = invocation.public_args()
-    script = logged.get("script")
-    if isinstance(script, str):
-        logged["script"] = f"<{len(script)} characters>"
-        logged["script_sha256"] = _sha256(script)
-        if logged["script_sha256"] not in _repository_payloads():
-            logged["script_text"] = script
+    if isinstance(logged.get("script"), str):
+        logged.update(_logged_script(logged["script"]))
     if isinstance(logged.get("sensitive_parameters"), list):
-        logged["sensitive_parameters"] = [
-            {key: (value if key == "name" else state_file.REDACTED) for key, value in parameter.items()}
-            if isinstance(parameter, dict) else state_file.REDACTED
-            for parameter in logged["sensitive_parameters"]]
+        logged["sensitive_parameters"] = _names_only(logged["sensitive_parameters"])
     return logged
 
 
@@ -122,29 +115,11 @@ def _logged_args(invocation: manifest.ModuleInvocation, secrets: list[str]):
     return state_file.redact(invocation.public_args(), secrets)
 
 
-def _runner_facts(run_request, check_mode: bool) -> dict:
-    # pylint: disable-next=import-outside-toplevel
-    from .powershell import payload_tag
-
-    facts = {"module": "runner", "check_mode": check_mode, "payload": payload_tag(run_request.script),
-             "mode": (run_request.parameters or {}).get("Mode")}
-    if facts["payload"] == "host_snapshot":
-        facts["reads"] = [str(read.get("module")) for read in (run_request.parameters or {}).get("Reads") or []
-                          if isinstance(read, dict)]
-    return facts
-
-
 def _runner_logged_args(run_request) -> dict:
     """The simulator's own log of a runner call: as for win_powershell, the payload by its digest and the
     secrets by name only."""
-    logged = {"parameters": run_request.parameters, "check_mode": run_request.check_mode, "depth": run_request.depth}
-    logged["script"] = f"<{len(run_request.script)} characters>"
-    logged["script_sha256"] = _sha256(run_request.script)
-    if logged["script_sha256"] not in _repository_payloads():
-        logged["script_text"] = run_request.script
-    logged["secrets"] = [{key: (value if key == "name" else state_file.REDACTED) for key, value in secret.items()}
-                         for secret in run_request.secrets]
-    return logged
+    return {"parameters": run_request.parameters, "check_mode": run_request.check_mode, "depth": run_request.depth,
+            **_logged_script(run_request.script), "secrets": _names_only(run_request.secrets)}
 
 
 def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | None = None,
@@ -156,9 +131,6 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
     a node of, if any. Returns the result and the output as the host wrote it (what a winrm or psrp connection
     shows at -vvvvv).
     """
-    # pylint: disable=import-outside-toplevel
-    from . import transport, windows_logs
-
     registry.load_all()
     if manifest.SEPARATOR in in_data:
         invocation = manifest.decode(in_data)
@@ -173,7 +145,8 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             raise manifest.ManifestError(f"the collection's loader was sent input its runner cannot read: {error}") \
                 from error
         invocation = None
-        facts = _runner_facts(run_request, run_request.check_mode)
+        facts = {"module": "runner", "check_mode": run_request.check_mode,
+                 **_payload_facts(run_request.script, run_request.parameters)}
         secrets = [s for secret in run_request.secrets for s in (secret.get("value"), secret.get("password"))
                    if isinstance(s, str) and s]
         logged_args = _runner_logged_args(run_request)
