@@ -88,8 +88,8 @@ def test_the_all_in_one_server_converges_without_conflicts_or_repeated_work(lab)
     converge = lab.run(SITE)
     assert converge.returncode == 0, converge.stdout[-3000:]
     names = converge.ran(host)
-    assert names.count("Read what the common preparation needs, in one run") == 1, "common runs once"
-    assert names.count("Install the IIS features") == 1, "the IIS features are installed once"
+    assert names.count("Read in one run what is needed for the common preparation") == 1, "common runs once"
+    assert names.count("Install the Windows features") == 1, "the IIS features are installed once"
     expected = set().union(*PROFILE_POOLS.values())
     assert expected <= set(_pools(lab, host))
     assert _pools(lab, host)["KeyfactorOrchestratorsAPI"]["username"] == "CONTOSO\\gmsa_keyfactor$"
@@ -110,7 +110,7 @@ def test_a_changed_pool_password_is_detected_then_settles_without_leaking(lab):
     changed = lab.run(SITE, "-vvvv", diff=True, extra_vars={"portal_app_pool_password": NEW_PASSWORD})
     assert changed.returncode == 0
     assert changed.changed(host) == 1
-    (result,) = [r for name, r in changed.task_results(host) if name == "Create and configure the application pools"]
+    (result,) = [r for name, r in changed.task_results(host) if name == "Create and configure the application pools for the Management Portal"]
     # IIS restarts each running pool's worker process on the change by itself; the module recycles none a second time.
     assert all(changes == ["password"] for changes in result["changes"].values())
     assert {name: pool["recycles"] for name, pool in _pools(lab, host).items() if name in result["changes"]} == dict.fromkeys(
@@ -207,7 +207,7 @@ def test_check_mode_reports_a_direct_log_grant_as_the_real_run_makes_it(lab):
     assert check.returncode == 0, check.stdout[-3000:]
     assert lab.windows_state(host) == before
     report = dict(check.task_results(host))[
-        "Report in check mode which accounts would be let write to the log directory, for services_log_access"]
+        "Report in check mode which accounts would be let create files and folders in the directories"]
     assert report["changed"] is True
     assert [item["msg"] for item in report["results"]] == [
         f"{ACCOUNT} would be let create files and folders in C:\\Keyfactor\\logs (read from the host: "
@@ -215,7 +215,7 @@ def test_check_mode_reports_a_direct_log_grant_as_the_real_run_makes_it(lab):
 
     real = lab.run(SITE)
     assert real.returncode == 0, real.stdout[-3000:]
-    assert dict(real.task_results(host))["Let the accounts write to the log directory themselves, for services_log_access"][
+    assert dict(real.task_results(host))["Let the accounts create files and folders in the directories"][
         "changed"] is True
     assert check.changed(host) == real.changed(host)
 
@@ -263,6 +263,6 @@ def test_the_rights_iis_setup_grants_are_not_granted_again_on_a_first_run(lab):
     first = lab.run(SITE, diff=True)
     assert first.returncode == 0, first.stdout[-3000:]
     results = dict(first.task_results(host))
-    assert results["Install the IIS features"]["changed"] is True
-    assert results["Grant the pool identities batch logon and impersonation"]["changed"] is False, \
-        results["Grant the pool identities batch logon and impersonation"]
+    assert results["Install the Windows features"]["changed"] is True
+    assert results["Grant the user rights for the Orchestrators API"]["changed"] is False, \
+        results["Grant the user rights for the Orchestrators API"]

@@ -34,10 +34,10 @@ def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing(lab):
     assert run.returncode == 0, run.stdout + run.stderr
     changed = [name for name, result in run.task_results(HOST) if result.get("changed")]
     assert changed == [
-        "Put the installer account in the local Administrators group",
-        "Grant the installer account the backup and restore privileges",
-        "Create the log directory",
-        "Report in check mode which log writers would be let create files and folders in the log directory",
+        "Put the accounts in their local groups",
+        "Grant the user rights for the common preparation",
+        "Create the directories",
+        "Report in check mode which accounts would be let create files and folders in the directories",
     ], changed
     assert lab.windows_state(HOST) == before
 
@@ -56,7 +56,7 @@ def test_check_mode_reports_the_log_directory_grant_that_win_acl_cannot_preview(
     assert check.returncode == 0, check.stdout + check.stderr
     for host in (HOST, existing):
         assert lab.windows_state(host) == before[host], host
-        report_name = "Report in check mode which log writers would be let create files and folders in the log directory"
+        report_name = "Report in check mode which accounts would be let create files and folders in the directories"
         (report,) = [result for name, result in check.task_results(host) if name == report_name]
         assert report["changed"] is True, report
         granted = "BUILTIN\\Users" if host == HOST else "CONTOSO\\svc_keyfactor"
@@ -68,7 +68,7 @@ def test_check_mode_reports_the_log_directory_grant_that_win_acl_cannot_preview(
     assert real.returncode == 0, real.stdout + real.stderr
     for host in (HOST, existing):
         assert check.changed(host) == real.changed(host), host
-        acl_task = dict(real.task_results(host))["Let the log writers create files and folders in the log directory"]
+        acl_task = dict(real.task_results(host))["Let the accounts create files and folders in the directories"]
         assert acl_task["changed"] is True, host
 
 
@@ -94,7 +94,7 @@ def test_creating_an_installer_account_needs_a_local_name_and_a_password(lab):
         run = lab.run(SITE)
         (message,) = run.failure_messages(HOST)
         assert message.startswith(expected), message
-        assert lab.round_trips(HOST) == 1  # only the shared read
+        assert lab.round_trips(HOST) == 0  # refused before the host is read
 
 
 def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_nothing(lab):
@@ -123,8 +123,8 @@ def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_not
     assert second.changed(HOST) == 0
     # The shared read alone: user_rights plans on it, and the other tasks are skipped as it shows them done.
     assert lab.round_trips(HOST) - trips == 1
-    skipped = {"Put the installer account in the local Administrators group", "Create the log directory",
-               "Let the log writers create files and folders in the log directory"}
+    skipped = {"Put the accounts in their local groups", "Create the directories",
+               "Let the accounts create files and folders in the directories"}
     assert skipped.isdisjoint(second.ran(HOST)), second.ran(HOST)
 
 

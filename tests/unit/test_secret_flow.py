@@ -171,7 +171,14 @@ ROLE_SECRETS = [o for o in _role_options()
 def test_the_role_specs_are_found_and_name_their_secrets():
     assert ROLE_SPECS
     names = {o.name for o in ROLE_SECRETS}
-    assert {"portal_app_pool_password", "common_encryption_pfx_content", "common_encryption_pfx_password"} <= names
+    assert {"portal_app_pool_password", "common_installer_account_password", "portal_encryption_pfx_content",
+            "portal_encryption_pfx_password", "gateway_cluster_node_encryption_pfx_password"} <= names
+
+
+def test_the_profile_the_engine_applies_is_no_log():
+    # A profile carries the passwords and PFX contents of its role's variables.
+    (option,) = [o for o in _role_options() if o.label == "common:apply_profile" and o.name == "common_profile_to_apply"]
+    assert option.definition.get("no_log") is True
 
 
 @pytest.mark.parametrize("option", ROLE_SECRETS, ids=lambda o: f"{o.label}.{o.name}")

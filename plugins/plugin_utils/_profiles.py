@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pkiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A profile's requirements, stated once as data, and everything derived from them.
+
+Each role states what its profile asks of a server in ``<role>_profile`` (roles/<role>/vars/main.yml), computed from
+its documented variables. ``steps`` turns that into what roles/common/tasks/apply_profile.yml needs: the checks the
+controller makes before anything touches the host, the options of every task, the snapshot's reads and checks, the
+readiness requirements, and what this profile leaves prepared for the next one on the same host. One function, so
+that a task, the snapshot's read of it and its readiness requirement cannot drift apart.
+
+A profile is a dict with these keys, each optional except ``name`` and ``title``:
+
+``name``
+    The role, for the readiness report and the variable names in messages.
+``title``
+    What the profile prepares, as task names read it (``the Management Portal``).
+``checks``
+    Checks of variables the controller can make before anything changes: each ``{kind, option, ...}`` with kind
+    ``absolute_path`` (``path``), ``domain_account`` (``account``, ``create_option``, ``created``) or ``https_url``
+    (``url``, ``what``).
+``local_accounts``
+    Local users to create: ``{account, password, option, password_option}``.
+``co_location``
+    ``{allow, source, fix}``: refuse a certificate authority or SQL Server unless allowed.
+``group_members``
+    ``[{group, account, source, option}]``.
+``features``
+    ``{features, source, option, install, include_management_tools, stop_for_restart}``: the Windows features the
+    profile needs; ``install`` names what to give win_feature when that is not ``features`` itself.
+``rights``
+    ``{rights: {right: [account, ...]}, source, option}``.
+``pools``
+    ``{pools, source}``: the iis_app_pools ``pools``.
+``directories``
+    ``[{path, writers, source, writers_source, option, writers_option}]``: directories to create, and the accounts
+    that create files in them.
+``log_access``
+    ``{how, accounts, directory, writers, source, option}``: how the profile's accounts write their logs,
+    ``users_group`` (through the local Users group among the writers) or ``direct``; ``accounts`` defaults to the
+    users its SpecificUser pools run as.
+``certificates``
+    ``[{pfx_src, pfx_content, password, key_access, access, require_rsa, require_encipherment, source,
+    key_access_source, option, key_access_option, fix, key_access_fix}]``: PFX files to import and the accounts
+    that may use their keys. Only the first can be the one ``registry_serial`` names.
+``chain_certificates``
+    ``{certificates, source, fix}``: CA certificates for ca_certificates.
+``services``
+    ``{services, source, fix}``: services that must be installed.
+``registry_serial``
+    ``{source, fix}``: write the first certificate's serial number where the gateway reads it.
+``cluster_role``
+    ``{options, cluster, host, become, become_user, become_password, source, fix}``: a Generic Service cluster role,
+    created once per cluster.
+"""
+
+from __future__ import annotations
+
+import re
+
+COLLECTION = "pkiops.keyfactor_command"
+# BUILTIN\Users, by name or SID, through which the users_group log access lets accounts write.
+_USERS_GROUP = {"users", "s-1-5-32-545"}
+_LOCAL_ACCOUNT = re.compile(r"^(\.\\)?[^\\@]+$")
+_HTTPS_URL = re.compile(r"^https://[^/\s]+")
+_ABSOLUTE_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+class ProfileError(Exception):
+    """The profile data is not in the shape this module reads; a defect of the role, not of the inventory."""
+
+
+def _fix(profile: dict, entry: dict, option_key: str = "option", fix_key: str = "fix") -> str:
+    if entry.get(fix_key):
+        return entry[fix_key]
+    option = entry.get(option_key)
+    role = f"role {COLLECTION}.{profile['name']}"
+    return f"{role}, variable {option}" if option else role
+
+
+def _lower(values) -> list[str]:
+    return [str(value).lower() for value in values]
+
+
+def _unique(values) -> list:
+    seen, found = set(), []
+    for value in values:
+        key = str(value).lower() if isinstance(value, str) else repr(value)
+        if key not in seen:
+            seen.add(key)
+            found.append(value)
+    return found
+
+
+def directory_access_id(path: str, account: str) -> str:
+    """The id readiness_info gives a directory_access requirement, which the snapshot's checks report by."""
+    return f"directory/{path.strip().lower()}/{account.strip().lower()}"
+
+
+def _writers_include_users(writers) -> bool:
+    return any(re.sub(r"^builtin.", "", writer.lower()) in _USERS_GROUP for writer in writers)
+
+
+def _problems(profile: dict) -> list[str]:
+    """What the controller can tell is wrong before anything touches the host."""
+    problems = []
+    for check in profile.get("checks") or []:
+        kind, option = check["kind"], check["option"]
+        if kind == "absolute_path" and not _ABSOLUTE_PATH.match(check["path"]):
+            problems.append(
+                f"{option} ({check['path']}) must be an absolute path with its drive, such as C:\\Keyfactor\\logs: a "
+                "relative path would depend on the directory the connection starts in.")
+        elif kind == "domain_account":
+            account = check["account"]
+            domain = account.rsplit("\\", 1)[0] if "\\" in account else ""
+            if not ("@" in account or domain) or domain.lower() in (".", check.get("host", "").split(".")[0].lower()) \
+                    or check.get("created"):
+                problems.append(
+                    f"{option} {account} must be an Active Directory account (DOMAIN\\name or name@domain) that exists "
+                    f"already, because {check['why']} Local accounts, and {check['create_option']}, only work with "
+                    f"{check['instead']}.")
+        elif kind == "https_url" and not _HTTPS_URL.match(check["url"] or ""):
+            problems.append(f"{option} must be the https:// URL of {check['what']}, not '{check['url']}'.")
+        elif kind not in ("absolute_path", "domain_account", "https_url"):
+            raise ProfileError(f"{profile['name']}: unknown check kind {kind!r}")
+    for account in profile.get("local_accounts") or []:
+        if not account.get("password"):
+            problems.append(f"Creating {account['option']} ({account['account']}) needs a non-empty "
+                            f"{account['password_option']}.")
+        elif not _LOCAL_ACCOUNT.match(account["account"]):
+            problems.append(f"Creating {account['option']} needs it to name a local account (.\\name or a bare name, "
+                            f"not {account['account']}).")
+    log_access = profile.get("log_access")
+    if log_access and log_access["how"] == "users_group" and not _writers_include_users(log_access["writers"]):
+        problems.append(
+            f"{log_access['option']} is users_group, but common_log_directory_writers ({', '.join(log_access['writers'])}) "
+            f"does not include BUILTIN\\Users. Add it, or set {log_access['option']}=direct.")
+    return problems
+
+
+def _key_access(certificate: dict, pending: set) -> list[dict]:
+    grants = []
+    for account in _unique(certificate.get("key_access") or []):
+        if account.lower() in pending:
+            continue
+        grant = {"principal": account}
+        if certificate.get("access"):
+            grant["access"] = certificate["access"]
+        grants.append(grant)
+    return grants
+
+
+def _pfx_import_options(certificate: dict, pending: set) -> dict:
+    options = {"src": certificate["pfx_src"]} if certificate.get("pfx_src") else {"content": certificate.get("pfx_content")}
+    options.update(password=certificate.get("password") or "", key_access=_key_access(certificate, pending))
+    for requirement in ("require_rsa", "require_encipherment"):
+        if certificate.get(requirement):
+            options[requirement] = True
+    return options
+
+
+def _pfx_requirement(certificate: dict) -> dict:
+    pfx = {"pfx_src": certificate["pfx_src"]} if certificate.get("pfx_src") else {"pfx_content": certificate.get("pfx_content")}
+    pfx["pfx_password"] = certificate.get("password") or ""
+    return pfx
+
+
+def _rights_pairs(rights: dict) -> list[str]:
+    return [f"{right}/{account.lower()}" for right, accounts in rights.items() for account in accounts]
+
+
+def _log_accounts(profile: dict) -> list[str]:
+    log_access = profile["log_access"]
+    if log_access.get("accounts") is not None:
+        return list(log_access["accounts"])
+    return [pool["username"] for pool in (profile.get("pools") or {}).get("pools") or []
+            if pool.get("identity_type") == "SpecificUser"]
+
+
+def _directory_access(profile: dict) -> list[dict]:
+    """Who creates files in which directory: the writers of the profile's directories, and its accounts when they
+    write their logs directly."""
+    entries = []
+    for directory in profile.get("directories") or []:
+        entries += [{"path": directory["path"], "account": writer} for writer in directory.get("writers") or []]
+    log_access = profile.get("log_access")
+    if log_access and log_access["how"] == "direct":
+        entries += [{"path": log_access["directory"], "account": account} for account in _unique(_log_accounts(profile))]
+    return [dict(entry, id=directory_access_id(entry["path"], entry["account"])) for entry in entries]
+
+
+def _snapshot(profile: dict, pending: set) -> dict:
+    """The reads and checks of the snapshot taken before the profile's tasks: what they would each read."""
+    reads, checks = [], {}
+    if profile.get("co_location"):
+        checks["co_location"] = [{"kind": "co_location", "allow": bool(profile["co_location"]["allow"])}]
+    if profile.get("group_members"):
+        checks["groups"] = [{"kind": "group_member", "group": m["group"], "account": m["account"]}
+                            for m in profile["group_members"]]
+    if profile.get("directories"):
+        checks["directories"] = [{"kind": "directory_access", "path": d["path"]} for d in profile["directories"]]
+    access = _directory_access(profile)
+    if access:
+        checks["directory_access"] = [{"kind": "directory_access", "path": a["path"], "account": a["account"]}
+                                      for a in access]
+    if profile.get("features"):
+        checks["features"] = [{"kind": "features", "features": list(profile["features"]["features"])}]
+    if profile.get("services"):
+        checks["services"] = [{"kind": "service_installed", "service": s} for s in profile["services"]["services"]]
+    if profile.get("pools"):
+        reads.append({"module": "iis_app_pools", "options": {"pools": profile["pools"]["pools"]}})
+    if profile.get("rights"):
+        reads.append({"module": "user_rights", "options": {"rights": profile["rights"]["rights"]}})
+    for certificate in profile.get("certificates") or []:
+        reads.append({"module": "pfx_import", "options": _pfx_import_options(certificate, pending)})
+    chain = profile.get("chain_certificates")
+    if chain and chain["certificates"]:
+        reads.append({"module": "ca_certificates", "options": {"certificates": chain["certificates"]}})
+    return {"reads": reads, "checks": checks}
+
+
+def _readiness(profile: dict) -> list[dict]:
+    """The profile's requirements as readiness_info takes them."""
+    name = profile["name"]
+    found = []
+
+    def add(entry: dict, item: dict, **fix_keys):
+        found.append(dict(entry, profile=name, source=item.get("source", ""), fix=_fix(profile, item, **fix_keys)))
+
+    if profile.get("co_location"):
+        add({"kind": "co_location", "allow": bool(profile["co_location"]["allow"])}, profile["co_location"])
+    for member in profile.get("group_members") or []:
+        add({"kind": "group_member", "group": member["group"], "account": member["account"]}, member)
+    rights = profile.get("rights")
+    if rights:
+        for account in _unique([a for accounts in rights["rights"].values() for a in accounts]):
+            for right, accounts in rights["rights"].items():
+                if account.lower() in _lower(accounts):
+                    add({"kind": "user_right", "right": right, "account": account}, rights)
+    for directory in profile.get("directories") or []:
+        add({"kind": "directory_access", "path": directory["path"]}, directory)
+        for writer in directory.get("writers") or []:
+            add({"kind": "directory_access", "path": directory["path"], "account": writer},
+                dict(directory, source=directory.get("writers_source", "")), option_key="writers_option")
+    log_access = profile.get("log_access")
+    if log_access and log_access["how"] == "direct":
+        for account in _log_accounts(profile):
+            add({"kind": "directory_access", "path": log_access["directory"], "account": account}, log_access)
+    if profile.get("features"):
+        add({"kind": "features", "features": list(profile["features"]["features"])}, profile["features"])
+    pools = profile.get("pools")
+    for pool in (pools or {}).get("pools") or []:
+        add({"kind": "app_pool", "pool": pool["name"], "identity_type": pool.get("identity_type") or "ApplicationPoolIdentity",
+             "username": pool.get("username")}, pools)
+    for index, certificate in enumerate(profile.get("certificates") or []):
+        pfx = _pfx_requirement(certificate)
+        if not certificate.get("key_access_only"):
+            add(dict(pfx, kind="certificate"), certificate)
+        for account in _unique(certificate.get("key_access") or []):
+            entry = dict(pfx, kind="key_access", account=account)
+            if certificate.get("access"):
+                entry["access"] = certificate["access"]
+            add(entry, dict(certificate, source=certificate.get("key_access_source") or certificate.get("source", "")),
+                option_key="key_access_option" if certificate.get("key_access_option") else "option",
+                fix_key="key_access_fix" if certificate.get("key_access_fix") else "fix")
+        if index == 0 and profile.get("registry_serial"):
+            add(dict(pfx, kind="registry_serial"), profile["registry_serial"])
+    services = profile.get("services")
+    for service in (services or {}).get("services") or []:
+        add({"kind": "service_installed", "service": service}, services)
+    cluster_role = profile.get("cluster_role")
+    if cluster_role:
+        options = cluster_role["options"]
+        add({"kind": "cluster_role", "role": options["name"],
+             "services": [options["service"]] + [s["service"] for s in options.get("additional_services") or []],
+             "checkpoints": list(options.get("registry_checkpoints") or [])
+             + [c for s in options.get("additional_services") or [] for c in s.get("registry_checkpoints") or []]},
+            cluster_role)
+    return found
+
+
+def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None = None) -> dict:
+    """What applying ``profile`` takes, given what earlier profiles on the same host ``prepared`` in this run.
+
+    ``prepared`` is what an earlier call returned as ``prepared``, updated with the accounts the run created
+    (``accounts_pending``: created in check mode, so not there yet; ``accounts_changed``: created or changed).
+    ``play_hosts`` are the hosts of the play, one of which creates a cluster role.
+    """
+    if not isinstance(profile, dict) or not profile.get("name") or not profile.get("title"):
+        raise ProfileError("a profile is a dict with at least a name and a title")
+    prepared = dict(prepared or {})
+    pending = set(_lower(prepared.get("accounts_pending") or []))
+    changed = set(_lower(prepared.get("accounts_changed") or []))
+    features_done = prepared.get("features") or []
+    pools_claimed = dict(prepared.get("pools") or {})
+    rights_done = set(prepared.get("rights") or [])
+
+    wanted_features = profile.get("features") or {}
+    features = list(wanted_features.get("features") or [])
+    pools = list((profile.get("pools") or {}).get("pools") or [])
+    pool_names = [str(pool["name"]).lower() for pool in pools]
+    taken = [name for name in pool_names if pools_claimed.get(name, profile["title"]) != profile["title"]]
+    rights = dict((profile.get("rights") or {}).get("rights") or {})
+    holders = _lower(_unique([a for accounts in rights.values() for a in accounts]))
+    new_pairs = [pair for pair in _rights_pairs(rights) if pair not in rights_done]
+    grant_rights = bool(new_pairs) and not pending.intersection(holders)
+    accounts = _lower([m["account"] for m in profile.get("group_members") or []] + holders
+                      + [p.get("username") or "" for p in pools]
+                      + [a for c in profile.get("certificates") or [] for a in c.get("key_access") or []]
+                      + [a["account"] for a in _directory_access(profile)])
+    access = _directory_access(profile)
+    certificates = profile.get("certificates") or []
+    chain = (profile.get("chain_certificates") or {}).get("certificates") or []
+
+    problems = _problems(profile)
+    if taken:
+        problems.append(f"{profile['title']} would use the application pool(s) {', '.join(taken)}, which "
+                        f"{' and '.join(_unique([pools_claimed[name] for name in taken]))} on this server already uses. "
+                        "Give each profile pools of its own.")
+    cluster_role = profile.get("cluster_role") or {}
+    if cluster_role.get("host") and play_hosts is not None and cluster_role["host"] not in play_hosts:
+        problems.append(f"{cluster_role['host_option']}: {cluster_role['host']} is not a host of this play; give one of "
+                        f"{', '.join(play_hosts)}, or leave it empty for the first.")
+    return {
+        "title": profile["title"],
+        "problems": problems,
+        "local_accounts": [{"name": re.sub(r"^\.\\", "", a["account"]), "account": a["account"], "password": a["password"],
+                            "option": a["option"]} for a in profile.get("local_accounts") or []],
+        "snapshot": _snapshot(profile, pending),
+        "co_location": bool(profile.get("co_location")),
+        "co_location_option": (profile.get("co_location") or {}).get("option", ""),
+        "features": [f for f in wanted_features.get("install") or features if f not in features_done],
+        "include_management_tools": bool(wanted_features.get("include_management_tools")),
+        "stop_for_restart": bool(wanted_features.get("stop_for_restart")),
+        "pools": pools,
+        "group_members": [m for m in profile.get("group_members") or [] if m["account"].lower() not in pending],
+        "rights": rights if grant_rights else {},
+        "directories": [d["path"] for d in profile.get("directories") or []],
+        "directory_access": [dict(a, pending=a["account"].lower() in pending, changed=a["account"].lower() in changed)
+                             for a in access],
+        "certificates": [_pfx_import_options(c, pending) for c in certificates],
+        "certificate_options": [c.get("option", "") for c in certificates],
+        "chain_certificates": chain,
+        "registry_serial": bool(profile.get("registry_serial")) and bool(certificates),
+        "cluster_role": cluster_role,
+        # A snapshot taken before this run created or changed an account the profile uses shows the account as it
+        # was: a bare name may have named a domain account until the local one existed.
+        "accounts_changed": bool(changed.intersection(accounts)),
+        "readiness": _readiness(profile),
+        # What the earlier profiles had prepared, for deriving the steps again once accounts are created.
+        "prepared_before": prepared,
+        "prepared": dict(prepared,
+                         features=_unique(list(features_done) + features),
+                         pools=dict(pools_claimed, **{name: profile["title"] for name in pool_names if name not in taken}),
+                         rights=sorted(rights_done.union(new_pairs if grant_rights else []))),
+    }
+
+
+def readiness(profiles) -> list[dict]:
+    """The readiness requirements of a profile, or of several in order."""
+    if isinstance(profiles, dict):
+        profiles = [profiles]
+    return [requirement for profile in profiles for requirement in _readiness(profile)]
