@@ -16,12 +16,12 @@ import re
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._readiness_info_spec import CERTIFICATE_KINDS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_role_name
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import check_role_name
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import access_level
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import ALL_RIGHTS
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError, UnexpectedProbeResult
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError, UnexpectedProbeResult
 
 # The order the report groups requirements in.
 CATEGORIES = ["co_location", "accounts", "rights", "log_directory", "features", "app_pools", "certificates", "registry", "cluster"]

@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 
 import pki_fixtures
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Secret
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 from winsim import registry, win_powershell
 from winsim.certificates import (
     DEFAULT_KEY_ACL,

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, plan_role
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import check_params, plan_role
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 from winsim import cluster as model, registry, win_powershell
 from winsim.certificates import create_registry_key

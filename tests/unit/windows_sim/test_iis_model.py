@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import POOL_OPTIONS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._iis_app_pools import plan
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Secret
 from winsim import iis, registry, win_powershell
 from winsim.errors import HostError, IdentityNotMapped
 from winsim.host import Host
