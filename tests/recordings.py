@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from winsim import iis, registry, win_powershell
+from winsim import iis, models, win_powershell
 from winsim.accounts import Directory, resolve_as_payload
 from winsim.certificates import DEFAULT_KEY_ACL, create_registry_key, store
 from winsim.cluster import complete as complete_cluster
@@ -658,7 +658,7 @@ def seed_host(recording: Recording):
 
 def model_result(recording: Recording) -> dict:
     """What the simulator's model of the payload answers to the recorded parameters, on a host seeded from the recording."""
-    registry.load_all()
+    models.load_all()
     host = seed_host(recording)
     args = {"script": payload_source(recording.payload), "parameters": _sent_parameters(recording),
             "depth": recording.depth, "error_action": "stop", "_ansible_check_mode": recording.check_mode}

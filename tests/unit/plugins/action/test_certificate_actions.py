@@ -19,13 +19,13 @@ from ansible_collections.pkiops.keyfactor_command.plugins.action.private_key_acl
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import FULL_CONTROL, READ, signed
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-from winsim import registry, transport, win_powershell
+from winsim import models, transport, win_powershell
 from winsim.certificates import certificate_entry, find_certificate, serial_as_windows_shows_it, store
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
 from winsim.state import complete
 
-registry.load_all()
+models.load_all()
 
 PASSWORD = "Pfx-Sup3r-Secret!Pa55"
 NS = "NT AUTHORITY\\NETWORK SERVICE"
