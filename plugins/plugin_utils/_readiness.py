@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""readiness_info on the controller: what to read from the host, and each requirement judged against what it read.
+"""Readiness requirements on the controller: what to read from the host, and each requirement judged against what it
+read, for readiness_info's definition and for host_snapshot's checks.
 
 The host reports raw state in one run (readiness_info.ps1); every decision about
 pass, fail or warn is made here, so it can be tested without Windows.
