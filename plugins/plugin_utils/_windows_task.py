@@ -20,12 +20,9 @@ Each action plugin is ``ActionModule = action_module("<module>")``.
 
 from __future__ import annotations
 
-import base64
 import functools
-import gzip
 import json
 import os
-import re
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError

@@ -45,7 +45,7 @@ def _ours(module: str, args: dict):
     return validated(definition.argument_spec, args, definition.spec_rules)
 
 
-@pytest.mark.parametrize("module, args", VALID, ids=[f"{module} {index}" for index, (module, _) in enumerate(VALID)])
+@pytest.mark.parametrize("module, args", VALID, ids=[f"{module} {index}" for index, (module, _args) in enumerate(VALID)])
 def test_the_planners_options_are_completed_as_ansible_completes_them(module, args):
     outcome = _ansible(module, args)
     assert not outcome.error_messages, outcome.error_messages
