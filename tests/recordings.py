@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from winsim import iis, registry, win_powershell
+from winsim import iis, models, win_powershell
 from winsim.accounts import Directory, resolve_as_payload
 from winsim.certificates import DEFAULT_KEY_ACL, create_registry_key, store
 from winsim.cluster import complete as complete_cluster
@@ -43,16 +43,17 @@ from winsim.passwords import hash_password
 from winsim.payloads.user_rights import _KNOWN_RIGHTS
 from winsim.state import complete
 
-from ansible_collections.pkiops.keyfactor_command.plugins.action.host_snapshot import compressed_payload
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _iis_app_pools, _readiness, _user_rights
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._ca_certificates import CaCertificate
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import Pfx
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, plan_role
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import check_params, plan_role
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Context, definition_of
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._payloads import compressed_payload
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     UnexpectedProbeResult,
-    payload_source,
 )
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RECORDED = REPO / "tests" / "windows" / "recorded"
@@ -176,10 +177,9 @@ def shape_differences(recorded, answered, where: str = "result") -> list[str]:
 # --- replay to the controller's planners ---------------------------------------------------------------------------------
 
 
-def _action(module: str):
-    """The module's action plugin, without a task: only its plan method is used."""
-    cls = importlib.import_module(f"ansible_collections.pkiops.keyfactor_command.plugins.action.{module}").ActionModule
-    return cls.__new__(cls)
+def _plan(module: str, params: dict, result: dict):
+    """The module's plan on the recorded result, as a task in check mode would make it."""
+    return definition_of(module).plan(params, result, Context(check_mode=True))
 
 
 def _validated(module: str, options: dict) -> dict:
@@ -216,20 +216,21 @@ def _plan_pfx_import(parameters: dict, result: dict):
               not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=365),
               key_algorithm="RSA", key_size=2048, key_usage=("key_encipherment",), extended_key_usage=(), chain=chain)
     params = {"pfx": pfx, "store_name": parameters.get("StoreName", "My"), "chain": "install" if chain else "skip",
-              "exportable": False, "key_access": _grants(parameters.get("Principals"))}
-    return _action("pfx_import").plan(params, result)
+              "exportable": False, "key_access": _grants(parameters.get("Principals")), "requirement_warnings": [],
+              "pfx_base64": "", "password": ""}
+    return _plan("pfx_import", params, result)
 
 
 def _plan_private_key_acl(parameters: dict, result: dict):
     params = {"store_name": parameters.get("StoreName", "My"), "thumbprint": parameters["Thumbprint"],
               "key_access": _grants(parameters.get("Principals"))}
-    return _action("private_key_acl").plan(params, result)
+    return _plan("private_key_acl", params, result)
 
 
 def _plan_cert_serial_registry(parameters: dict, result: dict):
     params = {"store_name": parameters.get("StoreName", "My"), "thumbprint": parameters["Thumbprint"],
               "key": parameters["Key"], "value_name": parameters["ValueName"]}
-    return _action("cert_serial_registry").plan(params, result)
+    return _plan("cert_serial_registry", params, result)
 
 
 def _plan_ca_certificates(parameters: dict, result: dict):
@@ -238,7 +239,7 @@ def _plan_ca_certificates(parameters: dict, result: dict):
                             not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(days=365),
                             store=entry["store"], der=b"")
               for entry in parameters.get("Certificates") or []]
-    return _action("ca_certificates").plan({"wanted": wanted, "state": "present"}, result)
+    return _plan("ca_certificates", {"wanted": wanted, "state": "present"}, result)
 
 
 def _plan_cluster_generic_service_role(parameters: dict, result: dict):
@@ -657,7 +658,7 @@ def seed_host(recording: Recording):
 
 def model_result(recording: Recording) -> dict:
     """What the simulator's model of the payload answers to the recorded parameters, on a host seeded from the recording."""
-    registry.load_all()
+    models.load_all()
     host = seed_host(recording)
     args = {"script": payload_source(recording.payload), "parameters": _sent_parameters(recording),
             "depth": recording.depth, "error_action": "stop", "_ansible_check_mode": recording.check_mode}

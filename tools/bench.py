@@ -32,6 +32,8 @@ BIN = pathlib.Path(sys.executable).parent
 DEMO = REPO / "tests" / "windows_sim" / "demo"
 BASELINE = REPO / "tests" / "bench" / "baseline"
 CALLBACKS = REPO / "tests" / "bench" / "callback_plugins"
+# The simulator's models of the baselines' own scripts, which it loads for the bench's runs only.
+SIMULATOR_MODELS = REPO / "tests" / "bench" / "windows_sim_models.py"
 SIDES = {"ours": REPO / "playbooks" / "site.yml", "baseline": BASELINE / "site.yml"}
 PORTAL = {"ours": REPO / "playbooks" / "portal.yml", "baseline": BASELINE / "portal.yml"}
 GATEWAY_GROUP = "keyfactor_gateway_cluster"
@@ -115,6 +117,7 @@ class Side:
         env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(self.root), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                    ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                    ANSIBLE_CONNECTION_PLUGINS=str(REPO / "tests" / "windows_sim" / "connection_plugins"),
+                   WINDOWS_SIM_MODELS=str(SIMULATOR_MODELS),
                    ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCAL_TEMP=str(self.root / "tmp"),
                    GATEWAY_TEST_PFX_PASSWORD=(self.root / "pki" / "password").read_text()
                    if (self.root / "pki" / "password").exists() else "")

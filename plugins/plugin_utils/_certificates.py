@@ -12,8 +12,7 @@ import datetime
 import hashlib
 import re
 
-from ansible.errors import AnsibleError
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import ControllerFileError, TaskInputError
 
 try:
     from cryptography import x509
@@ -234,11 +233,12 @@ def read_pfx(src: str | None, content: str | None, find_file, prefix: str = "") 
 
 
 def read_controller_file(src: str, option: str, find_file) -> bytes:
-    """The bytes of the file src names, which find_file locates as a task's files; errors name the option."""
+    """The bytes of the file src names, which find_file (Context.find_file) locates as a task's files; errors name the
+    option."""
     try:
         path = find_file(src)
-    except AnsibleError as error:
-        raise TaskInputError(f"{option}: {error.message}") from None
+    except ControllerFileError as error:
+        raise TaskInputError(f"{option}: {error}") from None
     try:
         with open(path, "rb") as handle:
             return handle.read()

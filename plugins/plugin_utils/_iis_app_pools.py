@@ -1,21 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validation and planning for pkiops.keyfactor_command.iis_app_pools, free of Ansible so it can be unit-tested."""
+"""pkiops.keyfactor_command.iis_app_pools: its definition, with the validation and planning it runs, free of Ansible."""
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import CREATE_DEFAULTS
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import SID, principal_problem
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import (
+    ARGUMENT_SPEC,
+    CREATE_DEFAULTS,
+    SPEC_RULES,
+)
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
+    Definition,
     Plan,
     PlanError,
     Secret,
     TaskInputError,
     UnexpectedProbeResult,
 )
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import SID, principal_problem
 
 # What the diff shows for a password: whether there is one and whether it changes, never its value.
 PASSWORD_KEPT = "(hidden, unchanged)"
@@ -402,3 +407,30 @@ def plan(pools: list[dict], current: dict, check_mode: bool) -> Plan:
 
     return Plan(operations=operations, before=before, after=after, warnings=warnings,
                 result={"pools": result_pools, "changes": changes})
+
+
+class IisAppPools(Definition):
+    """Create, configure and remove IIS application pools with Microsoft.Web.Administration."""
+
+    name = "iis_app_pools"
+    argument_spec = ARGUMENT_SPEC
+    spec_rules = SPEC_RULES
+    areas = ("iis",)
+
+    def check_params(self, params, context):
+        return dict(params, pools=normalise_pools(params["pools"]))
+
+    def probe_parameters(self, params):
+        return probe_parameters(params["pools"])
+
+    def probe_secrets(self, params):
+        # The probe compares each pool's password on the host, which answers whether it matches.
+        return passwords_secret(params["pools"])
+
+    def plan(self, params, current, context):
+        planned = plan(params["pools"], current, context.check_mode)
+        planned.secrets = passwords_secret(params["pools"])
+        return planned
+
+
+DEFINITION = IisAppPools()

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,

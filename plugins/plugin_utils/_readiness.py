@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""readiness_info on the controller: what to read from the host, and each requirement judged against what it read.
+"""Readiness requirements on the controller: what to read from the host, and each requirement judged against what it
+read, for readiness_info's definition and for host_snapshot's checks.
 
 The host reports raw state in one run (readiness_info.ps1); every decision about
 pass, fail or warn is made here, so it can be tested without Windows.
@@ -16,12 +17,12 @@ import re
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._readiness_info_spec import CERTIFICATE_KINDS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_role_name
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import check_role_name
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import access_level
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import ALL_RIGHTS
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError, UnexpectedProbeResult
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError, UnexpectedProbeResult
 
 # The order the report groups requirements in.
 CATEGORIES = ["co_location", "accounts", "rights", "log_directory", "features", "app_pools", "certificates", "registry", "cluster"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 
 # A hive in front of a key path, as the registry provider (Registry::, optionally qualified with its module),
 # a PowerShell drive (HKLM:, also HKLM:SOFTWARE) or regedit (HKEY_LOCAL_MACHINE\, HKLM\) write it.

@@ -10,15 +10,15 @@ on that instead of probing again.
 
 A snapshot goes stale when something changes the part of the host it read.
 Every apply of this collection's modules marks its change in the host fact
-``keyfactor_command_changes``: for each domain (the part of Windows the module
-changes), a value no change has had before. A snapshot remembers those marks as
-they were when it read, and a read whose domains have been marked since is not
-used. Marks rather than counts, so that no sequence of changes, on this host or
-copied from another by ``run_once``, can bring back the value a snapshot
-remembers. The marks are facts so that they reach every later task on the
-host; the snapshot itself is a registered result, so that it never outlives the
-run in a fact cache, and it names its host, so that one host's snapshot is
-never used on another.
+``keyfactor_command_changes``: for each area of Windows the module reads and
+changes (its definition's ``areas``), a value no change has had before. A
+snapshot remembers those marks as they were when it read, and a read whose
+areas have been marked since is not used. Marks rather than counts, so that no
+sequence of changes, on this host or copied from another by ``run_once``, can
+bring back the value a snapshot remembers. The marks are facts so that they
+reach every later task on the host; the snapshot itself is a registered result,
+so that it never outlives the run in a fact cache, and it names its host, so
+that one host's snapshot is never used on another.
 """
 
 from __future__ import annotations
@@ -27,21 +27,8 @@ import hashlib
 import json
 import uuid
 
-# The host fact that marks this collection's changes on a host, by domain.
+# The host fact that marks this collection's changes on a host, by area of Windows.
 CHANGES_FACT = "keyfactor_command_changes"
-
-# What each module reads and changes. A module's apply marks a change in every
-# domain it lists, and a snapshot read is stale after a change in any of them.
-# cert_serial_registry reads the certificate store to find the serial.
-DOMAINS = {
-    "user_rights": ("user_rights",),
-    "iis_app_pools": ("iis",),
-    "pfx_import": ("certificates",),
-    "private_key_acl": ("certificates",),
-    "ca_certificates": ("certificates",),
-    "cert_serial_registry": ("certificates", "registry"),
-    "cluster_generic_service_role": ("cluster",),
-}
 
 
 class SnapshotError(Exception):
@@ -68,12 +55,12 @@ def change_marks(task_vars: dict) -> dict:
     return dict(marks) if isinstance(marks, dict) else {}
 
 
-def marked_change(task_vars: dict, module_name: str) -> dict:
-    """The facts an apply of ``module_name`` returns: the change marks, with a new mark on each of its domains."""
+def marked_change(task_vars: dict, areas) -> dict:
+    """The facts an apply returns: the change marks, with a new mark on each of the areas its module changes."""
     marks = change_marks(task_vars)
     mark = uuid.uuid4().hex
-    for domain in DOMAINS.get(module_name, ()):
-        marks[domain] = mark
+    for area in areas:
+        marks[area] = mark
     return {CHANGES_FACT: marks}
 
 
@@ -94,8 +81,10 @@ def snapshot_of(value) -> dict | None:
     return snapshot
 
 
-def lookup(snapshot: dict | None, task_vars: dict, module_name: str, probe_parameters: dict, runs_as: dict) -> dict | None:
-    """What the snapshot read for this probe, or None when it did not read it, read another host, or is stale."""
+def lookup(snapshot: dict | None, task_vars: dict, module_name: str, probe_parameters: dict, runs_as: dict,
+           areas) -> dict | None:
+    """What the snapshot read for this probe, or None when it did not read it, read another host, or is stale: a
+    change marked since in any of the areas the module reads."""
     if snapshot is None or snapshot["host"] != task_vars.get("inventory_hostname"):
         return None
     read = snapshot["reads"].get(read_key(module_name, probe_parameters, runs_as))
@@ -103,6 +92,6 @@ def lookup(snapshot: dict | None, task_vars: dict, module_name: str, probe_param
         return None
     now = change_marks(task_vars)
     then = snapshot["changes"]
-    if any(now.get(domain) != then.get(domain) for domain in DOMAINS.get(module_name, ())):
+    if any(now.get(area) != then.get(area) for area in areas):
         return None
     return read["current"]

@@ -1,19 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Validation and planning for pkiops.keyfactor_command.user_rights, free of Ansible so it can be unit-tested."""
+"""pkiops.keyfactor_command.user_rights: its definition, with the validation and planning it runs, free of Ansible."""
 
 from __future__ import annotations
 
 import difflib
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._user_rights_spec import ARGUMENT_SPEC, SPEC_RULES
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
+    Definition,
     Plan,
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,
 )
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 
 # Every privilege constant in winnt.h and every account right constant in
 # ntsecapi.h ("Privilege Constants" and "Account Rights Constants" in
@@ -191,3 +193,27 @@ def plan(rights: dict[str, list[str]], action: str, current: dict) -> Plan:
         after=after,
         result={"changes": changes, "holders": result_holders},
     )
+
+
+class UserRights(Definition):
+    """Grant or revoke Windows logon rights and privileges through LSA."""
+
+    name = "user_rights"
+    argument_spec = ARGUMENT_SPEC
+    spec_rules = SPEC_RULES
+    areas = ("user_rights",)
+
+    def check_params(self, params, context):
+        return dict(params, rights=normalise_rights(params["rights"]))
+
+    def probe_parameters(self, params):
+        return {
+            "Rights": list(params["rights"]),
+            "Accounts": accounts_to_resolve(params["rights"]),
+        }
+
+    def plan(self, params, current, context):
+        return plan(params["rights"], params["action"], current)
+
+
+DEFINITION = UserRights()

@@ -1,128 +1,58 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The base class every module of this collection is built on.
+"""The engine every module of this collection runs on, driven by the module's definition (_definition.py).
 
 A task runs in four steps:
 
 1. validate: the options against the module's argument spec, then the
-   module's own controller-side checks. Nothing has touched the host yet.
+   definition's own controller-side checks. Nothing has touched the host yet.
 2. probe: the module's PowerShell payload runs in probe mode and returns the
    current state. It only reads.
-3. plan: Python compares desired with current and produces the operations,
-   the diff and the documented return values.
+3. plan: the definition compares desired with current and produces the
+   operations, the diff and the documented return values.
 4. apply: only when there are operations and this is not check mode, the
    payload runs again in apply mode with exactly those operations.
 
 How a payload reaches the host lives in ``_execute_payload`` and ``_deliver``.
+Each action plugin is ``ActionModule = action_module("<module>")``.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import functools
-import gzip
 import json
 import os
-import re
 import time
 
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _snapshot
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._arguments import spec_errors, text_errors
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
+    COLLECTION,
+    Context,
+    ControllerFileError,
+    Definition,
+    PayloadError,
+    Plan,
+    PlanError,
+    Secret,
+    TaskInputError,
+    definition_of,
+)
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._payloads import (
+    PAYLOAD_DIR,
+    compressed_text,
+    payload_source,
+)
 
-COLLECTION = "pkiops.keyfactor_command"
-PAYLOAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_powershell")
 TRANSPORT_DIR = os.path.join(PAYLOAD_DIR, "transport")
 # What a payload run through the collection's runner is called where a module name would stand: in the
 # simulator's log and in the unit tests' record of calls.
 RUNNER = "runner"
-
-
-class TaskInputError(Exception):
-    """The task's options are wrong in a way the controller can tell before touching the host."""
-
-
-class PlanError(Exception):
-    """The host's current state makes the task impossible as written; nothing was changed."""
-
-
-class PayloadError(Exception):
-    """The payload failed on the host during ``step`` (probe or apply), or returned something unexpected.
-
-    ``changed`` is what the payload reported before it failed, and ``partial``
-    whatever result it had published by then (an apply lists what it did).
-    """
-
-    def __init__(self, message: str, step: str, changed: bool = False, partial: dict | None = None):
-        super().__init__(message)
-        self.step = step
-        self.changed = changed
-        self.partial = partial or {}
-
-
-class UnexpectedProbeResult(PayloadError):
-    """The probe answered, but not in the shape its payload promises; planning on it would be guesswork."""
-
-    def __init__(self, detail: str):
-        super().__init__(f"probe returned an unexpected result: {detail}", "probe")
-
-
-@dataclasses.dataclass
-class Plan:
-    """What the module intends to do: operations for the apply step, and what the user sees."""
-
-    operations: list = dataclasses.field(default_factory=list)
-    before: dict = dataclasses.field(default_factory=dict)
-    after: dict = dataclasses.field(default_factory=dict)
-    result: dict = dataclasses.field(default_factory=dict)
-    warnings: list = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class Secret:
-    """A value that reaches the host only as a SecureString (value) or PSCredential (username and password)."""
-
-    value: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-    def as_sensitive_parameter(self, name: str) -> dict:
-        if self.username is not None:
-            return {"name": name, "username": self.username, "password": self.password or ""}
-        return {"name": name, "value": self.value or ""}
-
-
-# A payload line "# pkiops-include: _fragment.ps1" is replaced by that file, so
-# that two payloads share one copy of code such as the private key ACL helpers.
-_INCLUDE = re.compile(r"^# pkiops-include: (_[a-z0-9_]+\.ps1)[ \t]*\r?$", re.MULTILINE)
-
-
-def _read_payload_file(file_name: str) -> str:
-    with open(os.path.join(PAYLOAD_DIR, file_name), encoding="utf-8") as handle:
-        return handle.read()
-
-
-@functools.lru_cache(maxsize=None)
-def payload_source(name: str) -> str:
-    """The script that runs on the host for a module: its payload with every included fragment inlined."""
-    return _INCLUDE.sub(lambda match: _read_payload_file(match.group(1)).rstrip("\n"), _read_payload_file(f"{name}.ps1"))
-
-
-@functools.lru_cache(maxsize=32)
-def compressed_text(text: str) -> str:
-    """Text as the runner and host_snapshot.ps1 take a script: gzip (no timestamp, so always the same bytes), then
-    base64."""
-    return base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
-
-
-@functools.lru_cache(maxsize=None)
-def compressed_payload(name: str) -> str:
-    return compressed_text(payload_source(name))
 
 
 def _read_transport_file(file_name: str) -> str:
@@ -248,65 +178,20 @@ def windows_message(module_result: dict) -> str:
 
 
 class WindowsTaskAction(ActionBase):
-    """Subclass this, set the class attributes and implement ``plan``."""
+    """The four steps of a task of one module, which ``definition`` states; ``action_module`` makes the class."""
 
     TRANSFERS_FILES = False
     _requires_connection = True
     _supports_check_mode = True
     _supports_async = False
 
-    module_name: str = ""
-    argument_spec: dict = {}
-    spec_rules: dict = {}
-    # win_powershell flattens $Ansible.Result below this depth into strings.
-    result_depth = 8
+    definition: Definition = Definition()
     probe_attempts = 3
     probe_retry_delay = 2.0
-    # The keys of a failed apply's $Ansible.Result that say what it did before it failed, which the task's result
-    # then carries (documented in the module's RETURN as returned on failure during a change).
-    failure_result_keys: tuple = ("applied",)
-
-    # --- hooks for subclasses --------------------------------------------------------------
-
-    def check_params(self, params: dict) -> dict:
-        """Controller-side checks beyond the spec; raise TaskInputError. May return normalised params."""
-        return params
-
-    def probe_parameters(self, params: dict) -> dict:
-        """Parameters of the probe run."""
-        return {}
-
-    def secrets(self, params: dict, step: str) -> dict[str, Secret]:
-        """Values that go to the host as sensitive_parameters for a step (probe or apply), by payload parameter name."""
-        return {}
-
-    def plan(self, params: dict, current: dict) -> Plan:
-        raise NotImplementedError
-
-    def apply_parameters(self, params: dict, plan: Plan) -> dict:
-        """Parameters of the apply run; by default just the planned operations."""
-        return {"Operations": plan.operations}
-
-    def check_applied(self, params: dict, plan: Plan, applied_result: dict) -> dict | None:
-        """Called after an apply the host reported as successful, with its ``$Ansible.Result``.
-
-        A payload can succeed without doing everything it was sent (ShouldProcess
-        may decline an operation); a module whose result says what was done can
-        compare it with ``plan.operations`` here and raise PayloadError. It may
-        return values that replace the planned ones in the task's result, such as
-        ``changed`` when an operation found nothing left to do.
-        """
-        return None
-
-    def explain_failure(self, step: str, message: str) -> str:
-        """Windows' message for a failed step, with what the module knows about its likely cause."""
-        return message
-
-    # --- the task ------------------------------------------------------------------------------
 
     @property
     def fqcn(self) -> str:
-        return f"{COLLECTION}.{self.module_name}"
+        return f"{COLLECTION}.{self.definition.name}"
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -323,37 +208,66 @@ class WindowsTaskAction(ActionBase):
             # An apply that failed part way has changed what it reports in ``failure_result_keys``.
             result.update(failed=True, changed=error.changed, msg=f"{self.fqcn}: {error}")
             if error.step == "apply":
-                result.update({key: error.partial[key] for key in self.failure_result_keys if key in error.partial})
+                result.update({key: error.partial[key] for key in self.definition.failure_result_keys
+                               if key in error.partial})
         if self._host_warnings:
             result.setdefault("warnings", []).extend(self._host_warnings)
         if self._marked_change is not None:
             result["ansible_facts"] = self._marked_change
-        side_channels = masking_warnings(self.fqcn, no_log_values(self.argument_spec, self._task.args), result)
+        side_channels = masking_warnings(self.fqcn, no_log_values(self.definition.argument_spec, self._task.args), result)
         if side_channels:
             result.setdefault("warnings", []).extend(side_channels)
         return remove_values(result, self._no_log_values)
 
+    def _context(self) -> Context:
+        """What the definition may know of this task."""
+        return Context(
+            check_mode=bool(self._play_context.check_mode),
+            become=bool(self._task.become),
+            delegated=bool(self._task.delegate_to),
+            run_once=bool(self._task.run_once),
+            host=self._task_vars.get("inventory_hostname"),
+            runs_as=_snapshot.identity(self._play_context),
+            change_marks=_snapshot.change_marks(self._task_vars),
+            find_file=self._find_file,
+            validate=self._validate,
+            hidden=lambda: frozenset(self._no_log_values),
+        )
+
+    def _find_file(self, src: str) -> str:
+        """A file the task names, among its files as ansible.builtin.copy finds src."""
+        try:
+            return self._find_needle("files", src)
+        except AnsibleError as error:
+            raise ControllerFileError(error.message) from None
+
     def _converge(self) -> dict:
-        params = self.check_params(self._validate())
-        probe_parameters = self.probe_parameters(params)
-        probe_secrets = self.secrets(params, "probe")
-        plan = self._plan_on_snapshot(params, probe_parameters, probe_secrets)
+        definition = self.definition
+        context = self._context()
+        params = definition.check_params(self._validate(definition, self._task.args), context)
+        probe_parameters = definition.probe_parameters(params)
+        probe_secrets = definition.probe_secrets(params)
+        plan = self._plan_on_snapshot(params, probe_parameters, probe_secrets, context)
         if plan is None:
-            plan = self.plan(params, self._execute_payload("probe", probe_parameters, probe_secrets))
+            current = definition.known_current(probe_parameters)
+            if current is None:
+                current = self._execute_payload(params, context, "probe", probe_parameters, probe_secrets)
+            plan = definition.plan(params, current, context)
         outcome = dict(plan.result, changed=bool(plan.operations))
-        if plan.operations and not self._play_context.check_mode:
+        if plan.operations and not context.check_mode:
             # Marked before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
             # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
-            self._marked_change = _snapshot.marked_change(self._task_vars, self.module_name)
-            applied_result = self._execute_payload("apply", self.apply_parameters(params, plan), self.secrets(params, "apply"))
-            outcome.update(self.check_applied(params, plan, applied_result) or {})
+            self._marked_change = _snapshot.marked_change(self._task_vars, definition.areas)
+            applied_result = self._execute_payload(params, context, "apply", definition.apply_parameters(params, plan),
+                                                   plan.secrets)
+            outcome.update(definition.check_applied(params, plan, applied_result) or {})
         if plan.warnings:
             outcome["warnings"] = list(plan.warnings)
         if self._play_context.diff:
             outcome["diff"] = {"before": plan.before, "after": plan.after}
         return outcome
 
-    def _plan_on_snapshot(self, params: dict, probe_parameters: dict, probe_secrets: dict) -> Plan | None:
+    def _plan_on_snapshot(self, params: dict, probe_parameters: dict, probe_secrets: dict, context: Context) -> Plan | None:
         """The plan made on the shared read given in the snapshot option, or None when the host must be read.
 
         A probe that compares a secret on the host is never in a snapshot. A
@@ -362,39 +276,41 @@ class WindowsTaskAction(ActionBase):
         again on a fresh read, which either fails the same way or finds the host
         changed.
         """
-        if "snapshot" not in self.argument_spec:
+        definition = self.definition
+        if "snapshot" not in definition.argument_spec:
             return None
         try:
             snapshot = _snapshot.snapshot_of(params.get("snapshot"))
         except _snapshot.SnapshotError as error:
             raise TaskInputError(f"snapshot {error}") from error
-        if snapshot is None or probe_secrets or self._task.delegate_to:
+        if snapshot is None or probe_secrets or context.delegated:
             return None
-        current = _snapshot.lookup(snapshot, self._task_vars, self.module_name, probe_parameters,
-                                   _snapshot.identity(self._play_context))
+        current = _snapshot.lookup(snapshot, self._task_vars, definition.name, probe_parameters, context.runs_as,
+                                   definition.areas)
         if current is None:
             return None
         try:
-            plan = self.plan(params, current)
+            plan = definition.plan(params, current, context)
         except (PlanError, PayloadError):
             return None
         self._display.vvv(f"{self.fqcn}: planned on the snapshot; the host was not read again")
         return plan
 
-    def _validate(self) -> dict:
-        args = self._task.args
-        validation = ArgumentSpecValidator(self.argument_spec, **self.spec_rules).validate(args)
+    def _validate(self, definition: Definition, args) -> dict:
+        """args checked against the definition's argument spec; its no_log values are hidden from then on."""
+        validation = ArgumentSpecValidator(definition.argument_spec, **definition.spec_rules).validate(args)
         # Collected before any error is raised: a message about a bad value may quote a secret.
         # pylint: disable-next=protected-access
-        self._no_log_values = set(validation._no_log_values)
-        if validation.error_messages or text_errors(self.argument_spec, args):
+        self._no_log_values.update(validation._no_log_values)
+        if validation.error_messages or text_errors(definition.argument_spec, args):
             # Told again option by option, so that each message names its option, parent[index].sub for a
             # suboption; the validator's own messages stand if that finds nothing.
-            messages = spec_errors(self.argument_spec, self.spec_rules, args) or validation.error_messages
+            messages = spec_errors(definition.argument_spec, definition.spec_rules, args) or validation.error_messages
             raise TaskInputError("; ".join(messages))
         return validation.validated_parameters
 
-    def _execute_payload(self, step: str, parameters: dict, secrets: dict[str, Secret]) -> dict:
+    def _execute_payload(self, params: dict, context: Context, step: str, parameters: dict,
+                         secrets: dict[str, Secret]) -> dict:
         """Run the payload once on the host and return its ``$Ansible.Result``.
 
         ``module_args`` describes the run with the options of ansible.windows.win_powershell, which is how it
@@ -402,9 +318,9 @@ class WindowsTaskAction(ActionBase):
         they reach the script as SecureString or PSCredential and never appear in its text.
         """
         module_args = {
-            "script": payload_source(self.module_name),
+            "script": payload_source(self.definition.name),
             "parameters": {"Mode": step, **parameters},
-            "depth": self.result_depth,
+            "depth": self.definition.result_depth,
             "error_action": "stop",
         }
         if secrets:
@@ -436,7 +352,7 @@ class WindowsTaskAction(ActionBase):
         payload_result = module_result.get("result")
         payload_result = payload_result if isinstance(payload_result, dict) else {}
         if module_result.get("failed") or module_result.get("unreachable"):
-            message = self.explain_failure(step, windows_message(module_result))
+            message = self.definition.explain_failure(params, step, windows_message(module_result), context)
             raise PayloadError(f"{step} failed on the host: {message}", step,
                                changed=bool(module_result.get("changed")), partial=payload_result)
         self._host_warnings.extend(str(w) for w in module_result.get("warning") or [])
@@ -464,3 +380,16 @@ class WindowsTaskAction(ActionBase):
         outcome = self._low_level_execute_command(command, sudoable=False,
                                                   in_data=runner_input(module_args, bool(self._task.check_mode)))
         return runner_result(outcome.get("stdout", ""), outcome.get("stderr", ""), outcome.get("rc"))
+
+
+def action_module(name: str) -> type:
+    """The action plugin class of the module ``name``: the engine over its definition."""
+    definition = definition_of(name)
+
+    class ActionModule(WindowsTaskAction):  # pylint: disable=redefined-outer-name
+        __doc__ = type(definition).__doc__
+
+    ActionModule.definition = definition
+    ActionModule.__module__ = f"ansible_collections.{COLLECTION}.plugins.action.{name}"
+    ActionModule.__qualname__ = "ActionModule"
+    return ActionModule

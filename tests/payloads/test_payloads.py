@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from winsim import powershell, registry
+from winsim import powershell, models
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 
@@ -77,8 +77,8 @@ def test_the_parse_check_can_fail():
 
 
 def test_every_payload_has_a_model_and_every_model_a_payload():
-    registry.load_all()
-    assert set(registry.PAYLOAD_MODELS) == {p.stem for p in PAYLOADS}
+    models.load_all()
+    assert set(models.PAYLOAD_MODELS) == {p.stem for p in PAYLOADS}
 
 
 @pytest.mark.parametrize("path", ACTION_PLUGINS, ids=_ids(ACTION_PLUGINS))

@@ -18,7 +18,7 @@ import pytest
 
 import recordings
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     Plan,
     PlanError,
     UnexpectedProbeResult,

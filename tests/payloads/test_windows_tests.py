@@ -16,15 +16,15 @@ import yaml
 
 from winsim import powershell
 
-from ansible_collections.pkiops.keyfactor_command.plugins.action.host_snapshot import ActionModule as HostSnapshot
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _payloads
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Definition, definition_of
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 WINDOWS = REPO / "tests" / "windows"
 HARNESS = WINDOWS / "_harness.ps1"
 WORKFLOW = REPO / ".github" / "workflows" / "windows.yml"
 SCRIPTS = sorted([*WINDOWS.glob("*.ps1"), *WINDOWS.glob("*.psm1")])
-PAYLOADS = sorted(path.stem for path in pathlib.Path(_windows_task.PAYLOAD_DIR).glob("[!_]*.ps1"))
+PAYLOADS = sorted(path.stem for path in pathlib.Path(_payloads.PAYLOAD_DIR).glob("[!_]*.ps1"))
 # Pester 5's own commands, which are not Verb-Noun.
 PESTER_DSL = {"describe", "context", "it", "beforeall", "afterall", "beforeeach", "aftereach", "beforediscovery",
               "should", "mock", "inmodulescope"}
@@ -100,13 +100,14 @@ def test_the_alias_check_sees_an_alias():
 
 def test_harness_inlines_fragments_with_the_controllers_pattern():
     patterns = re.findall(r"Regex\]::new\(\s*'([^']+)'", _text(HARNESS))
-    assert patterns == [_windows_task._INCLUDE.pattern]  # pylint: disable=protected-access
+    assert patterns == [_payloads._INCLUDE.pattern]  # pylint: disable=protected-access
 
 
 def test_harness_keeps_the_result_depth_the_controller_asks_for():
     body = re.search(r"function Get-ResultDepth \{(.*?)\n\}", _text(HARNESS), re.DOTALL).group(1)
-    assert re.search(r"if \(\$Name -eq 'host_snapshot'\) \{\s+return (\d+)", body).group(1) == str(HostSnapshot.result_depth)
-    assert body.rstrip().splitlines()[-1].strip() == str(_windows_task.WindowsTaskAction.result_depth)
+    assert re.search(r"if \(\$Name -eq 'host_snapshot'\) \{\s+return (\d+)", body).group(1) == str(
+        definition_of("host_snapshot").result_depth)
+    assert body.rstrip().splitlines()[-1].strip() == str(Definition.result_depth)
 
 
 def test_harness_recognises_should_process_as_win_powershell_does():

@@ -14,27 +14,27 @@ COLLECTIONS = REPO / ".cache" / "collections"
 
 
 @functools.lru_cache(maxsize=1)
-def _windows_task():
+def _payloads():
     # pylint: disable=import-outside-toplevel
     try:
-        from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+        from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _payloads as payloads
     except ImportError:
         from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
         _AnsibleCollectionFinder(paths=[str(COLLECTIONS)])._install()  # pylint: disable=protected-access
-        from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
-    return _windows_task
+        from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _payloads as payloads
+    return payloads
 
 
 def source(name: str) -> str:
     """The script payload ``name`` sends to the host, its fragments inlined."""
-    return _windows_task().payload_source(name)
+    return _payloads().payload_source(name)
 
 
 @functools.lru_cache(maxsize=None)
 def line_origins(name: str) -> tuple[tuple[str, int], ...]:
     """(file name, 1-based line) of each line of ``source(name)``, in order."""
-    task = _windows_task()
+    task = _payloads()
     origins: list[tuple[str, int]] = []
     file_name = f"{name}.ps1"
     for number, line in enumerate(

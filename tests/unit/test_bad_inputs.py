@@ -845,7 +845,7 @@ def fixture_run_case(monkeypatch, tmp_path, pki):
         cls = MODULES[bad.module]
         task = _task(cls, resolve(bad.args, pki))
         action = cls(task, _connection(), _play_context(), loader=None, templar=None, shared_loader_obj=None)
-        action._load_name = f"{_windows_task.COLLECTION}.{cls.module_name}"  # pylint: disable=protected-access
+        action._load_name = f"{_windows_task.COLLECTION}.{cls.definition.name}"  # pylint: disable=protected-access
         replay = WinPowerShellReplay()
         if bad.probe is not None:
             replay.queue(win_powershell_ok(bad.probe))
@@ -859,7 +859,7 @@ def fixture_run_case(monkeypatch, tmp_path, pki):
 
 def _task(cls, args: dict):
     task = MagicMock()
-    task.args, task.async_val, task.check_mode, task.diff, task.action, task.become = args, 0, False, False, cls.module_name, False
+    task.args, task.async_val, task.check_mode, task.diff, task.action, task.become = args, 0, False, False, cls.definition.name, False
     task.loop, task.loop_with, task.delegate_to, task.run_once = None, None, None, False
     return task
 
@@ -925,9 +925,9 @@ def test_the_matrix_covers_every_module_and_every_option():
     assert {c.module for c in CASES} == set(MODULES)
     assert len(CASES) >= 120
     for module, cls in MODULES.items():
-        assert cls.module_name == module
+        assert cls.definition.name == module
         wanted = set()
-        for name, option in cls.argument_spec.items():
+        for name, option in cls.definition.argument_spec.items():
             wanted.add(name)
             wanted.update(f"{name}.{sub}" for sub in option.get("options", {}))
         covered = {re.sub(r"\[\d+\]", "", c.option) for c in CASES if c.module == module}

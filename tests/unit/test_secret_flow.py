@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import importlib
 import importlib.util
+import inspect
 import json
 import pathlib
 import re
@@ -28,11 +29,8 @@ import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule as IisAppPools
 from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
 from ansible_collections.pkiops.keyfactor_command.plugins.action.readiness_info import ActionModule as ReadinessInfo
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
-    RUNNER,
-    WindowsTaskAction,
-    payload_source,
-)
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Definition, definition_of
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import RUNNER, payload_source
 from reliability import scan_for_secrets
 from secret_scan import pfx_forms, strings_in
 from winsim.powershell import script_parameters
@@ -291,8 +289,11 @@ def test_every_module_with_a_secret_option_has_a_flow_case_and_the_others_send_n
     with_secrets = {o.module for o in SECRET_OPTIONS if o.module in MODULES}
     assert with_secrets == covered
     for module in set(MODULES) - covered:
-        action = importlib.import_module(f"ansible_collections.pkiops.keyfactor_command.plugins.action.{module}").ActionModule
-        assert action.secrets is WindowsTaskAction.secrets, f"{module} sends secrets but has no flow case here"
+        definition = type(definition_of(module))
+        assert definition.probe_secrets is Definition.probe_secrets, f"{module} sends secrets but has no flow case here"
+        # A secret, for the probe or the apply, reaches the host only as a Secret.
+        assert "Secret(" not in inspect.getsource(inspect.getmodule(definition)), (
+            f"{module} makes secrets but has no flow case here")
 
 
 @pytest.mark.parametrize("case", sorted(FLOW_CASES))
@@ -313,7 +314,7 @@ def test_secrets_reach_the_payload_only_as_secure_sensitive_parameters(case, pfx
         step = call["module_args"]["parameters"]["Mode"]
         module_args = call["module_args"]
         assert call["module_name"] == RUNNER
-        assert module_args["script"] == payload_source(cls.module_name), "the script is the payload, nothing added"
+        assert module_args["script"] == payload_source(cls.definition.name), "the script is the payload, nothing added"
         texts[f"{step} script"] = module_args["script"]
         command, runner, payload, request, secrets_line = call["transport"]["command"], *call["transport"]["input_lines"]
         texts[f"{step} command line"] = command + "\n" + (command_script(command) or "")

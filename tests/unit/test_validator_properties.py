@@ -23,11 +23,11 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _cluster, _user_rights
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _cluster_generic_service_role, _user_rights
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certificates import normalise_thumbprint, serial_number
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._principals import principal_problem
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import HIVE_ROOTS, local_machine_subkey
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 from reliability import record
 from winsim.certificates import serial_as_windows_shows_it
 
@@ -149,7 +149,7 @@ def test_a_right_listed_twice_in_two_spellings_is_refused():
     tried.record()
 
 
-# --- NetBIOS names of cluster roles (_cluster.check_role_name) -----------------------------------------------------------
+# --- NetBIOS names of cluster roles (_cluster_generic_service_role.check_role_name) ------------------------------------
 
 NETBIOS_ALLOWED = set(string.ascii_letters + string.digits + "-")
 # What users type: the allowed alphabet, every character the rule names, spaces, control and non-ASCII characters.
@@ -177,25 +177,25 @@ def broken_netbios_rules(name: str) -> list[str]:
 @given(st.from_regex(r"\A[A-Za-z0-9-]{1,15}\Z", fullmatch=True))
 def test_every_name_of_1_to_15_letters_digits_and_inner_hyphens_is_accepted_unchanged(name):
     assume(not name.isdigit() and not name.startswith("-") and not name.endswith("-"))
-    assert _cluster.check_role_name(name) == name
-    assert _cluster.check_role_name(f"  {name} ") == name
+    assert _cluster_generic_service_role.check_role_name(name) == name
+    assert _cluster_generic_service_role.check_role_name(f"  {name} ") == name
 
 
 @_settings(200)
 @given(st.text(NAME_ALPHABET, max_size=20))
 def test_every_accepted_name_is_1_to_15_characters_of_the_allowed_alphabet(name):
     try:
-        accepted = _cluster.check_role_name(name)
+        accepted = _cluster_generic_service_role.check_role_name(name)
     except TaskInputError:
         return
     assert 1 <= len(accepted) <= 15
     assert set(accepted) <= NETBIOS_ALLOWED
     assert not accepted.isdigit() and accepted[0] != "-" and accepted[-1] != "-"
-    assert _cluster.check_role_name(accepted) == accepted
+    assert _cluster_generic_service_role.check_role_name(accepted) == accepted
 
 
 def test_every_rejected_name_breaks_a_stated_rule_and_the_message_names_each_broken_rule():
-    tried = Tried("_cluster.check_role_name")
+    tried = Tried("_cluster_generic_service_role.check_role_name")
 
     @_settings(200)
     @given(st.one_of(st.text(NAME_ALPHABET, max_size=24), st.from_regex(r"\A[A-Za-z0-9-]{16,30}\Z", fullmatch=True),
@@ -203,10 +203,10 @@ def test_every_rejected_name_breaks_a_stated_rule_and_the_message_names_each_bro
     def check(name):
         broken = broken_netbios_rules(name)
         if not broken:
-            assert _cluster.check_role_name(name) == name.strip()
+            assert _cluster_generic_service_role.check_role_name(name) == name.strip()
             return
         tried()
-        message = rejection(_cluster.check_role_name, name)
+        message = rejection(_cluster_generic_service_role.check_role_name, name)
         assert message.startswith(f"name: {name.strip()!r} cannot be a role's client access point name: ")
         for rule in broken:
             assert rule in message, f"{rule} is not in {message}"
@@ -215,7 +215,7 @@ def test_every_rejected_name_breaks_a_stated_rule_and_the_message_names_each_bro
     tried.record()
 
 
-# --- IPv4 static addresses (_cluster.check_params) -------------------------------------------------------------------------
+# --- IPv4 static addresses (_cluster_generic_service_role.check_params) -------------------------------------------
 
 CLUSTER_PARAMS = {"name": "CloudGateway", "service": "CAGateway", "cluster": None, "static_addresses": [], "storage": [],
                   "registry_checkpoints": [], "registry_checkpoints_exclusive": False, "additional_services": [],
@@ -228,7 +228,7 @@ UNUSABLE = [ipaddress.ip_network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.2
 
 
 def checked_addresses(*addresses: str) -> list[str]:
-    return _cluster.check_params(dict(CLUSTER_PARAMS, static_addresses=list(addresses)))["static_addresses"]
+    return _cluster_generic_service_role.check_params(dict(CLUSTER_PARAMS, static_addresses=list(addresses)))["static_addresses"]
 
 
 def usable(address: ipaddress.IPv4Address) -> bool:
@@ -258,7 +258,7 @@ def address_like(draw) -> str:
 
 
 def test_every_text_that_is_not_a_dotted_quad_is_refused_naming_its_entry():
-    tried = Tried("_cluster static_addresses")
+    tried = Tried("_cluster_generic_service_role static_addresses")
 
     @_settings(200)
     @given(st.lists(st.ip_addresses(v=4).filter(usable).map(str), max_size=3, unique=True), address_like())
@@ -274,7 +274,7 @@ def test_every_text_that_is_not_a_dotted_quad_is_refused_naming_its_entry():
 
 
 def test_an_address_listed_twice_in_two_spellings_is_refused():
-    tried = Tried("_cluster static_addresses duplicates")
+    tried = Tried("_cluster_generic_service_role static_addresses duplicates")
 
     @_settings(100)
     @given(st.ip_addresses(v=4).filter(usable), st.sampled_from(["", " ", "\t"]))

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
 
 import pki_fixtures
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-from winsim import registry, win_powershell
+from winsim import models, win_powershell
 from winsim.certificates import certificate_entry, find_certificate, store
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
 from winsim.state import complete
 
-registry.load_all()
+models.load_all()
 
 
 thumbprint_of = pki_fixtures.thumbprint

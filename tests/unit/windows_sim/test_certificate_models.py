@@ -9,8 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, pkcs12
 
 import pki_fixtures
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret, payload_source
-from winsim import registry, win_powershell
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Secret
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
+from winsim import models, win_powershell
 from winsim.certificates import (
     DEFAULT_KEY_ACL,
     certificate_entry,
@@ -26,7 +27,7 @@ from winsim.host import Host
 from winsim.manifest import ModuleInvocation
 from winsim.state import complete
 
-registry.load_all()
+models.load_all()
 
 PASSWORD = "Pfx-Sup3r-Secret!Pa55"
 NS = "NT AUTHORITY\\NETWORK SERVICE"

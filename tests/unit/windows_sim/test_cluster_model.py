@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import check_params, plan_role
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import check_params, plan_role
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
-from winsim import cluster as model, registry, win_powershell
+from winsim import cluster as model, models, win_powershell
 from winsim.certificates import create_registry_key
 from winsim.cluster import complete as complete_cluster
 from winsim.errors import HostError
@@ -16,7 +16,7 @@ from winsim.host import Host
 from winsim.manifest import ModuleInvocation
 from winsim.state import complete
 
-registry.load_all()
+models.load_all()
 
 GATEWAY, SYNC = "Keyfactor Managed CA Gateway", "Keyfactor Managed CA Sync Service"
 CHECKPOINT = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"

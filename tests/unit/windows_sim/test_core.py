@@ -12,7 +12,7 @@ from ansible import __version__ as ansible_core_version
 from ansible.executor.powershell import module_manifest
 
 from winsim import host as simulated_host
-from winsim import registry, win_powershell
+from winsim import models, win_powershell
 from winsim.accounts import Directory, resolve_as_payload
 from winsim.errors import HostError, IdentityNotMapped
 from winsim.manifest import SEPARATOR, ManifestError, ModuleInvocation, check_core_version, decode
@@ -156,9 +156,39 @@ class EchoModel:
 @pytest.fixture
 def echo():
     model = EchoModel()
-    registry.payload_model("unit_test_echo")(model)
+    models.payload_model("unit_test_echo")(model)
     yield model
-    del registry.PAYLOAD_MODELS["unit_test_echo"]
+    del models.PAYLOAD_MODELS["unit_test_echo"]
+
+
+BENCH_MODELS = pathlib.Path(__file__).resolve().parents[2] / "bench" / "windows_sim_models.py"
+
+
+@pytest.fixture(name="restore_models")
+def fixture_restore_models(monkeypatch):
+    """Puts the registered models back as they were after a test that loads a run's own."""
+    payload_models = dict(models.PAYLOAD_MODELS)
+    monkeypatch.setattr(models, "_LOADED_EXTRA", set())
+    yield
+    models.PAYLOAD_MODELS.clear()
+    models.PAYLOAD_MODELS.update(payload_models)
+
+
+def test_the_simulator_knows_only_the_collections_payloads_unless_a_run_brings_its_own(restore_models, monkeypatch):
+    monkeypatch.delenv(models.EXTRA_MODELS_VARIABLE, raising=False)
+    models.load_all()
+    assert "bench_baseline_cluster_role" not in models.PAYLOAD_MODELS
+    monkeypatch.setenv(models.EXTRA_MODELS_VARIABLE, str(BENCH_MODELS))
+    models.load_all()
+    models.load_all()
+    assert "bench_baseline_cluster_role" in models.PAYLOAD_MODELS
+    assert models.PAYLOAD_MODELS.get("bench_baseline_other") is None
+
+
+def test_a_run_naming_a_models_file_that_is_not_there_fails(restore_models, monkeypatch, tmp_path):
+    monkeypatch.setenv(models.EXTRA_MODELS_VARIABLE, str(tmp_path / "missing.py"))
+    with pytest.raises(OSError):
+        models.load_all()
 
 
 def run_script(script: str, parameters: dict | None = None, *, check_mode: bool = False, diff_mode: bool = False,

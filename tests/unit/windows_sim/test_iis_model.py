@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_pools_spec import POOL_OPTIONS
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._iis_app_pools import plan
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import Secret
-from winsim import iis, registry, win_powershell
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Secret
+from winsim import iis, models, win_powershell
 from winsim.errors import HostError, IdentityNotMapped
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
@@ -27,7 +27,7 @@ IIS_IUSRS = "S-1-5-32-568"
 DEFAULT_SETTINGS = {"managed_runtime_version": "v4.0", "pipeline_mode": "Integrated", "load_user_profile": True,
                     "start_mode": "OnDemand", "auto_start": True, "enable_32bit": False}
 
-registry.load_all()
+models.load_all()
 
 
 def make_host(pools: dict | None = None, *, iis_installed: bool = True, accounts: list | None = None) -> Host:

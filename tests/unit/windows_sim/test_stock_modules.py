@@ -9,7 +9,7 @@ import json
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 import pki_fixtures
-from winsim import manifest, registry, state as state_file
+from winsim import manifest, models, state as state_file
 from winsim.host import Host
 from winsim.stock import installed_source, module_kind_and_check_mode, run_stock
 from winsim.stock.win_acl import FILE_SYSTEM_RIGHTS
@@ -33,7 +33,7 @@ def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, module_s
     module_source is the module's PowerShell as the host receives it; empty, the installed collection's is used."""
     invocation = manifest.ModuleInvocation(
         name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script=module_source, become=False)
-    return run_stock(host, registry.STOCK_MODULES[fqcn], invocation)
+    return run_stock(host, models.STOCK_MODULES[fqcn], invocation)
 
 
 def snapshot(host: Host) -> str:
@@ -50,13 +50,13 @@ def assert_failed(result: dict, message: str) -> None:
 
 def test_every_stand_in_is_registered():
     for module in ("setup", "win_feature", "win_file", "win_acl", "win_group_membership", "win_user", "win_service_info"):
-        assert f"ansible.windows.{module}" in registry.STOCK_MODULES
+        assert f"ansible.windows.{module}" in models.STOCK_MODULES
 
 
 def test_check_mode_support_is_read_from_each_installed_module():
     legacy_with_check_mode = {"ansible.windows.win_feature", "ansible.windows.win_file",
                               "ansible.windows.win_group_membership"}
-    for fqcn in registry.STOCK_MODULES:
+    for fqcn in models.STOCK_MODULES:
         kind, supported = module_kind_and_check_mode(installed_source(fqcn))
         if fqcn == "ansible.windows.win_acl":
             assert (kind, supported) == ("legacy", False)

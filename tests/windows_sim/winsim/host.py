@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 
-from . import cluster as cluster_file, manifest, registry, state as state_file, transport, windows_logs
+from . import cluster as cluster_file, manifest, models, state as state_file, transport, windows_logs
 from .accounts import Directory
 
 
@@ -65,7 +65,7 @@ def _secrets(invocation: manifest.ModuleInvocation) -> list[str]:
     found = []
     for parameter in args.get("sensitive_parameters") or []:
         found += [parameter.get("value"), parameter.get("password")]
-    module = registry.STOCK_MODULES.get(invocation.name)
+    module = models.STOCK_MODULES.get(invocation.name)
     for option in module.secret_options if module else ():
         found.append(args.get(option))
     found += [value for option, value in args.items() if "password" in option.lower()]
@@ -131,7 +131,7 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
     a node of, if any. Returns the result and the output as the host wrote it (what a winrm or psrp connection
     shows at -vvvvv).
     """
-    registry.load_all()
+    models.load_all()
     if manifest.SEPARATOR in in_data:
         invocation = manifest.decode(in_data)
         run_request = None
@@ -186,11 +186,11 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             result = run_win_powershell(host, invocation, model_fault)
         elif model_fault:
             result = {"failed": True, "changed": False, "msg": model_fault.get("error", "simulated failure")}
-        elif invocation.name in registry.STOCK_MODULES:
+        elif invocation.name in models.STOCK_MODULES:
             # pylint: disable-next=import-outside-toplevel
             from .stock import run_stock
 
-            result = run_stock(host, registry.STOCK_MODULES[invocation.name], invocation)
+            result = run_stock(host, models.STOCK_MODULES[invocation.name], invocation)
         else:
             result = {
                 "failed": True,

@@ -21,7 +21,7 @@ import typing as t
 
 from . import powershell
 from .errors import HostError, ModuleArgumentError
-from .registry import PAYLOAD_MODELS, StockModule
+from .models import PAYLOAD_MODELS, StockModule
 from .stock import validate
 
 _SECURE_TYPES = {"securestring", "system.security.securestring", "pscredential",

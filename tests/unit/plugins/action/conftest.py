@@ -81,7 +81,7 @@ def make_action(monkeypatch, sleeps):
         task.async_val = 0
         task.check_mode = check_mode
         task.diff = diff
-        task.action = cls.module_name
+        task.action = cls.definition.name
         # As a task without a loop or delegation has them; a MagicMock's would be truthy.
         task.loop, task.loop_with, task.delegate_to, task.run_once = None, None, None, False
         connection = MagicMock()
@@ -92,7 +92,7 @@ def make_action(monkeypatch, sleeps):
         play_context.diff = diff
         play_context.become, play_context.become_method, play_context.become_user = False, None, None
         action = cls(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
-        action._load_name = f"{_windows_task.COLLECTION}.{cls.module_name}"  # pylint: disable=protected-access
+        action._load_name = f"{_windows_task.COLLECTION}.{cls.definition.name}"  # pylint: disable=protected-access
         replay = WinPowerShellReplay()
         monkeypatch.setattr(action, "_execute_module", replay)
         monkeypatch.setattr(action, "_low_level_execute_command", replay.low_level)

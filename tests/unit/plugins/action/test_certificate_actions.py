@@ -17,14 +17,15 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry
 from ansible_collections.pkiops.keyfactor_command.plugins.action.pfx_import import ActionModule as PfxImport
 from ansible_collections.pkiops.keyfactor_command.plugins.action.private_key_acl import ActionModule as PrivateKeyAcl
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_keys import FULL_CONTROL, READ, signed
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError, payload_source
-from winsim import registry, transport, win_powershell
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
+from winsim import models, transport, win_powershell
 from winsim.certificates import certificate_entry, find_certificate, serial_as_windows_shows_it, store
 from winsim.host import Host
 from winsim.manifest import ModuleInvocation
 from winsim.state import complete
 
-registry.load_all()
+models.load_all()
 
 PASSWORD = "Pfx-Sup3r-Secret!Pa55"
 NS = "NT AUTHORITY\\NETWORK SERVICE"
@@ -53,7 +54,7 @@ def der_base64(issued) -> str:
 
 
 def fqcn(cls) -> str:
-    return f"pkiops.keyfactor_command.{cls.module_name}"
+    return f"pkiops.keyfactor_command.{cls.definition.name}"
 
 
 thumbprint_of = pki_fixtures.thumbprint

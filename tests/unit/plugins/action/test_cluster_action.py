@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.pkiops.keyfactor_command.plugins.action.cluster_generic_service_role import ActionModule
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_generic_service_role_spec import (
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+)
 
 GATEWAY = "Keyfactor Managed CA Gateway"
 ARGS = {"name": "CloudGateway", "service": GATEWAY, "static_addresses": ["10.0.0.50"], "storage": ["Cluster Disk 2"]}
@@ -18,6 +23,13 @@ PROBE = {
     "group": None,
     "resources": [{"name": "Cluster Disk 2", "group": "Available Storage"}],
 }
+
+
+def test_present_needs_a_service_and_absent_does_not():
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway"})
+    assert any("service" in m for m in result.error_messages)
+    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway", "state": "absent"})
+    assert not result.error_messages
 
 
 def test_bad_input_fails_with_no_round_trip(make_action):

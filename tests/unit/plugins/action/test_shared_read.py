@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib
 import json
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.pkiops.keyfactor_command.plugins.action.host_snapshot import ActionModule as HostSnapshot
 from ansible_collections.pkiops.keyfactor_command.plugins.action.iis_app_pools import ActionModule as IisAppPools
 from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights import ActionModule as UserRights
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _snapshot
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _host_snapshot, _snapshot
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Context
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import payload_source
 
 SERVICE_ACCOUNT = "CONTOSO\\svc_keyfactor"
@@ -61,8 +62,8 @@ def test_a_task_to_change_applies_on_the_snapshot_and_marks_its_change(make_acti
     assert result["changed"] is True, result
     assert replay.modes == ["apply"], "one round trip for a change"
     after = result["ansible_facts"][_snapshot.CHANGES_FACT]
-    assert after["iis"] == "a1", "another domain's mark is kept"
-    assert after["user_rights"] not in ("b2", None), "this domain gets a mark it never had"
+    assert after["iis"] == "a1", "another area's mark is kept"
+    assert after["user_rights"] not in ("b2", None), "this area gets a mark it never had"
 
 
 @pytest.mark.parametrize("why, args, task_vars", [
@@ -86,7 +87,7 @@ def test_the_host_is_read_when_the_snapshot_cannot_answer(make_action, ps_ok, wh
     assert replay.modes == ["probe"]
 
 
-def test_a_change_in_another_domain_leaves_the_read_fresh(make_action):
+def test_a_change_in_another_area_leaves_the_read_fresh(make_action):
     action, replay = make_action(UserRights, {**RIGHTS, "snapshot": registered(GRANTED, {"iis": "a1"})})
     result = action.run(task_vars=on_host(**{_snapshot.CHANGES_FACT: {"iis": "d4", "certificates": "e5"}}))
     assert result["changed"] is False and replay.calls == []
@@ -96,7 +97,7 @@ def test_no_sequence_of_changes_brings_a_stale_read_back():
     facts = on_host()
     marks = set()
     for _change in range(50):
-        facts["ansible_facts"] = _snapshot.marked_change(facts, "user_rights")
+        facts["ansible_facts"] = _snapshot.marked_change(facts, UserRights.definition.areas)
         marks.add(facts["ansible_facts"][_snapshot.CHANGES_FACT]["user_rights"])
     assert len(marks) == 50
 
@@ -149,12 +150,13 @@ def test_a_probe_that_compares_a_secret_never_uses_a_snapshot(make_action, ps_ok
     pool = {"name": "KeyfactorPortal", "identity_type": "SpecificUser", "username": SERVICE_ACCOUNT}
     with_password = {"pools": [{**pool, "password": "Pool-Pa55word!"}]}
     # A snapshot that holds exactly this task's read, under the key its probe parameters give.
-    action, _replay = make_action(IisAppPools, with_password)
-    params = action.check_params(action._validate())  # pylint: disable=protected-access
-    probe = action.probe_parameters(params)
+    definition = IisAppPools.definition
+    validated = ArgumentSpecValidator(definition.argument_spec, **definition.spec_rules).validate(with_password)
+    probe = definition.probe_parameters(definition.check_params(validated.validated_parameters, Context()))
     reading = {"iis_installed": True, "pools": {"KeyfactorPortal": {"exists": False}}}
     snapshot = registered(reading, module="iis_app_pools", probe=probe)
-    assert _snapshot.lookup(_snapshot.snapshot_of(snapshot), on_host(), "iis_app_pools", probe, AS_CONNECTION_USER) == reading
+    assert _snapshot.lookup(_snapshot.snapshot_of(snapshot), on_host(), "iis_app_pools", probe, AS_CONNECTION_USER,
+                            definition.areas) == reading
 
     action, replay = make_action(IisAppPools, {**with_password, "snapshot": snapshot})
     replay.queue(ps_ok({"iis_installed": False}))
@@ -237,14 +239,14 @@ def test_a_read_that_failed_on_the_host_is_not_kept(make_action, ps_ok):
 
 def test_a_reading_holding_a_secret_text_is_not_kept(make_action, ps_ok, monkeypatch):
     action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS}]})
-    original = action.check_params
+    original = _host_snapshot.HostSnapshot.check_params
 
-    def keep_the_secret(params):
-        checked = original(params)
-        action._no_log_values.add("1105")  # pylint: disable=protected-access
-        return checked
+    def with_a_secret(definition, params, context):
+        # As if a read's options held a secret "1105", which the SID in the reading holds too.
+        checked = original(definition, params, context)
+        return dict(checked, hidden=checked["hidden"] + ("1105",))
 
-    monkeypatch.setattr(action, "check_params", keep_the_secret)
+    monkeypatch.setattr(_host_snapshot.HostSnapshot, "check_params", with_a_secret)
     replay.queue(ps_ok({"reads": [{"result": GRANTED, "error": None}]}))
     result = action.run(task_vars={})
     assert result["reads"][0]["state"] == "not kept: it holds text equal to a secret of this task"
@@ -283,13 +285,14 @@ def test_a_bad_read_fails_naming_it_before_the_host_is_read(make_action):
     assert replay.calls == []
 
 
-def test_every_module_a_snapshot_reads_for_has_domains_and_a_snapshot_option():
-    # pylint: disable-next=import-outside-toplevel
+def test_every_module_a_snapshot_reads_for_has_areas_and_a_snapshot_option():
+    # pylint: disable=import-outside-toplevel
     from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import READABLE_MODULES
-    assert sorted(READABLE_MODULES) == sorted(_snapshot.DOMAINS)
+    from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import definition_of
     for module_name in READABLE_MODULES:
-        action = importlib.import_module(f"ansible_collections.pkiops.keyfactor_command.plugins.action.{module_name}")
-        assert "snapshot" in action.ActionModule.argument_spec, module_name
+        definition = definition_of(module_name)
+        assert definition.areas, module_name
+        assert "snapshot" in definition.argument_spec, module_name
 
 
 def test_met_says_whether_every_read_and_check_needs_nothing(make_action, ps_ok):

@@ -1,4 +1,4 @@
-"""The probe → plan → apply cycle every module of the collection runs through WindowsTaskAction."""
+"""The probe → plan → apply cycle every module of the collection runs through WindowsTaskAction, driven by its definition."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.pkiops.keyfactor_command.plugins.action.user_rights import ActionModule
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _windows_task
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _payloads
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Definition, PayloadError, Plan, Secret
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import UserRights
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
     PAYLOAD_DIR,
     RUNNER,
-    PayloadError,
-    Plan,
-    Secret,
     WindowsTaskAction,
     payload_source,
     runner_result,
@@ -82,7 +81,7 @@ def test_the_runner_input_is_ascii_json_after_two_compressed_scripts(user_rights
     assert gzip.decompress(base64.b64decode(runner)).decode() == (PAYLOAD_DIR_PATH / "transport" / "runner.ps1").read_text()
     assert gzip.decompress(base64.b64decode(payload)).decode() == payload_source("user_rights")
     assert json.loads(request) == {"Parameters": replay.calls[0]["module_args"]["parameters"], "CheckMode": False,
-                                   "Depth": ActionModule.result_depth}
+                                   "Depth": ActionModule.definition.result_depth}
     assert json.loads(secrets) == []
 
 
@@ -118,7 +117,7 @@ def test_module_args_ask_for_stop_on_error_and_the_result_depth(user_rights, ps_
     action.run(task_vars={})
     module_args = replay.calls[0]["module_args"]
     assert module_args["error_action"] == "stop"
-    assert module_args["depth"] == ActionModule.result_depth
+    assert module_args["depth"] == ActionModule.definition.result_depth
     assert "sensitive_parameters" not in module_args
 
 
@@ -284,11 +283,10 @@ def test_an_apply_that_loses_the_connection_is_not_retried(user_rights, ps_ok, s
 # --- what the apply reports ------------------------------------------------------------------
 
 
-class CheckedAction(ActionModule):
+class CheckedUserRights(UserRights):
     """user_rights, recording each check_applied call and raising when told to."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self):
         self.checked: list = []
         self.refusal: PayloadError | None = None
 
@@ -298,36 +296,52 @@ class CheckedAction(ActionModule):
             raise self.refusal
 
 
-def test_check_applied_sees_the_plan_and_the_apply_result(make_action, ps_ok):
-    action, replay = make_action(CheckedAction, ARGS)
+def action_over(definition: Definition) -> type:
+    """An action plugin class over a definition the test made."""
+    return type("ActionModule", (WindowsTaskAction,), {"definition": definition})
+
+
+@pytest.fixture(name="checked")
+def fixture_checked(make_action):
+    """checked(check_mode=False) -> (definition, action, replay) of user_rights, recording check_applied."""
+
+    def factory(**kwargs):
+        definition = CheckedUserRights()
+        return (definition, *make_action(action_over(definition), ARGS, **kwargs))
+
+    return factory
+
+
+def test_check_applied_sees_the_plan_and_the_apply_result(checked, ps_ok):
+    definition, action, replay = checked()
     replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
     result = action.run(task_vars={})
     assert not result.get("failed"), result.get("msg")
-    ((params, plan, applied_result),) = action.checked
+    ((params, plan, applied_result),) = definition.checked
     assert params["rights"] == ARGS["rights"]
     assert plan.operations == replay.calls[1]["module_args"]["parameters"]["Operations"]
     assert applied_result == APPLIED
 
 
 @pytest.mark.parametrize("check_mode, probe", [(False, HELD), (True, NOT_HELD)], ids=["steady state", "check mode"])
-def test_check_applied_is_not_called_without_an_apply(make_action, ps_ok, check_mode, probe):
-    action, replay = make_action(CheckedAction, ARGS, check_mode=check_mode)
+def test_check_applied_is_not_called_without_an_apply(checked, ps_ok, check_mode, probe):
+    definition, action, replay = checked(check_mode=check_mode)
     replay.queue(ps_ok(probe))
     action.run(task_vars={})
     assert replay.modes == ["probe"]
-    assert action.checked == []
+    assert definition.checked == []
 
 
-def test_check_applied_is_not_called_after_a_failed_apply(make_action, ps_ok, ps_failed):
-    action, replay = make_action(CheckedAction, ARGS)
+def test_check_applied_is_not_called_after_a_failed_apply(checked, ps_ok, ps_failed):
+    definition, action, replay = checked()
     replay.queue(ps_ok(NOT_HELD), ps_failed("Access is denied"))
     action.run(task_vars={})
-    assert action.checked == []
+    assert definition.checked == []
 
 
-def test_a_payload_error_from_check_applied_fails_the_task_with_what_was_applied(make_action, ps_ok):
-    action, replay = make_action(CheckedAction, ARGS)
-    action.refusal = PayloadError("apply did less than planned", "apply", changed=True, partial={"applied": ["one"]})
+def test_a_payload_error_from_check_applied_fails_the_task_with_what_was_applied(checked, ps_ok):
+    definition, action, replay = checked()
+    definition.refusal = PayloadError("apply did less than planned", "apply", changed=True, partial={"applied": ["one"]})
     replay.queue(ps_ok(NOT_HELD), ps_ok(APPLIED, changed=True))
     result = action.run(task_vars={})
     assert result["failed"] is True
@@ -347,27 +361,31 @@ def test_the_default_check_applied_accepts_any_result(user_rights, ps_ok):
 # --- secrets --------------------------------------------------------------------------------------
 
 
-class SecretAction(WindowsTaskAction):
+class SecretDefinition(Definition):
     """A module with a no_log password that leaks it everywhere it can."""
 
-    module_name = "user_rights"
+    name = "user_rights"
     argument_spec = {
         "password": {"type": "str", "required": True, "no_log": True},
         "change": {"type": "bool", "default": False},
         "pin": {"type": "int", "no_log": True},
     }
 
-    def secrets(self, params, step):
+    def probe_secrets(self, params):
         return {"Password": Secret(value=params["password"])}
 
-    def plan(self, params, current):
+    def plan(self, params, current, context):
         return Plan(
             operations=[{"set": "password"}] if params["change"] else [],
             before={"password": "old"},
             after={"password": params["password"]},
             result={"note": f"the password is {params['password']}", "echo": params["password"]},
             warnings=[f"password {params['password']} expires soon"],
+            secrets={"Password": Secret(value=params["password"])},
         )
+
+
+SecretAction = action_over(SecretDefinition())
 
 
 @pytest.fixture
@@ -476,11 +494,11 @@ def test_payload_source_inlines_included_fragments(monkeypatch):
         "demo.ps1": "# pkiops-payload: demo\nparam()\n$ErrorActionPreference = 'Stop'\n# pkiops-include: _shared.ps1\nInvoke-Main\n",
         "_shared.ps1": "function Invoke-Main { 'shared' }\n",
     }
-    monkeypatch.setattr(_windows_task, "_read_payload_file", files.__getitem__)
-    _windows_task.payload_source.cache_clear()
+    monkeypatch.setattr(_payloads, "_read_payload_file", files.__getitem__)
+    _payloads.payload_source.cache_clear()
     try:
-        assert _windows_task.payload_source("demo") == (
+        assert _payloads.payload_source("demo") == (
             "# pkiops-payload: demo\nparam()\n$ErrorActionPreference = 'Stop'\nfunction Invoke-Main { 'shared' }\nInvoke-Main\n"
         )
     finally:
-        _windows_task.payload_source.cache_clear()
+        _payloads.payload_source.cache_clear()

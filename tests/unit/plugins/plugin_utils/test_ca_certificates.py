@@ -19,7 +19,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._ca_certi
     load_certificates,
     validity_warnings,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 
 LABEL = "certificates[0].src"
 NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _ca_certificates
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 
 VECTORS = pathlib.Path(cryptography_vectors.__file__).parent
 LABEL = "certificates[0].src"

@@ -23,7 +23,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._certific
     serial_number,
     thumbprint,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 from winsim.certificates import serial_as_windows_shows_it
 
 PASSWORD = "Pfx-Pa55word!"

@@ -6,23 +6,23 @@ import copy
 import uuid
 
 import pytest
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_generic_service_role_spec import (
     ARGUMENT_SPEC,
     SPEC_RULES,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._cluster_generic_service_role import (
     check_params,
     check_role_name,
     dependency_ids,
     plan_role,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,
 )
+from plugins.plugin_utils.spec_options import validated
 
 CHECKPOINT = "SOFTWARE\\Keyfactor\\Keyfactor CA Gateway\\Parameters"
 SYNC_CHECKPOINT = "SOFTWARE\\Keyfactor\\Keyfactor CA Sync\\Parameters"
@@ -33,9 +33,7 @@ SYNC = "Keyfactor Managed CA Sync Service"
 def params(**options) -> dict:
     args = {"name": "CloudGateway", "service": GATEWAY, "cluster": "GWCLUSTER", "static_addresses": ["10.0.0.50"],
             "storage": ["Cluster Disk 2"], "registry_checkpoints": [CHECKPOINT], **options}
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate(args)
-    assert not result.error_messages, result.error_messages
-    return check_params(result.validated_parameters)
+    return check_params(validated(ARGUMENT_SPEC, args, SPEC_RULES))
 
 
 def service(query: str, name: str, display_name: str) -> dict:
@@ -163,13 +161,6 @@ def test_checkpoints_accept_every_spelling_of_the_hive_and_reject_other_hives():
 def test_online_timeout_is_bounded():
     with pytest.raises(TaskInputError, match="online_timeout: 0 is not between 1 and 3600"):
         params(online_timeout=0)
-
-
-def test_present_needs_a_service_and_absent_does_not():
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway"})
-    assert any("service" in m for m in result.error_messages)
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, **SPEC_RULES).validate({"name": "CloudGateway", "state": "absent"})
-    assert not result.error_messages
 
 
 # --- planning a new role ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._iis_app_
     passwords_secret,
     plan,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     Secret,
     TaskInputError,

@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _certificates
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import TaskInputError
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import TaskInputError
 from winsim.certificates import serial_as_windows_shows_it
 
 VECTORS = pathlib.Path(cryptography_vectors.__file__).parent

@@ -15,7 +15,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._private_
     principals_to_resolve,
     signed,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,

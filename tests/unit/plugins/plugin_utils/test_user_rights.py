@@ -13,7 +13,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rig
     canonical_right,
     normalise_rights,
 )
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,

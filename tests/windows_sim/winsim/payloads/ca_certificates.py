@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..certificates import find_certificate, restore_archived, store
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 from ._ca_store import ca_certificate, check_entry
 
 # The physical stores each logical store shows ("System Store Locations").

@@ -6,7 +6,7 @@ import re
 
 from ..certificates import create_registry_key, find_certificate, registry_key, registry_report, serial_number
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 from ._key_acl import key_report
 from .pfx_import import _target
 

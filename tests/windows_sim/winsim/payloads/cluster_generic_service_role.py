@@ -21,7 +21,7 @@ import ipaddress
 
 from .. import cluster as model
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 from ..stock.win_feature import is_installed
 
 _STRING_FIELDS = {

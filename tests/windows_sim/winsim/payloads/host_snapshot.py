@@ -17,7 +17,7 @@ import zlib
 
 from .. import powershell
 from ..errors import HostError
-from ..registry import PAYLOAD_MODELS, payload_model
+from ..models import PAYLOAD_MODELS, payload_model
 
 
 def _read(call, scripts: dict, read: dict) -> dict:

@@ -30,7 +30,7 @@ from ..logon import (
     logon_user,
 )
 from ..passwords import hash_password, password_matches
-from ..registry import payload_model
+from ..models import payload_model
 from ..stock.win_feature import is_installed
 
 _NOT_INSTALLED = ("Could not load file or assembly 'Microsoft.Web.Administration, Version=7.0.0.0, Culture=neutral, "

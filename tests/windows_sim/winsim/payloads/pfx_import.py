@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from ..accounts import resolution_report
 from ..certificates import certificate_entry, find_certificate, orphaned_keys, os_build, restore_archived, store
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 from ._ca_store import ca_certificate, check_entry
 from ._key_acl import apply_operations, check_operations, identity_report, key_report
 from .ca_certificates import add_to_default

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..accounts import resolution_report
 from ..certificates import find_certificate
-from ..registry import payload_model
+from ..models import payload_model
 from ._key_acl import apply_operations, check_operations, identity_report, key_report
 from .pfx_import import _target
 

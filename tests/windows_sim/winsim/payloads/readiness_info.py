@@ -13,7 +13,7 @@ from .. import iis
 from ..accounts import resolution_report, resolve_as_payload
 from ..certificates import find_certificate, registry_report, serial_number
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 from ..stock.win_feature import CATALOGUE, is_installed
 from ._key_acl import key_report
 from .cluster_generic_service_role import _cluster_of, _group_report, _service_report, cluster_report

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..accounts import canonical_sid, resolution_report
 from ..errors import HostError
-from ..registry import payload_model
+from ..models import payload_model
 
 # The rights LSA can assign, kept apart from the collection's own list on
 # purpose: the model must be able to disagree with the controller.

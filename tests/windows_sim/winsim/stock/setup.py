@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from ..registry import stock_module
+from ..models import stock_module
 
 _GROUPED_SUBSETS = {
     "min": ("date_time", "distribution", "dns", "env", "local", "platform", "powershell_version", "user"),

@@ -24,7 +24,7 @@ import re
 from .. import iis
 from ..errors import HostError
 from ..passwords import hash_password, password_matches
-from ..registry import stock_module
+from ..models import stock_module
 from .win_feature import is_installed
 
 _ENUMS = {

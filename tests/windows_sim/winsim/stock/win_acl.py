@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from ..certificates import find_certificate
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 from . import win_file
 from .win_group_membership import convert_to_sid
 

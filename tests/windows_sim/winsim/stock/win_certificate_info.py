@@ -13,7 +13,7 @@ from cryptography import x509
 
 from ..certificates import serial_number
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 
 
 def _info(thumbprint: str, entry: dict) -> dict:

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from ..certificates import certificate_entry, store as open_store
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 from . import win_file
 from .win_feature import is_installed
 

@@ -34,7 +34,7 @@ import dataclasses
 from .. import iis
 from ..accounts import os_build
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 from . import win_file
 
 IIS_IUSRS = "S-1-5-32-568"

@@ -25,7 +25,7 @@ import copy
 import re
 
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 
 SYSTEM_DRIVE = "C:"
 CREATOR_OWNER = "S-1-3-0"

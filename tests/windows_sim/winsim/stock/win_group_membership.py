@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..accounts import SID_PATTERN
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 
 _NOT_TRANSLATED = "Some or all identity references could not be translated."
 

@@ -30,7 +30,7 @@ import re
 
 from ..certificates import create_registry_key, registry_key
 from ..errors import HostError
-from ..registry import stock_module
+from ..models import stock_module
 
 _KINDS = {"none": "None", "binary": "Binary", "dword": "DWord", "expandstring": "ExpandString",
           "multistring": "MultiString", "string": "String", "qword": "QWord"}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ..registry import stock_module
+from ..models import stock_module
 
 _WILDCARD = re.compile(r"[*?\[]")
 # SCM's name for the account it reports as NT AUTHORITY\SYSTEM.

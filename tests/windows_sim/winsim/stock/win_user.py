@@ -31,7 +31,7 @@ import re
 from ..accounts import SID_PATTERN
 from ..errors import HostError
 from ..passwords import hash_password, password_matches
-from ..registry import stock_module
+from ..models import stock_module
 from .win_group_membership import bare_name, local_group_sids
 
 _MIN_PASSWORD_LENGTH = 7

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..errors import HostError
 from ..payloads.user_rights import _KNOWN_RIGHTS
-from ..registry import stock_module
+from ..models import stock_module
 from .win_group_membership import convert_to_sid
 
 

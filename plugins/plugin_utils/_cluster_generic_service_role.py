@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Planning for cluster_generic_service_role: the controller-side checks, and the operations that make a
-Failover Cluster Generic Service role what the task asks, from what the probe found.
+"""pkiops.keyfactor_command.cluster_generic_service_role: its definition, the controller-side checks, and the
+operations that make a Failover Cluster Generic Service role what the task asks, from what the probe found.
 
 Operations run in an order that keeps every prefix of them a role the next run can finish: the role is
 created first (Add-ClusterGenericServiceRole creates the group, its client access point, addresses,
@@ -16,13 +16,18 @@ import ipaddress
 import re
 import string
 
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._windows_task import (
+from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._cluster_generic_service_role_spec import (
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+)
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import (
+    Definition,
     Plan,
     PlanError,
     TaskInputError,
     UnexpectedProbeResult,
 )
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._registry_paths import local_machine_subkey
 
 # The client access point registers a NetBIOS name and a DNS host name, so its name must be valid as both:
 # letters, digits and hyphens (RFC 1123), which also avoids every character Microsoft's "Naming conventions
@@ -43,6 +48,10 @@ _EXPRESSION_WORD = re.compile(r"(?:and|or)(?=[\s(\[]|$)", re.IGNORECASE)
 # wildcards, reads [ ] as one; Add-ClusterResourceDependency -Provider, documented alike, may too, and then such a
 # name would name another resource.
 _UNNAMEABLE = "[]*?"
+# Windows' messages for the failures a task can explain.
+_ACCESS_DENIED = re.compile(r"access is denied|administrative privileges|0x80070005|unauthorizedaccess", re.IGNORECASE)
+_NO_MODULE = re.compile(r"FailoverClusters", re.IGNORECASE)
+_NOT_A_NODE = re.compile(r"cluster service is not running|not a member of a cluster|no cluster", re.IGNORECASE)
 
 
 def check_role_name(name: str, option: str = "name") -> str:
@@ -656,3 +665,46 @@ def plan_role(params: dict, current: dict) -> Plan:
             "actions": [op for op in planner.operations if op["action"] != "wait_online"],
         },
     )
+
+
+class ClusterGenericServiceRole(Definition):
+    """Create, complete or remove a Failover Cluster Generic Service role."""
+
+    name = "cluster_generic_service_role"
+    argument_spec = ARGUMENT_SPEC
+    spec_rules = SPEC_RULES
+    areas = ("cluster",)
+
+    def check_params(self, params, context):
+        return check_params(params)
+
+    def probe_parameters(self, params):
+        services = [] if params["state"] == "absent" else (
+            [params["service"]] + [entry["service"] for entry in params["additional_services"]])
+        return {"Name": params["name"], "Services": services,
+                "Disks": [] if params["state"] == "absent" else params["storage"]}
+
+    def plan(self, params, current, context):
+        return plan_role(params, current)
+
+    def apply_parameters(self, params, plan):
+        return {"Name": params["name"], "Operations": plan.operations}
+
+    def explain_failure(self, params, step, message, context):
+        message = message.rstrip(". ")
+        if _NO_MODULE.search(message) and "module" in message.lower():
+            return (f"{message}. The host needs the Failover Clustering PowerShell module: install the Failover-Clustering "
+                    "feature with its management tools (RSAT-Clustering-PowerShell)")
+        if _NOT_A_NODE.search(message):
+            return f"{message}. Run this task on a node of the cluster, with its cluster service running"
+        if _ACCESS_DENIED.search(message):
+            how = ("the task ran with become, so the account it became needs to be an administrator of the cluster and "
+                   "of every node" if context.become else
+                   "a WinRM logon cannot pass its credentials on to the other nodes (the double hop). Run the task "
+                   "with become: true, become_method: ansible.builtin.runas and become_user set to a cluster "
+                   "administrator, or use CredSSP or Kerberos delegation")
+            return f"{message}. Cluster changes reach every node of the cluster, and {how}"
+        return message
+
+
+DEFINITION = ClusterGenericServiceRole()

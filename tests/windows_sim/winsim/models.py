@@ -3,31 +3,26 @@
 Stock modules register with ``@stock_module(fqcn)``; our payloads register with
 ``@payload_model(tag)``. Anything unregistered fails loudly: the simulator never
 pretends a module it does not model succeeded.
+
+A run may bring models of its own, for scripts that are not the collection's
+payloads (the bench's stock-module baselines): the environment variable
+``WINDOWS_SIM_MODELS`` names their Python files, separated by ``os.pathsep``,
+and ``load_all`` loads each once, where they register like any model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import os
+import pathlib
 import typing as t
 
 STOCK_MODULES: dict[str, "StockModule"] = {}
-# Scripts of the bench's stock-module baselines (tests/bench/baseline), tagged ``bench_baseline_<name>``. They are
-# not the collection's payloads, so the contract "every payload has a model and every model a payload" does not
-# list them, but win_powershell finds them like any payload model.
-BASELINE_PREFIX = "bench_baseline_"
-BASELINE_MODELS: dict[str, t.Callable] = {}
-
-
-class _PayloadModels(dict):
-    """The collection's payload models by tag; a lookup also finds the baselines' script models."""
-
-    def get(self, key, default=None):
-        if isinstance(key, str) and key.startswith(BASELINE_PREFIX):
-            return BASELINE_MODELS.get(key, default)
-        return super().get(key, default)
-
-
-PAYLOAD_MODELS: dict[str, t.Callable] = _PayloadModels()
+PAYLOAD_MODELS: dict[str, t.Callable] = {}
+# The variable that names a run's own model files.
+EXTRA_MODELS_VARIABLE = "WINDOWS_SIM_MODELS"
+_LOADED_EXTRA: set[str] = set()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +49,23 @@ def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides
 
 def payload_model(tag: str):
     def register(function):
-        (BASELINE_MODELS if tag.startswith(BASELINE_PREFIX) else PAYLOAD_MODELS)[tag] = function
+        PAYLOAD_MODELS[tag] = function
         return function
 
     return register
 
 
 def load_all() -> None:
-    """Import every model module so that its decorators run."""
+    """Import every model module so that its decorators run, and the run's own model files."""
     # pylint: disable=import-outside-toplevel,unused-import
     from . import payloads, stock  # noqa: F401
-    from .payloads import bench_baseline_cluster_role  # noqa: F401
+
+    for name in filter(None, os.environ.get(EXTRA_MODELS_VARIABLE, "").split(os.pathsep)):
+        path = str(pathlib.Path(name).resolve())
+        if path in _LOADED_EXTRA:
+            continue
+        spec = importlib.util.spec_from_file_location(f"winsim_extra_models_{len(_LOADED_EXTRA)}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{EXTRA_MODELS_VARIABLE} names {name}, which is not a Python file")
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        _LOADED_EXTRA.add(path)

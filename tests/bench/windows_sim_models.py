@@ -1,4 +1,7 @@
-"""Model of the cluster role script in tests/bench/baseline/gateway_cluster_node.yml (tag bench_baseline_cluster_role).
+"""The simulator's models of the bench's own scripts, which are not payloads of the collection: tools/bench.py names
+this file in WINDOWS_SIM_MODELS (tests/windows_sim/winsim/models.py) for its runs.
+
+bench_baseline_cluster_role: the cluster role script in tests/bench/baseline/tasks/gateway_cluster_node.yml.
 
 No stock module manages a Failover Cluster role, so the bench's stock-module baseline runs one
 win_powershell script: it creates the Generic Service role with its addresses, disks and registry
@@ -10,9 +13,9 @@ changed something, and under -WhatIf (check mode) changes nothing.
 
 from __future__ import annotations
 
-from .. import cluster as model
-from ..registry import payload_model
-from .cluster_generic_service_role import _apply_one, _cluster_of, _fail
+from winsim import cluster as model
+from winsim.models import payload_model
+from winsim.payloads.cluster_generic_service_role import _apply_one, _cluster_of, _fail
 
 
 def _operations(cluster: dict, parameters: dict, service_display_name) -> list[dict]:
