@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The option of the modules that can plan on a shared read instead of reading the host themselves."""
+    """The option of the modules that can plan on a snapshot instead of reading the host themselves."""
 
     DOCUMENTATION = r"""
 options:
@@ -24,6 +24,6 @@ options:
       - A skipped O(snapshot) task's result is accepted and means there is no snapshot.
       - With or without this option, a task that changes the host returns the host fact C(keyfactor_command_changes)
         (in C(ansible_facts)), which marks the parts of Windows it changed.
-      - See C(docs/shared-read.md) in the collection for the design.
+      - See C(docs/snapshot.md) in the collection for the design.
     type: dict
 """

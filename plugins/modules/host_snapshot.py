@@ -10,7 +10,7 @@ module: host_snapshot
 short_description: Read, in one PowerShell execution, what several tasks of this collection would each read
 version_added: 0.1.0
 description:
-  - The shared read. Runs the read of every task listed in O(reads), each exactly as that task would run it on its
+  - The snapshot. Runs the read of every task listed in O(reads), each exactly as that task would run it on its
     own, in one PowerShell execution, and returns the answers as RV(snapshot). Give the registered result to those
     tasks in their C(snapshot) option and each plans on it instead of reading the host again. A task that finds
     nothing to change then costs no PowerShell execution, and one that changes something costs one.
@@ -26,7 +26,7 @@ description:
   - A read whose probe compares a secret on the host (an application pool's password) is not taken; its task reads
     the host itself. A snapshot never holds a secret or anything derived from one.
   - Role C(pkiops.keyfactor_command.common) and the profile roles take a snapshot before the steps of each part they
-    prepare. See C(docs/shared-read.md) in the collection for the design.
+    prepare. See C(docs/snapshot.md) in the collection for the design.
 options:
   reads:
     description:

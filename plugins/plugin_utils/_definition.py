@@ -137,7 +137,7 @@ class Definition:
     argument_spec: dict = {}
     spec_rules: dict = {}
     # The areas of Windows the module reads and changes. An apply marks a change in each (the host fact
-    # keyfactor_command_changes), and a shared read of the module's probe is stale after a change in any of them.
+    # keyfactor_command_changes), and a snapshot of the module's probe is stale after a change in any of them.
     # A module that changes nothing has none, and its reads are not kept in a snapshot.
     areas: tuple = ()
     # win_powershell flattens $Ansible.Result below this depth into strings.
@@ -159,7 +159,7 @@ class Definition:
 
     def probe_secrets(self, params: dict) -> dict[str, Secret]:
         """Values the probe needs on the host as secrets, by payload parameter name. A probe with secrets is never
-        answered from a shared read."""
+        answered from a snapshot."""
         del params
         return {}
 

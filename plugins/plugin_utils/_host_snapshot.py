@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """pkiops.keyfactor_command.host_snapshot: its definition, free of Ansible.
 
-The shared read composes the definitions of the modules it reads for: each read's options are validated with that
+The snapshot composes the definitions of the modules it reads for: each read's options are validated with that
 module's spec and checked by its definition, exactly as that module's own task would check them; its probe
 parameters are the module's, and its answer is judged by the module's plan. _snapshot.py says when a task may use
 what it read.
@@ -84,9 +84,9 @@ class HostSnapshot(Definition):
         # A snapshot is its host's: read through another host, or once for every host, it would be used on the
         # wrong one.
         if context.delegated:
-            raise TaskInputError("a shared read cannot be delegated: its tasks would plan on another host's state")
+            raise TaskInputError("a snapshot cannot be delegated: its tasks would plan on another host's state")
         if context.run_once:
-            raise TaskInputError("a shared read cannot run once for all hosts: each host must read its own state")
+            raise TaskInputError("a snapshot cannot run once for all hosts: each host must read its own state")
         reads = []
         for index, read in enumerate(params["reads"]):
             options = _checked(read["module"], read["options"], f"reads[{index}]", context)

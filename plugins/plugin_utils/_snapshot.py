@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pkiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shared read: what pkiops.keyfactor_command.host_snapshot read, and when a task may use it.
+"""The snapshot: what pkiops.keyfactor_command.host_snapshot read, and when a task may use it.
 
 A snapshot holds, for each task it was asked to read for, exactly what that
 task's own probe would have returned, keyed by the module, the probe's

@@ -256,7 +256,7 @@ class WindowsTaskAction(ActionBase):
         outcome = dict(plan.result, changed=bool(plan.operations))
         if plan.operations and not context.check_mode:
             # Marked before the apply runs, so that one failing part way reports it too. Ansible keeps no facts
-            # from a failed task, though: docs/shared-read.md says what that means under ignore_errors or rescue.
+            # from a failed task, though: docs/snapshot.md says what that means under ignore_errors or rescue.
             self._marked_change = _snapshot.marked_change(self._task_vars, definition.areas)
             applied_result = self._execute_payload(params, context, "apply", definition.apply_parameters(params, plan),
                                                    plan.secrets)
@@ -268,7 +268,7 @@ class WindowsTaskAction(ActionBase):
         return outcome
 
     def _plan_on_snapshot(self, params: dict, probe_parameters: dict, probe_secrets: dict, context: Context) -> Plan | None:
-        """The plan made on the shared read given in the snapshot option, or None when the host must be read.
+        """The plan made on the snapshot given in the snapshot option, or None when the host must be read.
 
         A probe that compares a secret on the host is never in a snapshot. A
         delegated task does not consult it: the snapshot and the change marks

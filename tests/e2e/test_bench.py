@@ -122,15 +122,15 @@ def test_what_is_reached_today_does_not_regress(site):
     assert not misses, "\n".join(misses)
 
 
-def test_a_prepared_server_costs_one_round_trip_per_shared_read(site):
-    """Steady state: every round trip is a shared read, except the reads a snapshot does not take: a probe that
+def test_a_prepared_server_costs_one_round_trip_per_snapshot(site):
+    """Steady state: every round trip is a snapshot, except the reads a snapshot does not take: a probe that
     compares a pool's password, cert_serial_registry on the gateway nodes, whose thumbprint comes from the import,
-    and the gateway's cluster check, which runs with become where the shared read does not."""
+    and the gateway's cluster check, which runs with become where the snapshot does not."""
     runs, values = site
     allowed = {"pkiops.keyfactor_command.host_snapshot", "pkiops.keyfactor_command.iis_app_pools",
                "pkiops.keyfactor_command.cert_serial_registry", "pkiops.keyfactor_command.cluster_generic_service_role"}
     costly = [f"{t['host']}: {t['task']} ({t['action']})" for t in runs[("ours", "steady")].tasks
               if (t["round_trips"] or 0) > 0 and t["action"] not in allowed]
     assert not costly, "\n".join(costly)
-    # The Orchestrators API pool runs as a gMSA, with no password: common's shared read and the profile's are all.
+    # The Orchestrators API pool runs as a gMSA, with no password: common's snapshot and the profile's are all.
     assert values[("orchestrator_api", "steady", "round_trips")][0] == 2

@@ -139,7 +139,7 @@ def test_the_gateway_procedure_converges_on_two_nodes_and_a_second_run_changes_n
         assert grants == [{"sid": NETWORK_SERVICE, "type": "allow", "rights": READ, "inherited": False}], "Read, never Full control"
         assert state["registry"][GATEWAY_KEY]["EncryptSerialNumber"]["data"] == serial_number(certificate)
         assert len(state["certificates"]["Root"]) == 1 and len(state["certificates"]["CA"]) == 1
-    # The cluster is changed once, from one node, with become; the shared reads, which run without become, do not
+    # The cluster is changed once, from one node, with become; the snapshots, which run without become, do not
     # read it.
     cluster_calls = [(n, e["payload"], e["mode"]) for n in NODES for e in lab.state(n)["_sim"]["log"][logged_before[n]:]
                      if e.get("payload") == "cluster_generic_service_role"

@@ -97,9 +97,9 @@ def test_the_all_in_one_server_converges_without_conflicts_or_repeated_work(lab)
     trips = lab.round_trips(host)
     again = lab.run(SITE)
     assert again.changed(host) == 0
-    # One shared read for common, one per IIS profile (the portal covers the Keyfactor API, so web_api does not
+    # One snapshot for common, one per IIS profile (the portal covers the Keyfactor API, so web_api does not
     # run) and one for the services; every task plans on them or is skipped, except the pool tasks of the portal
-    # and the CA connector, whose pools run as an account with a password, which a shared read does not compare.
+    # and the CA connector, whose pools run as an account with a password, which a snapshot does not compare.
     assert lab.round_trips(host) - trips == 1 + 3 + 1 + 2
 
 
@@ -198,7 +198,7 @@ def test_local_accounts_created_by_the_roles_direct_rights_and_the_claims_proxy(
 
 def test_check_mode_reports_a_direct_log_grant_as_the_real_run_makes_it(lab):
     # win_acl of ansible.windows 3.3.0 does not support check mode; log_access.yml reports the grant from the
-    # profile's shared read instead, so --check counts as many changes as the real run makes.
+    # profile's snapshot instead, so --check counts as many changes as the real run makes.
     host = "kf-svc02.contoso.com"
     lab.add_host(host, groups=("keyfactor_services",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_services"],
                  services_log_access="direct")
@@ -255,7 +255,7 @@ def test_the_users_group_may_be_named_by_its_sid(lab):
 
 
 def test_the_rights_iis_setup_grants_are_not_granted_again_on_a_first_run(lab):
-    # Installing IIS grants IIS_IUSRS batch logon and impersonation; the profile's shared read, taken before, does not
+    # Installing IIS grants IIS_IUSRS batch logon and impersonation; the profile's snapshot, taken before, does not
     # know, so the grant task must read the host itself after the install.
     host = "kf-orchapi01.contoso.com"
     lab.add_host(host, groups=("keyfactor_orchestrator_api",), seed=SEED, **COMMON_VARS,

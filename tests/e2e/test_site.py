@@ -44,7 +44,7 @@ def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing(lab):
 
 def test_check_mode_reports_the_log_directory_grant_that_win_acl_cannot_preview(lab):
     # win_acl of ansible.windows 3.3.0 does not support check mode, so --check skips it on the host. The role reports
-    # the grant from its shared read: as many changes as the real run makes, on a fresh host and on one whose log
+    # the grant from its snapshot: as many changes as the real run makes, on a fresh host and on one whose log
     # directory exists already without the writer's access.
     existing = "kf-app02.contoso.com"
     writer = {"common_log_directory_writers": ["CONTOSO\\svc_keyfactor"]}
@@ -102,7 +102,7 @@ def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_not
     first = lab.run(SITE)
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.changed(HOST) == 4
-    # The shared read, then one run per change: group membership, user_rights (planned on the read), the
+    # The snapshot, then one run per change: group membership, user_rights (planned on the read), the
     # directory, one win_acl per writer.
     assert lab.round_trips(HOST) == 1 + 4
 
@@ -121,7 +121,7 @@ def test_converge_prepares_the_server_as_documented_and_a_second_run_changes_not
     second = lab.run(SITE)
     assert second.returncode == 0
     assert second.changed(HOST) == 0
-    # The shared read alone: user_rights plans on it, and the other tasks are skipped as it shows them done.
+    # The snapshot alone: user_rights plans on it, and the other tasks are skipped as it shows them done.
     assert lab.round_trips(HOST) - trips == 1
     skipped = {"Put the accounts in their local groups", "Create the directories",
                "Let the accounts create files and folders in the directories"}
@@ -199,8 +199,8 @@ def test_no_secret_reaches_verbose_output_results_or_the_simulator(lab):
         assert password not in text, f"the password leaked into {where}"
 
 
-def test_a_local_installer_created_after_the_shared_read_is_granted_not_its_domain_namesake(lab):
-    # Before the local account exists, the bare name kf_installer resolves to CONTOSO\kf_installer; the shared read
+def test_a_local_installer_created_after_the_snapshot_is_granted_not_its_domain_namesake(lab):
+    # Before the local account exists, the bare name kf_installer resolves to CONTOSO\kf_installer; the snapshot
     # taken then is stale for it once the account is created.
     lab.add_host(HOST, seed=SEED, common_installer_account="kf_installer", common_installer_account_create=True,
                  common_installer_account_password="Kf-Inst4ller!Pa55w0rd#2026")

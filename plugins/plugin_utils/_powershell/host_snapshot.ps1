@@ -1,6 +1,6 @@
 # pkiops-payload: host_snapshot
 #
-# The shared read: runs the probe of several of this collection's payloads in
+# The snapshot: runs the probe of several of this collection's payloads in
 # one PowerShell execution, each exactly as it runs on its own, and returns
 # what each returned.
 #
@@ -8,7 +8,7 @@
 #        the controller sends it when the payload runs on its own, but gzip
 #        compressed and base64 encoded: PowerShell source compresses several
 #        times over, and each script's bytes would otherwise travel in full
-#        for every shared read. -Reads lists the probes to run, each a
+#        for every snapshot. -Reads lists the probes to run, each a
 #        dictionary with the payload's name (module) and its probe
 #        parameters (parameters). Every payload's probe only reads and is
 #        safe under -WhatIf, so this mode is too.

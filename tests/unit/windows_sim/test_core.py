@@ -780,7 +780,7 @@ def host_snapshot_input(scripts: dict, reads: list, *, check_mode: bool = False)
                                "error_action": "stop", "_ansible_check_mode": check_mode, "_ansible_diff": False})
 
 
-def test_a_shared_read_answers_each_read_as_its_payload_alone_in_one_round_trip(state_path):
+def test_a_snapshot_answers_each_read_as_its_payload_alone_in_one_round_trip(state_path):
     alone = simulated_host.execute(str(state_path), "KF01", user_rights_input(PROBE))[0]["result"]
     parameters = {k: v for k, v in PROBE.items() if k != "Mode"}
     scripts = {"user_rights": USER_RIGHTS_PS1.read_text(encoding="utf-8")}
@@ -798,7 +798,7 @@ def test_a_shared_read_answers_each_read_as_its_payload_alone_in_one_round_trip(
     assert logged["log"][-1]["reads"] == ["user_rights", "user_rights", "iis_app_pools"]
 
 
-def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
+def test_a_snapshot_refuses_a_script_sent_under_another_name(state_path):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         {"iis_app_pools": USER_RIGHTS_PS1.read_text(encoding="utf-8")}, [{"module": "iis_app_pools", "parameters": {}}]))[0]
     (read,) = result["result"]["reads"]
@@ -812,7 +812,7 @@ def test_a_shared_read_refuses_a_script_sent_under_another_name(state_path):
     (base64.b64encode(gzip.compress(b"cut short", mtime=0)[:-6]),
      'Exception calling "ReadToEnd" with "0" argument(s): "Found invalid data while decoding."'),
 ])
-def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):
+def test_a_snapshot_fails_whole_on_a_script_that_does_not_decode(state_path, encoded, message):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         {"user_rights": encoded}, [{"module": "user_rights", "parameters": {}}]))[0]
     assert result["failed"] is True
@@ -820,7 +820,7 @@ def test_a_shared_read_fails_whole_on_a_script_that_does_not_decode(state_path, 
     assert result["error"][0]["exception"]["type"] == "System.Management.Automation.MethodInvocationException"
 
 
-def test_a_shared_read_fails_whole_on_a_script_that_does_not_parse(state_path):
+def test_a_snapshot_fails_whole_on_a_script_that_does_not_parse(state_path):
     result = simulated_host.execute(str(state_path), "KF01", host_snapshot_input(
         {"user_rights": "# pkiops-payload: user_rights\nparam(\n"}, [{"module": "user_rights", "parameters": {}}]))[0]
     assert result["failed"] is True

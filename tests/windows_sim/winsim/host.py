@@ -38,7 +38,7 @@ class Host:
 
 
 def _payload_facts(script: str, parameters) -> dict:
-    """What describes a payload run, by win_powershell or the runner: its tag and mode, and for a shared read the
+    """What describes a payload run, by win_powershell or the runner: its tag and mode, and for a snapshot the
     payloads it read."""
     # pylint: disable-next=import-outside-toplevel
     from .powershell import payload_tag

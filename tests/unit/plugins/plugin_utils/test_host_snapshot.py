@@ -52,7 +52,7 @@ def test_a_bad_read_fails_naming_it_and_its_module():
 
 @pytest.mark.parametrize("context, fragment", [(Context(delegated=True), "cannot be delegated"),
                                                (Context(run_once=True), "cannot run once for all hosts")])
-def test_a_shared_read_is_its_hosts_own(context, fragment):
+def test_a_snapshot_is_its_hosts_own(context, fragment):
     with pytest.raises(TaskInputError, match=fragment):
         checked([], context=context)
 

@@ -1,4 +1,4 @@
-"""The shared read: host_snapshot's one run, and a task that plans on it instead of reading the host."""
+"""The snapshot: host_snapshot's one run, and a task that plans on it instead of reading the host."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_a_delegated_task_reads_the_host_itself(make_action, ps_ok):
 
 @pytest.mark.parametrize("attribute, value, fragment", [("delegate_to", "kf-other.contoso.com", "cannot be delegated"),
                                                         ("run_once", True, "cannot run once for all hosts")])
-def test_a_shared_read_is_refused_delegated_or_once_for_all_hosts(make_action, attribute, value, fragment):
+def test_a_snapshot_is_refused_delegated_or_once_for_all_hosts(make_action, attribute, value, fragment):
     action, replay = make_action(HostSnapshot, {"reads": [{"module": "user_rights", "options": RIGHTS}]})
     setattr(action._task, attribute, value)  # pylint: disable=protected-access
     result = action.run(task_vars=on_host())
