@@ -1,17 +1,20 @@
-"""The bench's stand-ins of the stock modules only its baselines use (tests/bench/windows_sim_stock/), loaded through
-WINDOWS_SIM_MODELS as tools/bench.py loads them and driven through run_stock as the connection plugin drives them.
+"""The bench's stand-ins of the stock modules and module branches only its baselines use
+(tests/bench/windows_sim_stock/), loaded through WINDOWS_SIM_MODELS as tools/bench.py loads them and driven through
+run_stock as the connection plugin drives them.
 
 Without that variable the simulator does not know them, as it knows no module it does not model.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import pathlib
 
 import pytest
 from ansible.executor.powershell import module_manifest
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 import pki_fixtures
 from winsim import host as simulated_host
@@ -180,6 +183,73 @@ class TestWinAclCertificateKey:
         # Any other path is the simulator's own stand-in's.
         assert_failed(run(host, "ansible.windows.win_acl", path="C:\\Missing", user="Users", rights="Read", type="allow"),
                       "C:\\Missing file or directory does not exist on the host")
+
+
+@pytest.mark.usefixtures("with_bench_stand_ins")
+class TestWinCertificateStore:
+    """ansible.windows.win_certificate_store reading certificate files, the branch the bench adds to the simulator's
+    own stand-in, as the module's integration tests (tests/integration/targets/win_certificate_store) drive it."""
+
+    DIR = "C:\\Temp\\certs"
+
+    @staticmethod
+    def seed(files: dict[str, bytes]) -> Host:
+        """A host with files under DIR, their bytes in content as the simulator keeps them."""
+        return new_host({"paths": {f"{TestWinCertificateStore.DIR}\\{name}": {
+            "type": "file", "content": base64.b64encode(data).decode()} for name, data in files.items()}})
+
+    def store(self, host: Host, **args) -> dict:
+        return run(host, "ansible.windows.win_certificate_store", **args)
+
+    def test_the_required_if_rules_and_an_unknown_location_or_store(self):
+        root = pki_fixtures.issue("root.ansible.com", ca=True)
+        host = self.seed({"subj-cert.pem": root.cert.public_bytes(Encoding.PEM)})
+        path = f"{self.DIR}\\subj-cert.pem"
+        assert_failed(self.store(host, state="present"), "state is present but all of the following are missing: path")
+        assert_failed(self.store(host, state="exported", thumbprint="ABC"),
+                      "state is exported but all of the following are missing: path")
+        assert_failed(self.store(host, state="exported", path=self.DIR),
+                      "state is exported but all of the following are missing: thumbprint")
+        assert_failed(self.store(host, state="absent"),
+                      "state is absent but any of the following are missing: path, thumbprint")
+        assert_failed(self.store(host, state="present", path=path, store_location="FakeLocation"),
+                      "value of store_location must be one of: CurrentUser, LocalMachine. Got no match for: FakeLocation")
+        failed = self.store(host, state="present", path=path, store_name="FakeName")
+        assert_failed(failed, "unable to find store 'FakeName': (CertOpenStore failed (The system cannot find the file "
+                              "specified, Win32ErrorCode 2 - 0x00000002))")
+        assert not host.state.get("certificates", {}).get("FakeName")
+        assert self.store(host, state="present", path=path, store_name="CertificateAuthority")["changed"] is True
+        assert pki_fixtures.thumbprint(root) in host.state["certificates"]["CA"]
+
+    def test_pkcs7_chains_in_pem_and_der_are_imported_whole(self):
+        root = pki_fixtures.issue("root.ansible.com", ca=True)
+        subject = pki_fixtures.issue("subject.ansible.com", issuer=root)
+        bundle = [subject.cert, root.cert]
+        host = self.seed({"chain.pem": pkcs7.serialize_certificates(bundle, Encoding.PEM),
+                          "chain.p7b": pkcs7.serialize_certificates(bundle, Encoding.DER)})
+        expected = {pki_fixtures.thumbprint(subject), pki_fixtures.thumbprint(root)}
+        for name, store_name in (("chain.pem", "My"), ("chain.p7b", "CA")):
+            path = f"{self.DIR}\\{name}"
+            before = snapshot(host)
+            check = self.store(host, check=True, path=path, store_name=store_name)
+            assert check["changed"] is True and set(check["thumbprints"]) == expected
+            assert snapshot(host) == before
+            imported = self.store(host, path=path, store_name=store_name)
+            assert imported["changed"] is True and set(host.state["certificates"][store_name]) == expected
+            assert self.store(host, path=path, store_name=store_name)["changed"] is False
+
+    def test_absent_by_thumbprint_or_by_file(self):
+        cert = pki_fixtures.issue("subject.ansible.com")
+        thumbprint = pki_fixtures.thumbprint(cert)
+        host = self.seed({"subj-cert.cer": cert.cert.public_bytes(Encoding.DER)})
+        path = f"{self.DIR}\\subj-cert.cer"
+        self.store(host, path=path)
+        assert self.store(host, check=True, state="absent", thumbprint=thumbprint) == {
+            "changed": True, "thumbprints": [thumbprint]}
+        assert self.store(host, state="absent", path=path) == {"changed": True, "thumbprints": [thumbprint]}
+        assert thumbprint not in host.state["certificates"]["My"]
+        assert self.store(host, state="absent", thumbprint=thumbprint.lower()) == {
+            "changed": False, "thumbprints": [thumbprint.lower()]}
 
 
 @pytest.mark.usefixtures("with_bench_stand_ins")

@@ -6,10 +6,11 @@ import base64
 import copy
 import json
 
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.hazmat.primitives.serialization import Encoding
 
 import pki_fixtures
 from winsim import manifest, models, state as state_file
+from winsim.certificates import certificate_entry, store as certificate_store
 from winsim.host import Host
 from winsim.stock import installed_source, module_kind_and_check_mode, run_stock
 from winsim.stock.win_acl import FILE_SYSTEM_RIGHTS
@@ -676,66 +677,41 @@ class TestWinUserGroups:
 
 
 class TestWinCertificateStore:
-    """ansible.windows.win_certificate_store, as its integration tests (tests/integration/targets/win_certificate_store)
-    drive it."""
-
-    DIR = "C:\\Temp\\certs"
+    """ansible.windows.win_certificate_store as the collection's playbooks use it: absent by thumbprint. Reading a
+    certificate file is the bench's (tests/unit/bench/test_windows_sim_stock.py)."""
 
     @staticmethod
-    def seed(files: dict[str, bytes]) -> Host:
-        """A host with files under DIR, their bytes in content as the simulator keeps them."""
-        return new_host({"paths": {f"{TestWinCertificateStore.DIR}\\{name}": {
-            "type": "file", "content": base64.b64encode(data).decode()} for name, data in files.items()}})
+    def host_with_certificate() -> tuple[Host, str]:
+        host = new_host()
+        thumbprint, entry = certificate_entry(pki_fixtures.issue("subject.ansible.com").cert)
+        certificate_store(host.state, "My")[thumbprint] = entry
+        return host, thumbprint
 
     def store(self, host: Host, **args) -> dict:
         return run(host, "ansible.windows.win_certificate_store", **args)
 
-    def test_the_required_if_rules_and_an_unknown_location_or_store(self):
-        root = pki_fixtures.issue("root.ansible.com", ca=True)
-        host = self.seed({"subj-cert.pem": root.cert.public_bytes(Encoding.PEM)})
-        path = f"{self.DIR}\\subj-cert.pem"
-        assert_failed(self.store(host, state="present"), "state is present but all of the following are missing: path")
-        assert_failed(self.store(host, state="exported", thumbprint="ABC"),
-                      "state is exported but all of the following are missing: path")
-        assert_failed(self.store(host, state="exported", path=self.DIR),
-                      "state is exported but all of the following are missing: thumbprint")
+    def test_absent_by_thumbprint_in_any_case(self):
+        host, thumbprint = self.host_with_certificate()
         assert_failed(self.store(host, state="absent"),
                       "state is absent but any of the following are missing: path, thumbprint")
-        assert_failed(self.store(host, state="present", path=path, store_location="FakeLocation"),
-                      "value of store_location must be one of: CurrentUser, LocalMachine. Got no match for: FakeLocation")
-        failed = self.store(host, state="present", path=path, store_name="FakeName")
-        assert_failed(failed, "unable to find store 'FakeName': (CertOpenStore failed (The system cannot find the file "
-                              "specified, Win32ErrorCode 2 - 0x00000002))")
-        assert not host.state.get("certificates", {}).get("FakeName")
-        assert self.store(host, state="present", path=path, store_name="CertificateAuthority")["changed"] is True
-        assert pki_fixtures.thumbprint(root) in host.state["certificates"]["CA"]
-
-    def test_pkcs7_chains_in_pem_and_der_are_imported_whole(self):
-        root = pki_fixtures.issue("root.ansible.com", ca=True)
-        subject = pki_fixtures.issue("subject.ansible.com", issuer=root)
-        bundle = [subject.cert, root.cert]
-        host = self.seed({"chain.pem": pkcs7.serialize_certificates(bundle, Encoding.PEM),
-                          "chain.p7b": pkcs7.serialize_certificates(bundle, Encoding.DER)})
-        expected = {pki_fixtures.thumbprint(subject), pki_fixtures.thumbprint(root)}
-        for name, store_name in (("chain.pem", "My"), ("chain.p7b", "CA")):
-            path = f"{self.DIR}\\{name}"
-            before = snapshot(host)
-            check = self.store(host, check=True, path=path, store_name=store_name)
-            assert check["changed"] is True and set(check["thumbprints"]) == expected
-            assert snapshot(host) == before
-            imported = self.store(host, path=path, store_name=store_name)
-            assert imported["changed"] is True and set(host.state["certificates"][store_name]) == expected
-            assert self.store(host, path=path, store_name=store_name)["changed"] is False
-
-    def test_absent_by_thumbprint_or_by_file(self):
-        cert = pki_fixtures.issue("subject.ansible.com")
-        thumbprint = pki_fixtures.thumbprint(cert)
-        host = self.seed({"subj-cert.cer": cert.cert.public_bytes(Encoding.DER)})
-        path = f"{self.DIR}\\subj-cert.cer"
-        self.store(host, path=path)
-        assert self.store(host, check=True, state="absent", thumbprint=thumbprint) == {
-            "changed": True, "thumbprints": [thumbprint]}
-        assert self.store(host, state="absent", path=path) == {"changed": True, "thumbprints": [thumbprint]}
-        assert thumbprint not in host.state["certificates"]["My"]
+        assert_failed(self.store(host, state="absent", thumbprint=thumbprint, store_name="FakeName"),
+                      "unable to find store 'FakeName': (CertOpenStore failed (The system cannot find the file "
+                      "specified, Win32ErrorCode 2 - 0x00000002))")
+        before = snapshot(host)
+        assert self.store(host, check=True, state="absent", thumbprint=thumbprint.lower()) == {
+            "changed": True, "thumbprints": [thumbprint.lower()]}
+        assert snapshot(host) == before
         assert self.store(host, state="absent", thumbprint=thumbprint.lower()) == {
-            "changed": False, "thumbprints": [thumbprint.lower()]}
+            "changed": True, "thumbprints": [thumbprint.lower()]}
+        assert thumbprint not in host.state["certificates"]["My"]
+        assert self.store(host, state="absent", thumbprint=thumbprint) == {"changed": False, "thumbprints": [thumbprint]}
+
+    def test_a_certificate_file_is_not_read_without_the_benchs_branch(self):
+        path = "C:\\Temp\\subj-cert.pem"
+        pem = pki_fixtures.issue("subject.ansible.com").cert.public_bytes(Encoding.PEM)
+        host = new_host({"paths": {path: {"type": "file", "content": base64.b64encode(pem).decode()}}})
+        before = snapshot(host)
+        for args in ({"state": "present"}, {"state": "absent"}):
+            assert_failed(self.store(host, path=path, **args),
+                          "windows_sim does not model reading certificate files with ansible.windows.win_certificate_store")
+        assert snapshot(host) == before
