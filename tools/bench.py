@@ -32,8 +32,9 @@ BIN = pathlib.Path(sys.executable).parent
 DEMO = REPO / "tests" / "windows_sim" / "demo"
 BASELINE = REPO / "tests" / "bench" / "baseline"
 CALLBACKS = REPO / "tests" / "bench" / "callback_plugins"
-# The simulator's models of the baselines' own scripts, which it loads for the bench's runs only.
-SIMULATOR_MODELS = REPO / "tests" / "bench" / "windows_sim_models.py"
+# The simulator's models of the baselines' own scripts, and its stand-ins of the stock modules (and module branches)
+# only the baselines use, which it loads for the bench's runs only.
+SIMULATOR_MODELS = (REPO / "tests" / "bench" / "windows_sim_models.py", REPO / "tests" / "bench" / "windows_sim_stock")
 SIDES = {"ours": REPO / "playbooks" / "site.yml", "baseline": BASELINE / "site.yml"}
 PORTAL = {"ours": REPO / "playbooks" / "portal.yml", "baseline": BASELINE / "portal.yml"}
 GATEWAY_GROUP = "keyfactor_gateway_cluster"
@@ -117,7 +118,7 @@ class Side:
         env = dict(os.environ, PKIOPS_DEMO_STATE_DIR=str(self.root), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                    ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                    ANSIBLE_CONNECTION_PLUGINS=str(REPO / "tests" / "windows_sim" / "connection_plugins"),
-                   WINDOWS_SIM_MODELS=str(SIMULATOR_MODELS),
+                   WINDOWS_SIM_MODELS=os.pathsep.join(map(str, SIMULATOR_MODELS)),
                    ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCAL_TEMP=str(self.root / "tmp"),
                    GATEWAY_TEST_PFX_PASSWORD=(self.root / "pki" / "password").read_text()
                    if (self.root / "pki" / "password").exists() else "")

@@ -195,7 +195,8 @@ def execute(path: str, computer_name: str, in_data: bytes, cluster_path: str | N
             result = {
                 "failed": True,
                 "msg": f"windows_sim does not simulate the module {invocation.name}; add a stand-in "
-                "under tests/windows_sim/winsim/stock/ before using it in a simulated run",
+                "under tests/windows_sim/winsim/stock/ (or, for one kind of run only, in a file that run names in "
+                "WINDOWS_SIM_MODELS) before using it in a simulated run",
             }
         if cluster is not None:
             cluster_file.capture_checkpoints(cluster, current, host.computer_name)

@@ -4,15 +4,21 @@ Stock modules register with ``@stock_module(fqcn)``; our payloads register with
 ``@payload_model(tag)``. Anything unregistered fails loudly: the simulator never
 pretends a module it does not model succeeded.
 
-A run may bring models of its own, for scripts that are not the collection's
-payloads (the bench's stock-module baselines): the environment variable
-``WINDOWS_SIM_MODELS`` names their Python files, separated by ``os.pathsep``,
-and ``load_all`` loads each once, where they register like any model.
+A run may bring models of its own, for what the collection itself never runs
+(the bench's stock-module baselines: their cluster role script, and the stock
+modules and module branches only they use): the environment variable
+``WINDOWS_SIM_MODELS`` names their Python files, or folders whose ``.py`` files
+are all loaded in name order, separated by ``os.pathsep``. ``load_all`` loads
+each file once, after the simulator's own models, and they register like any
+model; a run without them refuses what they model as it refuses anything else.
+``@extends_stock_module(fqcn)`` adds such a branch to one of the simulator's
+own stand-ins.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 import pathlib
@@ -47,6 +53,24 @@ def stock_module(fqcn: str, secret_options: tuple[str, ...] = (), spec_overrides
     return register
 
 
+def extends_stock_module(fqcn: str):
+    """Add a branch to the stand-in registered for fqcn, keeping its options, rules and secrets.
+
+    The function is called as ``function(base, host, params, check_mode, diff_mode)``, ``base`` being the stand-in's
+    own run, which it calls for whatever the branch does not handle.
+    """
+
+    def register(function):
+        # pylint: disable-next=import-outside-toplevel,unused-import,cyclic-import
+        from . import stock  # noqa: F401  (the stand-in to extend)
+
+        base = STOCK_MODULES[fqcn]
+        STOCK_MODULES[fqcn] = dataclasses.replace(base, run=functools.partial(function, base.run))
+        return function
+
+    return register
+
+
 def payload_model(tag: str):
     def register(function):
         PAYLOAD_MODELS[tag] = function
@@ -61,11 +85,16 @@ def load_all() -> None:
     from . import payloads, stock  # noqa: F401
 
     for name in filter(None, os.environ.get(EXTRA_MODELS_VARIABLE, "").split(os.pathsep)):
-        path = str(pathlib.Path(name).resolve())
-        if path in _LOADED_EXTRA:
-            continue
-        spec = importlib.util.spec_from_file_location(f"winsim_extra_models_{len(_LOADED_EXTRA)}", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"{EXTRA_MODELS_VARIABLE} names {name}, which is not a Python file")
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        _LOADED_EXTRA.add(path)
+        named = pathlib.Path(name).resolve()
+        for path in sorted(named.glob("*.py")) if named.is_dir() else [named]:
+            _load_extra(name, str(path))
+
+
+def _load_extra(name: str, path: str) -> None:
+    if path in _LOADED_EXTRA:
+        return
+    spec = importlib.util.spec_from_file_location(f"winsim_extra_models_{len(_LOADED_EXTRA)}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{EXTRA_MODELS_VARIABLE} names {name}, which is neither a Python file nor a folder")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    _LOADED_EXTRA.add(path)

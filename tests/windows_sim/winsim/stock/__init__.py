@@ -1,5 +1,12 @@
 """Stand-ins for the stock ansible.windows modules our roles use.
 
+Only what the collection's roles, playbooks and modules run is modelled here. The stand-ins that only the bench's
+stock-module baselines use (win_user_right, win_certificate_info, win_regedit, win_service_info,
+microsoft.iis.web_app_pool, win_acl's certificate branch and win_certificate_store's certificate file branch) are in
+tests/bench/windows_sim_stock/, which tools/bench.py names in WINDOWS_SIM_MODELS (../models.py) for its runs only:
+any other run refuses those modules as it refuses every module the simulator does not model, so a role cannot come
+to rely on one unnoticed.
+
 Each stand-in validates its arguments against the real module's documented
 options (read from the installed ansible.windows collection, so they cannot
 drift), applies the documented defaults, changes the simulated state and returns

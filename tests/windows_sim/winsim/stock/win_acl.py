@@ -19,11 +19,6 @@ It keeps the real module's rules, quirks included, because roles are judged by t
   ``None``, yet the comparison uses the requested value, so such a rule never
   matches either.
 
-A certificate's private key, ``Cert:\\LocalMachine\\<store>\\<thumbprint>`` (what only the bench's
-stock-module baselines use), follows the module's certificate branch: ``rights`` are CertAccessRights
-(``Read``, ``FullControl``), a rule is present when an explicit ACE of the key has exactly its SID, type and
-access mask, and adding merges into an explicit ACE of the same SID and type.
-
 When the rule is already there (or, for ``absent``, is not), the result is ``{"changed": false}`` alone: the
 module passes its message to Legacy's ``Exit-Json($obj)`` as an undeclared ``-message`` argument, which a
 function without CmdletBinding puts in ``$args``, so no ``msg`` reaches the result.
@@ -33,14 +28,13 @@ under ``--check`` the host skips it ("remote module does not support check mode"
 runner in ``__init__.py`` reads that from the module's source. A version that declares the support (from
 ansible.windows#912) reaches this stand-in in check mode, which then reports the change without making it.
 
-Registry paths and ``IIS APPPOOL\\`` identities are not
-modelled and fail with a message saying so; the model has no links, so
-``follow`` changes nothing.
+Registry and certificate paths and ``IIS APPPOOL\\`` identities are not modelled and fail with a message saying
+so; the model has no links, so ``follow`` changes nothing. (The module's certificate branch, a private key's ACL,
+is used only by the bench's stock-module baselines, which bring its stand-in: tests/bench/windows_sim_stock/.)
 """
 
 from __future__ import annotations
 
-from ..certificates import find_certificate
 from ..errors import HostError
 from ..models import stock_module
 from . import win_file
@@ -104,7 +98,7 @@ def access_mask(rights: int, ace_type: str) -> int:
     return rights
 
 
-def _resolve_user(host, user: str) -> str:
+def resolve_user(host, user: str) -> str:
     if user.split("\\", 1)[0].upper() == "IIS APPPOOL" and "\\" in user:
         raise HostError(f"windows_sim does not model IIS application pool identities such as '{user}'")
     return convert_to_sid(host.directory, user)
@@ -143,8 +137,6 @@ def _same_principal_and_flags(ace: dict, rule: dict, propagation: set[str]) -> b
 def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
     """Follows win_acl.ps1: path, then principal, then rights; then add or remove the one matching rule."""
     state, path = host.state, params["path"]
-    if path.upper().startswith("CERT:\\"):
-        return _certificate_key_acl(host, params, check_mode)
     if path.split(":", 1)[0].upper() in ("HKLM", "HKCU", "HKCR", "HKU", "HKCC", "CERT") and ":" in path:
         raise HostError(f"windows_sim models win_acl on file-system paths only, not '{path}'")
     # The model has no links, so follow=true always lands on path itself, as it does on Windows for a plain item.
@@ -153,7 +145,7 @@ def win_acl(host, params: dict, check_mode: bool, _diff_mode: bool) -> dict:
     kind = win_file.item_type(state, path)
     if kind is None:
         raise HostError(f"{path} file or directory does not exist on the host")
-    rule, requested_propagation = _requested_rule(params, _resolve_user(host, params["user"]), kind)
+    rule, requested_propagation = _requested_rule(params, resolve_user(host, params["user"]), kind)
 
     acl = win_file.acl_of(state, path)
     match = next((ace for ace in acl if ace["rights"] == rule["rights"]
@@ -177,46 +169,3 @@ def _add_access_rule(acl: list[dict], new: dict) -> None:
             ace["rights"] |= new["rights"]
             return
     acl.append(new)
-
-
-# [Ansible.Windows._CertAclHelper.CertAccessRights], as signed 32-bit masks.
-_CERT_ACCESS_RIGHTS = {"read": -2146303863, "fullcontrol": -803274241}
-
-
-def _certificate_key_acl(host, params: dict, check_mode: bool) -> dict:
-    parts = params["path"].split("\\")
-    if len(parts) != 4 or parts[1].lower() != "localmachine":
-        raise HostError(f"windows_sim models win_acl on Cert:\\LocalMachine\\<store>\\<thumbprint> only, not '{params['path']}'")
-    certificate = find_certificate(host.state, parts[2], parts[3])
-    if certificate is None:
-        raise HostError(f"Cannot find path '{params['path']}' because it does not exist.",
-                        "System.Management.Automation.ItemNotFoundException")
-    key = certificate.get("private_key")
-    if not key or key.get("broken"):
-        raise HostError("Keyset does not exist", "System.Security.Cryptography.CryptographicException")
-    mask = 0
-    for name in params["rights"].split(","):
-        value = _CERT_ACCESS_RIGHTS.get(name.strip().lower())
-        if value is None:
-            raise HostError(f'Cannot convert value "{params["rights"]}" to type "Ansible.Windows._CertAclHelper.CertAccessRights".',
-                            "System.Management.Automation.PSInvalidCastException")
-        mask |= value & 0xFFFFFFFF
-    mask = mask - (1 << 32) if mask & 0x80000000 else mask
-    sid = _resolve_user(host, params["user"])
-    same = [ace for ace in key["acl"] if not ace.get("inherited") and ace["sid"].upper() == sid.upper()
-            and ace["type"] == params["type"]]
-    match = next((ace for ace in same if ace["rights"] == mask), None)
-    acl = [dict(ace) for ace in key["acl"]]
-    if params["state"] == "present" and match is None:
-        if same:
-            merged = (same[0]["rights"] | mask) & 0xFFFFFFFF
-            acl[key["acl"].index(same[0])]["rights"] = merged - (1 << 32) if merged & 0x80000000 else merged
-        else:
-            acl.append({"sid": sid, "type": params["type"], "rights": mask, "inherited": False})
-    elif params["state"] == "absent" and match is not None:
-        acl.pop(key["acl"].index(match))
-    else:
-        return {"changed": False}
-    if not check_mode:
-        key["acl"] = acl
-    return {"changed": True}

@@ -1,6 +1,6 @@
 """Stand-in for ansible.windows.win_regedit, which only the bench's stock-module baselines use.
 
-Keys below ``HKLM:\\`` in ``state["registry"]`` (see ../certificates.py); the other hives and ``hive`` files are
+Keys below ``HKLM:\\`` in ``state["registry"]`` (see winsim/certificates.py); the other hives and ``hive`` files are
 not simulated. As win_regedit.ps1 of ansible.windows 3.3.0 and its integration tests have it:
 
 - ``path`` must match ``^HK(CC|CR|CU|LM|U):\\``; anything else (``HKEY_LOCAL_MACHINE\\...``, ``ABCD:\\efg``) fails
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 
-from ..certificates import create_registry_key, registry_key
-from ..errors import HostError
-from ..models import stock_module
+from winsim.certificates import create_registry_key, registry_key
+from winsim.errors import HostError
+from winsim.models import stock_module
 
 _KINDS = {"none": "None", "binary": "Binary", "dword": "DWord", "expandstring": "ExpandString",
           "multistring": "MultiString", "string": "String", "qword": "QWord"}

@@ -1,6 +1,6 @@
 """Stand-in for ansible.windows.win_certificate_info, which only the bench's stock-module baselines use.
 
-Reads ``state["certificates"]`` (see ../certificates.py) as win_certificate_info.ps1 reads an X509Store:
+Reads ``state["certificates"]`` (see winsim/certificates.py) as win_certificate_info.ps1 reads an X509Store:
 ``exists`` and, per certificate found (by thumbprint, or every one in the store), the fields a playbook uses
 from it. The simulator keeps LocalMachine stores only.
 """
@@ -11,9 +11,9 @@ import base64
 
 from cryptography import x509
 
-from ..certificates import serial_number
-from ..errors import HostError
-from ..models import stock_module
+from winsim.certificates import serial_number
+from winsim.errors import HostError
+from winsim.models import stock_module
 
 
 def _info(thumbprint: str, entry: dict) -> dict:

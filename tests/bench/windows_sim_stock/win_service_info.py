@@ -1,4 +1,4 @@
-"""Stand-in for ansible.windows.win_service_info.
+"""Stand-in for ansible.windows.win_service_info, which only the bench's stock-module baselines use.
 
 State: ``state["services"]`` maps a service name to at least ``display_name``,
 ``state`` (``running`` or ``stopped``, or any value the module itself reports,
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ..models import stock_module
+from winsim.models import stock_module
 
 _WILDCARD = re.compile(r"[*?\[]")
 # SCM's name for the account it reports as NT AUTHORITY\SYSTEM.

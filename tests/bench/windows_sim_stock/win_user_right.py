@@ -17,10 +17,10 @@ Follows win_user_right.ps1 against ``state["user_rights"]`` (right constant to t
 
 from __future__ import annotations
 
-from ..errors import HostError
-from ..payloads.user_rights import _KNOWN_RIGHTS
-from ..models import stock_module
-from .win_group_membership import convert_to_sid
+from winsim.errors import HostError
+from winsim.payloads.user_rights import _KNOWN_RIGHTS
+from winsim.models import stock_module
+from winsim.stock.win_group_membership import convert_to_sid
 
 
 def _distinct_except(first: list[str], second: list[str]) -> list[str]:

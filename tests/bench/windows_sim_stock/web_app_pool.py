@@ -1,13 +1,13 @@
 """Stand-in for microsoft.iis.web_app_pool, which only the bench's stock-module baselines use.
 
-Follows web_app_pool.ps1 against ``state["iis"]["app_pools"]`` (see ../iis.py): the WebAdministration module
+Follows web_app_pool.ps1 against ``state["iis"]["app_pools"]`` (see winsim/iis.py): the WebAdministration module
 needs IIS (the ``Web-Server`` feature); a missing pool is created (``New-WebAppPool``, Started); each attribute
 is compared with the pool's current value and set only when it differs; then ``started``/``stopped`` bring the
 pool to that state, ``restarted`` always recycles it, and ``absent`` removes it. ``processModel.password`` is
 compared as IIS compares it, with the password the pool holds (kept here only as a salted digest). Check mode
 reports without changing. Attributes the simulator does not keep fail, naming the attribute.
 
-Besides the pool keys of ../iis.py the stand-in keeps, with IIS 10's defaults when a pool lacks them,
+Besides the pool keys of winsim/iis.py the stand-in keeps, with IIS 10's defaults when a pool lacks them,
 ``cpu.limit`` (``cpu_limit``, 0 to 100000, default 0), ``queueLength`` (``queue_length``, 10 to 65535, default
 1000) and ``recycling.periodicRestart.schedule`` (``periodic_restart_schedule``, the times of day as
 TimeSpan.ToString() writes them, default none). As web_app_pool.ps1 converts them: a number, or its text, for the
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import re
 
-from .. import iis
-from ..errors import HostError
-from ..passwords import hash_password, password_matches
-from ..models import stock_module
-from .win_feature import is_installed
+from winsim import iis
+from winsim.errors import HostError
+from winsim.passwords import hash_password, password_matches
+from winsim.models import stock_module
+from winsim.stock.win_feature import is_installed
 
 _ENUMS = {
     "managed_pipeline_mode": ("Integrated", "Classic"),
@@ -47,7 +47,7 @@ _ATTRIBUTES = {
     "queuelength": ("queue_length", "uint"),
     "recycling.periodicrestart.schedule": ("periodic_restart_schedule", "timespans"),
 }
-# IIS 10's schema for the attributes the pools of ../iis.py do not carry: default and accepted range.
+# IIS 10's schema for the attributes the pools of winsim/iis.py do not carry: default and accepted range.
 _EXTRA_DEFAULTS = {"cpu_limit": 0, "queue_length": 1000, "periodic_restart_schedule": []}
 _RANGES = {"cpu.limit": (0, 100000), "queuelength": (10, 65535)}
 _TIMESPAN = re.compile(r"^\s*(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\s*$")
