@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _profiles
 
 
@@ -22,11 +23,15 @@ def _plain(value):
     return value
 
 
-def profile_steps(profile, prepared=None, play_hosts=None):
+def profile_steps(profile, prepared=None, play_hosts=None, variables=None, unknown_variables="fail"):
     try:
-        return _profiles.steps(_plain(profile), _plain(prepared), _plain(play_hosts))
+        steps = _profiles.steps(_plain(profile), _plain(prepared), _plain(play_hosts), _plain(variables),
+                                str(unknown_variables))
     except (_profiles.ProfileError, KeyError, TypeError) as error:
         raise AnsibleFilterError(f"profile_steps: the profile data is not as the role states it: {error!r}") from error
+    for warning in steps["warnings"]:
+        Display().warning(warning)
+    return steps
 
 
 def profile_readiness(profiles):

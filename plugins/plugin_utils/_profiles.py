@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _variables
+
 COLLECTION = "pkiops.keyfactor_command"
 # BUILTIN\Users, by name or SID, through which the users_group log access lets accounts write.
 _USERS_GROUP = {"users", "s-1-5-32-545"}
@@ -279,12 +281,28 @@ def _readiness(profile: dict) -> list[dict]:
     return found
 
 
-def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None = None) -> dict:
+def _unknown_variables(variables, mode: str) -> tuple[list[str], list[str]]:
+    """The problem or the warning that variables no role knows make, by ``mode``."""
+    if variables is None:
+        return [], []
+    if mode not in _variables.MODES:
+        return [f"{_variables.MODE_VARIABLE} must be one of {', '.join(_variables.MODES)}, not {mode!r}."], []
+    entries = _variables.unknown(variables)
+    if not entries:
+        return [], []
+    text = _variables.message(entries)
+    return ([text], []) if mode == "fail" else ([], [text])
+
+
+def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None = None, variables=None,
+          unknown_variables: str = "fail") -> dict:
     """What applying ``profile`` takes, given what earlier profiles on the same host ``prepared`` in this run.
 
     ``prepared`` is what an earlier call returned as ``prepared``, updated with the accounts the run created
     (``accounts_pending``: created in check mode, so not there yet; ``accounts_changed``: created or changed).
-    ``play_hosts`` are the hosts of the play, one of which creates a cluster role.
+    ``play_hosts`` are the hosts of the play, one of which creates a cluster role. ``variables`` are the names of the
+    host's variables, checked for names with a role's prefix that no role knows: a problem, or with
+    ``unknown_variables="warn"`` a warning.
     """
     if not isinstance(profile, dict) or not profile.get("name") or not profile.get("title"):
         raise ProfileError("a profile is a dict with at least a name and a title")
@@ -312,7 +330,8 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
     certificates = profile.get("certificates") or []
     chain = (profile.get("chain_certificates") or {}).get("certificates") or []
 
-    problems = _problems(profile)
+    problems, warnings = _unknown_variables(variables, unknown_variables)
+    problems += _problems(profile)
     if taken:
         problems.append(f"{profile['title']} would use the application pool(s) {', '.join(taken)}, which "
                         f"{' and '.join(_unique([pools_claimed[name] for name in taken]))} on this server already uses. "
@@ -324,6 +343,7 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
     return {
         "title": profile["title"],
         "problems": problems,
+        "warnings": warnings,
         "local_accounts": [{"name": re.sub(r"^\.\\", "", a["account"]), "account": a["account"], "password": a["password"],
                             "option": a["option"]} for a in profile.get("local_accounts") or []],
         "snapshot": _snapshot(profile, pending),
