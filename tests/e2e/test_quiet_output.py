@@ -1,0 +1,18 @@
+"""A normal site.yml or readiness.yml run names no inventory group it cannot find: an estate need not use them all."""
+
+from __future__ import annotations
+
+from conftest import PLAYBOOKS
+from test_profiles import COMMON_VARS, PROFILE_VARS, SEED
+
+HOST = "kf-portal01.contoso.com"
+
+
+def test_a_site_run_without_every_group_warns_of_no_host_pattern(lab):
+    lab.add_host(HOST, groups=("keyfactor_portal",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_portal"])
+    for playbook in ("site.yml", "readiness.yml"):
+        run = lab.run(PLAYBOOKS / playbook)
+        assert run.returncode == 0, run.stdout[-3000:]
+        output = run.stdout + run.stderr
+        assert "Could not match supplied host pattern" not in output, output[-3000:]
+        assert run.changed(HOST) >= 0 and HOST in run.stats
