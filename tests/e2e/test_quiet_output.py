@@ -8,10 +8,10 @@ from test_profiles import COMMON_VARS, PROFILE_VARS, SEED
 HOST = "kf-portal01.contoso.com"
 
 
-def test_a_site_run_without_every_group_warns_of_no_host_pattern(lab):
+def test_a_site_run_without_every_group_warns_of_no_host_pattern(lab, tmp_path):
     lab.add_host(HOST, groups=("keyfactor_portal",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_portal"])
     for playbook in ("site.yml", "readiness.yml"):
-        run = lab.run(PLAYBOOKS / playbook)
+        run = lab.run(PLAYBOOKS / playbook, extra_vars={"keyfactor_readiness_report_dir": str(tmp_path / "reports")})
         assert run.returncode == 0, run.stdout[-3000:]
         output = run.stdout + run.stderr
         assert "Could not match supplied host pattern" not in output, output[-3000:]
