@@ -8,7 +8,6 @@ Without that variable the simulator does not know them, as it knows no module it
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import pathlib
 
@@ -17,18 +16,18 @@ from ansible.executor.powershell import module_manifest
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 import pki_fixtures
+from stock_harness import COMPUTER, assert_failed, new_host, run, snapshot
 from winsim import host as simulated_host
-from winsim import manifest, models, state as state_file
+from winsim import models
 from winsim.certificates import certificate_entry, store as certificate_store
 from winsim.host import Host
-from winsim.stock import installed_source, module_kind_and_check_mode, run_stock
+from winsim.stock import installed_source, module_kind_and_check_mode
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 BENCH_STOCK = REPO / "tests" / "bench" / "windows_sim_stock"
 MODULES = REPO / ".cache" / "collections" / "ansible_collections" / "ansible" / "windows" / "plugins" / "modules"
 BENCH_ONLY = ("ansible.windows.win_user_right", "ansible.windows.win_certificate_info", "ansible.windows.win_regedit",
               "ansible.windows.win_service_info", "microsoft.iis.web_app_pool")
-COMPUTER = "KF01"
 USERS = "S-1-5-32-545"
 
 
@@ -61,32 +60,6 @@ def fixture_with_bench_stand_ins(restore_stock_modules, monkeypatch):  # pylint:
 def fixture_without_bench_stand_ins(restore_stock_modules, monkeypatch):  # pylint: disable=unused-argument
     """The simulator as every other run has it."""
     _load(monkeypatch, bench_stand_ins=False)
-
-
-def new_host(seed: dict | None = None) -> Host:
-    """A fresh domain-joined KF01, completed from seed."""
-    return Host(state_file.complete(copy.deepcopy(seed or {}), COMPUTER))
-
-
-def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, module_source: str = "", **args) -> dict:
-    """Run a stand-in as the connection plugin does, with ansible-core's check and diff flags.
-
-    module_source is the module's PowerShell as the host receives it; empty, the installed collection's is used."""
-    invocation = manifest.ModuleInvocation(
-        name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script=module_source, become=False)
-    return run_stock(host, models.STOCK_MODULES[fqcn], invocation)
-
-
-def snapshot(host: Host) -> str:
-    """The whole host state, for proving a call changed nothing."""
-    return json.dumps(host.state, sort_keys=True)
-
-
-def assert_failed(result: dict, message: str) -> None:
-    """The call failed with exactly message and reported no change."""
-    assert result.get("failed") is True, result
-    assert result["changed"] is False
-    assert result["msg"] == message
 
 
 def exec_wrapper_input(module: str, module_args: dict) -> bytes:

@@ -3,50 +3,23 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import pki_fixtures
-from winsim import manifest, models, state as state_file
+from stock_harness import COMPUTER, assert_failed, new_host, run, snapshot
+from winsim import models
 from winsim.certificates import certificate_entry, store as certificate_store
 from winsim.host import Host
-from winsim.stock import installed_source, module_kind_and_check_mode, run_stock
+from winsim.stock import installed_source, module_kind_and_check_mode
 from winsim.stock.win_acl import FILE_SYSTEM_RIGHTS
 
-COMPUTER = "KF01"
 PASSWORD = "Kf!Service-Pa55"
 OTHER_PASSWORD = "Other#Pa55word9"
 
 SYSTEM, ADMINISTRATORS, USERS, CREATOR_OWNER, IIS_IUSRS = "S-1-5-18", "S-1-5-32-544", "S-1-5-32-545", "S-1-3-0", "S-1-5-32-568"
 FULL_CONTROL, SYNCHRONIZE = FILE_SYSTEM_RIGHTS["FullControl"], FILE_SYSTEM_RIGHTS["Synchronize"]
-
-
-def new_host(seed: dict | None = None) -> Host:
-    """A fresh domain-joined KF01, completed from seed."""
-    return Host(state_file.complete(copy.deepcopy(seed or {}), COMPUTER))
-
-
-def run(host: Host, fqcn: str, check: bool = False, diff: bool = False, module_source: str = "", **args) -> dict:
-    """Run a stand-in as the connection plugin does, with ansible-core's check and diff flags.
-
-    module_source is the module's PowerShell as the host receives it; empty, the installed collection's is used."""
-    invocation = manifest.ModuleInvocation(
-        name=fqcn, args={**args, "_ansible_check_mode": check, "_ansible_diff": diff}, script=module_source, become=False)
-    return run_stock(host, models.STOCK_MODULES[fqcn], invocation)
-
-
-def snapshot(host: Host) -> str:
-    """The whole host state, for proving a call changed nothing."""
-    return json.dumps(host.state, sort_keys=True)
-
-
-def assert_failed(result: dict, message: str) -> None:
-    """The call failed with exactly message and reported no change."""
-    assert result.get("failed") is True, result
-    assert result["changed"] is False
-    assert result["msg"] == message
 
 
 def test_every_stand_in_is_registered():
