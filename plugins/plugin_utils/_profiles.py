@@ -322,11 +322,11 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
     holders = _lower(_unique([a for accounts in rights.values() for a in accounts]))
     new_pairs = [pair for pair in _rights_pairs(rights) if pair not in rights_done]
     grant_rights = bool(new_pairs) and not pending.intersection(holders)
+    access = _directory_access(profile)
     accounts = _lower([m["account"] for m in profile.get("group_members") or []] + holders
                       + [p.get("username") or "" for p in pools]
                       + [a for c in profile.get("certificates") or [] for a in c.get("key_access") or []]
-                      + [a["account"] for a in _directory_access(profile)])
-    access = _directory_access(profile)
+                      + [a["account"] for a in access])
     certificates = profile.get("certificates") or []
     chain = (profile.get("chain_certificates") or {}).get("certificates") or []
 
