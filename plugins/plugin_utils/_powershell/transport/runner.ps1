@@ -371,8 +371,8 @@ finally {
     $arguments = $null
 }
 
-# Converted before the runspace goes, as win_powershell does: a member the
-# payload defined may need it.
+# Converted before the runspace goes (win_powershell converts after it has
+# disposed of it): a member the payload defined may need the runspace.
 try {
     $converted = ConvertTo-OutputValue -Value $Ansible.Result -Depth $depth
 }
