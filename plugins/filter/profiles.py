@@ -23,10 +23,11 @@ def _plain(value):
     return value
 
 
-def profile_steps(profile, prepared=None, play_hosts=None, variables=None, unknown_variables="fail"):
+def profile_steps(profile, prepared=None, play_hosts=None, variables=None, unknown_variables="fail", later=None,
+                  inventory_clusters=None):
     try:
         steps = _profiles.steps(_plain(profile), _plain(prepared), _plain(play_hosts), _plain(variables),
-                                str(unknown_variables))
+                                str(unknown_variables), later=_plain(later), inventory_clusters=_plain(inventory_clusters))
     except (_profiles.ProfileError, KeyError, TypeError) as error:
         raise AnsibleFilterError(f"profile_steps: the profile data is not as the role states it: {error!r}") from error
     for warning in steps["warnings"]:

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._snapshot_spec import READABLE_MODULES
 
+# A task named to the snapshot: read for (reads), or only checked (validate).
+_TASK_OPTIONS = {
+    "module": {"type": "str", "required": True, "choices": READABLE_MODULES},
+    "options": {"type": "dict", "required": True},
+    # The inventory's words for the task and its options, which a refusal is told in.
+    "about": {"type": "str", "default": ""},
+    "names": {"type": "dict", "default": {}},
+}
+
 ARGUMENT_SPEC = {
-    "reads": {
-        "type": "list",
-        "elements": "dict",
-        "default": [],
-        "options": {
-            "module": {"type": "str", "required": True, "choices": READABLE_MODULES},
-            "options": {"type": "dict", "required": True},
-        },
-    },
+    "reads": {"type": "list", "elements": "dict", "default": [], "options": _TASK_OPTIONS},
+    "validate": {"type": "list", "elements": "dict", "default": [], "options": _TASK_OPTIONS},
     "checks": {"type": "dict", "default": {}},
 }
 

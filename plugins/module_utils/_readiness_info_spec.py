@@ -11,6 +11,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._iis_app_
 # Each kind of requirement, with the options it needs.
 KIND_OPTIONS = {
     "co_location": [],
+    "account": ["account"],
     "group_member": ["group", "account"],
     "user_right": ["right", "account"],
     "directory_access": ["path"],

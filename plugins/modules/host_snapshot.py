@@ -48,6 +48,46 @@ options:
         description: The options of the task.
         type: dict
         required: true
+      about:
+        description:
+          - The task in the inventory's words, one line, such as C(portal_encryption_pfx_src (files/encryption.pfx)). A
+            refusal of its options begins with it instead of its position in O(reads).
+        type: str
+        default: ""
+      names:
+        description:
+          - The inventory variable each option of the task came from, by option (C(password)) or suboption
+            (C(additional_services.depends_on)). A refusal that begins with the option names the variable instead.
+        type: dict
+        default: {}
+  validate:
+    description:
+      - Tasks still to come, whose options are checked as their own tasks would check them (a PFX opened with its
+        password, a cluster role's name and addresses), before the host is read, but for which nothing is read. A
+        later task's read would be stale by the time it runs; a mistake in its options is found before anything
+        changes.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      module:
+        description: The module of the task, without the collection's name.
+        type: str
+        required: true
+        choices: [ca_certificates, cert_serial_registry, cluster_generic_service_role, iis_app_pools, pfx_import,
+                  private_key_acl, user_rights]
+      options:
+        description: The options of the task.
+        type: dict
+        required: true
+      about:
+        description: The task in the inventory's words, as for O(reads[].about).
+        type: str
+        default: ""
+      names:
+        description: The inventory variable each option came from, as for O(reads[].names).
+        type: dict
+        default: {}
   checks:
     description:
       - Named lists of requirements, each list as O(pkiops.keyfactor_command.readiness_info#module:requirements) of

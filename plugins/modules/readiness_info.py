@@ -33,6 +33,7 @@ options:
         description:
           - C(co_location) - no certificate authority (C(CertSvc)) and no SQL Server instance (C(MSSQLSERVER),
             C(MSSQL$<instance>)) runs on the server; the Windows Internal Database does not count.
+          - C(account) - O(requirements[].account) resolves to an account on the server.
           - C(group_member) - O(requirements[].account) is a direct member of the local O(requirements[].group).
           - C(user_right) - O(requirements[].account) holds O(requirements[].right) directly.
           - C(directory_access) - O(requirements[].path) is a directory; with O(requirements[].account), that account
@@ -56,7 +57,7 @@ options:
             O(requirements[].checkpoints).
         type: str
         required: true
-        choices: [co_location, group_member, user_right, directory_access, features, app_pool, certificate, key_access,
+        choices: [co_location, account, group_member, user_right, directory_access, features, app_pool, certificate, key_access,
                   registry_serial, service_installed, cluster_role]
       profile:
         description: The profile (role) that asks for this; the report shows it.
@@ -76,8 +77,8 @@ options:
       account:
         description:
           - The account, as C(DOMAIN\name), C(name@domain), C(.\name), a well-known name or a SID string.
-          - Required for O(requirements[].kind=group_member), O(requirements[].kind=user_right) and
-            O(requirements[].kind=key_access).
+          - Required for O(requirements[].kind=account), O(requirements[].kind=group_member),
+            O(requirements[].kind=user_right) and O(requirements[].kind=key_access).
         type: str
       group:
         description: The local group, by name or SID (C(S-1-5-32-544) is Administrators in every language).

@@ -259,6 +259,9 @@ def load_pfx(data: bytes, password: str, source: str = "the file", password_opti
     try:
         key, cert, additional = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
     except ValueError:
+        if not password:
+            raise TaskInputError(f"{password_option}: is missing, and the PFX given in {source} does not open without a "
+                                 "password; give its password") from None
         raise TaskInputError(f"{password_option}: does not open the PFX given in {source}: the password is wrong, or the file is "
                              "damaged") from None
     except Exception as error:  # pylint: disable=broad-exception-caught

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 from ansible_collections.pkiops.keyfactor_command.plugins.module_utils._host_snapshot_spec import ARGUMENT_SPEC, SPEC_RULES
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _readiness, _snapshot
@@ -27,13 +28,44 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definiti
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._payloads import compressed_payload
 
 
-def _checked(module_name: str, options, where: str, context) -> dict:
-    """``options`` validated and checked as a task of ``module_name`` would be; errors say which read they are."""
+# The option a refusal begins with: pools, pools[1] or pools[1].username.
+_LEADING_OPTION = re.compile(r"^(?P<root>[a-z_]+)(?P<index>\[\d+\])?(?:\.(?P<sub>[a-z_]+))?(?=:|\[| \()")
+
+
+def in_user_terms(message: str, names: dict) -> str:
+    """``message`` with the option it begins with named as ``names`` maps it: the inventory variable the option came
+    from. ``names`` maps an option (``static_addresses``) or a suboption (``additional_services.depends_on``)."""
+    match = _LEADING_OPTION.match(message)
+    if not match:
+        return message
+    root, index, sub = match.group("root"), match.group("index") or "", match.group("sub")
+    if sub and f"{root}.{sub}" in names:
+        return f"{names[f'{root}.{sub}']}{message[match.end():]}"
+    if root in names:
+        return f"{names[root]}{message[len(root):]}"
+    return message
+
+
+def _checked(module_name: str, options, where: str, context, names: dict | None = None) -> dict:
+    """``options`` validated and checked as a task of ``module_name`` would be; errors say which task they are, in
+    the inventory's words when ``names`` gives them."""
     definition = definition_of(module_name)
     try:
         return definition.check_params(context.validate(definition, dict(options)), context)
     except TaskInputError as error:
-        raise TaskInputError(f"{where} ({module_name}): {error}") from error
+        raise TaskInputError(f"{where}: {in_user_terms(str(error), names or {})}") from error
+
+
+def _where(task: dict, option: str, index: int) -> str:
+    """How a refusal of the task names it: its ``about``, or where it sits in the options."""
+    where = f"{option}[{index}]"
+    # A refusal is one line, so that the roles can list one problem per line.
+    if "\n" in task["about"] or "\r" in task["about"]:
+        raise TaskInputError(f"{where}.about: is more than one line; give one line that names the task")
+    bad = sorted(str(key) for key, value in task["names"].items() if not isinstance(value, str) or not value.strip())
+    if bad:
+        raise TaskInputError(f"{where}.names: {', '.join(bad)} must each name a variable, as a non-empty string")
+    return task["about"] or f"{where} ({task['module']})"
 
 
 def _probes(params: dict) -> list[dict]:
@@ -87,9 +119,12 @@ class HostSnapshot(Definition):
             raise TaskInputError("a snapshot cannot be delegated: its tasks would plan on another host's state")
         if context.run_once:
             raise TaskInputError("a snapshot cannot run once for all hosts: each host must read its own state")
+        # Checked first: a task still to come fails the snapshot before the host is read.
+        for index, task in enumerate(params["validate"]):
+            _checked(task["module"], task["options"], _where(task, "validate", index), context, task["names"])
         reads = []
         for index, read in enumerate(params["reads"]):
-            options = _checked(read["module"], read["options"], f"reads[{index}]", context)
+            options = _checked(read["module"], read["options"], _where(read, "reads", index), context, read["names"])
             definition = definition_of(read["module"])
             probe = definition.probe_parameters(options)
             reads.append({"module": read["module"], "params": options, "probe": probe,

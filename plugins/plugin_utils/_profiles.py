@@ -19,6 +19,9 @@ A profile is a dict with these keys, each optional except ``name`` and ``title``
     Checks of variables the controller can make before anything changes: each ``{kind, option, ...}`` with kind
     ``absolute_path`` (``path``), ``domain_account`` (``account``, ``create_option``, ``created``) or ``https_url``
     (``url``, ``what``).
+``accounts``
+    ``[{option, accounts}]``: the accounts each variable names, which must exist before anything changes, unless
+    the run creates them (``local_accounts``).
 ``local_accounts``
     Local users to create: ``{account, password, option, password_option}``.
 ``co_location``
@@ -66,6 +69,7 @@ _USERS_GROUP = {"users", "s-1-5-32-545"}
 _LOCAL_ACCOUNT = re.compile(r"^(\.\\)?[^\\@]+$")
 _HTTPS_URL = re.compile(r"^https://[^/\s]+")
 _ABSOLUTE_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+_POOL_ACCOUNT = "iis apppool\\"
 
 
 class ProfileError(Exception):
@@ -191,11 +195,63 @@ def _directory_access(profile: dict) -> list[dict]:
     return [dict(entry, id=directory_access_id(entry["path"], entry["account"])) for entry in entries]
 
 
-def _snapshot(profile: dict, pending: set) -> dict:
+def _pfx_names(certificate: dict) -> dict:
+    """The inventory variables a PFX's pfx_import options come from, by the convention ``<x>_pfx_src``,
+    ``<x>_pfx_content`` and ``<x>_pfx_password``."""
+    option = certificate.get("option") or ""
+    base = option[:-len("_src")] if option.endswith("_src") else ""
+    names = {"src": option, "content": f"{base}_content", "password": f"{base}_password"} if base else {}
+    if certificate.get("key_access_option"):
+        names["key_access"] = certificate["key_access_option"]
+    return names
+
+
+def _pfx_about(profile: dict, certificate: dict) -> str:
+    names = _pfx_names(certificate)
+    if certificate.get("pfx_src"):
+        return f"{names.get('src') or profile['title']} ({certificate['pfx_src']})"
+    return names.get("content") or profile["title"]
+
+
+def _task_checks(profile: dict, pending: set) -> tuple[list[dict], list[dict]]:
+    """The tasks of the profile that the snapshot reads for, and those it only checks (validate), each with the
+    inventory's words for it (about) and its options (names)."""
+    title, role = profile["title"], f"role {COLLECTION}.{profile['name']}"
+    reads, validate = [], []
+    pools = profile.get("pools")
+    if pools:
+        reads.append({"module": "iis_app_pools", "options": {"pools": pools["pools"]},
+                      "about": f"the application pools of {title} ({_fix(profile, pools)})"})
+    rights = profile.get("rights")
+    if rights:
+        reads.append({"module": "user_rights", "options": {"rights": rights["rights"]},
+                      "about": f"the user rights of {title} ({_fix(profile, rights)})"})
+    for certificate in profile.get("certificates") or []:
+        reads.append({"module": "pfx_import", "options": _pfx_import_options(certificate, pending),
+                      "about": _pfx_about(profile, certificate), "names": _pfx_names(certificate)})
+    chain = profile.get("chain_certificates")
+    if chain and chain["certificates"]:
+        reads.append({"module": "ca_certificates", "options": {"certificates": chain["certificates"]},
+                      "about": chain.get("option") or f"the chain certificates of {title}",
+                      "names": {"certificates": chain["option"]} if chain.get("option") else {}})
+    cluster_role = profile.get("cluster_role")
+    if cluster_role:
+        options = {key: value for key, value in cluster_role["options"].items() if value not in (None, "")}
+        validate.append({"module": "cluster_generic_service_role", "options": options,
+                         "about": f"the cluster role of {title} ({role})",
+                         "names": dict(cluster_role.get("variables") or {})})
+    return reads, validate
+
+
+def _snapshot(profile: dict, pending: set, created: set) -> dict:
     """The reads and checks of the snapshot taken before the profile's tasks: what they would each read."""
-    reads, checks = [], {}
+    reads, validate = _task_checks(profile, pending)
+    checks = {}
     if profile.get("co_location"):
         checks["co_location"] = [{"kind": "co_location", "allow": bool(profile["co_location"]["allow"])}]
+    accounts = _accounts(profile, pending | created)
+    if accounts:
+        checks["accounts"] = accounts
     if profile.get("group_members"):
         checks["groups"] = [{"kind": "group_member", "group": m["group"], "account": m["account"]}
                             for m in profile["group_members"]]
@@ -209,16 +265,18 @@ def _snapshot(profile: dict, pending: set) -> dict:
         checks["features"] = [{"kind": "features", "features": list(profile["features"]["features"])}]
     if profile.get("services"):
         checks["services"] = [{"kind": "service_installed", "service": s} for s in profile["services"]["services"]]
-    if profile.get("pools"):
-        reads.append({"module": "iis_app_pools", "options": {"pools": profile["pools"]["pools"]}})
-    if profile.get("rights"):
-        reads.append({"module": "user_rights", "options": {"rights": profile["rights"]["rights"]}})
-    for certificate in profile.get("certificates") or []:
-        reads.append({"module": "pfx_import", "options": _pfx_import_options(certificate, pending)})
-    chain = profile.get("chain_certificates")
-    if chain and chain["certificates"]:
-        reads.append({"module": "ca_certificates", "options": {"certificates": chain["certificates"]}})
-    return {"reads": reads, "checks": checks}
+    return {"reads": reads, "validate": validate, "checks": checks}
+
+
+def _accounts(profile: dict, leave_out: set) -> list[dict]:
+    """The accounts the profile's variables name, as checks that each exists, but for those the run creates."""
+    found = []
+    for entry in profile.get("accounts") or []:
+        for account in _unique(str(account or "").strip() for account in entry.get("accounts") or []):
+            # A pool's virtual account exists once its pool does, which the profile creates.
+            if account and not account.lower().startswith(_POOL_ACCOUNT) and account.lower() not in leave_out:
+                found.append({"kind": "account", "account": account, "fix": f"correct {entry['option']}"})
+    return found
 
 
 def _readiness(profile: dict) -> list[dict]:
@@ -294,15 +352,61 @@ def _unknown_variables(variables, mode: str) -> tuple[list[str], list[str]]:
     return ([text], []) if mode == "fail" else ([], [text])
 
 
+def _created(profile: dict) -> set:
+    """The local accounts the profile creates, as a bare name and as .\\name."""
+    names = set()
+    for account in profile.get("local_accounts") or []:
+        name = re.sub(r"^\.\\", "", str(account["account"])).lower()
+        names.update({name, f".\\{name}"})
+    return names
+
+
+def _cluster_problems(cluster_role: dict, play_hosts: list | None, inventory_clusters: dict | None) -> list[str]:
+    """The cluster role is created once, for every node: from a host of the play, with every host the inventory
+    puts in the same cluster in the play."""
+    problems = []
+    cluster = str(cluster_role["options"].get("cluster") or "").strip().lower()
+    cluster_nodes = sorted(host for host, name in (inventory_clusters or {}).items()
+                           if cluster and str(name or "").strip().lower() == cluster)
+    if cluster_role.get("host") and play_hosts is not None and cluster_role["host"] not in play_hosts:
+        problems.append(f"{cluster_role['host_option']}: {cluster_role['host']} is not a host of this play; give one of "
+                        f"{', '.join(play_hosts)}, or leave it empty for the first.")
+    missing = [node for node in cluster_nodes or [] if play_hosts is not None and node not in play_hosts]
+    if missing:
+        problems.append(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} in the cluster "
+            f"{cluster_role['options'].get('cluster') or ''} ({cluster_role['cluster_option']}) too, but not in this play. "
+            "The cluster role may move to any node, so it is created only when every node of the cluster is prepared "
+            "in the same run: run the play without --limit, or with every node of the cluster in the limit.")
+    return problems
+
+
+def _later(profiles, prepared: dict) -> dict:
+    """The problems and task checks of the profiles still to come on this host in this run, each derived after the
+    ones before it, as it will be applied."""
+    found = {"problems": [], "validate": [], "accounts": []}
+    for profile in profiles or []:
+        later = steps(profile, prepared)
+        found["problems"] += later["problems"]
+        found["validate"] += later["snapshot"]["reads"] + later["snapshot"]["validate"]
+        found["accounts"] += later["snapshot"]["checks"].get("accounts") or []
+        pending = set(_lower(prepared.get("accounts_pending") or [])) | _created(profile)
+        prepared = dict(later["prepared"], accounts_pending=sorted(pending))
+    return found
+
+
 def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None = None, variables=None,
-          unknown_variables: str = "fail") -> dict:
+          unknown_variables: str = "fail", later=None, inventory_clusters: dict | None = None) -> dict:
     """What applying ``profile`` takes, given what earlier profiles on the same host ``prepared`` in this run.
 
     ``prepared`` is what an earlier call returned as ``prepared``, updated with the accounts the run created
     (``accounts_pending``: created in check mode, so not there yet; ``accounts_changed``: created or changed).
-    ``play_hosts`` are the hosts of the play, one of which creates a cluster role. ``variables`` are the names of the
-    host's variables, checked for names with a role's prefix that no role knows: a problem, or with
-    ``unknown_variables="warn"`` a warning.
+    ``play_hosts`` are the hosts of the play, one of which creates a cluster role, and ``inventory_clusters`` the
+    cluster each host of the inventory names: those that name the profile's cluster must all be in the play. ``variables`` are the names of the host's
+    variables, checked for names with a role's prefix that no role knows: a problem, or with
+    ``unknown_variables="warn"`` a warning. ``later`` are the profiles still to come on this host in this run: their
+    problems are this profile's, and their tasks are checked by its snapshot, so that nothing changes on a host
+    before every profile of it has been checked.
     """
     if not isinstance(profile, dict) or not profile.get("name") or not profile.get("title"):
         raise ProfileError("a profile is a dict with at least a name and a title")
@@ -337,16 +441,26 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
                         f"{' and '.join(_unique([pools_claimed[name] for name in taken]))} on this server already uses. "
                         "Give each profile pools of its own.")
     cluster_role = profile.get("cluster_role") or {}
-    if cluster_role.get("host") and play_hosts is not None and cluster_role["host"] not in play_hosts:
-        problems.append(f"{cluster_role['host_option']}: {cluster_role['host']} is not a host of this play; give one of "
-                        f"{', '.join(play_hosts)}, or leave it empty for the first.")
+    if cluster_role:
+        problems += _cluster_problems(cluster_role, play_hosts, inventory_clusters)
+    snapshot = _snapshot(profile, pending, _created(profile))
+    next_prepared = dict(prepared,
+                         features=_unique(list(features_done) + features),
+                         pools=dict(pools_claimed, **{name: profile["title"] for name in pool_names if name not in taken}),
+                         rights=sorted(rights_done.union(new_pairs if grant_rights else [])))
+    if later:
+        coming = _later(later, dict(next_prepared, accounts_pending=sorted(pending | _created(profile))))
+        problems += coming["problems"]
+        snapshot["validate"] += coming["validate"]
+        if coming["accounts"]:
+            snapshot["checks"]["accounts"] = _unique(snapshot["checks"].get("accounts", []) + coming["accounts"])
     return {
         "title": profile["title"],
-        "problems": problems,
+        "problems": _unique(problems),
         "warnings": warnings,
         "local_accounts": [{"name": re.sub(r"^\.\\", "", a["account"]), "account": a["account"], "password": a["password"],
                             "option": a["option"]} for a in profile.get("local_accounts") or []],
-        "snapshot": _snapshot(profile, pending),
+        "snapshot": snapshot,
         "co_location": bool(profile.get("co_location")),
         "co_location_option": (profile.get("co_location") or {}).get("option", ""),
         "features": [f for f in wanted_features.get("install") or features if f not in features_done],
@@ -369,10 +483,7 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
         "readiness": _readiness(profile),
         # What the earlier profiles had prepared, for deriving the steps again once accounts are created.
         "prepared_before": prepared,
-        "prepared": dict(prepared,
-                         features=_unique(list(features_done) + features),
-                         pools=dict(pools_claimed, **{name: profile["title"] for name in pool_names if name not in taken}),
-                         rights=sorted(rights_done.union(new_pairs if grant_rights else []))),
+        "prepared": next_prepared,
     }
 
 

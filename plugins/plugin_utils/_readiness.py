@@ -27,7 +27,7 @@ from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definiti
 # The order the report groups requirements in.
 CATEGORIES = ["co_location", "accounts", "rights", "log_directory", "features", "app_pools", "certificates", "registry", "cluster"]
 _CATEGORY = {
-    "co_location": "co_location", "group_member": "accounts", "user_right": "rights", "directory_access": "log_directory",
+    "co_location": "co_location", "account": "accounts", "group_member": "accounts", "user_right": "rights", "directory_access": "log_directory",
     "features": "features", "app_pool": "app_pools", "certificate": "certificates", "key_access": "certificates",
     "registry_serial": "registry", "service_installed": "cluster", "cluster_role": "cluster",
 }
@@ -158,6 +158,8 @@ def requirement_id(entry: dict) -> str:
     kind = entry["kind"]
     if kind == "co_location":
         return "co_location"
+    if kind == "account":
+        return f"account/{_fold(entry['account'])}"
     if kind == "group_member":
         return f"group_member/{_fold(entry['group'])}/{_fold(entry['account'])}"
     if kind == "user_right":
@@ -283,6 +285,14 @@ def _judge_co_location(entry, host):
     status = "warn" if entry["allow"] else "fail"
     return (status, "no certificate authority or SQL Server service (Keyfactor advises against both in production)",
             ", ".join(sorted(conflicting)) + (" (allowed for this server)" if entry["allow"] else ""))
+
+
+def _judge_account(entry, host):
+    expected = f"{entry['account']} is an account of this server or its domain"
+    sid = host.sid(entry["account"])
+    if sid is None:
+        return ("fail", expected, host.unresolved(entry["account"]))
+    return ("pass", expected, sid)
 
 
 def _judge_group_member(entry, host):
@@ -508,7 +518,7 @@ def _judge_cluster_role(entry, host):
 
 
 _JUDGES = {
-    "co_location": _judge_co_location, "group_member": _judge_group_member, "user_right": _judge_user_right,
+    "co_location": _judge_co_location, "account": _judge_account, "group_member": _judge_group_member, "user_right": _judge_user_right,
     "directory_access": _judge_directory, "features": _judge_features, "app_pool": _judge_app_pool,
     "certificate": _judge_certificate, "key_access": _judge_key_access, "registry_serial": _judge_registry_serial,
     "service_installed": _judge_service, "cluster_role": _judge_cluster_role,
@@ -519,6 +529,8 @@ def title(entry: dict) -> str:
     kind = entry["kind"]
     if kind == "co_location":
         return "Not a certificate authority or SQL Server"
+    if kind == "account":
+        return f"Account {entry['account']} exists"
     if kind == "group_member":
         return f"{entry['account']} is in the local {entry['group']} group"
     if kind == "user_right":

@@ -249,3 +249,9 @@ def lab(tmp_path) -> SimLab:
 def ca():
     """A root and an issuing CA under it (pki_fixtures.chain), made once per test module."""
     return pki_fixtures.chain()
+
+
+@pytest.fixture(scope="module", name="gateway_cert")
+def fixture_gateway_cert(ca):  # pylint: disable=redefined-outer-name
+    """The gateway's encryption certificate, issued by ca's issuing CA."""
+    return pki_fixtures.issue("gateway-encryption.contoso.com", issuer=ca[1])

@@ -48,11 +48,6 @@ CLUSTER_SEED = {
 }
 
 
-@pytest.fixture(scope="module", name="gateway_cert")
-def fixture_gateway_cert(ca):
-    return pki.issue("gateway-encryption.contoso.com", issuer=ca[1])
-
-
 _thumbprint = pki.thumbprint
 
 

@@ -172,7 +172,8 @@ def test_a_missing_installer_account_variable_fails_naming_it(lab):
     run = lab.run(SITE)
     assert run.returncode != 0
     (message,) = run.failure_messages(HOST)
-    assert "missing required arguments: common_installer_account" in message
+    assert message == "common_installer_account is not set, and role pkiops.keyfactor_command.common needs it."
+    assert "argument_spec_data" not in run.stdout
     assert lab.round_trips(HOST) == 0
 
 

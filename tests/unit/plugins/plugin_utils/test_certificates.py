@@ -30,6 +30,8 @@ PASSWORD = "Pfx-Pa55word!"
 THUMBPRINT = "9F2C1A7E5B3D4C6A8E0F1B2D3C4E5F60718293A4"
 LRM = "\u200e"  # the left-to-right mark the certificates console copies in front of a thumbprint
 WRONG_PASSWORD_MESSAGE = "password: does not open the PFX given in src: the password is wrong, or the file is damaged"
+MISSING_PASSWORD_MESSAGE = ("password: is missing, and the PFX given in src does not open without a password; give its "
+                            "password")
 NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 # Signing with one EC key is fast enough to make hundreds of certificates.
 EC_KEY = pki_fixtures.new_key("ec")
@@ -291,10 +293,14 @@ def test_load_pfx_reads_extended_key_usage():
 @pytest.mark.parametrize("legacy", [False, True], ids=["AES-256", "3DES legacy"])
 def test_load_pfx_with_a_wrong_password_fails_clearly(pki, legacy):
     data = pki_fixtures.pfx(pki["leaf"], PASSWORD, legacy=legacy)
-    for wrong in ("wrong", "", PASSWORD.lower()):
+    for wrong in ("wrong", PASSWORD.lower()):
         with pytest.raises(TaskInputError) as caught:
             load_pfx(data, wrong, "src")
         assert str(caught.value) == WRONG_PASSWORD_MESSAGE
+    # No password at all is not a wrong one: the message says it is missing.
+    with pytest.raises(TaskInputError) as caught:
+        load_pfx(data, "", "src")
+    assert str(caught.value) == MISSING_PASSWORD_MESSAGE
 
 
 @pytest.mark.parametrize("data", [b"", b"not a pfx at all", bytes(range(256)) * 4, b"\x30\x82\x01\x00" + b"\x00" * 256],

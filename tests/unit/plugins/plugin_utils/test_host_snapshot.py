@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils import _snapshot
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._definition import Context, TaskInputError
-from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._host_snapshot import DEFINITION
+from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._host_snapshot import DEFINITION, in_user_terms
 from ansible_collections.pkiops.keyfactor_command.plugins.plugin_utils._user_rights import DEFINITION as USER_RIGHTS
 from plugins.plugin_utils.spec_options import SpecError, validated
 
@@ -74,3 +74,38 @@ def test_an_answer_holding_a_value_the_task_hides_is_not_kept():
     plan = DEFINITION.plan(params, {"reads": [{"result": granted, "error": None}]}, CONTEXT)
     assert plan.result["reads"][0]["state"] == "not kept: it holds text equal to a secret of this task"
     assert plan.result["snapshot"]["reads"] == {}
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("password: does not open the PFX", "portal_encryption_pfx_password: does not open the PFX"),
+    ("static_addresses[0]: 'kf-gw' is not an IPv4 address", "gateway_cluster_node_static_addresses[0]: 'kf-gw' is not an IPv4 address"),
+    ("additional_services[0].depends_on[1]: 'X' is this service", "gateway_cluster_node_sync_depends_on[1]: 'X' is this service"),
+    ("additional_services[0].service: give a name", "gateway_cluster_node_sync_service: give a name"),
+    ("name 'x' is not a role", "name 'x' is not a role"),
+    ("pools[1] (KeyfactorAPI): password is empty", "portal_pools[1] (KeyfactorAPI): password is empty"),
+    ("the certificate expired", "the certificate expired"),
+    ("passwordless: x", "passwordless: x"),
+])
+def test_a_refusal_names_the_variable_its_option_came_from(message, expected):
+    names = {"password": "portal_encryption_pfx_password", "static_addresses": "gateway_cluster_node_static_addresses",
+             "additional_services": "gateway_cluster_node_sync_service",
+             "additional_services.service": "gateway_cluster_node_sync_service",
+             "additional_services.depends_on": "gateway_cluster_node_sync_depends_on", "name": "gateway_cluster_node_role_name",
+             "pools": "portal_pools"}
+    assert in_user_terms(message, names) == expected
+
+
+def test_a_task_still_to_come_is_checked_before_any_read_and_refused_in_the_inventorys_words():
+    bad = {"module": "user_rights", "options": {"rights": {"SeLogonRight": [SVC]}},
+           "about": "the user rights of the Keyfactor API (role pkiops.keyfactor_command.web_api, variable web_api_user_rights_via)"}
+    args = validated(DEFINITION.argument_spec, {"reads": [{"module": "user_rights", "options": RIGHTS}], "validate": [bad]},
+                     DEFINITION.spec_rules)
+    with pytest.raises(TaskInputError) as caught:
+        DEFINITION.check_params(args, CONTEXT)
+    assert str(caught.value).startswith(
+        "the user rights of the Keyfactor API (role pkiops.keyfactor_command.web_api, variable web_api_user_rights_via): "
+        "rights: 'SeLogonRight' is not a Windows logon right"), str(caught.value)
+    good = dict(bad, options=RIGHTS)
+    args = validated(DEFINITION.argument_spec, {"reads": [], "validate": [good]}, DEFINITION.spec_rules)
+    # Checked, not read: a task still to come would find its read stale.
+    assert DEFINITION.probe_parameters(DEFINITION.check_params(args, CONTEXT))["Reads"] == []

@@ -252,3 +252,60 @@ def test_the_derivation_imports_nothing_from_ansible():
     environment = dict(os.environ, PYTHONPATH=str(collections))
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment).stdout
     assert output.strip() == "[]"
+
+
+def test_the_first_profile_on_a_host_checks_the_later_ones_before_anything_changes():
+    clash = portal_profile(name="web_api", title="the Keyfactor API", pools={"pools": [{"name": "KeyfactorAPI"}]},
+                           certificates=[], accounts=[{"option": "web_api_app_pool_account", "accounts": ["CONTOSO\\svc_api"]}])
+    steps = _profiles.steps(common_profile(), later=[portal_profile(), clash])
+    assert steps["problems"] == ["the Keyfactor API would use the application pool(s) keyfactorapi, which the Management "
+                                 "Portal on this server already uses. Give each profile pools of its own."]
+    # The later profiles' tasks are checked, not read: their reads would be stale by the time they run.
+    assert [read["module"] for read in steps["snapshot"]["reads"]] == ["user_rights"]
+    validate = {task["module"]: task for task in steps["snapshot"]["validate"] if task["module"] == "pfx_import"}
+    assert validate["pfx_import"]["about"] == "portal_encryption_pfx_src (files/encryption.pfx)"
+    assert validate["pfx_import"]["names"] == {"src": "portal_encryption_pfx_src", "content": "portal_encryption_pfx_content",
+                                               "password": "portal_encryption_pfx_password"}
+    assert [task["module"] for task in steps["snapshot"]["validate"]] == [
+        "iis_app_pools", "user_rights", "pfx_import", "iis_app_pools", "user_rights"]
+    assert steps["snapshot"]["checks"]["accounts"] == [
+        {"kind": "account", "account": "CONTOSO\\svc_api", "fix": "correct web_api_app_pool_account"}]
+    # Without later profiles, as for every profile after the first, nothing of them is added.
+    assert _profiles.steps(common_profile())["snapshot"]["validate"] == []
+
+
+def test_the_accounts_the_variables_name_must_exist_unless_the_run_creates_them():
+    accounts = [{"option": "portal_app_pool_account", "accounts": [".\\svc_portal"]},
+                {"option": "portal_encryption_key_access",
+                 "accounts": ["svc_portal", "IIS AppPool\\KeyfactorAPI", "CONTOSO\\svc_logi", "contoso\\SVC_LOGI", ""]}]
+    created = [{"account": ".\\svc_portal", "password": "p", "option": "portal_app_pool_account",
+                "password_option": "portal_app_pool_password"}]
+    steps = _profiles.steps(portal_profile(accounts=accounts, local_accounts=created))
+    assert steps["snapshot"]["checks"]["accounts"] == [
+        {"kind": "account", "account": "CONTOSO\\svc_logi", "fix": "correct portal_encryption_key_access"}]
+    readiness_kinds = {r["kind"] for r in steps["readiness"]}
+    assert "account" not in readiness_kinds, "the readiness report judges the accounts through what they need"
+
+
+def test_every_node_the_inventory_puts_in_the_cluster_must_be_in_the_play():
+    profile = {"name": "gateway_cluster_node", "title": "the gateway cluster node",
+               "cluster_role": {"options": {"name": "KF-GW", "service": "gw", "cluster": "GWCLUSTER"}, "host": "",
+                                "host_option": "gateway_cluster_node_role_host",
+                                "cluster_option": "gateway_cluster_node_cluster_name"}}
+    inventory = {"kf-gw01": "gwcluster", "kf-gw02": "GWCLUSTER", "kf-gw03": "GWCLUSTER", "kf-other": "OTHER"}
+    (problem,) = _profiles.steps(profile, play_hosts=["kf-gw03"], inventory_clusters=inventory)["problems"]
+    assert problem.startswith("kf-gw01, kf-gw02 are in the cluster GWCLUSTER (gateway_cluster_node_cluster_name) too, "
+                              "but not in this play."), problem
+    assert "without --limit" in problem
+    assert _profiles.steps(profile, play_hosts=["kf-gw01", "kf-gw02", "kf-gw03"], inventory_clusters=inventory)["problems"] == []
+
+
+def test_the_cluster_role_options_are_checked_in_the_words_of_the_inventory():
+    variables = {"name": "gateway_cluster_node_role_name", "additional_services.depends_on": "gateway_cluster_node_sync_depends_on"}
+    profile = {"name": "gateway_cluster_node", "title": "the gateway cluster node",
+               "cluster_role": {"options": {"name": "KF-GW", "service": "gw", "owner_node": "", "cluster": None},
+                                "variables": variables}}
+    (task,) = _profiles.steps(profile)["snapshot"]["validate"]
+    assert task == {"module": "cluster_generic_service_role", "options": {"name": "KF-GW", "service": "gw"},
+                    "about": "the cluster role of the gateway cluster node (role pkiops.keyfactor_command.gateway_cluster_node)",
+                    "names": variables}

@@ -48,3 +48,26 @@ def test_without_the_host_s_variables_nothing_is_checked_and_a_bad_mode_is_refus
     assert _profiles.steps(PROFILE)["problems"] == []
     assert _profiles.steps(PROFILE, variables=[], unknown_variables="ignore")["problems"] == [
         "common_unknown_variables must be one of fail, warn, not 'ignore'."]
+
+
+def test_each_missing_variable_of_each_role_gets_a_line_of_its_own():
+    results = [
+        {"item": "portal", "failed": True, "argument_errors": ["missing required arguments: portal_app_pool_account"]},
+        {"item": "ca_connector", "failed": True,
+         "argument_errors": ["missing required arguments: ca_connector_app_pool_account, ca_connector_oauth_authority",
+                             "argument 'ca_connector_log_access' is of type int and we were unable to convert to str"]},
+        {"item": "services", "failed": True, "msg": "the file lookup failed"},
+    ]
+    assert _variables.argument_error_lines(results) == [
+        "portal_app_pool_account is not set, and role pkiops.keyfactor_command.portal needs it.",
+        "ca_connector_app_pool_account is not set, and role pkiops.keyfactor_command.ca_connector needs it.",
+        "ca_connector_oauth_authority is not set, and role pkiops.keyfactor_command.ca_connector needs it.",
+        "role pkiops.keyfactor_command.ca_connector: argument 'ca_connector_log_access' is of type int and we were "
+        "unable to convert to str",
+        "role pkiops.keyfactor_command.services: the file lookup failed",
+    ]
+
+
+def test_a_role_whose_variables_pass_gets_no_line():
+    assert _variables.argument_error_lines([{"item": "portal", "failed": False, "argument_errors": []},
+                                            {"item": "common", "failed": False, "msg": "The arg spec validation passed"}]) == []
