@@ -29,8 +29,9 @@ A profile is a dict with these keys, each optional except ``name`` and ``title``
 ``group_members``
     ``[{group, account, source, option}]``.
 ``features``
-    ``{features, source, option, install, include_management_tools, stop_for_restart}``: the Windows features the
-    profile needs; ``install`` names what to give win_feature when that is not ``features`` itself.
+    ``{features, source, option, install, include_management_tools, stop_for_restart, tag}``: the Windows features the
+    profile needs; ``install`` names what to give win_feature when that is not ``features`` itself, and ``tag`` the
+    tag (``iis`` or ``cluster``) that selects their install.
 ``rights``
     ``{rights: {right: [account, ...]}, source, option}``.
 ``pools``
@@ -465,6 +466,7 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
         "co_location_option": (profile.get("co_location") or {}).get("option", ""),
         "features": [f for f in wanted_features.get("install") or features if f not in features_done],
         "include_management_tools": bool(wanted_features.get("include_management_tools")),
+        "features_tag": wanted_features.get("tag") or "",
         "stop_for_restart": bool(wanted_features.get("stop_for_restart")),
         "pools": pools,
         "group_members": [m for m in profile.get("group_members") or [] if m["account"].lower() not in pending],
