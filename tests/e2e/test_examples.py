@@ -27,6 +27,7 @@ VAULT = {
     "vault_svc_kfportal_password": "Example!Portal-Account-1",
     "vault_encryption_pfx_password": PASSWORD,
     "vault_gateway_pfx_password": PASSWORD,
+    "vault_enrollment_agent_pfx_password": "Example!Agent-Pfx-Password-2",
     "vault_kf_cluster_admin_password": "Example!Cluster-Admin-1",
 }
 ACCOUNTS = ["kf_installer", "svc_keyfactor", "svc_kfportal", "svc_kfservices", "gmsa_kforch$", "kf_cluster_admin"]
@@ -69,6 +70,8 @@ def _overlay(lab: SimLab, example: pathlib.Path) -> tuple[pathlib.Path, dict]:
     leaf = pki.issue("keyfactor-encryption.contoso.com", issuer=issuing)
     for name in ("keyfactor-encryption.pfx", "gateway-encryption.pfx"):
         (files / name).write_bytes(pki.pfx(leaf, PASSWORD))
+    agent = pki.issue("keyfactor-enrollment-agent.contoso.com", issuer=issuing)
+    (files / "enrollment-agent.pfx").write_bytes(pki.pfx(agent, VAULT["vault_enrollment_agent_pfx_password"]))
     (files / "managed-forest-root.cer").write_bytes(root.cert.public_bytes(Encoding.DER))
     (files / "managed-forest-issuing.cer").write_bytes(issuing.cert.public_bytes(Encoding.DER))
     if gateway:
@@ -109,6 +112,33 @@ def test_the_example_inventory_converges_as_written(lab, example):
         hosts = _hosts(yaml.safe_load(example.read_text()))
         assert completed.returncode == 0, (run, [completed.failure_messages(host) for host in hosts])
     assert all(completed.changed(host) == 0 for host in hosts), completed.stdout[-3000:]
+    for host in hosts:
+        EXPECTED.get(example.stem, lambda _state: None)(_state(lab, host))
+
+
+def _state(lab: SimLab, host: str) -> dict:
+    return json.loads((lab.root / f"{host}.json").read_text())
+
+
+def _oauth_estate(state: dict) -> None:
+    pools = state["iis"]["app_pools"]
+    if state["host"]["computer_name"].startswith("KF-APP"):
+        # OAuth adds the claims proxy's pool; the Orchestrators API runs as the gMSA, with no password given.
+        assert {"KeyfactorClaimsProxy", "KeyfactorOrchestratorsAPI"} <= set(pools)
+        assert pools["KeyfactorOrchestratorsAPI"]["username"] == "CONTOSO\\gmsa_kforch$"
+    else:
+        assert "KeyfactorCAConnectorAPI" in pools and "KeyfactorClaimsProxy" not in pools
+
+
+def _gateway_enrollment_agent(state: dict) -> None:
+    # The encryption and the enrollment agent certificates, each with Read for NETWORK SERVICE.
+    store = state["certificates"]["My"]
+    assert len(store) == 2
+    for certificate in store.values():
+        assert [ace["sid"] for ace in certificate["private_key"]["acl"] if ace["sid"] == "S-1-5-20"] == ["S-1-5-20"]
+
+
+EXPECTED = {"oauth_estate": _oauth_estate, "gateway_enrollment_agent": _gateway_enrollment_agent}
 
 
 PROFILE_VARS = {
