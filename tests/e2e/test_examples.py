@@ -7,6 +7,7 @@ machine does not: the simulator connection for each host, the vault's values and
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 
@@ -173,6 +174,7 @@ def test_the_windows_molecule_scenario_converges_and_verifies_on_its_example_inv
     """Molecule's own sequence for the scenario, on simulated hosts: converge, idempotence, verify."""
     example = WINDOWS_SCENARIO / "inventory.yml"
     overlay, extra = _overlay(lab, example)
+    extra["keyfactor_readiness_report_dir"] = str(lab.root / "report")
     # The example reads its credentials from the environment, as the scenario's users set them.
     monkeypatch.setenv("KF_WINRM_USER", "kf_installer@CONTOSO.COM")
     monkeypatch.setenv("KF_WINRM_PASSWORD", VAULT["vault_kf_installer_password"])
@@ -184,7 +186,70 @@ def test_the_windows_molecule_scenario_converges_and_verifies_on_its_example_inv
     assert all(count == 0 for count in (idempotence.changed(h) for h in _hosts(yaml.safe_load(example.read_text()))))
     verify = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=env_inventories)
     assert verify.returncode == 0, verify.stdout[-3000:]
-    assert any(task == "Check that the service account logs on as a service" for task in verify.ran("kf-test01.contoso.com"))
+    host = "kf-test01.contoso.com"
+    assert "Check that every requirement is met" in verify.ran(host)
+    (judged,) = [result for name, result in verify.task_results(host) if name == "Read the server and judge each requirement"]
+    kinds = {requirement["kind"] for requirement in judged["requirements"]}
+    assert {"user_right", "group_member", "directory_access", "features", "app_pool"} <= kinds
+
+    # A pool whose identity drifted fails verify, which changes nothing.
+    state_file = lab.root / f"{host}.json"
+    state = json.loads(state_file.read_text())
+    state["iis"]["app_pools"]["KeyfactorManagementPortal"]["identity_type"] = "ApplicationPoolIdentity"
+    state_file.write_text(json.dumps(state))
+    before = lab.windows_state(host) if host in lab.hosts else _state(lab, host)
+    drifted = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=env_inventories)
+    assert drifted.returncode != 0
+    assert any("Application pool KeyfactorManagementPortal" in m for m in drifted.failure_messages(host)), \
+        drifted.failure_messages(host)
+    assert _state(lab, host)["iis"] == before["iis"]
+
+
+def test_the_windows_molecule_verify_judges_the_gateways_certificates_serial_and_cluster_role(lab):
+    example = EXAMPLES / "gateway_enrollment_agent.yml"
+    overlay, extra = _overlay(lab, example)
+    extra["keyfactor_readiness_report_dir"] = str(lab.root / "report")
+    copy = lab.root / example.name
+    copy.write_text(example.read_text())
+    inventories = [copy, overlay]
+    assert lab.run("pkiops.keyfactor_command.gateway_cluster", extra_vars=extra, inventories=inventories).returncode == 0
+    verify = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=inventories)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    node = "gw02.contoso.com"
+    (judged,) = [result for name, result in verify.task_results(node) if name == "Read the server and judge each requirement"]
+    assert {"certificate", "key_access", "registry_serial", "cluster_role"} <= {r["kind"] for r in judged["requirements"]}
+
+    # A node whose EncryptSerialNumber was lost fails verify, which writes nothing back.
+    state_file = lab.root / f"{node}.json"
+    state = json.loads(state_file.read_text())
+    (key,) = [key for key, values in state["registry"].items() if "EncryptSerialNumber" in values]
+    del state["registry"][key]["EncryptSerialNumber"]
+    state_file.write_text(json.dumps(state))
+    lost = lab.run(WINDOWS_SCENARIO / "verify.yml", extra_vars=extra, inventories=inventories)
+    assert lost.returncode != 0
+    assert any("EncryptSerialNumber" in message for message in lost.failure_messages(node)), lost.failure_messages(node)
+    assert "EncryptSerialNumber" not in _state(lab, node)["registry"][key]
+
+
+def test_the_readme_runs_the_windows_scenario_as_written(lab, monkeypatch):
+    """make molecule-windows, as the README gives it, through Molecule's whole sequence on simulated hosts."""
+    example = WINDOWS_SCENARIO / "inventory.yml"
+    overlay, extra = _overlay(lab, example)
+    inventory = yaml.safe_load(example.read_text())
+    for host, host_vars in yaml.safe_load(overlay.read_text())["all"]["hosts"].items():
+        inventory["all"].setdefault("hosts", {})[host] = host_vars
+    inventory["all"]["vars"].update(extra)
+    mine = lab.root / "my-inventory.yml"
+    mine.write_text(yaml.safe_dump(inventory))
+    env = dict(os.environ, KF_WINRM_USER="kf_installer@CONTOSO.COM", KF_WINRM_PASSWORD=VAULT["vault_kf_installer_password"],
+               KF_SERVICE_PASSWORD=VAULT["vault_svc_keyfactor_password"], HOME=str(lab.root / "home"))
+    # Without the virtual environment on PATH, as from a fresh shell.
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(REPO)))
+    completed = subprocess.run(["make", "molecule-windows", f"MOLECULE_WINDOWS_INVENTORY={mine}"], cwd=REPO, env=env,
+                               capture_output=True, text=True, check=False, timeout=1200)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-4000:]
+    assert "Check that every requirement is met" in output and "FileNotFoundError" not in output
 
 
 def test_the_web_api_playbook_leaves_a_portal_servers_api_to_the_portal(lab):
