@@ -105,7 +105,7 @@ def directory_access_id(path: str, account: str) -> str:
 
 
 def _writers_include_users(writers) -> bool:
-    return any(re.sub(r"^builtin.", "", writer.lower()) in _USERS_GROUP for writer in writers)
+    return any(re.sub(r"^builtin.", "", writer.lower()) in _USERS_GROUP for writer in _as_list(writers))
 
 
 def _problems(profile: dict) -> list[str]:
@@ -140,14 +140,21 @@ def _problems(profile: dict) -> list[str]:
     log_access = profile.get("log_access")
     if log_access and log_access["how"] == "users_group" and not _writers_include_users(log_access["writers"]):
         problems.append(
-            f"{log_access['option']} is users_group, but common_log_directory_writers ({', '.join(log_access['writers'])}) "
+            f"{log_access['option']} is users_group, but common_log_directory_writers ({', '.join(_as_list(log_access['writers']))}) "
             f"does not include BUILTIN\\Users. Add it, or set {log_access['option']}=direct.")
     return problems
 
 
+def _as_list(value) -> list:
+    """A list variable given as one string, as a role's argument specification lets it through, is that one item."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _key_access(certificate: dict, pending: set) -> list[dict]:
     grants = []
-    for account in _unique(certificate.get("key_access") or []):
+    for account in _unique(_as_list(certificate.get("key_access"))):
         if account.lower() in pending:
             continue
         grant = {"principal": account}
@@ -189,7 +196,7 @@ def _directory_access(profile: dict) -> list[dict]:
     write their logs directly."""
     entries = []
     for directory in profile.get("directories") or []:
-        entries += [{"path": directory["path"], "account": writer} for writer in directory.get("writers") or []]
+        entries += [{"path": directory["path"], "account": writer} for writer in _as_list(directory.get("writers"))]
     log_access = profile.get("log_access")
     if log_access and log_access["how"] == "direct":
         entries += [{"path": log_access["directory"], "account": account} for account in _unique(_log_accounts(profile))]
@@ -273,7 +280,7 @@ def _accounts(profile: dict, leave_out: set) -> list[dict]:
     """The accounts the profile's variables name, as checks that each exists, but for those the run creates."""
     found = []
     for entry in profile.get("accounts") or []:
-        for account in _unique(str(account or "").strip() for account in entry.get("accounts") or []):
+        for account in _unique(str(account or "").strip() for account in _as_list(entry.get("accounts"))):
             # A pool's virtual account exists once its pool does, which the profile creates.
             if account and not account.lower().startswith(_POOL_ACCOUNT) and account.lower() not in leave_out:
                 found.append({"kind": "account", "account": account, "fix": f"correct {entry['option']}"})
@@ -300,7 +307,7 @@ def _readiness(profile: dict) -> list[dict]:
                     add({"kind": "user_right", "right": right, "account": account}, rights)
     for directory in profile.get("directories") or []:
         add({"kind": "directory_access", "path": directory["path"]}, directory)
-        for writer in directory.get("writers") or []:
+        for writer in _as_list(directory.get("writers")):
             add({"kind": "directory_access", "path": directory["path"], "account": writer},
                 dict(directory, source=directory.get("writers_source", "")), option_key="writers_option")
     log_access = profile.get("log_access")
@@ -317,7 +324,7 @@ def _readiness(profile: dict) -> list[dict]:
         pfx = _pfx_requirement(certificate)
         if not certificate.get("key_access_only"):
             add(dict(pfx, kind="certificate"), certificate)
-        for account in _unique(certificate.get("key_access") or []):
+        for account in _unique(_as_list(certificate.get("key_access"))):
             entry = dict(pfx, kind="key_access", account=account)
             if certificate.get("access"):
                 entry["access"] = certificate["access"]
@@ -430,7 +437,7 @@ def steps(profile: dict, prepared: dict | None = None, play_hosts: list | None =
     access = _directory_access(profile)
     accounts = _lower([m["account"] for m in profile.get("group_members") or []] + holders
                       + [p.get("username") or "" for p in pools]
-                      + [a for c in profile.get("certificates") or [] for a in c.get("key_access") or []]
+                      + [a for c in profile.get("certificates") or [] for a in _as_list(c.get("key_access"))]
                       + [a["account"] for a in access])
     certificates = profile.get("certificates") or []
     chain = (profile.get("chain_certificates") or {}).get("certificates") or []

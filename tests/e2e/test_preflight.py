@@ -139,3 +139,14 @@ def test_a_cluster_node_the_inventory_lacks_stops_the_role_before_any_node_chang
     assert cluster.state() == before and cluster.group() is None
     messages = run.failure_messages(NODES[0])
     assert any("also has the node(s) KF-GW03, which this play does not prepare" in m for m in messages), messages
+
+
+def test_one_node_failing_only_the_variable_check_stops_every_node(lab, gateway_cert, ca):
+    node_seed = dict(copy.deepcopy(NODE_SEED), features={"Failover-Clustering": {"installed": True}})
+    cluster = Cluster(lab, gateway_cert, ca, node_seed=node_seed)
+    # One node's own variable is wrong; the other node's are fine.
+    lab.hosts[NODES[1]]["vars"]["gateway_cluster_node_online_timeout"] = "soon"
+    before = cluster.state()
+    run = _stops_unchanged(lab, NODES, check_too=False)
+    assert cluster.state() == before
+    assert any("gateway_cluster_node_online_timeout" in message for message in run.failure_messages(NODES[1]))

@@ -89,7 +89,7 @@ def test_the_all_in_one_server_converges_without_conflicts_or_repeated_work(lab)
     assert converge.returncode == 0, converge.stdout[-3000:]
     names = converge.ran(host)
     assert names.count("Read in one run what is needed for the common preparation") == 1, "common runs once"
-    assert names.count("Install the Windows features") == 1, "the IIS features are installed once"
+    assert names.count("Install IIS and its role services") == 1, "the IIS features are installed once"
     expected = set().union(*PROFILE_POOLS.values())
     assert expected <= set(_pools(lab, host))
     assert _pools(lab, host)["KeyfactorOrchestratorsAPI"]["username"] == "CONTOSO\\gmsa_keyfactor$"
@@ -265,6 +265,16 @@ def test_the_rights_iis_setup_grants_are_not_granted_again_on_a_first_run(lab):
     first = lab.run(SITE, diff=True)
     assert first.returncode == 0, first.stdout[-3000:]
     results = dict(first.task_results(host))
-    assert results["Install the Windows features"]["changed"] is True
+    assert results["Install IIS and its role services"]["changed"] is True
     assert results["Grant the user rights for the Orchestrators API"]["changed"] is False, \
         results["Grant the user rights for the Orchestrators API"]
+
+
+def test_an_empty_logi_analytics_password_is_the_portal_pools_for_the_same_account(lab):
+    # An AWX credential injects a field left empty as an empty extra variable, which overrides the role's default.
+    host = "kf-portal09.contoso.com"
+    lab.add_host(host, groups=("keyfactor_portal",), seed=SEED, **COMMON_VARS, **PROFILE_VARS["keyfactor_portal"])
+    first = lab.run(SITE, extra_vars={"portal_logi_analytics_pool_password": ""})
+    assert first.returncode == 0, first.failure_messages(host)
+    assert "KeyfactorLogiAnalytics" in _pools(lab, host)
+    assert lab.run(SITE, extra_vars={"portal_logi_analytics_pool_password": ""}).changed(host) == 0

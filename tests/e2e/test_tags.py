@@ -41,10 +41,10 @@ ALWAYS = {
 STEPS = {
     "rights": {"Grant the user rights for the common preparation", "Grant the user rights for the Management Portal",
                "Grant the user rights for the Keyfactor Command Service"},
-    "iis": {"Install the Windows features", "Create and configure the application pools for the Management Portal"},
+    "iis": {"Install IIS and its role services", "Create and configure the application pools for the Management Portal"},
     "certificates": {"Import the certificates", "Import the certificates and let their accounts use the keys",
                      "Install the chain certificates", "Point the gateway at its encryption certificate"},
-    "cluster": {"Install the Windows features", "Check the node and its cluster role before changing the node",
+    "cluster": {"Install Failover Clustering and its management tools", "Check the node and its cluster role before changing the node",
                 "Stop when a service is missing that is needed for the gateway cluster node",
                 "Stop when the features need a restart first", "Check the cluster role before changing any node",
                 "Stop when a node of the cluster is not in the play", "Create the gateway's cluster role"},
@@ -53,7 +53,6 @@ STEPS = {
                   "List what the Management Portal asks", "List what the Keyfactor Command Service asks",
                   "List what a gateway cluster node must meet", "List what the Management Portal asks of the server",
                   "List what the Keyfactor Command Service asks of the server",
-                  "List what a gateway cluster node must meet for the clustered gateway",
                   "Read the server and judge each requirement", "Create the report directory",
                   "Write the Markdown report", "Write the HTML report", "Say where the report is"},
 }
@@ -113,3 +112,25 @@ def test_each_tag_runs_exactly_its_steps(lab, estate, tag):
     assert changed == expected[tag], (tag, changed)
     if tag == "readiness":
         assert (report / "readiness.html").is_file()
+
+
+def test_skipping_the_cluster_tag_still_installs_iis(lab, estate):
+    # A task with both tags would be skipped by either; each tag has its own install.
+    run = lab.run(SITE, "--skip-tags", "cluster")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "Install IIS and its role services" in run.ran(HOST)
+    assert lab.state(HOST)["features"]["Web-Server"]["installed"]
+    assert estate.group() is None
+
+
+def test_the_readiness_tag_reads_a_server_the_preparation_would_refuse(lab, tmp_path):
+    # A certificate authority: site.yml would stop before preparing it; the readiness report still reads it.
+    seed = dict(SEED, services={"CertSvc": {"display_name": "Active Directory Certificate Services", "state": "running"}})
+    lab.add_host(HOST, groups=("keyfactor_services",), seed=seed, **COMMON_VARS, **PROFILE_VARS["keyfactor_services"])
+    before = lab.windows_state(HOST)
+    run = lab.run(SITE, "--tags", "readiness", extra_vars={"keyfactor_readiness_report_dir": str(tmp_path / "report")})
+    assert run.returncode == 0, run.stdout[-3000:]
+    (judged,) = [result for name, result in run.task_results(HOST) if name == "Read the server and judge each requirement"]
+    assert not judged.get("failed") and judged["ready"] is False
+    assert [r["status"] for r in judged["requirements"] if r["kind"] == "co_location"] == ["fail"]
+    assert lab.windows_state(HOST) == before

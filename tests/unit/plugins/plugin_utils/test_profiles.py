@@ -309,3 +309,15 @@ def test_the_cluster_role_options_are_checked_in_the_words_of_the_inventory():
     assert task == {"module": "cluster_generic_service_role", "options": {"name": "KF-GW", "service": "gw"},
                     "about": "the cluster role of the gateway cluster node (role pkiops.keyfactor_command.gateway_cluster_node)",
                     "names": variables}
+
+
+def test_a_list_variable_given_as_one_string_is_one_account():
+    # A role's argument specification lets a string through where a list is documented; it is one item, not letters.
+    profile = portal_profile(accounts=[{"option": "portal_encryption_key_access", "accounts": "CONTOSO\\svc_logi"}])
+    profile["certificates"][0]["key_access"] = "CONTOSO\\svc_logi"
+    steps = _profiles.steps(profile)
+    assert steps["snapshot"]["checks"]["accounts"] == [
+        {"kind": "account", "account": "CONTOSO\\svc_logi", "fix": "correct portal_encryption_key_access"}]
+    assert steps["certificates"][0]["key_access"] == [{"principal": "CONTOSO\\svc_logi"}]
+    common = _profiles.steps(common_profile(directories=[dict(common_profile()["directories"][0], writers="BUILTIN\\Users")]))
+    assert [entry["account"] for entry in common["directory_access"]] == ["BUILTIN\\Users"]
